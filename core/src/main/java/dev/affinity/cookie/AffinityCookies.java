@@ -1,0 +1,227 @@
+package dev.affinity.cookie;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Reads and writes affinity cookies as a browser sees them: a sealed value under its name, its CORS
+ * companion, and shards {@code NAME-0 … NAME-n} when one cookie cannot hold it.
+ *
+ * <p>Reading accepts the plain cookie or its CORS companion. A value that fits one cookie is sent as
+ * {@code NAME}; a longer one as {@code NAME-0 … NAME-n}, the first shard starting with the shard count
+ * and a dot. Missing or extra shards make the whole value absent. Writing expires every cookie of the
+ * same name the request carried that the new value does not overwrite, so stale shards of a longer
+ * earlier value do not linger.
+ */
+public final class AffinityCookies {
+  private static final Instant EPOCH = Instant.EPOCH;
+  /** Room for {@code ; Path=…; Domain=…; Max-Age=604800; Expires=…; Secure; HttpOnly; SameSite=Strict}. */
+  private static final int FIXED_ATTRIBUTE_BYTES = 110;
+  private static final String[] SHARD_SUFFIXES = new String[65];
+
+  static {
+    for (int i = 0; i < SHARD_SUFFIXES.length; i++) {
+      SHARD_SUFFIXES[i] = "-" + i;
+    }
+  }
+
+  private final AffinityCookieCodec codec;
+  private final CookiePolicy policy;
+  private final CodecMetrics metrics;
+  private final int attributeBytes;
+  private final int maxShards;
+
+  private AffinityCookies(AffinityCookieCodec codec, CookiePolicy policy) {
+    this.codec = codec;
+    this.policy = policy;
+    this.metrics = codec.metrics();
+    this.attributeBytes = FIXED_ATTRIBUTE_BYTES + policy.path().length()
+        + (policy.domain() == null ? 0 : policy.domain().length() + 9);
+    this.maxShards = Math.min(SHARD_SUFFIXES.length - 1, policy.maxTotalBytes() / 256 + 1);
+  }
+
+  public static AffinityCookies of(AffinityCookieCodec codec, CookiePolicy policy) {
+    return new AffinityCookies(requireNonNull(codec, "codec"), requireNonNull(policy, "policy"));
+  }
+
+  public AffinityCookieCodec codec() {
+    return codec;
+  }
+
+  public CookiePolicy policy() {
+    return policy;
+  }
+
+  public CookieNames names() {
+    return policy.names();
+  }
+
+  public Instant now() {
+    return codec.clock().instant();
+  }
+
+  /**
+   * The live ticket the request carries as {@code name} (or its CORS companion, or shards of either),
+   * or empty. Never throws; anything wrong is counted and treated as absent.
+   */
+  public Optional<AffinityTicket> read(CookieSource request, String name) {
+    requireNonNull(request, "request");
+    Optional<AffinityTicket> plain = open(request, name, name);
+    if (plain.isPresent()) {
+      return plain;
+    }
+    return open(request, CookieNames.corsCompanion(name), name);
+  }
+
+  /** True when the request carries any cookie (plain, companion, or a first shard) called {@code name}. */
+  public boolean present(CookieSource request, String name) {
+    String cors = CookieNames.corsCompanion(name);
+    return request.value(name) != null || request.value(name + SHARD_SUFFIXES[0]) != null
+        || request.value(cors) != null || request.value(cors + SHARD_SUFFIXES[0]) != null;
+  }
+
+  private Optional<AffinityTicket> open(CookieSource request, String cookieName, String logicalName) {
+    String value = joined(request, cookieName);
+    return value == null ? Optional.empty() : codec.open(logicalName, value);
+  }
+
+  /** The whole value under {@code name}: the plain cookie, or its shards joined; {@code null} when absent or bad. */
+  String joined(CookieSource request, String name) {
+    String single = request.value(name);
+    if (single != null) {
+      return single;
+    }
+    String first = request.value(name + SHARD_SUFFIXES[0]);
+    if (first == null) {
+      return null;
+    }
+    int dot = first.indexOf('.');
+    int count = dot <= 0 || dot > 2 ? -1 : parseCount(first, dot);
+    if (count < 2 || count > maxShards) {
+      metrics.rejected(Rejection.BAD_SHARDS);
+      return null;
+    }
+    StringBuilder whole = new StringBuilder(policy.maxShardBytes() * count);
+    whole.append(first, dot + 1, first.length());
+    for (int i = 1; i < count; i++) {
+      String shard = request.value(name + SHARD_SUFFIXES[i]);
+      if (shard == null || shard.isEmpty()) {
+        metrics.rejected(Rejection.BAD_SHARDS);
+        return null;
+      }
+      whole.append(shard);
+      if (whole.length() > policy.maxTotalBytes()) {
+        metrics.rejected(Rejection.OVERSIZED);
+        return null;
+      }
+    }
+    if (request.value(name + SHARD_SUFFIXES[count]) != null) {
+      metrics.rejected(Rejection.BAD_SHARDS);
+      return null;
+    }
+    return whole.toString();
+  }
+
+  private static int parseCount(String first, int dot) {
+    int count = 0;
+    for (int i = 0; i < dot; i++) {
+      char c = first.charAt(i);
+      if (c < '0' || c > '9') {
+        return -1;
+      }
+      count = count * 10 + (c - '0');
+    }
+    return count;
+  }
+
+  /**
+   * Seals {@code ticket} as {@code name} and returns the cookies to set: the value (sharded if need
+   * be), its CORS companion when CORS is on, and removals for whatever the request carried under the
+   * same name that the new cookies do not overwrite.
+   *
+   * @throws IllegalArgumentException when the sealed value exceeds {@link CookiePolicy#maxTotalBytes()}
+   */
+  public List<SetCookie> issue(
+      String name, AffinityTicket ticket, Expiry expiry, boolean secureRequest, CookieSource request) {
+    requireNonNull(name, "name");
+    requireNonNull(ticket, "ticket");
+    requireNonNull(expiry, "expiry");
+    requireNonNull(request, "request");
+    String value = codec.seal(name, ticket);
+    if (value.length() > policy.maxTotalBytes()) {
+      throw new IllegalArgumentException("cookie " + name + " seals to " + value.length()
+          + " bytes, over the configured maxTotalBytes of " + policy.maxTotalBytes());
+    }
+    Instant now = now();
+    Duration maxAge = expiry.maxAge(ticket, now);
+    Instant expires = maxAge == null ? null : now.plus(maxAge);
+    boolean secure = policy.secureMode().secure(secureRequest);
+    List<SetCookie> out = new ArrayList<>(4);
+    addValue(out, name, value, maxAge, expires, secure, policy.sameSite(), request);
+    String cors = CookieNames.corsCompanion(name);
+    if (policy.cors()) {
+      addValue(out, cors, value, maxAge, expires, true, SameSite.NONE, request);
+    } else {
+      addRemovals(out, cors, -1, true, SameSite.NONE, request);
+    }
+    return out;
+  }
+
+  /** Cookies that delete every form of {@code name} the request carried (none when it carried none). */
+  public List<SetCookie> expire(String name, boolean secureRequest, CookieSource request) {
+    requireNonNull(name, "name");
+    requireNonNull(request, "request");
+    List<SetCookie> out = new ArrayList<>(2);
+    addRemovals(out, name, -1, policy.secureMode().secure(secureRequest), policy.sameSite(), request);
+    addRemovals(out, CookieNames.corsCompanion(name), -1, true, SameSite.NONE, request);
+    return out;
+  }
+
+  private void addValue(List<SetCookie> out, String name, String value, Duration maxAge, Instant expires,
+      boolean secure, SameSite sameSite, CookieSource request) {
+    int single = policy.maxShardBytes() - attributeBytes - name.length() - 1;
+    if (value.length() <= single) {
+      out.add(cookie(name, value, maxAge, expires, secure, sameSite));
+      addRemovals(out, name, 0, secure, sameSite, request);
+      return;
+    }
+    // Each shard holds what its own name and the attributes leave of one cookie; shard 0 also holds "n.".
+    int perShard = policy.maxShardBytes() - attributeBytes - name.length() - 4 - 3;
+    int count = (value.length() + perShard - 1) / perShard;
+    for (int i = 0, from = 0; i < count; i++, from += perShard) {
+      String part = value.substring(from, Math.min(value.length(), from + perShard));
+      out.add(cookie(name + SHARD_SUFFIXES[i], i == 0 ? count + "." + part : part, maxAge, expires, secure, sameSite));
+    }
+    if (request.value(name) != null) {
+      out.add(removal(name, secure, sameSite));
+    }
+    addRemovals(out, name, count, secure, sameSite, request);
+  }
+
+  /**
+   * Removals for {@code name}'s forms in the request: the plain cookie when {@code fromShard} is -1,
+   * and shards from {@code fromShard} (or 0) on.
+   */
+  private void addRemovals(
+      List<SetCookie> out, String name, int fromShard, boolean secure, SameSite sameSite, CookieSource request) {
+    if (fromShard < 0 && request.value(name) != null) {
+      out.add(removal(name, secure, sameSite));
+    }
+    for (int i = Math.max(0, fromShard); i <= maxShards && request.value(name + SHARD_SUFFIXES[i]) != null; i++) {
+      out.add(removal(name + SHARD_SUFFIXES[i], secure, sameSite));
+    }
+  }
+
+  private SetCookie cookie(String name, String value, Duration maxAge, Instant expires, boolean secure, SameSite sameSite) {
+    return new SetCookie(name, value, policy.path(), policy.domain(), maxAge, expires, secure, true, sameSite);
+  }
+
+  private SetCookie removal(String name, boolean secure, SameSite sameSite) {
+    return new SetCookie(name, "", policy.path(), policy.domain(), Duration.ZERO, EPOCH, secure, true, sameSite);
+  }
+}
