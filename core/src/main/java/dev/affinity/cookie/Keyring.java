@@ -68,6 +68,40 @@ public final class Keyring {
   }
 
   /**
+   * Parses the textual keyring form shared by the filter's settings and environment variables:
+   * {@code id:base64secret} entries separated by commas, semicolons or new lines, primary first.
+   * Blank entries and lines starting with {@code #} are skipped.
+   */
+  public static Keyring parse(String spec) {
+    requireNonNull(spec, "spec");
+    Builder builder = builder();
+    int entries = 0;
+    for (String raw : spec.split("[,;\\r\\n]+")) {
+      String entry = raw.trim();
+      if (entry.isEmpty() || entry.startsWith("#")) {
+        continue;
+      }
+      int colon = entry.indexOf(':');
+      if (colon <= 0 || colon == entry.length() - 1) {
+        throw new IllegalArgumentException(
+            "keyring entry " + (entries + 1) + " must look like id:base64secret, got \"" + abbreviate(entry) + "\"");
+      }
+      builder.addKey(entry.substring(0, colon).trim(), entry.substring(colon + 1).trim());
+      entries++;
+    }
+    if (entries == 0) {
+      throw new IllegalArgumentException("keyring holds no id:base64secret entry");
+    }
+    return builder.build();
+  }
+
+  private static String abbreviate(String entry) {
+    // Never echo a whole secret back into a log.
+    int colon = entry.indexOf(':');
+    return colon < 0 ? entry.substring(0, Math.min(entry.length(), 12)) + "…" : entry.substring(0, colon + 1) + "…";
+  }
+
+  /**
    * A random key for this process only, with a warning: cookies will not survive a restart or be
    * accepted by another instance. For demos and tests, never for a fleet.
    */
