@@ -1,0 +1,79 @@
+package dev.affinity.balancer;
+
+import dev.affinity.cookie.AffinityTicket;
+import dev.affinity.cookie.SetCookie;
+import java.util.List;
+
+/**
+ * Where one request goes and what the response must carry. Made by {@link Router#route}; an
+ * adapter proxies to {@link #target()}, adds {@link #setCookies()} to the response and, when
+ * {@link #previousTargetId()} is set, tells the target where the client came from.
+ */
+public final class RouteDecision {
+  /** How the target was found. */
+  public enum Outcome {
+    /** The client's affinity cookie named a live target. */
+    STICKY_HIT,
+    /** The application's route cookie (issued by the filter) named a live target. */
+    ROUTE_COOKIE,
+    /** A client with no valid pin was balanced (and pinned, where the policy pins). */
+    NEW_CLIENT,
+    /** The client's pin named a target that can no longer serve it, so it was moved. */
+    REPIN,
+    /** The group has no stickiness: balanced on its own. */
+    UNPINNED,
+    /** No target can take the request. */
+    NO_TARGET
+  }
+
+  private final TargetGroup group;
+  private final Target target;
+  private final Outcome outcome;
+  private final String previousTargetId;
+  private final List<SetCookie> setCookies;
+  private final AffinityTicket ticket;
+
+  RouteDecision(TargetGroup group, Target target, Outcome outcome, String previousTargetId,
+      List<SetCookie> setCookies, AffinityTicket ticket) {
+    this.group = group;
+    this.target = target;
+    this.outcome = outcome;
+    this.previousTargetId = previousTargetId;
+    this.setCookies = setCookies;
+    this.ticket = ticket;
+  }
+
+  public TargetGroup group() {
+    return group;
+  }
+
+  /** {@code null} when the outcome is {@link Outcome#NO_TARGET}. */
+  public Target target() {
+    return target;
+  }
+
+  public Outcome outcome() {
+    return outcome;
+  }
+
+  /** The target the client was pinned to before this request moved it, or {@code null}. */
+  public String previousTargetId() {
+    return previousTargetId;
+  }
+
+  /** Cookies for the response (often none: a sticky hit with a fresh cookie needs nothing). */
+  public List<SetCookie> setCookies() {
+    return setCookies;
+  }
+
+  /** The pin the client holds after this request, or {@code null} when there is none yet. */
+  public AffinityTicket ticket() {
+    return ticket;
+  }
+
+  @Override
+  public String toString() {
+    return "RouteDecision{" + outcome + " -> " + (target == null ? "none" : target.id())
+        + (previousTargetId == null ? "" : " (from " + previousTargetId + ")") + ", cookies=" + setCookies.size() + "}";
+  }
+}

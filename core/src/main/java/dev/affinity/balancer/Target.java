@@ -1,0 +1,161 @@
+package dev.affinity.balancer;
+
+import static java.util.Objects.requireNonNull;
+
+import java.net.URI;
+import java.time.Instant;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.regex.Pattern;
+
+/**
+ * One backend a target group forwards to, with its live state: health, draining, requests in
+ * flight and counters. Identity is the id, which is what affinity cookies carry.
+ */
+public final class Target {
+  private static final Pattern ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  public static final int MAX_WEIGHT = 999;
+
+  private final String id;
+  private final URI uri;
+  private final int weight;
+  private final TargetHealth health;
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final LongAdder requests = new LongAdder();
+  private final LongAdder stickyHits = new LongAdder();
+  private final LongAdder newPins = new LongAdder();
+  private final LongAdder rePins = new LongAdder();
+  private final LongAdder failures = new LongAdder();
+  private volatile Instant drainingSince;
+
+  public Target(String id, URI uri, int weight, HealthCheckSettings healthSettings) {
+    this.id = checkId(id);
+    this.uri = checkUri(id, uri);
+    if (weight < 0 || weight > MAX_WEIGHT) {
+      throw new IllegalArgumentException("weight of target " + id + " must be between 0 and " + MAX_WEIGHT + ", got " + weight);
+    }
+    this.weight = weight;
+    this.health = new TargetHealth(requireNonNull(healthSettings, "healthSettings"));
+  }
+
+  public Target(String id, URI uri) {
+    this(id, uri, 1, HealthCheckSettings.defaults());
+  }
+
+  static String checkId(String id) {
+    requireNonNull(id, "id");
+    if (!ID.matcher(id).matches()) {
+      throw new IllegalArgumentException("target id must be 1-64 characters of A-Z a-z 0-9 . _ -, got \"" + id + "\"");
+    }
+    return id;
+  }
+
+  private static URI checkUri(String id, URI uri) {
+    requireNonNull(uri, "uri");
+    String scheme = uri.getScheme();
+    if (!("http".equalsIgnoreCase(scheme) || "https".equalsIgnoreCase(scheme)) || uri.getHost() == null) {
+      throw new IllegalArgumentException("uri of target " + id + " must be http(s)://host[:port], got " + uri);
+    }
+    if ((uri.getRawPath() != null && !uri.getRawPath().isEmpty() && !"/".equals(uri.getRawPath()))
+        || uri.getRawQuery() != null || uri.getRawFragment() != null || uri.getRawUserInfo() != null) {
+      throw new IllegalArgumentException("uri of target " + id + " must have no path, query, fragment or user info, got " + uri);
+    }
+    return uri;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public URI uri() {
+    return uri;
+  }
+
+  public int weight() {
+    return weight;
+  }
+
+  public TargetHealth health() {
+    return health;
+  }
+
+  /** Whether the target may take requests now: healthy (or passively ejected time over) and weight above zero. */
+  public boolean isAvailable(Instant now) {
+    return weight > 0 && health.isHealthy(now);
+  }
+
+  public boolean isDraining() {
+    return drainingSince != null;
+  }
+
+  /** When draining began, or {@code null}. */
+  public Instant drainingSince() {
+    return drainingSince;
+  }
+
+  /** Stop giving this target new clients; clients pinned to it stay until the deregistration delay ends. */
+  public void drain(Instant now) {
+    if (drainingSince == null) {
+      drainingSince = requireNonNull(now, "now");
+    }
+  }
+
+  public void undrain() {
+    drainingSince = null;
+  }
+
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  /** Counts a request handed to this target; pair with {@link #finished()}. */
+  public void started() {
+    inFlight.incrementAndGet();
+    requests.increment();
+  }
+
+  public void finished() {
+    inFlight.decrementAndGet();
+  }
+
+  public void failed() {
+    failures.increment();
+  }
+
+  void countStickyHit() {
+    stickyHits.increment();
+  }
+
+  void countNewPin() {
+    newPins.increment();
+  }
+
+  void countRePin() {
+    rePins.increment();
+  }
+
+  public long requests() {
+    return requests.sum();
+  }
+
+  public long stickyHits() {
+    return stickyHits.sum();
+  }
+
+  public long newPins() {
+    return newPins.sum();
+  }
+
+  public long rePins() {
+    return rePins.sum();
+  }
+
+  public long failures() {
+    return failures.sum();
+  }
+
+  @Override
+  public String toString() {
+    return "Target{" + id + " " + uri + " weight=" + weight + " " + health.state() + (isDraining() ? " draining" : "") + "}";
+  }
+}

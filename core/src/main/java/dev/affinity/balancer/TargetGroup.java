@@ -1,0 +1,259 @@
+package dev.affinity.balancer;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Targets that serve the same application, with one algorithm, one stickiness policy, one health
+ * check and one deregistration delay. A pinned client finds its target by id (a map lookup), so a
+ * sticky hit costs the same with 3 targets or 1000.
+ */
+public final class TargetGroup {
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+  private final String name;
+  private final BalancingAlgorithm algorithm;
+  private final StickinessPolicy stickiness;
+  private final HealthCheckSettings healthCheck;
+  private final Duration slowStart;
+  private final Duration deregistrationDelay;
+  private final double boundedLoadFactor;
+  private final Target[] all;
+  private final List<Target> targets;
+  private final Map<String, Target> byId;
+
+  private TargetGroup(Builder b) {
+    this.name = b.name;
+    this.algorithm = b.algorithm;
+    this.stickiness = b.stickiness;
+    this.healthCheck = b.healthCheck;
+    this.slowStart = b.slowStart;
+    this.deregistrationDelay = b.deregistrationDelay;
+    this.boundedLoadFactor = b.boundedLoadFactor;
+    this.all = b.targets.toArray(new Target[0]);
+    this.targets = Collections.unmodifiableList(new ArrayList<>(b.targets));
+    Map<String, Target> map = new HashMap<>();
+    for (Target t : all) {
+      map.put(t.id(), t);
+    }
+    this.byId = map;
+  }
+
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public BalancingAlgorithm algorithm() {
+    return algorithm;
+  }
+
+  public StickinessPolicy stickiness() {
+    return stickiness;
+  }
+
+  public HealthCheckSettings healthCheck() {
+    return healthCheck;
+  }
+
+  public Duration slowStart() {
+    return slowStart;
+  }
+
+  public Duration deregistrationDelay() {
+    return deregistrationDelay;
+  }
+
+  /** 0 when bounded load is off. */
+  public double boundedLoadFactor() {
+    return boundedLoadFactor;
+  }
+
+  public List<Target> targets() {
+    return targets;
+  }
+
+  /** The target with this id in this group, or {@code null}. */
+  public Target target(String id) {
+    return byId.get(id);
+  }
+
+  /**
+   * Whether a client pinned to {@code target} may stay there: the target is available (or every
+   * target of the group is down, and the group fails open), and if draining, its deregistration
+   * delay has not yet run out.
+   */
+  public boolean canKeep(Target target, Instant now) {
+    Instant drainingSince = target.drainingSince();
+    if (drainingSince != null && !now.isBefore(drainingSince.plus(deregistrationDelay))) {
+      return false;
+    }
+    return target.isAvailable(now) || (target.weight() > 0 && noneAvailable(now));
+  }
+
+  /**
+   * A target for a client that is not pinned (or whose pin broke), other than {@code exclude};
+   * {@code null} when the group has none. Healthy, non-draining targets first; when none is healthy
+   * the group fails open to all its non-draining targets, as ALB does.
+   */
+  public Target choose(Instant now, Target exclude) {
+    Target[] candidates = eligible(now, exclude, true);
+    if (candidates.length == 0) {
+      candidates = eligible(now, exclude, false);
+    }
+    return candidates.length == 0 ? null : algorithm.select(candidates);
+  }
+
+  private Target[] eligible(Instant now, Target exclude, boolean healthyOnly) {
+    int count = 0;
+    for (Target t : all) {
+      if (accepts(t, now, exclude, healthyOnly)) {
+        count++;
+      }
+    }
+    if (count == all.length) {
+      return all;
+    }
+    Target[] out = new Target[count];
+    int i = 0;
+    for (Target t : all) {
+      if (accepts(t, now, exclude, healthyOnly)) {
+        out[i++] = t;
+      }
+    }
+    return out;
+  }
+
+  private static boolean accepts(Target t, Instant now, Target exclude, boolean healthyOnly) {
+    return t != exclude && !t.isDraining() && t.weight() > 0 && (!healthyOnly || t.isAvailable(now));
+  }
+
+  private boolean noneAvailable(Instant now) {
+    for (Target t : all) {
+      if (!t.isDraining() && t.isAvailable(now)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  @Override
+  public String toString() {
+    return "TargetGroup{" + name + ", " + algorithm + ", " + stickiness + ", targets=" + targets + "}";
+  }
+
+  /** Configures a group; each setter checks its value. */
+  public static final class Builder {
+    private final String name;
+    private BalancingAlgorithm algorithm = BalancingAlgorithm.roundRobin();
+    private StickinessPolicy stickiness = StickinessPolicy.none();
+    private HealthCheckSettings healthCheck = HealthCheckSettings.defaults();
+    private Duration slowStart = Duration.ZERO;
+    private Duration deregistrationDelay = Duration.ofSeconds(300);
+    private double boundedLoadFactor;
+    private final List<Target> targets = new ArrayList<>();
+    private final List<Object[]> specs = new ArrayList<>();
+
+    private Builder(String name) {
+      requireNonNull(name, "name");
+      if (!NAME.matcher(name).matches()) {
+        throw new IllegalArgumentException("target group name must be 1-64 characters of A-Z a-z 0-9 . _ -, got \"" + name + "\"");
+      }
+      this.name = name;
+    }
+
+    public Builder algorithm(BalancingAlgorithm algorithm) {
+      this.algorithm = requireNonNull(algorithm, "algorithm");
+      return this;
+    }
+
+    public Builder stickiness(StickinessPolicy stickiness) {
+      this.stickiness = requireNonNull(stickiness, "stickiness");
+      return this;
+    }
+
+    public Builder healthCheck(HealthCheckSettings healthCheck) {
+      this.healthCheck = requireNonNull(healthCheck, "healthCheck");
+      return this;
+    }
+
+    public Builder slowStart(Duration slowStart) {
+      requireNonNull(slowStart, "slowStart");
+      if (slowStart.isNegative() || slowStart.compareTo(Duration.ofMinutes(15)) > 0) {
+        throw new IllegalArgumentException("slowStart must be between 0 and 15 minutes, got " + slowStart);
+      }
+      this.slowStart = slowStart;
+      return this;
+    }
+
+    public Builder deregistrationDelay(Duration delay) {
+      requireNonNull(delay, "delay");
+      if (delay.isNegative() || delay.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException("deregistrationDelay must be between 0 and 1 hour, got " + delay);
+      }
+      this.deregistrationDelay = delay;
+      return this;
+    }
+
+    public Builder boundedLoad(double factor) {
+      if (!(factor > 1.0) || factor > 100) {
+        throw new IllegalArgumentException("boundedLoad factor must be above 1.0 (and at most 100), got " + factor);
+      }
+      this.boundedLoadFactor = factor;
+      return this;
+    }
+
+    /** Adds a target; its health follows this group's health check settings as built. */
+    public Builder target(String id, java.net.URI uri, int weight) {
+      Target.checkId(id);
+      checkUnique(id);
+      specs.add(new Object[] {id, uri, weight});
+      targets.add(null);
+      return this;
+    }
+
+    /** Adds a target that already has live state, as a configuration reload does for targets that stay. */
+    public Builder target(Target target) {
+      requireNonNull(target, "target");
+      checkUnique(target.id());
+      targets.add(target);
+      return this;
+    }
+
+    private void checkUnique(String id) {
+      for (Object[] spec : specs) {
+        if (spec[0].equals(id)) {
+          throw new IllegalArgumentException("target id \"" + id + "\" appears twice in group " + name);
+        }
+      }
+      for (Target t : targets) {
+        if (t != null && t.id().equals(id)) {
+          throw new IllegalArgumentException("target id \"" + id + "\" appears twice in group " + name);
+        }
+      }
+    }
+
+    public TargetGroup build() {
+      int spec = 0;
+      for (int i = 0; i < targets.size(); i++) {
+        if (targets.get(i) == null) {
+          Object[] s = specs.get(spec++);
+          targets.set(i, new Target((String) s[0], (java.net.URI) s[1], (Integer) s[2], healthCheck));
+        }
+      }
+      specs.clear();
+      return new TargetGroup(this);
+    }
+  }
+}

@@ -1,0 +1,416 @@
+package dev.affinity.jetty;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.balancer.RouteDecision;
+import dev.affinity.balancer.Router;
+import dev.affinity.balancer.StickinessPolicy;
+import dev.affinity.balancer.Target;
+import dev.affinity.cookie.SetCookie;
+import java.net.ConnectException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.proxy.ProxyHandler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Jetty 12 handler that is a sticky load balancer: it asks the core {@link Router} where each
+ * request goes, reverse-proxies it there with Jetty's own {@link ProxyHandler} machinery, sets the
+ * affinity cookies on the way back, and fails over when a target refuses.
+ *
+ * <p>Only configured targets are ever contacted: the upstream URI is the chosen target's origin plus
+ * the request's path and query, whatever the request line or {@code Host} header say, and
+ * {@code CONNECT} is refused.
+ *
+ * <p>Extension goes through protected hooks with one job each: {@link #onTargetFailure},
+ * {@link #onStickinessBroken} and {@link #writeNoTarget}.
+ */
+public class AffinityBalancer extends ProxyHandler {
+  /** Tells a target which target the client was pinned to before a failover moved it. */
+  public static final String PREVIOUS_TARGET_HEADER = "X-Affinity-Previous-Target";
+  private static final Logger LOG = LoggerFactory.getLogger(AffinityBalancer.class);
+  private static final String EXCHANGE = AffinityBalancer.class.getName() + ".exchange";
+  // ProxyHandler keeps these attributes on the upstream request for its interim-response handlers.
+  private static final String C2P_ATTRIBUTE = ProxyHandler.class.getName() + ".clientToProxyRequest";
+  private static final String P2C_ATTRIBUTE = ProxyHandler.class.getName() + ".proxyToClientResponse";
+  private static final String RETRY_AFTER_SECONDS = "5";
+
+  private final AtomicReference<Router> router;
+  private volatile Duration upstreamTimeout = Duration.ofSeconds(60);
+  private volatile Duration connectTimeout = Duration.ofSeconds(2);
+  private final LongAdder failovers = new LongAdder();
+  private final LongAdder noTarget = new LongAdder();
+  private final LongAdder badGateway = new LongAdder();
+  private final LongAdder gatewayTimeout = new LongAdder();
+
+  public AffinityBalancer(Router router) {
+    this.router = new AtomicReference<>(requireNonNull(router, "router"));
+  }
+
+  public Router router() {
+    return router.get();
+  }
+
+  /**
+   * Swaps in a new routing table (a configuration reload). Requests already routed finish on their
+   * target; targets carried over keep their state.
+   */
+  public void router(Router newRouter) {
+    router.set(requireNonNull(newRouter, "newRouter"));
+  }
+
+  /** How long a target may take to answer completely before the client gets 504. Default 60 s. */
+  public void setUpstreamTimeout(Duration timeout) {
+    requireNonNull(timeout, "timeout");
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("upstreamTimeout must be positive, got " + timeout);
+    }
+    this.upstreamTimeout = timeout;
+  }
+
+  /** How long connecting to a target may take before it counts as refused. Default 2 s. */
+  public void setConnectTimeout(Duration timeout) {
+    requireNonNull(timeout, "timeout");
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("connectTimeout must be positive, got " + timeout);
+    }
+    this.connectTimeout = timeout;
+  }
+
+  public long failovers() {
+    return failovers.sum();
+  }
+
+  public long noTargetResponses() {
+    return noTarget.sum();
+  }
+
+  public long badGatewayResponses() {
+    return badGateway.sum();
+  }
+
+  public long gatewayTimeoutResponses() {
+    return gatewayTimeout.sum();
+  }
+
+  @Override
+  protected void configureHttpClient(HttpClient httpClient) {
+    super.configureHttpClient(httpClient);
+    httpClient.setConnectTimeout(connectTimeout.toMillis());
+    httpClient.setMaxConnectionsPerDestination(1024);
+    // Room for sharded affinity cookies (up to 16 KB by default) in the upstream request headers.
+    httpClient.setRequestBufferSize(32 * 1024);
+    httpClient.setResponseBufferSize(32 * 1024);
+  }
+
+  @Override
+  public boolean handle(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback) {
+    if (HttpMethod.CONNECT.is(clientToProxyRequest.getMethod())) {
+      writePlain(proxyToClientResponse, proxyToClientCallback, HttpStatus.METHOD_NOT_ALLOWED_405,
+          "CONNECT is not supported: this is a reverse proxy.\n", null);
+      return true;
+    }
+    JettyCookies cookies = JettyCookies.of(clientToProxyRequest);
+    boolean secure = clientToProxyRequest.isSecure();
+    Router current = router.get();
+    RouteDecision decision = current.route(cookies, secure);
+    if (decision.target() == null) {
+      noTarget.increment();
+      writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, decision);
+      return true;
+    }
+    if (decision.outcome() == RouteDecision.Outcome.REPIN && decision.previousTargetId() != null) {
+      onStickinessBroken(clientToProxyRequest, decision);
+    }
+    Exchange exchange = new Exchange(current, decision, cookies, secure);
+    clientToProxyRequest.setAttribute(EXCHANGE, exchange);
+    decision.target().started();
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("{} C2P {} {} -> {}", requestId(clientToProxyRequest), clientToProxyRequest.getMethod(),
+          clientToProxyRequest.getHttpURI().getPathQuery(), decision);
+    }
+    return super.handle(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
+  }
+
+  @Override
+  protected HttpURI rewriteHttpURI(Request clientToProxyRequest) {
+    Target target = exchange(clientToProxyRequest).decision.target();
+    // Origin from configuration, path and query from the client: an absolute-form request line
+    // naming another host cannot steer the balancer anywhere else.
+    String pathQuery = clientToProxyRequest.getHttpURI().getPathQuery();
+    return HttpURI.build(target.uri()).pathQuery(pathQuery == null || pathQuery.isEmpty() ? "/" : pathQuery);
+  }
+
+  @Override
+  protected org.eclipse.jetty.client.Request newProxyToServerRequest(Request clientToProxyRequest, HttpURI newHttpURI) {
+    return super.newProxyToServerRequest(clientToProxyRequest, newHttpURI)
+        .timeout(upstreamTimeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  protected void copyRequestHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+    super.copyRequestHeaders(clientToProxyRequest, proxyToServerRequest);
+    String previous = exchange(clientToProxyRequest).decision.previousTargetId();
+    proxyToServerRequest.headers(headers -> {
+      // Only the balancer says where a client came from.
+      headers.remove(PREVIOUS_TARGET_HEADER);
+      if (previous != null) {
+        headers.put(PREVIOUS_TARGET_HEADER, previous);
+      }
+    });
+  }
+
+  @Override
+  protected void addProxyHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+    super.addProxyHeaders(clientToProxyRequest, proxyToServerRequest);
+    String remote = Request.getRemoteAddr(clientToProxyRequest);
+    String host = clientToProxyRequest.getHeaders().get(HttpHeader.HOST);
+    String proto = clientToProxyRequest.isSecure() ? "https" : "http";
+    proxyToServerRequest.headers(headers -> {
+      String forwardedFor = headers.get(HttpHeader.X_FORWARDED_FOR);
+      headers.put(HttpHeader.X_FORWARDED_FOR, forwardedFor == null ? remote : forwardedFor + ", " + remote);
+      headers.put(HttpHeader.X_FORWARDED_PROTO, proto);
+      if (host != null) {
+        headers.put(HttpHeader.X_FORWARDED_HOST, host);
+      }
+    });
+  }
+
+  @Override
+  protected HttpField filterServerToProxyResponseField(HttpField serverToProxyResponseField) {
+    // The balancer's own server writes Date; a second one from the target would be a duplicate.
+    return serverToProxyResponseField.getHeader() == HttpHeader.DATE ? null : serverToProxyResponseField;
+  }
+
+  @Override
+  protected org.eclipse.jetty.client.Response.CompleteListener newServerToProxyResponseListener(
+      Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+      Response proxyToClientResponse, Callback proxyToClientCallback) {
+    return new BalancerResponseListener(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse, proxyToClientCallback);
+  }
+
+  @Override
+  protected void onProxyToClientResponseComplete(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+      org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback) {
+    exchange(clientToProxyRequest).finish();
+    super.onProxyToClientResponseComplete(clientToProxyRequest, proxyToServerRequest, serverToProxyResponse, proxyToClientResponse, proxyToClientCallback);
+  }
+
+  @Override
+  protected void onProxyToClientResponseFailure(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+      org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback, Throwable failure) {
+    exchange(clientToProxyRequest).finish();
+    super.onProxyToClientResponseFailure(clientToProxyRequest, proxyToServerRequest, serverToProxyResponse, proxyToClientResponse, proxyToClientCallback, failure);
+  }
+
+  @Override
+  protected void onServerToProxyResponseFailure(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+      org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback, Throwable failure) {
+    Exchange exchange = exchange(clientToProxyRequest);
+    Target failed = exchange.decision.target();
+    exchange.finish();
+    failed.failed();
+    boolean refused = isConnectFailure(failure);
+    boolean timedOut = failure instanceof TimeoutException;
+    onTargetFailure(clientToProxyRequest, failed, failure, refused);
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("{} S2P failure from {}: {}", requestId(clientToProxyRequest), failed.id(), failure.toString());
+    }
+    if (proxyToClientResponse.isCommitted()) {
+      // Part of the answer is already with the client: all that can be done is to cut it short.
+      proxyToClientCallback.failed(failure);
+      return;
+    }
+    if (!timedOut && !exchange.retried && isRetryable(clientToProxyRequest)) {
+      RouteDecision next = exchange.router.failover(exchange.decision, exchange.cookies, exchange.secure);
+      if (next != null) {
+        failovers.increment();
+        exchange.retried = true;
+        exchange.decision = next;
+        exchange.finished = false;
+        next.target().started();
+        onStickinessBroken(clientToProxyRequest, next);
+        proxyToClientResponse.getHeaders().remove(HttpHeader.SET_COOKIE);
+        resend(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
+        return;
+      }
+    }
+    if (refused) {
+      noTarget.increment();
+      writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange.decision);
+    } else if (timedOut) {
+      gatewayTimeout.increment();
+      writePlain(proxyToClientResponse, proxyToClientCallback, HttpStatus.GATEWAY_TIMEOUT_504,
+          "504 Gateway Timeout: the target did not answer in time.\n", null);
+    } else {
+      badGateway.increment();
+      writePlain(proxyToClientResponse, proxyToClientCallback, HttpStatus.BAD_GATEWAY_502,
+          "502 Bad Gateway: the target's answer could not be used.\n", null);
+    }
+  }
+
+  private void resend(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback) {
+    HttpURI rewritten = rewriteHttpURI(clientToProxyRequest);
+    org.eclipse.jetty.client.Request proxyToServerRequest = newProxyToServerRequest(clientToProxyRequest, rewritten);
+    proxyToServerRequest.attribute(C2P_ATTRIBUTE, clientToProxyRequest).attribute(P2C_ATTRIBUTE, proxyToClientResponse);
+    copyRequestHeaders(clientToProxyRequest, proxyToServerRequest);
+    addProxyHeaders(clientToProxyRequest, proxyToServerRequest);
+    sendProxyToServerRequest(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse, proxyToClientCallback);
+  }
+
+  /**
+   * Hook: a target failed a request. By default a refused connection ejects the target at once (the
+   * active health check brings it back); other failures are only counted.
+   */
+  protected void onTargetFailure(Request clientToProxyRequest, Target target, Throwable failure, boolean refused) {
+    if (refused) {
+      Router current = router.get();
+      if (target.health().ejected(current.cookies().now(), "connection refused: " + failure.getMessage())) {
+        LOG.warn("target {} ({}) refused a connection and was taken out of rotation", target.id(), target.uri());
+      }
+    }
+  }
+
+  /** Hook: a client's pin was moved to another target (the old one failed, went away or is draining). */
+  protected void onStickinessBroken(Request clientToProxyRequest, RouteDecision decision) {
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("{} re-pinned from {} to {}", requestId(clientToProxyRequest), decision.previousTargetId(), decision.target().id());
+    }
+  }
+
+  /** Hook: nothing can serve the request. Writes a short plain 503 with {@code Retry-After}. */
+  protected void writeNoTarget(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback, RouteDecision decision) {
+    String group = decision.group() == null ? "" : " in target group " + decision.group().name();
+    writePlain(proxyToClientResponse, callback, HttpStatus.SERVICE_UNAVAILABLE_503,
+        "503 Service Unavailable: no target" + group + " can take this request now. Try again shortly.\n", RETRY_AFTER_SECONDS);
+  }
+
+  static void writePlain(Response response, Callback callback, int status, String body, String retryAfter) {
+    response.setStatus(status);
+    HttpFields.Mutable headers = response.getHeaders();
+    headers.remove(HttpHeader.SET_COOKIE);
+    headers.put(HttpHeader.CONTENT_TYPE, "text/plain;charset=utf-8");
+    headers.put(HttpHeader.CACHE_CONTROL, "no-store");
+    if (retryAfter != null) {
+      headers.put(HttpHeader.RETRY_AFTER, retryAfter);
+    }
+    Content.Sink.write(response, true, body, callback);
+  }
+
+  private static boolean isRetryable(Request request) {
+    String method = request.getMethod().toUpperCase(Locale.ROOT);
+    boolean idempotent = switch (method) {
+      case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE" -> true;
+      default -> false;
+    };
+    boolean bodyless = request.getLength() == 0
+        || (request.getLength() < 0 && request.getHeaders().get(HttpHeader.TRANSFER_ENCODING) == null);
+    return idempotent && bodyless;
+  }
+
+  private static boolean isConnectFailure(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof ConnectException || t instanceof java.nio.channels.UnresolvedAddressException) {
+        return true;
+      }
+      if (t instanceof java.net.SocketTimeoutException && String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("connect")) {
+        return true;
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return false;
+  }
+
+  private static Exchange exchange(Request clientToProxyRequest) {
+    return (Exchange) clientToProxyRequest.getAttribute(EXCHANGE);
+  }
+
+  /** One client request's routing state, across a failover. */
+  private static final class Exchange {
+    final Router router;
+    final JettyCookies cookies;
+    final boolean secure;
+    volatile RouteDecision decision;
+    volatile boolean retried;
+    volatile boolean finished;
+
+    Exchange(Router router, RouteDecision decision, JettyCookies cookies, boolean secure) {
+      this.router = router;
+      this.decision = decision;
+      this.cookies = cookies;
+      this.secure = secure;
+    }
+
+    /** Ends the current attempt's in-flight count, once. */
+    void finish() {
+      if (!finished) {
+        finished = true;
+        decision.target().finished();
+      }
+    }
+  }
+
+  /** Adds the affinity cookies once the target's headers are in, and notices the application cookie. */
+  private class BalancerResponseListener extends ProxyResponseListener {
+    private final Request clientToProxyRequest;
+    private final Response proxyToClientResponse;
+
+    BalancerResponseListener(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+        Response proxyToClientResponse, Callback proxyToClientCallback) {
+      super(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse, proxyToClientCallback);
+      this.clientToProxyRequest = clientToProxyRequest;
+      this.proxyToClientResponse = proxyToClientResponse;
+    }
+
+    @Override
+    public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse) {
+      super.onHeaders(serverToProxyResponse);
+      Exchange exchange = exchange(clientToProxyRequest);
+      RouteDecision decision = exchange.decision;
+      decision.target().health().served(exchange.router.cookies().now());
+      JettyCookies.addAll(proxyToClientResponse, decision.setCookies());
+      StickinessPolicy policy = decision.group().stickiness();
+      if (policy.type() == StickinessPolicy.Type.APPLICATION
+          && setsCookie(serverToProxyResponse.getHeaders(), policy.applicationCookie())) {
+        List<SetCookie> pin = exchange.router.onResponse(decision, true, exchange.cookies, exchange.secure);
+        JettyCookies.addAll(proxyToClientResponse, pin);
+      }
+    }
+  }
+
+  static boolean setsCookie(HttpFields headers, String cookieName) {
+    for (HttpField field : headers) {
+      if (field.getHeader() == HttpHeader.SET_COOKIE) {
+        String value = field.getValue();
+        if (value != null && value.length() > cookieName.length()
+            && value.startsWith(cookieName) && value.charAt(cookieName.length()) == '=') {
+          // A Max-Age=0 deletion is the application ending its session, not starting one.
+          String lower = value.toLowerCase(Locale.ROOT);
+          if (!lower.contains("max-age=0")) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+}

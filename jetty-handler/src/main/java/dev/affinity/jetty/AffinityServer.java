@@ -1,0 +1,147 @@
+package dev.affinity.jetty;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.balancer.Router;
+import dev.affinity.cookie.CodecCounters;
+import java.net.URI;
+import java.time.Clock;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * A ready-to-run balancer: a Jetty {@link Server} with one HTTP connector, the admin endpoints, the
+ * {@link AffinityBalancer} and its {@link HealthChecker}, all owned by the server's lifecycle. Used
+ * by the standalone launcher, the demo and the tests; embedders who already have a server add
+ * {@link AffinityBalancer} to it directly.
+ */
+public final class AffinityServer {
+  /** Sharded affinity cookies need more than Jetty's 8 KB default for request headers. */
+  public static final int REQUEST_HEADER_BYTES = 32 * 1024;
+
+  private final Server server;
+  private final ServerConnector connector;
+  private final AffinityBalancer balancer;
+  private final HealthChecker healthChecker;
+  private final AdminHandler admin;
+
+  private AffinityServer(Builder b) {
+    QueuedThreadPool threads = new QueuedThreadPool(b.maxThreads);
+    threads.setName("affinity");
+    this.server = new Server(threads);
+    HttpConfiguration http = new HttpConfiguration();
+    http.setRequestHeaderSize(REQUEST_HEADER_BYTES);
+    http.setSendServerVersion(false);
+    http.setSendXPoweredBy(false);
+    this.connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    connector.setHost(b.host);
+    connector.setPort(b.port);
+    server.addConnector(connector);
+    this.balancer = new AffinityBalancer(b.router);
+    this.healthChecker = new HealthChecker(balancer::router, b.clock);
+    this.admin = new AdminHandler(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters);
+    server.setHandler(new Handler.Sequence(admin, balancer));
+    server.addBean(healthChecker, true);
+  }
+
+  public static Builder builder(Router router, CodecCounters codecCounters) {
+    return new Builder(router, codecCounters);
+  }
+
+  public AffinityServer start() throws Exception {
+    server.start();
+    return this;
+  }
+
+  public void stop() throws Exception {
+    server.stop();
+  }
+
+  public Server server() {
+    return server;
+  }
+
+  public AffinityBalancer balancer() {
+    return balancer;
+  }
+
+  public HealthChecker healthChecker() {
+    return healthChecker;
+  }
+
+  public AdminHandler admin() {
+    return admin;
+  }
+
+  public int port() {
+    return connector.getLocalPort();
+  }
+
+  /** {@code http://host:port} as the connector is bound. */
+  public URI uri() {
+    String host = connector.getHost() == null || connector.getHost().isEmpty() ? "127.0.0.1" : connector.getHost();
+    if (host.contains(":")) {
+      host = "[" + host + "]";
+    }
+    return URI.create("http://" + host + ":" + port());
+  }
+
+  /** Listener, admin and thread settings; the routing itself comes in as a {@link Router}. */
+  public static final class Builder {
+    private final Router router;
+    private final CodecCounters codecCounters;
+    private String host = "127.0.0.1";
+    private int port;
+    private String adminPath = "/affinity";
+    private boolean adminLoopbackOnly = true;
+    private int maxThreads = 200;
+    private Clock clock = Clock.systemUTC();
+
+    private Builder(Router router, CodecCounters codecCounters) {
+      this.router = requireNonNull(router, "router");
+      this.codecCounters = requireNonNull(codecCounters, "codecCounters");
+    }
+
+    public Builder host(String host) {
+      this.host = requireNonNull(host, "host");
+      return this;
+    }
+
+    /** 0 picks a free port. */
+    public Builder port(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port must be between 0 and 65535, got " + port);
+      }
+      this.port = port;
+      return this;
+    }
+
+    public Builder admin(String path, boolean loopbackOnly) {
+      this.adminPath = requireNonNull(path, "path");
+      this.adminLoopbackOnly = loopbackOnly;
+      return this;
+    }
+
+    public Builder maxThreads(int maxThreads) {
+      if (maxThreads < 8) {
+        throw new IllegalArgumentException("maxThreads must be at least 8, got " + maxThreads);
+      }
+      this.maxThreads = maxThreads;
+      return this;
+    }
+
+    /** The clock health results are stamped with (the codec has its own, usually the same). */
+    public Builder clock(Clock clock) {
+      this.clock = requireNonNull(clock, "clock");
+      return this;
+    }
+
+    public AffinityServer build() {
+      return new AffinityServer(this);
+    }
+  }
+}

@@ -1,0 +1,145 @@
+package dev.affinity.jetty;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.balancer.HealthCheckSettings;
+import dev.affinity.balancer.Router;
+import dev.affinity.balancer.Target;
+import dev.affinity.balancer.TargetGroup;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.util.component.ContainerLifeCycle;
+import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
+import org.eclipse.jetty.util.thread.Scheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Active health checks: each target of each group with checks enabled is probed with
+ * {@code GET path} every interval, on Jetty's scheduler, without blocking a thread. Results move the
+ * target's {@link dev.affinity.balancer.TargetHealth} state machine; timestamps come from the
+ * injected clock. {@link #checkAll()} runs one round on demand, so tests need not wait for timers.
+ */
+public final class HealthChecker extends ContainerLifeCycle {
+  private static final Logger LOG = LoggerFactory.getLogger(HealthChecker.class);
+  static final String USER_AGENT = "Affinity-HealthChecker/1";
+
+  private final Supplier<Router> router;
+  private final Clock clock;
+  private final HttpClient httpClient;
+  private final Scheduler scheduler;
+  private final Set<Target> scheduled = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
+
+  public HealthChecker(Supplier<Router> router, Clock clock) {
+    this.router = requireNonNull(router, "router");
+    this.clock = requireNonNull(clock, "clock");
+    this.httpClient = new HttpClient();
+    this.httpClient.setFollowRedirects(false);
+    this.httpClient.setConnectTimeout(2000);
+    this.scheduler = new ScheduledExecutorScheduler("affinity-health", true);
+    addBean(scheduler, true);
+    addBean(httpClient, true);
+  }
+
+  @Override
+  protected void doStart() throws Exception {
+    super.doStart();
+    refresh();
+  }
+
+  @Override
+  protected void doStop() throws Exception {
+    scheduled.clear();
+    super.doStop();
+  }
+
+  /** Starts checking targets that are new in the current router (after a reload). */
+  public void refresh() {
+    for (TargetGroup group : router.get().groups()) {
+      if (!group.healthCheck().enabled()) {
+        continue;
+      }
+      for (Target target : group.targets()) {
+        if (scheduled.add(target)) {
+          // Spread the first probes over the interval so that many targets do not fire at once.
+          long spread = Math.floorMod(target.id().hashCode(), Math.max(1, group.healthCheck().interval().toMillis() / 4));
+          scheduler.schedule(() -> runAndReschedule(target), spread, TimeUnit.MILLISECONDS);
+        }
+      }
+    }
+  }
+
+  /** Probes every checked target once, now; completes when all have answered or timed out. */
+  public CompletableFuture<Void> checkAll() {
+    List<CompletableFuture<Void>> all = new ArrayList<>();
+    for (TargetGroup group : router.get().groups()) {
+      if (group.healthCheck().enabled()) {
+        for (Target target : group.targets()) {
+          all.add(check(target, group.healthCheck()));
+        }
+      }
+    }
+    return CompletableFuture.allOf(all.toArray(new CompletableFuture[0]));
+  }
+
+  private void runAndReschedule(Target target) {
+    if (!isRunning()) {
+      return;
+    }
+    Router current = router.get();
+    Target registered = current.target(target.id());
+    if (registered != target) {
+      // Removed or replaced by a reload: its checks end with it.
+      scheduled.remove(target);
+      return;
+    }
+    HealthCheckSettings settings = current.groupOf(target).healthCheck();
+    check(target, settings).whenComplete((ignored, failure) -> {
+      if (isRunning()) {
+        scheduler.schedule(() -> runAndReschedule(target), settings.interval().toMillis(), TimeUnit.MILLISECONDS);
+      }
+    });
+  }
+
+  CompletableFuture<Void> check(Target target, HealthCheckSettings settings) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    try {
+      httpClient.newRequest(target.uri().resolve(settings.path()))
+          .headers(h -> h.put(HttpHeader.USER_AGENT, USER_AGENT))
+          .timeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS)
+          .send(result -> {
+            record(target, settings, result);
+            done.complete(null);
+          });
+    } catch (RuntimeException e) {
+      target.health().checkFailed(clock.instant(), "health check could not be sent: " + e.getMessage());
+      done.complete(null);
+    }
+    return done;
+  }
+
+  private void record(Target target, HealthCheckSettings settings, Result result) {
+    if (result.isSucceeded() && settings.matches(result.getResponse().getStatus())) {
+      if (target.health().checkPassed(clock.instant())) {
+        LOG.info("target {} ({}) is healthy again", target.id(), target.uri());
+      }
+      return;
+    }
+    String reason = result.isFailed()
+        ? "health check failed: " + result.getFailure()
+        : "health check answered " + result.getResponse().getStatus() + ", expected " + settings.matcherLow() + "-" + settings.matcherHigh();
+    if (target.health().checkFailed(clock.instant(), reason)) {
+      LOG.warn("target {} ({}) is unhealthy: {}", target.id(), target.uri(), reason);
+    }
+  }
+}

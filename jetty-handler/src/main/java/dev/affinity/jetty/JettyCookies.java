@@ -1,0 +1,72 @@
+package dev.affinity.jetty;
+
+import dev.affinity.cookie.CookieSource;
+import dev.affinity.cookie.SameSite;
+import dev.affinity.cookie.SetCookie;
+import java.util.List;
+import org.eclipse.jetty.http.HttpCookie;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.HttpCookieUtils;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+
+/** Translation between Jetty's parsed cookies and core's name/value view. */
+final class JettyCookies implements CookieSource {
+  private final List<HttpCookie> cookies;
+
+  private JettyCookies(List<HttpCookie> cookies) {
+    this.cookies = cookies;
+  }
+
+  /** The request's cookies as Jetty parsed them (with the server's cookie compliance). */
+  static JettyCookies of(Request request) {
+    return new JettyCookies(Request.getCookies(request));
+  }
+
+  @Override
+  public String value(String name) {
+    // A handful of cookies per request: a scan beats building a map.
+    for (int i = 0, n = cookies.size(); i < n; i++) {
+      HttpCookie cookie = cookies.get(i);
+      if (cookie.getName().equals(name)) {
+        return cookie.getValue();
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Adds the cookies as {@code Set-Cookie} headers rendered by Jetty's RFC 6265 writer. (Not
+   * {@code Response.addCookie}, which also stamps an {@code Expires} header on the whole response and
+   * would change the target's caching headers.)
+   */
+  static void addAll(Response response, List<SetCookie> setCookies) {
+    for (int i = 0, n = setCookies.size(); i < n; i++) {
+      response.getHeaders().add(HttpHeader.SET_COOKIE, HttpCookieUtils.getRFC6265SetCookie(toJetty(setCookies.get(i))));
+    }
+  }
+
+  static HttpCookie toJetty(SetCookie c) {
+    HttpCookie.Builder b = HttpCookie.build(c.name(), c.value())
+        .path(c.path())
+        .domain(c.domain())
+        .secure(c.secure())
+        .httpOnly(c.httpOnly())
+        .sameSite(sameSite(c.sameSite()));
+    if (c.maxAge() != null) {
+      b.maxAge(c.maxAgeSeconds()).expires(c.expires());
+    }
+    return b.build();
+  }
+
+  private static HttpCookie.SameSite sameSite(SameSite sameSite) {
+    switch (sameSite) {
+      case STRICT:
+        return HttpCookie.SameSite.STRICT;
+      case NONE:
+        return HttpCookie.SameSite.NONE;
+      default:
+        return HttpCookie.SameSite.LAX;
+    }
+  }
+}

@@ -1,0 +1,130 @@
+package dev.affinity.jetty;
+
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * Real Jetty servers on ephemeral loopback ports standing in for application targets. Each answers
+ * with its own id and echoes what the balancer told it; {@code /health} answers 200 unless told to
+ * fail, {@code /login} sets {@code JSESSIONID}. A backend can be killed and restarted on its port.
+ */
+final class Backends implements AutoCloseable {
+  private final Map<String, Backend> backends = new LinkedHashMap<>();
+
+  static Backends start(String... ids) throws Exception {
+    Backends b = new Backends();
+    for (String id : ids) {
+      Backend backend = new Backend(id);
+      backend.start(0);
+      b.backends.put(id, backend);
+    }
+    return b;
+  }
+
+  Backend get(String id) {
+    return backends.get(id);
+  }
+
+  List<Backend> all() {
+    return new ArrayList<>(backends.values());
+  }
+
+  URI uri(String id) {
+    return backends.get(id).uri();
+  }
+
+  @Override
+  public void close() throws Exception {
+    for (Backend b : backends.values()) {
+      b.stop();
+    }
+  }
+
+  static final class Backend {
+    final String id;
+    final AtomicInteger requests = new AtomicInteger();
+    final Map<String, String> lastHeaders = new ConcurrentHashMap<>();
+    volatile int healthStatus = 200;
+    private Server server;
+    private int port;
+
+    Backend(String id) {
+      this.id = id;
+    }
+
+    void start(int wantedPort) throws Exception {
+      server = new Server(new QueuedThreadPool(16, 2));
+      HttpConfiguration config = new HttpConfiguration();
+      config.setRequestHeaderSize(AffinityServer.REQUEST_HEADER_BYTES);
+      ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+      connector.setHost("127.0.0.1");
+      connector.setPort(wantedPort);
+      connector.setReuseAddress(true);
+      server.addConnector(connector);
+      server.setHandler(new Handler.Abstract() {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) {
+          String path = Request.getPathInContext(request);
+          if (path.equals("/health")) {
+            response.setStatus(healthStatus);
+            Content.Sink.write(response, true, "health " + healthStatus, callback);
+            return true;
+          }
+          requests.incrementAndGet();
+          lastHeaders.clear();
+          request.getHeaders().forEach(f -> lastHeaders.put(f.getName().toLowerCase(), f.getValue()));
+          response.getHeaders().put("X-Backend", id);
+          String previous = request.getHeaders().get(AffinityBalancer.PREVIOUS_TARGET_HEADER);
+          response.getHeaders().put("X-Seen-Previous", previous == null ? "-" : previous);
+          if (path.equals("/login")) {
+            response.getHeaders().add(HttpHeader.SET_COOKIE, "JSESSIONID=" + id + "-session; Path=/; HttpOnly");
+          }
+          response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain;charset=utf-8");
+          Content.Sink.write(response, true, id, callback);
+          return true;
+        }
+      });
+      server.start();
+      port = connector.getLocalPort();
+    }
+
+    URI uri() {
+      return URI.create("http://127.0.0.1:" + port);
+    }
+
+    void kill() throws Exception {
+      server.stop();
+    }
+
+    void restart() throws Exception {
+      start(port);
+    }
+
+    void stop() throws Exception {
+      if (server != null && server.isRunning()) {
+        server.stop();
+      }
+    }
+
+    static String body(byte[] bytes) {
+      return new String(bytes, StandardCharsets.UTF_8);
+    }
+  }
+}
