@@ -33,6 +33,7 @@ public final class AffinityServer {
     QueuedThreadPool threads = new QueuedThreadPool(b.maxThreads);
     threads.setName("affinity");
     this.server = new Server(threads);
+    server.setStopAtShutdown(true);
     HttpConfiguration http = new HttpConfiguration();
     http.setRequestHeaderSize(REQUEST_HEADER_BYTES);
     http.setSendServerVersion(false);
