@@ -32,6 +32,8 @@ public final class AffinityCookies {
 
   private final AffinityCookieCodec codec;
   private final CookiePolicy policy;
+  /** Shard and companion names per logical name, built once: the request path concatenates no strings. */
+  private final java.util.concurrent.ConcurrentHashMap<String, String[]> shardNames = new java.util.concurrent.ConcurrentHashMap<>();
   private final CodecMetrics metrics;
   private final int attributeBytes;
   private final int maxShards;
@@ -75,19 +77,42 @@ public final class AffinityCookies {
     if (plain.isPresent()) {
       return plain;
     }
-    return open(request, CookieNames.corsCompanion(name), name);
+    return open(request, names(name)[maxShards + 1], name);
   }
 
   /** True when the request carries any cookie (plain, companion, or a first shard) called {@code name}. */
   public boolean present(CookieSource request, String name) {
     String cors = CookieNames.corsCompanion(name);
-    return request.value(name) != null || request.value(name + SHARD_SUFFIXES[0]) != null
-        || request.value(cors) != null || request.value(cors + SHARD_SUFFIXES[0]) != null;
+    return request.value(name) != null || request.value(shard(name, 0)) != null
+        || request.value(cors) != null || request.value(shard(cors, 0)) != null;
   }
 
   private Optional<AffinityTicket> open(CookieSource request, String cookieName, String logicalName) {
     String value = joined(request, cookieName);
     return value == null ? Optional.empty() : codec.open(logicalName, value);
+  }
+
+  /**
+   * {@code name-i}, and at index {@code maxShards + 1} the CORS companion's name. Names come from
+   * configuration, so the map stays as small as the set of affinity cookie names.
+   */
+  private String[] names(String name) {
+    String[] names = shardNames.get(name);
+    if (names == null) {
+      names = shardNames.computeIfAbsent(name, n -> {
+        String[] out = new String[maxShards + 2];
+        for (int i = 0; i <= maxShards; i++) {
+          out[i] = n + SHARD_SUFFIXES[i];
+        }
+        out[maxShards + 1] = CookieNames.corsCompanion(n);
+        return out;
+      });
+    }
+    return names;
+  }
+
+  private String shard(String name, int index) {
+    return names(name)[index];
   }
 
   /** The whole value under {@code name}: the plain cookie, or its shards joined; {@code null} when absent or bad. */
@@ -96,7 +121,8 @@ public final class AffinityCookies {
     if (single != null) {
       return single;
     }
-    String first = request.value(name + SHARD_SUFFIXES[0]);
+    String[] shards = names(name);
+    String first = request.value(shards[0]);
     if (first == null) {
       return null;
     }
@@ -109,7 +135,7 @@ public final class AffinityCookies {
     StringBuilder whole = new StringBuilder(policy.maxShardBytes() * count);
     whole.append(first, dot + 1, first.length());
     for (int i = 1; i < count; i++) {
-      String shard = request.value(name + SHARD_SUFFIXES[i]);
+      String shard = request.value(shards[i]);
       if (shard == null || shard.isEmpty()) {
         metrics.rejected(Rejection.BAD_SHARDS);
         return null;
@@ -120,7 +146,7 @@ public final class AffinityCookies {
         return null;
       }
     }
-    if (request.value(name + SHARD_SUFFIXES[count]) != null) {
+    if (request.value(shards[count]) != null) {
       metrics.rejected(Rejection.BAD_SHARDS);
       return null;
     }
@@ -195,7 +221,7 @@ public final class AffinityCookies {
     int count = (value.length() + perShard - 1) / perShard;
     for (int i = 0, from = 0; i < count; i++, from += perShard) {
       String part = value.substring(from, Math.min(value.length(), from + perShard));
-      out.add(cookie(name + SHARD_SUFFIXES[i], i == 0 ? count + "." + part : part, maxAge, expires, secure, sameSite));
+      out.add(cookie(shard(name, i), i == 0 ? count + "." + part : part, maxAge, expires, secure, sameSite));
     }
     if (request.value(name) != null) {
       out.add(removal(name, secure, sameSite));
@@ -212,8 +238,9 @@ public final class AffinityCookies {
     if (fromShard < 0 && request.value(name) != null) {
       out.add(removal(name, secure, sameSite));
     }
-    for (int i = Math.max(0, fromShard); i <= maxShards && request.value(name + SHARD_SUFFIXES[i]) != null; i++) {
-      out.add(removal(name + SHARD_SUFFIXES[i], secure, sameSite));
+    String[] shards = names(name);
+    for (int i = Math.max(0, fromShard); i <= maxShards && request.value(shards[i]) != null; i++) {
+      out.add(removal(shards[i], secure, sameSite));
     }
   }
 
