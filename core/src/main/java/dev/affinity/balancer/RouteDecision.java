@@ -71,6 +71,14 @@ public final class RouteDecision {
     return ticket;
   }
 
+  /** The same decision with {@code more} cookies set before its own. */
+  RouteDecision withMoreCookies(List<SetCookie> more) {
+    List<SetCookie> all = new java.util.ArrayList<>(more.size() + setCookies.size());
+    all.addAll(more);
+    all.addAll(setCookies);
+    return new RouteDecision(group, target, outcome, previousTargetId, List.copyOf(all), ticket);
+  }
+
   @Override
   public String toString() {
     return "RouteDecision{" + outcome + " -> " + (target == null ? "none" : target.id())

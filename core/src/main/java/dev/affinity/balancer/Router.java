@@ -37,7 +37,9 @@ public final class Router {
   private final Map<String, Target> targetsById;
   private final Map<Target, TargetGroup> groupOfTarget;
   private final TargetGroup[] forwardGroups;
-  private final int[] cumulativeWeights;
+  private final int[] weights;
+  private final Map<String, TargetGroup> groupsByName;
+  private final Expiry groupStickiness;
 
   private Router(Builder b) {
     this.cookies = b.cookies;
@@ -59,24 +61,29 @@ public final class Router {
         ? Map.of(groups.get(0).name(), 1)
         : b.forward;
     List<TargetGroup> fg = new ArrayList<>();
-    List<Integer> cw = new ArrayList<>();
-    int total = 0;
+    List<Integer> w = new ArrayList<>();
     for (Map.Entry<String, Integer> e : forward.entrySet()) {
       TargetGroup g = b.groups.get(e.getKey());
       if (g == null) {
         throw new IllegalArgumentException("forward names group \"" + e.getKey() + "\", which is not configured");
       }
       if (e.getValue() > 0) {
-        total += e.getValue();
         fg.add(g);
-        cw.add(total);
+        w.add(e.getValue());
       }
     }
     if (fg.isEmpty()) {
       throw new IllegalArgumentException("forward needs at least one group with a weight above 0");
     }
     this.forwardGroups = fg.toArray(new TargetGroup[0]);
-    this.cumulativeWeights = cw.stream().mapToInt(Integer::intValue).toArray();
+    this.weights = w.stream().mapToInt(Integer::intValue).toArray();
+    this.groupsByName = new HashMap<>(b.groups);
+    this.groupStickiness = b.groupStickiness;
+  }
+
+  /** The group a client's {@code AFFINITYTG} cookie may name, by name, or {@code null}. */
+  public TargetGroup group(String name) {
+    return name == null ? null : groupsByName.get(name);
   }
 
   public static Builder builder(AffinityCookies cookies) {
@@ -117,7 +124,32 @@ public final class Router {
         previous = t.id();
       }
     }
-    TargetGroup group = selectGroup();
+    TargetGroup group;
+    List<SetCookie> groupCookies = List.of();
+    if (groupStickiness == null) {
+      group = forwardGroups.length == 1 ? forwardGroups[0] : weightedLiveGroup(now);
+    } else {
+      Optional<AffinityTicket> held = cookies.read(request, names.group());
+      TargetGroup pinned = held.isPresent() ? groupsByName.get(held.get().targetGroup()) : null;
+      if (pinned != null && (pinned.isLive(now) || !anyLive(now))) {
+        // Stickiness to a group beats the forwarding weights, even a weight of 0.
+        group = pinned;
+        if (groupStickiness.needsRefresh(held.get(), now)) {
+          groupCookies = cookies.issue(names.group(), groupStickiness.refresh(held.get(), now), groupStickiness, secure, request);
+        }
+      } else {
+        // No pin, or a pin to a group that is gone, empty or dead: ALB would answer 503 until the
+        // cookie expires; the client is moved to a live group instead.
+        group = weightedLiveGroup(now);
+        AffinityTicket ticket = groupStickiness.newTicket(group.name(), group.name(), now);
+        groupCookies = cookies.issue(names.group(), ticket, groupStickiness, secure, request);
+      }
+    }
+    RouteDecision decision = routeInGroup(group, request, secure, now, previous);
+    return groupCookies.isEmpty() ? decision : decision.withMoreCookies(groupCookies);
+  }
+
+  private RouteDecision routeInGroup(TargetGroup group, CookieSource request, boolean secure, Instant now, String previous) {
     StickinessPolicy policy = group.stickiness();
     switch (policy.type()) {
       case DURATION:
@@ -130,6 +162,15 @@ public final class Router {
       default:
         return balanced(group, RouteDecision.Outcome.UNPINNED, now, previous);
     }
+  }
+
+  private boolean anyLive(Instant now) {
+    for (TargetGroup g : forwardGroups) {
+      if (g.isLive(now)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private RouteDecision balanced(TargetGroup group, RouteDecision.Outcome outcome, Instant now, String previous) {
@@ -254,14 +295,25 @@ public final class Router {
     return cookies.issue(names.application(), ticket, policy.expiry(), secure, request);
   }
 
-  private TargetGroup selectGroup() {
+  /** A forward group by weight, among those that can take a new client (all of them if none can). */
+  private TargetGroup weightedLiveGroup(Instant now) {
     if (forwardGroups.length == 1) {
       return forwardGroups[0];
     }
-    int pick = ThreadLocalRandom.current().nextInt(cumulativeWeights[cumulativeWeights.length - 1]);
-    for (int i = 0; i < cumulativeWeights.length; i++) {
-      if (pick < cumulativeWeights[i]) {
-        return forwardGroups[i];
+    boolean anyLive = anyLive(now);
+    int total = 0;
+    for (int i = 0; i < forwardGroups.length; i++) {
+      if (!anyLive || forwardGroups[i].isLive(now)) {
+        total += weights[i];
+      }
+    }
+    int pick = ThreadLocalRandom.current().nextInt(total);
+    for (int i = 0; i < forwardGroups.length; i++) {
+      if (!anyLive || forwardGroups[i].isLive(now)) {
+        pick -= weights[i];
+        if (pick < 0) {
+          return forwardGroups[i];
+        }
       }
     }
     return forwardGroups[forwardGroups.length - 1];
@@ -276,6 +328,7 @@ public final class Router {
     private final AffinityCookies cookies;
     private final Map<String, TargetGroup> groups = new LinkedHashMap<>();
     private final Map<String, Integer> forward = new LinkedHashMap<>();
+    private Expiry groupStickiness;
 
     private Builder(AffinityCookies cookies) {
       this.cookies = requireNonNull(cookies, "cookies");
@@ -298,6 +351,15 @@ public final class Router {
       if (forward.putIfAbsent(groupName, weight) != null) {
         throw new IllegalArgumentException("forward names group \"" + groupName + "\" twice");
       }
+      return this;
+    }
+
+    /**
+     * Keeps a client on the target group it was first forwarded to ({@code AFFINITYTG}) for this
+     * long, so blue/green and canary clients see one version. Off by default.
+     */
+    public Builder groupStickiness(Expiry expiry) {
+      this.groupStickiness = requireNonNull(expiry, "expiry");
       return this;
     }
 

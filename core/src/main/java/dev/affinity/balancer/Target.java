@@ -27,6 +27,9 @@ public final class Target {
   private final LongAdder rePins = new LongAdder();
   private final LongAdder failures = new LongAdder();
   private volatile Instant drainingSince;
+  private volatile Instant registeredAt;
+  /** Slow-start admission credit, in millionths of a new client. */
+  private final java.util.concurrent.atomic.AtomicLong rampCredit = new java.util.concurrent.atomic.AtomicLong();
 
   public Target(String id, URI uri, int weight, HealthCheckSettings healthSettings) {
     this.id = checkId(id);
@@ -102,6 +105,37 @@ public final class Target {
 
   public void undrain() {
     drainingSince = null;
+  }
+
+  /**
+   * Marks the target as registered now (a target added to a running balancer), so that it ramps up
+   * under slow start like a target that just became healthy. Targets present at start-up do not ramp.
+   */
+  public void registeredAt(Instant now) {
+    this.registeredAt = requireNonNull(now, "now");
+  }
+
+  /** When the target's current ramp began: it became healthy, or it was added, whichever is later. */
+  Instant rampStart() {
+    Instant healthy = health.state() == TargetHealth.State.HEALTHY ? health.changedAt() : Instant.EPOCH;
+    Instant registered = registeredAt;
+    return registered != null && registered.isAfter(healthy) ? registered : healthy;
+  }
+
+  /**
+   * Slow start: the share {@code fraction} (0..1) of the new clients the algorithm gives this target
+   * that it actually takes, spread evenly rather than randomly so that the ramp is exact.
+   */
+  boolean admitDuringRamp(double fraction) {
+    long step = (long) (fraction * 1_000_000);
+    while (true) {
+      long credit = rampCredit.get();
+      long next = credit + step;
+      boolean admit = next >= 1_000_000;
+      if (rampCredit.compareAndSet(credit, admit ? next - 1_000_000 : next)) {
+        return admit;
+      }
+    }
   }
 
   public int inFlight() {

@@ -112,7 +112,75 @@ public final class TargetGroup {
     if (candidates.length == 0) {
       candidates = eligible(now, exclude, false);
     }
-    return candidates.length == 0 ? null : algorithm.select(candidates);
+    if (candidates.length == 0) {
+      return null;
+    }
+    if (boundedLoadFactor > 0 && candidates.length > 1) {
+      candidates = underLoadBound(candidates);
+    }
+    Target chosen = algorithm.select(candidates);
+    if (!slowStart.isZero() && candidates.length > 1) {
+      double fraction = rampFraction(chosen, now);
+      if (fraction < 1.0 && !chosen.admitDuringRamp(fraction)) {
+        Target[] settled = settled(candidates, now);
+        if (settled.length > 0) {
+          // Not through the algorithm: a second round-robin step here would skew whose turn is next.
+          chosen = settled[java.util.concurrent.ThreadLocalRandom.current().nextInt(settled.length)];
+        }
+      }
+    }
+    return chosen;
+  }
+
+  /** 1.0 once a target has been up for the slow-start period; ramps linearly from 0 before that. */
+  double rampFraction(Target target, Instant now) {
+    if (slowStart.isZero()) {
+      return 1.0;
+    }
+    long since = now.toEpochMilli() - target.rampStart().toEpochMilli();
+    return since >= slowStart.toMillis() ? 1.0 : Math.max(0.0, (double) since / slowStart.toMillis());
+  }
+
+  private Target[] settled(Target[] candidates, Instant now) {
+    int n = 0;
+    Target[] out = new Target[candidates.length];
+    for (Target t : candidates) {
+      if (rampFraction(t, now) >= 1.0) {
+        out[n++] = t;
+      }
+    }
+    return java.util.Arrays.copyOf(out, n);
+  }
+
+  /**
+   * Bounded load: targets whose in-flight requests would exceed {@code factor} times the group's
+   * mean take no new clients (pinned clients stay). Never filters every target out.
+   */
+  private Target[] underLoadBound(Target[] candidates) {
+    long total = 0;
+    for (Target t : candidates) {
+      total += t.inFlight();
+    }
+    // Capacity as in consistent hashing with bounded loads: counting the request being placed.
+    double bound = Math.ceil(boundedLoadFactor * (total + 1) / candidates.length);
+    int n = 0;
+    Target[] out = new Target[candidates.length];
+    for (Target t : candidates) {
+      if (t.inFlight() + 1 <= bound) {
+        out[n++] = t;
+      }
+    }
+    return n == 0 || n == candidates.length ? candidates : java.util.Arrays.copyOf(out, n);
+  }
+
+  /** True when some target could take a new client (healthy, not draining, weight above zero). */
+  public boolean isLive(Instant now) {
+    for (Target t : all) {
+      if (!t.isDraining() && t.isAvailable(now)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private Target[] eligible(Instant now, Target exclude, boolean healthyOnly) {
