@@ -12,6 +12,7 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Instant;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
@@ -20,12 +21,17 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 
 /**
- * The balancer's own endpoints under one path ({@code /affinity} by default): {@code status.json}
- * with every group and target, their health and counters, and the cookie codec's counters. Only
+ * The balancer's own endpoints under one path ({@code /affinity} by default): {@code status} (a
+ * small HTML page that refreshes itself), {@code status.json} with every group and target, their
+ * health and counters, and the cookie codec's counters, {@code metrics} in Prometheus text format,
+ * and {@code POST targets/{id}/drain|undrain}. Only
  * loopback clients are served unless configured otherwise; others get the same 404 as any unknown
  * path, so the admin surface is not advertised.
  */
 public class AdminHandler extends Handler.Abstract {
+  /** Required on admin actions (drain, undrain). */
+  public static final String ADMIN_HEADER = "X-Affinity-Admin";
+  private static final String STATUS_PAGE = loadStatusPage();
   private final String path;
   private final boolean loopbackOnly;
   private final AffinityBalancer balancer;
@@ -57,21 +63,106 @@ public class AdminHandler extends Handler.Abstract {
       return true;
     }
     String sub = pathInContext.substring(path.length());
-    if (sub.equals("/status.json")) {
-      write(response, callback, "application/json", statusJson());
+    boolean get = HttpMethod.GET.is(request.getMethod()) || HttpMethod.HEAD.is(request.getMethod());
+    switch (sub) {
+      case "", "/" -> {
+        // Relative links in the page resolve against the admin path itself.
+        Response.sendRedirect(request, response, callback, path + "/status");
+        return true;
+      }
+      case "/status" -> {
+        return get ? write(response, callback, "text/html", statusPage()) : methodNotAllowed(response, callback);
+      }
+      case "/status.json" -> {
+        return get ? write(response, callback, "application/json", statusJson()) : methodNotAllowed(response, callback);
+      }
+      case "/metrics" -> {
+        if (!get) {
+          return methodNotAllowed(response, callback);
+        }
+        response.setStatus(HttpStatus.OK_200);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, PrometheusMetrics.CONTENT_TYPE);
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+        Content.Sink.write(response, true, PrometheusMetrics.scrape(balancer, codecCounters), callback);
+        return true;
+      }
+      default -> {
+        if (sub.startsWith("/targets/")) {
+          return targetAction(sub.substring("/targets/".length()), request, response, callback);
+        }
+        return handleMore(sub, request, response, callback);
+      }
+    }
+  }
+
+  /**
+   * {@code POST targets/{id}/drain} and {@code /undrain}. A custom header is required so that a
+   * page on another origin cannot trigger it from a browser on the same machine (it would need a
+   * CORS preflight, which this handler never grants).
+   */
+  private boolean targetAction(String rest, Request request, Response response, Callback callback) {
+    int slash = rest.indexOf('/');
+    String id = slash < 0 ? "" : rest.substring(0, slash);
+    String action = slash < 0 ? rest : rest.substring(slash + 1);
+    if (!action.equals("drain") && !action.equals("undrain")) {
+      return notFound(response, callback);
+    }
+    if (!HttpMethod.POST.is(request.getMethod())) {
+      return methodNotAllowed(response, callback);
+    }
+    if (request.getHeaders().get(ADMIN_HEADER) == null) {
+      AffinityBalancer.writePlain(response, callback, HttpStatus.FORBIDDEN_403,
+          "403 Forbidden: admin actions need the " + ADMIN_HEADER + " header\n", null);
       return true;
     }
-    return handleMore(sub, request, response, callback);
+    Router router = balancer.router();
+    Target target = router.target(id);
+    if (target == null) {
+      AffinityBalancer.writePlain(response, callback, HttpStatus.NOT_FOUND_404, "404 Not Found: no target \"" + id + "\"\n", null);
+      return true;
+    }
+    if (action.equals("drain")) {
+      target.drain(router.cookies().now());
+    } else {
+      target.undrain();
+    }
+    write(response, callback, "application/json",
+        new Json().object().field("id", target.id()).field("draining", target.isDraining()).endObject().toString());
+    return true;
   }
 
   /** Hook for further admin endpoints; answers 404 by default. */
   protected boolean handleMore(String subPath, Request request, Response response, Callback callback) {
+    return notFound(response, callback);
+  }
+
+  private boolean notFound(Response response, Callback callback) {
     AffinityBalancer.writePlain(response, callback, HttpStatus.NOT_FOUND_404,
-        "404 Not Found. Try " + path + "/status.json\n", null);
+        "404 Not Found. Try " + path + "/status, " + path + "/status.json or " + path + "/metrics\n", null);
     return true;
   }
 
-  private static boolean isLoopback(SocketAddress address) {
+  private static boolean methodNotAllowed(Response response, Callback callback) {
+    AffinityBalancer.writePlain(response, callback, HttpStatus.METHOD_NOT_ALLOWED_405, "405 Method Not Allowed\n", null);
+    return true;
+  }
+
+  private static String statusPage() {
+    return STATUS_PAGE;
+  }
+
+  private static String loadStatusPage() {
+    try (java.io.InputStream in = AdminHandler.class.getResourceAsStream("status.html")) {
+      if (in == null) {
+        throw new IllegalStateException("status.html is missing from the jar");
+      }
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  static boolean isLoopback(SocketAddress address) {
     if (address instanceof InetSocketAddress inet) {
       InetAddress ip = inet.getAddress();
       return ip != null && ip.isLoopbackAddress();
@@ -79,11 +170,13 @@ public class AdminHandler extends Handler.Abstract {
     return false;
   }
 
-  static void write(Response response, Callback callback, String contentType, String body) {
+  static boolean write(Response response, Callback callback, String contentType, String body) {
     response.setStatus(HttpStatus.OK_200);
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType + ";charset=utf-8");
     response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+    response.getHeaders().put("X-Content-Type-Options", "nosniff");
     Content.Sink.write(response, true, body, callback);
+    return true;
   }
 
   /** The whole picture, as JSON. */

@@ -40,57 +40,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The balancer over real sockets: real Jetty backends, a real Jetty client, no mocks. */
-class AffinityBalancerTest {
-  private static final Instant START = Instant.parse("2026-11-23T10:00:00Z");
-  private static final String SECRET = Base64.getEncoder().encodeToString(new byte[32]);
-
-  private final TestClock clock = new TestClock(START);
-  private final CodecCounters counters = CodecMetrics.counting();
-  private final Keyring keyring = Keyring.builder().addKey("k1", SECRET).build();
-  private Backends backends;
-  private AffinityServer balancer;
-  private HttpClient http;
-  private AffinityCookies cookies;
-
-  private void start(Consumer<TargetGroup.Builder> group, CookiePolicy policy, String... ids) throws Exception {
-    backends = Backends.start(ids);
-    AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
-    cookies = AffinityCookies.of(codec, policy);
-    TargetGroup.Builder g = TargetGroup.builder("web")
-        .healthCheck(new HealthCheckSettings(true, "/health", Duration.ofHours(1), Duration.ofSeconds(2), 2, 2, 200, 399, Duration.ofSeconds(10)));
-    group.accept(g);
-    for (String id : ids) {
-      g.target(id, backends.uri(id), 1);
-    }
-    Router router = Router.builder(cookies).group(g.build()).build();
-    balancer = AffinityServer.builder(router, counters).clock(clock).build().start();
-    http = new HttpClient();
-    http.setHttpCookieStore(new HttpCookieStore.Empty());
-    http.setFollowRedirects(false);
-    http.setRequestBufferSize(32 * 1024);
-    http.start();
-  }
-
-  private void startDuration(String... ids) throws Exception {
-    start(g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.defaults(), ids);
-  }
-
-  private UserAgent browser() {
-    return new UserAgent(http, balancer.uri());
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    if (http != null) {
-      http.stop();
-    }
-    if (balancer != null) {
-      balancer.stop();
-    }
-    if (backends != null) {
-      backends.close();
-    }
-  }
+/** The balancer over real sockets: real Jetty backends, a real Jetty client, no mocks. */
+class AffinityBalancerTest extends BalancerTestBase {
 
   @Test
   void durationStickinessHoldsOverHundredRequests() throws Exception {

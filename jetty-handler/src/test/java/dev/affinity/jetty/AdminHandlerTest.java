@@ -1,0 +1,80 @@
+package dev.affinity.jetty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.affinity.balancer.Target;
+import java.time.Duration;
+import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.http.HttpMethod;
+import org.junit.jupiter.api.Test;
+
+/** The admin endpoints over real sockets: status page, metrics, draining. */
+class AdminHandlerTest extends BalancerTestBase {
+
+  @Test
+  void statusPageAndMetricsAreServed() throws Exception {
+    startDuration("a", "b");
+    browser().get("/");
+    ContentResponse page = http.GET(balancer.uri().resolve("/affinity/status"));
+    assertThat(page.getStatus()).isEqualTo(200);
+    assertThat(page.getMediaType()).isEqualTo("text/html");
+    assertThat(page.getContentAsString()).contains("<title>Affinity").contains("status.json");
+    ContentResponse root = http.GET(balancer.uri().resolve("/affinity"));
+    assertThat(root.getStatus()).isEqualTo(302);
+    assertThat(root.getHeaders().get("Location")).endsWith("/affinity/status");
+    ContentResponse metrics = http.GET(balancer.uri().resolve("/affinity/metrics"));
+    assertThat(metrics.getStatus()).isEqualTo(200);
+    assertThat(metrics.getHeaders().get("Content-Type")).startsWith("text/plain");
+    String text = metrics.getContentAsString();
+    assertThat(text)
+        .contains("# TYPE affinity_target_requests_total counter")
+        .containsPattern("affinity_target_requests_total\\{group=\"web\",target=\"[ab]\"} 1")
+        .contains("affinity_target_healthy{group=\"web\",target=\"a\"} 1")
+        .contains("affinity_cookies_sealed_total 1")
+        .contains("affinity_cookies_invalid_total{reason=\"tampered\"} 0");
+  }
+
+  @Test
+  void drainingKeepsPinnedClientsUntilTheDeregistrationDelayThenMovesThem() throws Exception {
+    start(g -> g.stickiness(dev.affinity.balancer.StickinessPolicy.duration(dev.affinity.cookie.Expiry.sliding(Duration.ofHours(1))))
+        .deregistrationDelay(Duration.ofSeconds(30)), dev.affinity.cookie.CookiePolicy.defaults(), "a", "b");
+    UserAgent pinned = browser();
+    String target = pinned.get("/").getContentAsString();
+    ContentResponse refused = http.newRequest(balancer.uri().resolve("/affinity/targets/" + target + "/drain")).method(HttpMethod.POST).send();
+    assertThat(refused.getStatus()).as("no admin header").isEqualTo(403);
+    ContentResponse wrongMethod = http.GET(balancer.uri().resolve("/affinity/targets/" + target + "/drain"));
+    assertThat(wrongMethod.getStatus()).isEqualTo(405);
+    ContentResponse drained = http.newRequest(balancer.uri().resolve("/affinity/targets/" + target + "/drain"))
+        .method(HttpMethod.POST).headers(h -> h.put(AdminHandler.ADMIN_HEADER, "1")).send();
+    assertThat(drained.getStatus()).isEqualTo(200);
+    assertThat(drained.getContentAsString()).contains("\"draining\":true");
+    assertThat(http.newRequest(balancer.uri().resolve("/affinity/targets/nobody/drain")).method(HttpMethod.POST)
+        .headers(h -> h.put(AdminHandler.ADMIN_HEADER, "1")).send().getStatus()).isEqualTo(404);
+
+    // New clients avoid the draining target; the pinned one stays within the delay.
+    for (int i = 0; i < 6; i++) {
+      assertThat(browser().get("/").getContentAsString()).isNotEqualTo(target);
+      assertThat(pinned.get("/").getContentAsString()).isEqualTo(target);
+    }
+    clock.advance(Duration.ofSeconds(30));
+    ContentResponse moved = pinned.get("/");
+    assertThat(moved.getContentAsString()).isNotEqualTo(target);
+    assertThat(moved.getHeaders().get("X-Seen-Previous")).isEqualTo(target);
+    Target other = balancer.balancer().router().target(moved.getContentAsString());
+    assertThat(other.rePins()).isEqualTo(1);
+    assertThat(http.GET(balancer.uri().resolve("/affinity/status.json")).getContentAsString()).contains("\"draining\":true");
+
+    ContentResponse undrained = http.newRequest(balancer.uri().resolve("/affinity/targets/" + target + "/undrain"))
+        .method(HttpMethod.POST).headers(h -> h.put(AdminHandler.ADMIN_HEADER, "1")).send();
+    assertThat(undrained.getContentAsString()).contains("\"draining\":false");
+  }
+
+  @Test
+  void onlyLoopbackAddressesCountAsLocal() throws Exception {
+    assertThat(AdminHandler.isLoopback(new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(new byte[] {127, 0, 0, 1}), 1))).isTrue();
+    assertThat(AdminHandler.isLoopback(new java.net.InetSocketAddress(java.net.InetAddress.getByName("::1"), 1))).isTrue();
+    assertThat(AdminHandler.isLoopback(new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(new byte[] {10, 1, 2, 3}), 1))).isFalse();
+    assertThat(AdminHandler.isLoopback(new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(new byte[] {(byte) 192, (byte) 168, 0, 1}), 1))).isFalse();
+    assertThat(AdminHandler.isLoopback(null)).isFalse();
+  }
+}
