@@ -18,7 +18,7 @@ public final class Target {
 
   private final String id;
   private final URI uri;
-  private final int weight;
+  private volatile int weight;
   private final TargetHealth health;
   private final AtomicInteger inFlight = new AtomicInteger();
   private final LongAdder requests = new LongAdder();
@@ -28,6 +28,7 @@ public final class Target {
   private final LongAdder failures = new LongAdder();
   private volatile Instant drainingSince;
   private volatile Instant registeredAt;
+  private volatile boolean drainedByReload;
   /** Slow-start admission credit, in millionths of a new client. */
   private final java.util.concurrent.atomic.AtomicLong rampCredit = new java.util.concurrent.atomic.AtomicLong();
 
@@ -78,6 +79,15 @@ public final class Target {
     return weight;
   }
 
+  /** A reload that keeps this target but changes its weight or its group's health check. */
+  void reconfigure(int newWeight, HealthCheckSettings healthSettings) {
+    if (newWeight < 0 || newWeight > MAX_WEIGHT) {
+      throw new IllegalArgumentException("weight of target " + id + " must be between 0 and " + MAX_WEIGHT + ", got " + newWeight);
+    }
+    this.weight = newWeight;
+    health.settings(healthSettings);
+  }
+
   public TargetHealth health() {
     return health;
   }
@@ -105,6 +115,17 @@ public final class Target {
 
   public void undrain() {
     drainingSince = null;
+    drainedByReload = false;
+  }
+
+  /** Drains a target that a configuration reload removed. */
+  void drainForRemoval(Instant now) {
+    drain(now);
+    drainedByReload = true;
+  }
+
+  boolean drainedByReload() {
+    return drainedByReload;
   }
 
   /**

@@ -232,6 +232,8 @@ public final class TargetGroup {
     private double boundedLoadFactor;
     private final List<Target> targets = new ArrayList<>();
     private final List<Object[]> specs = new ArrayList<>();
+    private TargetGroup previous;
+    private Instant reloadedAt;
 
     private Builder(String name) {
       requireNonNull(name, "name");
@@ -312,15 +314,59 @@ public final class TargetGroup {
       }
     }
 
+    /**
+     * For a configuration reload: targets of {@code previous} with the same id and URI are carried
+     * over with their health, counters and pins (reweighted if need be); targets it does not have
+     * are new and ramp under slow start from {@code now}; targets of the previous group that the new
+     * configuration dropped stay as draining members, so their pinned clients are served until the
+     * deregistration delay ends.
+     */
+    public Builder reloading(TargetGroup previous, Instant now) {
+      this.previous = requireNonNull(previous, "previous");
+      this.reloadedAt = requireNonNull(now, "now");
+      return this;
+    }
+
     public TargetGroup build() {
       int spec = 0;
+      java.util.Set<String> ids = new java.util.HashSet<>();
       for (int i = 0; i < targets.size(); i++) {
         if (targets.get(i) == null) {
           Object[] s = specs.get(spec++);
-          targets.set(i, new Target((String) s[0], (java.net.URI) s[1], (Integer) s[2], healthCheck));
+          String id = (String) s[0];
+          java.net.URI uri = (java.net.URI) s[1];
+          int weight = (Integer) s[2];
+          Target old = previous == null ? null : previous.target(id);
+          Target t;
+          if (old != null && old.uri().equals(uri)) {
+            old.reconfigure(weight, healthCheck);
+            if (old.drainedByReload()) {
+              // Removed by an earlier reload and now configured again.
+              old.undrain();
+            }
+            t = old;
+          } else {
+            t = new Target(id, uri, weight, healthCheck);
+            if (previous != null) {
+              t.registeredAt(reloadedAt);
+            }
+          }
+          targets.set(i, t);
         }
+        ids.add(targets.get(i).id());
       }
       specs.clear();
+      if (previous != null) {
+        for (Target old : previous.targets()) {
+          if (!ids.contains(old.id())) {
+            old.drainForRemoval(reloadedAt);
+            // Once its delay is over nobody can still be pinned to it: the next reload forgets it.
+            if (reloadedAt.isBefore(old.drainingSince().plus(deregistrationDelay))) {
+              targets.add(old);
+            }
+          }
+        }
+      }
       return new TargetGroup(this);
     }
   }

@@ -12,7 +12,7 @@ public final class TargetHealth {
   /** Where a target stands. */
   public enum State { HEALTHY, UNHEALTHY }
 
-  private final HealthCheckSettings settings;
+  private volatile HealthCheckSettings settings;
   private volatile State state = State.HEALTHY;
   private volatile Instant ejectedUntil;
   private volatile Instant changedAt = Instant.EPOCH;
@@ -22,6 +22,10 @@ public final class TargetHealth {
 
   TargetHealth(HealthCheckSettings settings) {
     this.settings = settings;
+  }
+
+  void settings(HealthCheckSettings newSettings) {
+    this.settings = java.util.Objects.requireNonNull(newSettings, "newSettings");
   }
 
   public State state() {
