@@ -342,25 +342,4 @@ class AffinityBalancerTest extends BalancerTestBase {
     assertThat(http.GET(balancer.uri().resolve("/affinity/nope")).getStatus()).isEqualTo(404);
   }
 
-  private String raw(String request) throws Exception {
-    try (Socket socket = new Socket("127.0.0.1", balancer.port())) {
-      socket.setSoTimeout(10_000);
-      OutputStream out = socket.getOutputStream();
-      out.write(request.getBytes(StandardCharsets.ISO_8859_1));
-      out.flush();
-      InputStream in = socket.getInputStream();
-      // Read until the server closes or goes quiet: a CONNECT answer may leave the connection open.
-      socket.setSoTimeout(3_000);
-      java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
-      byte[] buffer = new byte[4096];
-      try {
-        for (int n; (n = in.read(buffer)) >= 0; ) {
-          got.write(buffer, 0, n);
-        }
-      } catch (java.net.SocketTimeoutException quiet) {
-        // what arrived is the answer
-      }
-      return got.toString(StandardCharsets.ISO_8859_1);
-    }
-  }
 }

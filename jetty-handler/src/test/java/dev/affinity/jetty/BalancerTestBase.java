@@ -91,4 +91,25 @@ abstract class BalancerTestBase {
       backends.close();
     }
   }
+
+  /** Sends {@code request} as raw bytes and returns what came back until the server closed or went quiet. */
+  String raw(String request) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", balancer.port())) {
+      socket.setSoTimeout(3_000);
+      java.io.OutputStream out = socket.getOutputStream();
+      out.write(request.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      out.flush();
+      java.io.InputStream in = socket.getInputStream();
+      java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+      byte[] buffer = new byte[8192];
+      try {
+        for (int n; (n = in.read(buffer)) >= 0; ) {
+          got.write(buffer, 0, n);
+        }
+      } catch (java.net.SocketTimeoutException | java.net.SocketException quiet) {
+        // A CONNECT answer or a reset may leave nothing more to read: what arrived is the answer.
+      }
+      return got.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
+  }
 }

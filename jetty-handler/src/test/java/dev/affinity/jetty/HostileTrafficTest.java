@@ -1,0 +1,163 @@
+package dev.affinity.jetty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.affinity.balancer.HealthCheckSettings;
+import dev.affinity.balancer.Router;
+import dev.affinity.balancer.TargetGroup;
+import dev.affinity.cookie.AffinityCookieCodec;
+import dev.affinity.cookie.AffinityCookies;
+import dev.affinity.cookie.CookiePolicy;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.eclipse.jetty.client.ContentResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Clients and targets that misbehave: every answer is a clear status code, nothing reaches a host
+ * that is not configured, and the balancer keeps serving.
+ */
+class HostileTrafficTest extends BalancerTestBase {
+  private final List<ServerSocket> faultyTargets = new ArrayList<>();
+
+  @AfterEach
+  void closeFaultyTargets() throws Exception {
+    for (ServerSocket s : faultyTargets) {
+      s.close();
+    }
+  }
+
+  /** A raw TCP "target" that does whatever {@code behaviour} does with each connection. */
+  private URI faultyTarget(Consumer<Socket> behaviour) throws Exception {
+    ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    faultyTargets.add(server);
+    Thread acceptor = new Thread(() -> {
+      while (!server.isClosed()) {
+        try {
+          Socket s = server.accept();
+          Thread t = new Thread(() -> behaviour.accept(s));
+          t.setDaemon(true);
+          t.start();
+        } catch (Exception e) {
+          return;
+        }
+      }
+    });
+    acceptor.setDaemon(true);
+    acceptor.start();
+    return URI.create("http://127.0.0.1:" + server.getLocalPort());
+  }
+
+  private void startWithSingleTarget(URI target) throws Exception {
+    AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
+    cookies = AffinityCookies.of(codec, CookiePolicy.defaults());
+    TargetGroup group = TargetGroup.builder("faulty")
+        .healthCheck(new HealthCheckSettings(false, "/", Duration.ofHours(1), Duration.ofSeconds(1), 2, 2, 200, 399, Duration.ofSeconds(10)))
+        .target("faulty", target, 1).build();
+    balancer = AffinityServer.builder(Router.builder(cookies).group(group).build(), counters).clock(clock).build();
+    balancer.balancer().setUpstreamTimeout(Duration.ofMillis(700));
+    balancer.start();
+    http = new org.eclipse.jetty.client.HttpClient();
+    http.setHttpCookieStore(new org.eclipse.jetty.http.HttpCookieStore.Empty());
+    http.start();
+  }
+
+  private static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Test
+  void targetThatNeverAnswersGives504() throws Exception {
+    startWithSingleTarget(faultyTarget(s -> sleepQuietly(30_000)));
+    ContentResponse r = http.GET(balancer.uri().resolve("/slow"));
+    assertThat(r.getStatus()).isEqualTo(504);
+    assertThat(r.getContentAsString()).startsWith("504 Gateway Timeout").doesNotContain("Exception");
+    assertThat(balancer.balancer().gatewayTimeoutResponses()).isEqualTo(1);
+  }
+
+  @Test
+  void targetThatAnswersGarbageGives502() throws Exception {
+    startWithSingleTarget(faultyTarget(s -> {
+      try (s) {
+        s.getInputStream().read(new byte[4096]);
+        s.getOutputStream().write("SMTP READY\r\n\r\n\0\0garbage".getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+      } catch (Exception ignored) {
+        // the balancer hung up
+      }
+    }));
+    ContentResponse r = http.GET(balancer.uri().resolve("/"));
+    assertThat(r.getStatus()).isEqualTo(502);
+    assertThat(r.getContentAsString()).startsWith("502 Bad Gateway");
+  }
+
+  @Test
+  void targetThatResetsMidBodyCutsTheResponseAndTheBalancerCarriesOn() throws Exception {
+    startWithSingleTarget(faultyTarget(s -> {
+      try {
+        s.getInputStream().read(new byte[4096]);
+        s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial".getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+        s.setSoLinger(true, 0);
+        s.close();
+      } catch (Exception ignored) {
+        // nothing to do
+      }
+    }));
+    int threadsBefore = Thread.activeCount();
+    for (int i = 0; i < 20; i++) {
+      String raw = raw("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+      // The status line went out before the reset: the client sees a short body, never a 200 with the full length.
+      assertThat(raw.length()).isLessThan(100_000);
+    }
+    assertThat(Thread.activeCount()).isLessThan(threadsBefore + 20);
+    assertThat(balancer.server().isRunning()).isTrue();
+  }
+
+  @Test
+  void oversizedCookieHeaderGets431AndSmugglingAttemptsGet400() throws Exception {
+    startDuration("a", "b");
+    String huge = "GET / HTTP/1.1\r\nHost: x\r\nCookie: AFFINITY=" + "A".repeat(40 * 1024) + "\r\nConnection: close\r\n\r\n";
+    assertThat(raw(huge)).startsWith("HTTP/1.1 431");
+    String clAndTe = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    assertThat(raw(clAndTe)).startsWith("HTTP/1.1 400");
+    String duplicateCl = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 40\r\nConnection: close\r\n\r\nabcd";
+    assertThat(raw(duplicateCl)).startsWith("HTTP/1.1 400");
+    for (Backends.Backend b : backends.all()) {
+      assertThat(b.lastHeaders.keySet()).doesNotContain("smuggled");
+    }
+    assertThat(backends.get("a").requests.get() + backends.get("b").requests.get()).isZero();
+  }
+
+  @Test
+  void thousandBogusShardsAndInjectionAttemptsAreTreatedAsAbsent() throws Exception {
+    startDuration("a", "b");
+    StringBuilder cookie = new StringBuilder("AFFINITY-0=999.x");
+    for (int i = 1; i < 1000; i++) {
+      cookie.append("; AFFINITY-").append(i).append("=x");
+    }
+    String shards = "GET / HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + "\r\nConnection: close\r\n\r\n";
+    String response = raw(shards);
+    assertThat(response).startsWith("HTTP/1.1 200").contains("Set-Cookie: AFFINITY=");
+    String injection = "GET / HTTP/1.1\r\nHost: x\r\nCookie: AFFINITY=\"abc\\r\\nX-Injected: 1\"; AFFINITYROUTE=%0d%0aSet-Cookie:%20evil\r\nConnection: close\r\n\r\n";
+    String injected = raw(injection);
+    assertThat(injected).startsWith("HTTP/1.1 200").doesNotContain("X-Injected").doesNotContain("evil");
+  }
+
+}
