@@ -26,6 +26,7 @@ public final class Target {
   private final LongAdder newPins = new LongAdder();
   private final LongAdder rePins = new LongAdder();
   private final LongAdder failures = new LongAdder();
+  private final AtomicInteger openWebSockets = new AtomicInteger();
   private volatile Instant drainingSince;
   private volatile Instant registeredAt;
   private volatile boolean drainedByReload;
@@ -207,6 +208,20 @@ public final class Target {
 
   public long failures() {
     return failures.sum();
+  }
+
+  /** Counts a WebSocket connection proxied to this target; pair with {@link #webSocketClosed()}. */
+  public void webSocketOpened() {
+    openWebSockets.incrementAndGet();
+  }
+
+  public void webSocketClosed() {
+    openWebSockets.decrementAndGet();
+  }
+
+  /** WebSocket connections open to this target now (a gauge). */
+  public int openWebSockets() {
+    return openWebSockets.get();
   }
 
   @Override

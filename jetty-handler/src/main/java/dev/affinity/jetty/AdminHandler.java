@@ -207,6 +207,7 @@ public class AdminHandler extends Handler.Abstract {
             .field("newPins", t.newPins())
             .field("rePins", t.rePins())
             .field("failures", t.failures())
+            .field("openWebSockets", t.openWebSockets())
             .endObject();
       }
       json.endArray().endObject();

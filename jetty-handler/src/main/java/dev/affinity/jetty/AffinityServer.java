@@ -26,6 +26,7 @@ public final class AffinityServer {
   private final Server server;
   private final ServerConnector connector;
   private final AffinityBalancer balancer;
+  private final WebSocketProxy webSocketProxy;
   private final HealthChecker healthChecker;
   private final AdminHandler admin;
 
@@ -45,7 +46,9 @@ public final class AffinityServer {
     this.balancer = new AffinityBalancer(b.router);
     this.healthChecker = new HealthChecker(balancer::router, b.clock);
     this.admin = new AdminHandler(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters);
-    server.setHandler(new Handler.Sequence(admin, balancer));
+    // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.
+    this.webSocketProxy = new WebSocketProxy(balancer::router);
+    server.setHandler(new Handler.Sequence(admin, webSocketProxy, balancer));
     server.addBean(healthChecker, true);
   }
 
@@ -68,6 +71,11 @@ public final class AffinityServer {
 
   public AffinityBalancer balancer() {
     return balancer;
+  }
+
+  /** Proxies WebSocket upgrades; its setters take the {@code websocket} settings. */
+  public WebSocketProxy webSocketProxy() {
+    return webSocketProxy;
   }
 
   public HealthChecker healthChecker() {

@@ -1,0 +1,230 @@
+package dev.affinity.jetty;
+
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.IteratingCallback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.websocket.core.CloseStatus;
+import org.eclipse.jetty.websocket.core.CoreSession;
+import org.eclipse.jetty.websocket.core.Frame;
+import org.eclipse.jetty.websocket.core.FrameHandler;
+import org.eclipse.jetty.websocket.core.OpCode;
+import org.eclipse.jetty.websocket.core.server.WebSocketUpgradeHandler;
+
+/**
+ * Real Jetty servers on ephemeral loopback ports with a websocket-core echo endpoint on every path.
+ * Data frames come back as they went (same opcode, same fragmentation), pings are answered with
+ * pongs, and a few text commands answer about the backend: {@code who} (its id), {@code previous}
+ * (the {@code X-Affinity-Previous-Target} its upgrade carried, or {@code -}), {@code header:NAME}
+ * (any upgrade header) and {@code flood:N:SIZE} (N binary frames of SIZE bytes, each sent when the
+ * last one was written). Plain HTTP requests are answered with the id, as {@link Backends} does.
+ */
+final class WebSocketBackends implements AutoCloseable {
+  private final Map<String, Backend> backends = new LinkedHashMap<>();
+
+  static WebSocketBackends start(String... ids) throws Exception {
+    WebSocketBackends b = new WebSocketBackends();
+    for (String id : ids) {
+      Backend backend = new Backend(id);
+      backend.start(0);
+      b.backends.put(id, backend);
+    }
+    return b;
+  }
+
+  Backend get(String id) {
+    return backends.get(id);
+  }
+
+  List<Backend> all() {
+    return new ArrayList<>(backends.values());
+  }
+
+  URI uri(String id) {
+    return backends.get(id).uri();
+  }
+
+  @Override
+  public void close() throws Exception {
+    for (Backend b : backends.values()) {
+      b.stop();
+    }
+  }
+
+  static final class Backend {
+    final String id;
+    final AtomicInteger upgrades = new AtomicInteger();
+    /** Flood frames whose write completed. */
+    final AtomicInteger floodFramesWritten = new AtomicInteger();
+    final Map<String, String> lastUpgradeHeaders = new ConcurrentHashMap<>();
+    private Server server;
+    private int port;
+
+    Backend(String id) {
+      this.id = id;
+    }
+
+    void start(int wantedPort) throws Exception {
+      server = new Server(new QueuedThreadPool(16, 2));
+      HttpConfiguration config = new HttpConfiguration();
+      config.setRequestHeaderSize(AffinityServer.REQUEST_HEADER_BYTES);
+      ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+      connector.setHost("127.0.0.1");
+      connector.setPort(wantedPort);
+      connector.setReuseAddress(true);
+      server.addConnector(connector);
+      WebSocketUpgradeHandler webSockets = new WebSocketUpgradeHandler();
+      webSockets.getConfiguration().setMaxFrameSize(4 * 1024 * 1024);
+      webSockets.getConfiguration().setAutoFragment(false);
+      webSockets.addMapping("/*", (request, response, callback) -> {
+        upgrades.incrementAndGet();
+        lastUpgradeHeaders.clear();
+        request.getHeaders().forEach(f -> lastUpgradeHeaders.put(f.getName().toLowerCase(), f.getValue()));
+        return new Echo();
+      });
+      webSockets.setHandler(new Handler.Abstract() {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) {
+          String path = Request.getPathInContext(request);
+          response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain;charset=utf-8");
+          Content.Sink.write(response, true, path.equals("/health") ? "ok" : id, callback);
+          return true;
+        }
+      });
+      server.setHandler(webSockets);
+      server.start();
+      port = connector.getLocalPort();
+    }
+
+    URI uri() {
+      return URI.create("http://127.0.0.1:" + port);
+    }
+
+    void kill() throws Exception {
+      server.stop();
+    }
+
+    void stop() throws Exception {
+      if (server != null && server.isRunning()) {
+        server.stop();
+      }
+    }
+
+    /** Echoes frame by frame and answers the text commands. */
+    private final class Echo implements FrameHandler {
+      private CoreSession session;
+
+      @Override
+      public void onOpen(CoreSession coreSession, Callback callback) {
+        this.session = coreSession;
+        callback.succeeded();
+        coreSession.demand();
+      }
+
+      @Override
+      public void onFrame(Frame frame, Callback callback) {
+        byte opCode = frame.getOpCode();
+        if (opCode == OpCode.CLOSE) {
+          callback.succeeded();
+          return;
+        }
+        Callback next = Callback.from(() -> {
+          callback.succeeded();
+          session.demand();
+        }, x -> {
+          callback.failed(x);
+        });
+        if (opCode == OpCode.PONG) {
+          next.succeeded();
+          return;
+        }
+        if (opCode == OpCode.PING) {
+          session.sendFrame(new Frame(OpCode.PONG, copy(frame.getPayload())), next, false);
+          return;
+        }
+        if (opCode == OpCode.TEXT && frame.isFin()) {
+          String text = frame.getPayloadAsUTF8();
+          String answer = null;
+          if (text.equals("who")) {
+            answer = id;
+          } else if (text.equals("previous")) {
+            answer = lastUpgradeHeaders.getOrDefault(AffinityBalancer.PREVIOUS_TARGET_HEADER.toLowerCase(), "-");
+          } else if (text.startsWith("header:")) {
+            answer = lastUpgradeHeaders.getOrDefault(text.substring("header:".length()).toLowerCase(), "-");
+          } else if (text.startsWith("flood:")) {
+            String[] parts = text.split(":");
+            flood(Integer.parseInt(parts[1]), Integer.parseInt(parts[2]));
+            next.succeeded();
+            return;
+          }
+          if (answer != null) {
+            session.sendFrame(new Frame(OpCode.TEXT, answer), next, false);
+            return;
+          }
+        }
+        session.sendFrame(new Frame(opCode, frame.isFin(), copy(frame.getPayload())), next, false);
+      }
+
+      private void flood(int frames, int size) {
+        new IteratingCallback() {
+          private int left = frames;
+          private boolean sent;
+
+          @Override
+          protected Action process() {
+            if (sent) {
+              floodFramesWritten.incrementAndGet();
+            }
+            if (left == 0 || !session.isOutputOpen()) {
+              return Action.SUCCEEDED;
+            }
+            left--;
+            sent = true;
+            session.sendFrame(new Frame(OpCode.BINARY, true, ByteBuffer.allocate(size)), this, false);
+            return Action.SCHEDULED;
+          }
+        }.iterate();
+      }
+
+      @Override
+      public void onError(Throwable cause, Callback callback) {
+        callback.succeeded();
+      }
+
+      @Override
+      public void onClosed(CloseStatus closeStatus, Callback callback) {
+        callback.succeeded();
+      }
+    }
+
+    private static ByteBuffer copy(ByteBuffer payload) {
+      if (payload == null) {
+        return ByteBuffer.allocate(0);
+      }
+      ByteBuffer copy = ByteBuffer.allocate(payload.remaining());
+      copy.put(payload.slice()).flip();
+      return copy;
+    }
+
+    static String text(ByteBuffer payload) {
+      return payload == null ? "" : StandardCharsets.UTF_8.decode(payload.slice()).toString();
+    }
+  }
+}
