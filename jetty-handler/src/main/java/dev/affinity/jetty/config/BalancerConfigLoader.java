@@ -9,6 +9,7 @@ import dev.affinity.cookie.Keyring;
 import dev.affinity.cookie.SameSite;
 import dev.affinity.cookie.SecureMode;
 import java.io.IOException;
+import java.io.StringReader;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
@@ -30,8 +31,7 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.snakeyaml.engine.v2.api.LoadSettings;
-import org.snakeyaml.engine.v2.api.lowlevel.Compose;
-import org.snakeyaml.engine.v2.api.lowlevel.Parse;
+import org.snakeyaml.engine.v2.composer.Composer;
 import org.snakeyaml.engine.v2.events.CollectionEndEvent;
 import org.snakeyaml.engine.v2.events.CollectionStartEvent;
 import org.snakeyaml.engine.v2.events.Event;
@@ -45,6 +45,9 @@ import org.snakeyaml.engine.v2.nodes.NodeTuple;
 import org.snakeyaml.engine.v2.nodes.ScalarNode;
 import org.snakeyaml.engine.v2.nodes.SequenceNode;
 import org.snakeyaml.engine.v2.nodes.Tag;
+import org.snakeyaml.engine.v2.parser.Parser;
+import org.snakeyaml.engine.v2.parser.ParserImpl;
+import org.snakeyaml.engine.v2.scanner.StreamReader;
 import org.snakeyaml.engine.v2.schema.CoreSchema;
 
 /**
@@ -57,7 +60,7 @@ import org.snakeyaml.engine.v2.schema.CoreSchema;
  * cross-checks (unique names and ids, forward groups that exist, key and cookie settings through
  * core's builders) point at the line of the value that breaks them. Limits keep hostile input
  * cheap: at most {@value #MAX_CHARS} characters, {@value #MAX_DEPTH} levels of nesting (checked on
- * the event stream before composing, so deep nesting cannot overflow the stack) and
+ * the event stream as the composer pulls it, so deep nesting cannot overflow the stack) and
  * {@value #MAX_ALIASES} aliases.
  */
 public final class BalancerConfigLoader {
@@ -190,8 +193,8 @@ public final class BalancerConfigLoader {
           .build();
       Optional<Node> root;
       try {
-        checkDepth(settings, text);
-        root = new Compose(settings).composeString(text);
+        Parser parser = new DepthLimitedParser(new ParserImpl(settings, new StreamReader(settings, new StringReader(text))));
+        root = new Composer(settings, parser).getSingleNode();
       } catch (MarkedYamlEngineException e) {
         throw syntaxError(e);
       } catch (ReaderException e) {
@@ -211,10 +214,36 @@ public final class BalancerConfigLoader {
       return balancer(rootItem);
     }
 
-    /** Refuses deep nesting on the (iterative) event stream, before the (recursive) composer sees it. */
-    private void checkDepth(LoadSettings settings, String text) {
-      int depth = 0;
-      for (Event event : new Parse(settings).parseString(text)) {
+    /**
+     * Hands events to the (recursive) composer and refuses deep nesting before the composer's stack
+     * grows with it; the parser itself is iterative.
+     */
+    private final class DepthLimitedParser implements Parser {
+      private final Parser delegate;
+      private int depth;
+
+      DepthLimitedParser(Parser delegate) {
+        this.delegate = delegate;
+      }
+
+      @Override
+      public boolean checkEvent(Event.ID id) {
+        return delegate.checkEvent(id);
+      }
+
+      @Override
+      public Event peekEvent() {
+        return delegate.peekEvent();
+      }
+
+      @Override
+      public boolean hasNext() {
+        return delegate.hasNext();
+      }
+
+      @Override
+      public Event next() {
+        Event event = delegate.next();
         if (event instanceof CollectionStartEvent) {
           if (++depth > MAX_DEPTH) {
             int line = event.getStartMark().map(m -> m.getLine() + 1).orElse(0);
@@ -223,6 +252,7 @@ public final class BalancerConfigLoader {
         } else if (event instanceof CollectionEndEvent) {
           depth--;
         }
+        return event;
       }
     }
 

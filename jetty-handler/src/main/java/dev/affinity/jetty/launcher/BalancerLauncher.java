@@ -33,6 +33,10 @@ public final class BalancerLauncher {
   private BalancerLauncher() {}
 
   public static void main(String[] args) throws Exception {
+    // Before any logger exists: the launcher's own logging, unless the user chose another.
+    if (System.getProperty("logback.configurationFile") == null) {
+      System.setProperty("logback.configurationFile", "dev/affinity/jetty/launcher/logback-launcher.xml");
+    }
     Running running = run(args, System.out, System.err);
     if (running.exitCode != 0) {
       System.exit(running.exitCode);
@@ -102,6 +106,7 @@ public final class BalancerLauncher {
     // Edits to the file (or SIGHUP) are applied without a restart.
     server.server().addManaged(new ConfigReloader(file, config, factory, server, Duration.ofSeconds(2)));
     out.println("affinity: balancing on " + server.uri() + "  (status page: " + server.uri() + config.admin().path() + "/status)");
+    out.flush();
     return new Running(0, server, null);
   }
 
@@ -147,6 +152,7 @@ public final class BalancerLauncher {
     out.println("A new client (no cookie jar) is balanced round robin:");
     out.println("  curl -s " + uri + "/");
     out.println("Press Ctrl+C to stop.");
+    out.flush();
     return new Running(0, server, targets);
   }
 
