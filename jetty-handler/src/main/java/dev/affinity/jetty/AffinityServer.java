@@ -29,6 +29,7 @@ public final class AffinityServer {
   private final WebSocketProxy webSocketProxy;
   private final HealthChecker healthChecker;
   private final AdminHandler admin;
+  private final ServerConnector adminConnector;
 
   private AffinityServer(Builder b) {
     QueuedThreadPool threads = new QueuedThreadPool(b.maxThreads);
@@ -48,7 +49,32 @@ public final class AffinityServer {
     this.admin = new AdminHandler(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters);
     // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.
     this.webSocketProxy = new WebSocketProxy(balancer::router);
-    server.setHandler(new Handler.Sequence(admin, webSocketProxy, balancer));
+    if (b.adminPort == null) {
+      this.adminConnector = null;
+      server.setHandler(new Handler.Sequence(admin, webSocketProxy, balancer));
+    } else {
+      // Admin on its own listener: the public port never serves it, the admin port serves nothing else.
+      this.adminConnector = new ServerConnector(server, new HttpConnectionFactory(http));
+      adminConnector.setHost(b.host);
+      adminConnector.setPort(b.adminPort);
+      server.addConnector(adminConnector);
+      Handler publicSide = new Handler.Sequence(webSocketProxy, balancer);
+      server.setHandler(new Handler.Wrapper() {
+        @Override
+        public boolean handle(org.eclipse.jetty.server.Request request, org.eclipse.jetty.server.Response response,
+            org.eclipse.jetty.util.Callback callback) throws Exception {
+          if (request.getConnectionMetaData().getConnector() == adminConnector) {
+            if (!admin.handle(request, response, callback)) {
+              AffinityBalancer.writePlain(response, callback, 404, "404 Not Found\n", null);
+            }
+            return true;
+          }
+          return publicSide.handle(request, response, callback);
+        }
+      });
+      server.addBean(publicSide, true);
+      server.addBean(admin, true);
+    }
     server.addBean(healthChecker, true);
   }
 
@@ -90,6 +116,14 @@ public final class AffinityServer {
     return connector.getLocalPort();
   }
 
+  /** Where the admin endpoints are served: the admin port when one is configured, else the main listener. */
+  public java.net.URI adminUri() {
+    if (adminConnector == null) {
+      return uri().resolve(admin.path());
+    }
+    return URI.create("http://" + uri().getHost() + ":" + adminConnector.getLocalPort() + admin.path());
+  }
+
   /** {@code http://host:port} as the connector is bound. */
   public URI uri() {
     String host = connector.getHost() == null || connector.getHost().isEmpty() ? "127.0.0.1" : connector.getHost();
@@ -107,6 +141,7 @@ public final class AffinityServer {
     private int port;
     private String adminPath = "/affinity";
     private boolean adminLoopbackOnly = true;
+    private Integer adminPort;
     private int maxThreads = 200;
     private Clock clock = Clock.systemUTC();
 
@@ -132,6 +167,15 @@ public final class AffinityServer {
     public Builder admin(String path, boolean loopbackOnly) {
       this.adminPath = requireNonNull(path, "path");
       this.adminLoopbackOnly = loopbackOnly;
+      return this;
+    }
+
+    /** Serves the admin endpoints on their own port (0 picks a free one) instead of the public listener. */
+    public Builder adminPort(Integer port) {
+      if (port != null && (port < 0 || port > 65535)) {
+        throw new IllegalArgumentException("admin port must be between 0 and 65535, got " + port);
+      }
+      this.adminPort = port;
       return this;
     }
 

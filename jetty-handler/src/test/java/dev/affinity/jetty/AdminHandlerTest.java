@@ -77,4 +77,25 @@ class AdminHandlerTest extends BalancerTestBase {
     assertThat(AdminHandler.isLoopback(new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(new byte[] {(byte) 192, (byte) 168, 0, 1}), 1))).isFalse();
     assertThat(AdminHandler.isLoopback(null)).isFalse();
   }
+
+  @Test
+  void adminOnItsOwnPortIsNotServedOnThePublicListener() throws Exception {
+    backends = Backends.start("a");
+    cookies = dev.affinity.cookie.AffinityCookies.of(
+        dev.affinity.cookie.AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build(),
+        dev.affinity.cookie.CookiePolicy.defaults());
+    dev.affinity.balancer.Router router = dev.affinity.balancer.Router.builder(cookies)
+        .group(dev.affinity.balancer.TargetGroup.builder("web").target("a", backends.uri("a"), 1).build()).build();
+    balancer = AffinityServer.builder(router, counters).adminPort(0).clock(clock).build().start();
+    http = new org.eclipse.jetty.client.HttpClient();
+    http.start();
+    assertThat(balancer.adminUri().getPort()).isNotEqualTo(balancer.port());
+    ContentResponse admin = http.GET(balancer.adminUri() + "/status.json");
+    assertThat(admin.getMediaType()).isEqualTo("application/json");
+    assertThat(admin.getContentAsString()).contains("\"id\":\"a\"");
+    // On the public listener the admin path is just a path, proxied to the target like any other.
+    ContentResponse proxied = http.GET(balancer.uri().resolve("/affinity/status.json"));
+    assertThat(proxied.getContentAsString()).isEqualTo("a");
+    assertThat(http.GET(balancer.adminUri().resolve("/elsewhere")).getStatus()).isEqualTo(404);
+  }
 }

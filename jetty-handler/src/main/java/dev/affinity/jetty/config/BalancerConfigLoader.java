@@ -78,6 +78,8 @@ public final class BalancerConfigLoader {
   private static final Pattern ADMIN_PATH = Pattern.compile("(/[A-Za-z0-9._~-]+)+");
   private static final Pattern HEALTH_PATH = Pattern.compile("/[A-Za-z0-9\\-._~!$&'()*+,;=:@/%?]{0,2047}");
   private static final Pattern MATCHER = Pattern.compile("([0-9]{3})(?:\\s*-\\s*([0-9]{3}))?");
+  /** Immutable once built (its resolvers only match), so one serves every parse. */
+  private static final CoreSchema SCHEMA = new CoreSchema();
   private static final Set<Tag> PLAIN_TAGS = Set.of(Tag.STR, Tag.INT, Tag.FLOAT, Tag.BOOL, Tag.NULL, Tag.MAP, Tag.SEQ);
 
   private static final Duration MIN_HEALTH_INTERVAL = Duration.ofMillis(100);
@@ -182,7 +184,7 @@ public final class BalancerConfigLoader {
       }
       LoadSettings settings = LoadSettings.builder()
           .setLabel(source)
-          .setSchema(new CoreSchema())
+          .setSchema(SCHEMA)
           .setAllowDuplicateKeys(false)
           .setAllowRecursiveKeys(false)
           .setAllowNonScalarKeys(true) // reported below with a line and key path

@@ -136,6 +136,7 @@ public final class BalancerFactory {
         .host(config.listen().host())
         .port(config.listen().port())
         .admin(config.admin().path(), config.admin().loopbackOnly())
+        .adminPort(config.admin().port())
         .clock(clock)
         .build();
     if (config.websocket() != null) {

@@ -105,7 +105,7 @@ public final class BalancerLauncher {
     }
     // Edits to the file (or SIGHUP) are applied without a restart.
     server.server().addManaged(new ConfigReloader(file, config, factory, server, Duration.ofSeconds(2)));
-    out.println("affinity: balancing on " + server.uri() + "  (status page: " + server.uri() + config.admin().path() + "/status)");
+    out.println("affinity: balancing on " + server.uri() + "  (status page: " + server.adminUri() + "/status)");
     out.flush();
     return new Running(0, server, null);
   }
