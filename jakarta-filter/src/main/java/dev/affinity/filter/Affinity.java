@@ -1,0 +1,145 @@
+package dev.affinity.filter;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.route.RoutePin;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.http.HttpServletRequest;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The client's route, as the application sees it during one request: pin the client to this target,
+ * move it to another, release it, or ask where it is pinned. Decisions become {@code Set-Cookie}s that
+ * {@link AffinityFilter} adds before the response commits; the last decision of a request wins.
+ *
+ * <pre>{@code
+ * Affinity.current(request).pin(Duration.ofMinutes(30));
+ * }</pre>
+ *
+ * <p>Thread-safe, so that an asynchronous request may decide on another thread.
+ */
+public final class Affinity {
+  /** The request attribute under which the filter keeps the request's {@code Affinity}. */
+  public static final String ATTRIBUTE = Affinity.class.getName();
+
+  private final RoutePin route;
+  private final String targetId;
+  private final DecisionSource decisions;
+  private int appliedDecision;
+  private volatile RouteCookieResponse response;
+
+  Affinity(RoutePin route, String targetId, DecisionSource decisions) {
+    this.route = route;
+    this.targetId = targetId;
+    this.decisions = decisions;
+  }
+
+  /**
+   * The request's route.
+   *
+   * @throws IllegalStateException when {@link AffinityFilter} is not mapped for this request
+   */
+  public static Affinity current(HttpServletRequest request) {
+    return find(requireNonNull(request, "request")).orElseThrow(() -> new IllegalStateException(
+        "no Affinity for " + request.getRequestURI() + ": AffinityFilter is not mapped for this request"
+            + " (map it to /* with dispatcher types REQUEST, ASYNC and ERROR)"));
+  }
+
+  /** The request's route, or empty when the filter is not mapped for it. */
+  public static Optional<Affinity> find(ServletRequest request) {
+    Object attribute = requireNonNull(request, "request").getAttribute(ATTRIBUTE);
+    return attribute instanceof Affinity ? Optional.of((Affinity) attribute) : Optional.empty();
+  }
+
+  /** Pins the client to this target for the configured {@code pinDuration}. */
+  public void pin() {
+    route.pin();
+    decided();
+  }
+
+  /** Pins the client to this target for {@code duration} (1 s – 7 d). */
+  public void pin(Duration duration) {
+    route.pin(duration);
+    decided();
+  }
+
+  /** Pins the client to another target, by the id the balancer knows it by. */
+  public void moveTo(String targetId) {
+    route.moveTo(targetId);
+    decided();
+  }
+
+  /** Expires the route cookies: the balancer balances the client's next request afresh. */
+  public void release() {
+    route.release();
+    decided();
+  }
+
+  /** The target the client is pinned to: by this request's decision, else by the valid route cookie it sent. */
+  public Optional<String> pinnedTarget() {
+    applyRecordedDecision();
+    return route.pinnedTarget();
+  }
+
+  /** The target the balancer failed over from ({@code X-Affinity-Previous-Target}), when it said so. */
+  public Optional<String> previousTarget() {
+    return route.previousTarget();
+  }
+
+  /** This target's own id. */
+  public String targetId() {
+    return targetId;
+  }
+
+  RoutePin route() {
+    return route;
+  }
+
+  void attach(RouteCookieResponse response) {
+    this.response = response;
+  }
+
+  void sessionCreated() {
+    if (route.pinForNewSession()) {
+      decided();
+    }
+  }
+
+  /** Takes a decision the CDI interceptors recorded since the last look, if any. */
+  void applyRecordedDecision() {
+    if (decisions == null) {
+      return;
+    }
+    AffinityDecision.Decision decision = decisions.current();
+    if (decision == null) {
+      return;
+    }
+    synchronized (this) {
+      if (decision.sequence() <= appliedDecision) {
+        return;
+      }
+      appliedDecision = decision.sequence();
+    }
+    if (decision.kind() == AffinityDecision.Kind.RELEASE) {
+      route.release();
+    } else if (decision.duration() == null) {
+      route.pin();
+    } else {
+      route.pin(decision.duration());
+    }
+  }
+
+  /** When the response has started its body, cookies for a late decision are written at once. */
+  private void decided() {
+    RouteCookieResponse r = response;
+    if (r != null && r.outputStarted()) {
+      r.writeCookies();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Affinity{" + targetId + ", " + route + "}";
+  }
+}
