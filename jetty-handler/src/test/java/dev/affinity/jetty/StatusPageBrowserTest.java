@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
-import org.openqa.selenium.WebElement;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
@@ -47,14 +47,21 @@ class StatusPageBrowserTest extends BalancerTestBase {
     ChromeDriver driver = new ChromeDriver(service, options);
     try {
       driver.get(balancer.uri().resolve("/affinity/status").toString());
+      // The page re-renders itself every 2 s, so elements found a moment ago can go stale: look again.
       WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(15));
-      wait.until(d -> d.findElements(By.cssSelector("tr.target")).size() == 3);
-      List<WebElement> rows = driver.findElements(By.cssSelector("tr.target"));
-      assertThat(rows).extracting(r -> r.getAttribute("data-target")).containsExactly("blue-1", "blue-2", "blue-3");
-      assertThat(rows.get(0).getText()).contains("healthy");
-      assertThat(driver.findElement(By.id("cards")).getText()).contains("cookies sealed");
+      wait.ignoring(StaleElementReferenceException.class);
+      List<String> ids = wait.until(d -> {
+        List<String> found = d.findElements(By.cssSelector("tr.target")).stream().map(r -> r.getAttribute("data-target")).toList();
+        return found.size() == 3 ? found : null;
+      });
+      assertThat(ids).containsExactly("blue-1", "blue-2", "blue-3");
+      assertThat(wait.until(d -> d.findElement(By.cssSelector("tr[data-target='blue-1']")).getText().contains("healthy"))).isTrue();
+      assertThat(wait.until(d -> d.findElement(By.id("cards")).getText().contains("cookies sealed"))).isTrue();
 
-      driver.findElement(By.cssSelector("button[data-id='blue-2'][data-action='drain']")).click();
+      wait.until(d -> {
+        d.findElement(By.cssSelector("button[data-id='blue-2'][data-action='drain']")).click();
+        return true;
+      });
       wait.until(d -> d.findElement(By.cssSelector("tr[data-target='blue-2']")).getText().contains("draining"));
       assertThat(balancer.balancer().router().target("blue-2").isDraining()).isTrue();
 

@@ -379,10 +379,6 @@ public final class BalancerConfigLoader {
         int value = maxTotalBytes;
         core(i, () -> policy.maxTotalBytes(value));
       }
-      if (maxTotalBytes < maxShardBytes) {
-        Item at = s.has("maxTotalBytes") ? s.get("maxTotalBytes") : s.get("maxShardBytes");
-        throw error(at, "maxTotalBytes (" + maxTotalBytes + ") must be at least maxShardBytes (" + maxShardBytes + ")");
-      }
       CookieConfig config = new CookieConfig(prefix, cors, sameSite, secure, maxShardBytes, maxTotalBytes);
       Item at = s.has("secure") ? s.get("secure") : s.has("sameSite") ? s.get("sameSite") : item;
       core(at, config::toPolicy);

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  */
 class BalancerConfigFuzzTest {
   private static final long SEED = 0xAFF1_7173L;
-  private static final int DOCUMENTS = 6000;
+  private static final int DOCUMENTS = 5000;
 
   @Test
   void mutatedDocumentsOnlyEverGiveConfigOrConfigException() throws Exception {
