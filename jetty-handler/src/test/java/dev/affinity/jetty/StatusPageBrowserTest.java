@@ -55,8 +55,9 @@ class StatusPageBrowserTest extends BalancerTestBase {
         return found.size() == 3 ? found : null;
       });
       assertThat(ids).containsExactly("blue-1", "blue-2", "blue-3");
-      assertThat(wait.until(d -> d.findElement(By.cssSelector("tr[data-target='blue-1']")).getText().contains("healthy"))).isTrue();
-      assertThat(wait.until(d -> d.findElement(By.id("cards")).getText().contains("cookies sealed"))).isTrue();
+      // until() fails the test with a TimeoutException if the condition never holds.
+      wait.until(d -> d.findElement(By.cssSelector("tr[data-target='blue-1']")).getText().contains("healthy"));
+      wait.until(d -> d.findElement(By.id("cards")).getText().contains("cookies sealed"));
 
       wait.until(d -> {
         d.findElement(By.cssSelector("button[data-id='blue-2'][data-action='drain']")).click();
