@@ -218,7 +218,13 @@ public final class AffinityCookies {
     }
     // Each shard holds what its own name and the attributes leave of one cookie; shard 0 also holds "n.".
     int perShard = policy.maxShardBytes() - attributeBytes - name.length() - 4 - 3;
-    int count = (value.length() + perShard - 1) / perShard;
+    int count = perShard <= 0 ? Integer.MAX_VALUE : (value.length() + perShard - 1) / perShard;
+    if (count > maxShards) {
+      // Past maxShards the shard names run out (and the reader would refuse the value anyway).
+      throw new IllegalArgumentException("cookie " + name + " seals to " + value.length() + " bytes, which needs more than "
+          + maxShards + " shards of " + Math.max(0, perShard) + " bytes with maxShardBytes " + policy.maxShardBytes()
+          + " and path \"" + policy.path() + "\"; raise maxShardBytes or lower maxTotalBytes");
+    }
     for (int i = 0, from = 0; i < count; i++, from += perShard) {
       String part = value.substring(from, Math.min(value.length(), from + perShard));
       out.add(cookie(shard(name, i), i == 0 ? count + "." + part : part, maxAge, expires, secure, sameSite));

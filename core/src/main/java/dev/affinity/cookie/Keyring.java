@@ -84,9 +84,16 @@ public final class Keyring {
       int colon = entry.indexOf(':');
       if (colon <= 0 || colon == entry.length() - 1) {
         throw new IllegalArgumentException(
-            "keyring entry " + (entries + 1) + " must look like id:base64secret, got \"" + abbreviate(entry) + "\"");
+            "keyring entry " + (entries + 1) + " must look like id:base64secret, got " + describe(entry));
       }
-      builder.addKey(entry.substring(0, colon).trim(), entry.substring(colon + 1).trim());
+      String id = entry.substring(0, colon).trim();
+      if (!KEY_ID.matcher(id).matches()) {
+        // An entry written the wrong way round (secret:id) would otherwise echo the secret.
+        throw new IllegalArgumentException("keyring entry " + (entries + 1)
+            + " must look like id:base64secret with an id of 1-32 characters of A-Z a-z 0-9 . _ -, got "
+            + (id.length() <= 32 ? "\"" + id + "\"" : "an id of " + id.length() + " characters"));
+      }
+      builder.addKey(id, entry.substring(colon + 1).trim());
       entries++;
     }
     if (entries == 0) {
@@ -95,10 +102,14 @@ public final class Keyring {
     return builder.build();
   }
 
-  private static String abbreviate(String entry) {
-    // Never echo a whole secret back into a log.
+  /** An entry that does not parse, described without echoing a secret that may be in it. */
+  private static String describe(String entry) {
     int colon = entry.indexOf(':');
-    return colon < 0 ? entry.substring(0, Math.min(entry.length(), 12)) + "…" : entry.substring(0, colon + 1) + "…";
+    if (colon < 0) {
+      // Most likely a bare secret that lost its "id:": print none of it.
+      return "an entry of " + entry.length() + " characters with no ':'";
+    }
+    return colon == 0 ? "an entry with no id before ':'" : "\"" + entry.substring(0, colon + 1) + "\" with no secret";
   }
 
   /**

@@ -119,6 +119,12 @@ final class SealedCookieCodec implements AffinityCookieCodec {
     } catch (IllegalArgumentException e) {
       return reject(Rejection.NOT_BASE64);
     }
+    if (!isCanonical(value, token.length)) {
+      // The JDK decoder accepts padding and ignores the spare bits of the last character, so several
+      // strings decode to the same token. Only the one string seal() writes is accepted: a changed
+      // value never opens, and the cache cannot be filled with aliases of one cookie.
+      return reject(Rejection.NOT_BASE64);
+    }
     if (token.length < FIXED_HEADER_BYTES) {
       return reject(Rejection.TRUNCATED);
     }
@@ -158,6 +164,33 @@ final class SealedCookieCodec implements AffinityCookieCodec {
     }
     metrics.opened(false);
     return result;
+  }
+
+  /** True when {@code value} is exactly what the encoder writes for {@code decodedLength} bytes. */
+  static boolean isCanonical(String value, int decodedLength) {
+    int remainder = decodedLength % 3;
+    if (value.length() != decodedLength / 3 * 4 + (remainder == 0 ? 0 : remainder + 1)) {
+      return false; // padded
+    }
+    if (remainder == 0) {
+      return true;
+    }
+    // The last character carries 2 (one leftover byte) or 4 (two leftover bytes) bits of data; the rest must be zero.
+    int unusedBitsMask = remainder == 1 ? 0x0F : 0x03;
+    return (base64urlValue(value.charAt(value.length() - 1)) & unusedBitsMask) == 0;
+  }
+
+  private static int base64urlValue(char c) {
+    if (c >= 'A' && c <= 'Z') {
+      return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+      return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+      return c - '0' + 52;
+    }
+    return c == '-' ? 62 : 63;
   }
 
   private Optional<AffinityTicket> reject(Rejection reason) {
