@@ -6,26 +6,21 @@ import dev.affinity.cookie.AffinityCookieCodec;
 import dev.affinity.cookie.AffinityCookies;
 import dev.affinity.cookie.AffinityTicket;
 import dev.affinity.cookie.CookiePolicy;
-import dev.affinity.cookie.CookieSource;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Keyring;
+import dev.affinity.cookie.MutableClock;
 import dev.affinity.cookie.SetCookie;
 import java.net.URI;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /** Weighted groups with group stickiness, slow start and bounded load: the policy, without sockets. */
 class GroupOperationsTest {
-  private final TestClock clock = new TestClock(Instant.parse("2026-11-23T10:00:00Z"));
+  private final MutableClock clock = new MutableClock(Instant.parse("2026-11-23T10:00:00Z"));
   private final AffinityCookies cookies = AffinityCookies.of(
       AffinityCookieCodec.builder().keyring(Keyring.builder().addKey("k1", new byte[32]).build()).clock(clock).build(),
       CookiePolicy.defaults());
@@ -39,24 +34,6 @@ class GroupOperationsTest {
     return b;
   }
 
-  private static final class Jar implements CookieSource {
-    final Map<String, String> cookies = new HashMap<>();
-
-    void apply(List<SetCookie> setCookies) {
-      for (SetCookie c : setCookies) {
-        if (c.isRemoval()) {
-          cookies.remove(c.name());
-        } else {
-          cookies.put(c.name(), c.value());
-        }
-      }
-    }
-
-    @Override
-    public String value(String name) {
-      return cookies.get(name);
-    }
-  }
 
   @Test
   void weightedForwardingSplitsNewClientsAndGroupStickinessKeepsThem() {
@@ -65,9 +42,9 @@ class GroupOperationsTest {
     Router router = Router.builder(cookies).group(blue).group(green).forward("blue", 90).forward("green", 10)
         .groupStickiness(Expiry.sliding(Duration.ofHours(24))).build();
     int greenClients = 0;
-    List<Jar> jars = new ArrayList<>();
+    List<CookieJar> jars = new ArrayList<>();
     for (int i = 0; i < 2000; i++) {
-      Jar jar = new Jar();
+      CookieJar jar = new CookieJar();
       RouteDecision d = router.route(jar, false);
       assertThat(d.setCookies()).extracting(SetCookie::name).contains("AFFINITYTG", "AFFINITY");
       jar.apply(d.setCookies());
@@ -77,7 +54,7 @@ class GroupOperationsTest {
       }
     }
     assertThat(greenClients).isBetween(140, 260);
-    for (Jar jar : jars.subList(0, 200)) {
+    for (CookieJar jar : jars.subList(0, 200)) {
       String group = cookies.read(jar, "AFFINITYTG").get().targetGroup();
       for (int i = 0; i < 5; i++) {
         assertThat(router.route(jar, false).group().name()).isEqualTo(group);
@@ -91,7 +68,7 @@ class GroupOperationsTest {
     TargetGroup green = group("green", "g1").build();
     Router router = Router.builder(cookies).group(blue).group(green).forward("blue", 0).forward("green", 1)
         .groupStickiness(Expiry.sliding(Duration.ofHours(24))).build();
-    Jar jar = new Jar();
+    CookieJar jar = new CookieJar();
     jar.cookies.put("AFFINITYTG", cookies.codec().seal("AFFINITYTG",
         AffinityTicket.of("blue", "blue", clock.instant(), clock.instant().plusSeconds(3600))));
     // Weight 0, but stickiness to the group wins while it is alive.
@@ -202,30 +179,4 @@ class GroupOperationsTest {
     return new double[] {worst, sum / samples};
   }
 
-  private static final class TestClock extends Clock {
-    private Instant now;
-
-    TestClock(Instant start) {
-      now = start;
-    }
-
-    void advance(Duration d) {
-      now = now.plus(d);
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
 }

@@ -7,16 +7,13 @@ import dev.affinity.cookie.AffinityCookieCodec;
 import dev.affinity.cookie.AffinityCookies;
 import dev.affinity.cookie.AffinityTicket;
 import dev.affinity.cookie.CookiePolicy;
-import dev.affinity.cookie.CookieSource;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Keyring;
+import dev.affinity.cookie.MutableClock;
 import dev.affinity.cookie.SetCookie;
 import java.net.URI;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +21,7 @@ import org.junit.jupiter.api.Test;
 
 class RouterTest {
   private static final Instant START = Instant.parse("2026-11-23T10:00:00Z");
-  private final MovableClock clock = new MovableClock();
+  private final MutableClock clock = new MutableClock(START);
   private final AffinityCookies cookies = AffinityCookies.of(
       AffinityCookieCodec.builder().keyring(Keyring.builder().addKey("k1", new byte[32]).build()).clock(clock).build(),
       CookiePolicy.defaults());
@@ -48,30 +45,11 @@ class RouterTest {
     return StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1)));
   }
 
-  /** A client's cookie jar. */
-  private static final class Jar implements CookieSource {
-    final Map<String, String> cookies = new HashMap<>();
-
-    void apply(List<SetCookie> setCookies) {
-      for (SetCookie c : setCookies) {
-        if (c.isRemoval()) {
-          cookies.remove(c.name());
-        } else {
-          cookies.put(c.name(), c.value());
-        }
-      }
-    }
-
-    @Override
-    public String value(String name) {
-      return cookies.get(name);
-    }
-  }
 
   @Test
   void newClientIsPinnedAndStays() {
     Router router = router(group(duration(), "a", "b", "c"));
-    Jar jar = new Jar();
+    CookieJar jar = new CookieJar();
     RouteDecision first = router.route(jar, false);
     assertThat(first.outcome()).isEqualTo(RouteDecision.Outcome.NEW_CLIENT);
     assertThat(first.setCookies()).extracting(SetCookie::name).containsExactly("AFFINITY");
@@ -89,7 +67,7 @@ class RouterTest {
   @Test
   void unhealthyPinnedTargetMovesClientAndReportsPrevious() {
     Router router = router(group(duration(), "a", "b", "c"));
-    Jar jar = new Jar();
+    CookieJar jar = new CookieJar();
     RouteDecision first = router.route(jar, false);
     jar.apply(first.setCookies());
     first.target().health().ejected(clock.instant(), "refused");
@@ -106,7 +84,7 @@ class RouterTest {
   @Test
   void failoverPicksAnotherTargetAndRewritesCookie() {
     Router router = router(group(duration(), "a", "b"));
-    Jar jar = new Jar();
+    CookieJar jar = new CookieJar();
     RouteDecision first = router.route(jar, false);
     jar.apply(first.setCookies());
     RouteDecision next = router.failover(router.route(jar, false), jar, false);
@@ -119,8 +97,8 @@ class RouterTest {
   @Test
   void failoverWithSingleTargetHasNowhereToGo() {
     Router router = router(group(duration(), "a"));
-    RouteDecision first = router.route(new Jar(), false);
-    assertThat(router.failover(first, new Jar(), false)).isNull();
+    RouteDecision first = router.route(new CookieJar(), false);
+    assertThat(router.failover(first, new CookieJar(), false)).isNull();
   }
 
   @Test
@@ -130,22 +108,22 @@ class RouterTest {
       t.health().ejected(clock.instant(), "down");
     }
     Router router = router(group);
-    RouteDecision decision = router.route(new Jar(), false);
+    RouteDecision decision = router.route(new CookieJar(), false);
     assertThat(decision.target()).isNotNull();
     Router empty = router(TargetGroup.builder("empty").build());
-    assertThat(empty.route(new Jar(), false).outcome()).isEqualTo(RouteDecision.Outcome.NO_TARGET);
+    assertThat(empty.route(new CookieJar(), false).outcome()).isEqualTo(RouteDecision.Outcome.NO_TARGET);
   }
 
   @Test
   void pinnedClientsStayOnDrainingTargetUntilDeregistrationDelayEnds() {
     Router router = router(group(duration(), "a", "b"));
-    Jar jar = new Jar();
+    CookieJar jar = new CookieJar();
     RouteDecision first = router.route(jar, false);
     jar.apply(first.setCookies());
     first.target().drain(clock.instant());
     // New clients avoid the draining target.
     for (int i = 0; i < 10; i++) {
-      assertThat(router.route(new Jar(), false).target()).isNotSameAs(first.target());
+      assertThat(router.route(new CookieJar(), false).target()).isNotSameAs(first.target());
     }
     clock.advance(Duration.ofSeconds(59));
     assertThat(router.route(jar, false).target()).isSameAs(first.target());
@@ -158,7 +136,7 @@ class RouterTest {
   @Test
   void slidingCookieIsRefreshedOnlyAfterGranularity() {
     Router router = router(group(duration(), "a"));
-    Jar jar = new Jar();
+    CookieJar jar = new CookieJar();
     jar.apply(router.route(jar, false).setCookies());
     clock.advance(Duration.ofSeconds(36));
     assertThat(router.route(jar, false).setCookies()).isEmpty();
@@ -171,7 +149,7 @@ class RouterTest {
   @Test
   void routeCookieWinsOverDurationCookieAndUnknownIdIsIgnored() {
     Router router = router(group(duration(), "a", "b"));
-    Jar jar = new Jar();
+    CookieJar jar = new CookieJar();
     RouteDecision first = router.route(jar, false);
     jar.apply(first.setCookies());
     String other = first.target().id().equals("a") ? "b" : "a";
@@ -186,7 +164,7 @@ class RouterTest {
   @Test
   void applicationStickinessPinsWhenTheResponseSetsTheAppCookie() {
     Router router = router(group(StickinessPolicy.application("JSESSIONID", Expiry.sliding(Duration.ofHours(1))), "a", "b", "c"));
-    Jar jar = new Jar();
+    CookieJar jar = new CookieJar();
     RouteDecision first = router.route(jar, false);
     assertThat(first.setCookies()).isEmpty();
     assertThat(router.onResponse(first, false, jar, false)).isEmpty();
@@ -252,32 +230,10 @@ class RouterTest {
       b.target("t" + i, URI.create("http://127.0.0.1:" + (10000 + i)), 1);
     }
     Router router = router(b.build());
-    Jar jar = new Jar();
+    CookieJar jar = new CookieJar();
     jar.cookies.put("AFFINITY", cookies.codec().seal("AFFINITY", AffinityTicket.of("t999", "big", clock.instant(), clock.instant().plusSeconds(3600))));
     assertThat(router.route(jar, false).target().id()).isEqualTo("t999");
     assertThat(router.target("t500").id()).isEqualTo("t500");
   }
 
-  private static final class MovableClock extends Clock {
-    private Instant now = START;
-
-    void advance(Duration d) {
-      now = now.plus(d);
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
 }

@@ -8,25 +8,25 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 
-/** A clock that tests move by hand; nothing in the cookie tests sleeps. */
-final class MutableClock extends Clock {
-  static final Instant START = Instant.parse("2026-11-23T10:00:00Z");
+/** A clock that tests move by hand; nothing in the core tests sleeps. */
+public final class MutableClock extends Clock {
+  public static final Instant START = Instant.parse("2026-11-23T10:00:00Z");
 
   private volatile Instant now;
 
-  MutableClock() {
+  public MutableClock() {
     this(START);
   }
 
-  MutableClock(Instant start) {
+  public MutableClock(Instant start) {
     this.now = requireNonNull(start, "start");
   }
 
-  void advance(Duration by) {
+  public void advance(Duration by) {
     now = now.plus(requireNonNull(by, "by"));
   }
 
-  void set(Instant instant) {
+  public void set(Instant instant) {
     now = requireNonNull(instant, "instant");
   }
 

@@ -7,7 +7,6 @@ import dev.affinity.balancer.Router;
 import dev.affinity.balancer.StickinessPolicy;
 import dev.affinity.balancer.Target;
 import dev.affinity.cookie.SetCookie;
-import java.net.ConnectException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -155,7 +154,49 @@ public class AffinityBalancer extends ProxyHandler {
     // Origin from configuration, path and query from the client: an absolute-form request line
     // naming another host cannot steer the balancer anywhere else.
     String pathQuery = clientToProxyRequest.getHttpURI().getPathQuery();
-    return HttpURI.build(target.uri()).pathQuery(pathQuery == null || pathQuery.isEmpty() ? "/" : pathQuery);
+    // Asterisk-form ("OPTIONS * HTTP/1.1") has no path: glued to the origin it made "http://host:port*",
+    // which the client refused with a 500 (found by AdminEndpointsFuzzTest). It is sent on as "/".
+    boolean originForm = pathQuery != null && !pathQuery.isEmpty() && pathQuery.charAt(0) == '/';
+    return HttpURI.build(target.uri()).pathQuery(originForm ? uriSafe(pathQuery) : "/");
+  }
+
+  /**
+   * The path and query with every character that {@code java.net.URI} refuses percent-encoded (as
+   * UTF-8): Jetty's server accepts some (a query with {@code >} or {@code |}, a stray {@code %}, non-ASCII)
+   * that its {@code HttpClient} then refused with a 500 (found by AdminEndpointsFuzzTest).
+   */
+  static String uriSafe(String pathQuery) {
+    int query = pathQuery.indexOf('?');
+    StringBuilder out = null;
+    for (int i = 0; i < pathQuery.length(); i++) {
+      char c = pathQuery.charAt(i);
+      boolean inQuery = query >= 0 && i > query;
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || "-_.!~*'();:@&=+$,/".indexOf(c) >= 0
+          || (i == query)
+          || (inQuery && (c == '?' || c == '[' || c == ']'))
+          || (c == '%' && i + 2 < pathQuery.length() && isHex(pathQuery.charAt(i + 1)) && isHex(pathQuery.charAt(i + 2)));
+      if (ok) {
+        if (out != null) {
+          out.append(c);
+        }
+        continue;
+      }
+      if (out == null) {
+        out = new StringBuilder(pathQuery.length() + 16).append(pathQuery, 0, i);
+      }
+      int end = Character.isHighSurrogate(c) && i + 1 < pathQuery.length() ? i + 2 : i + 1;
+      for (byte b : pathQuery.substring(i, end).getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+        out.append('%').append(Character.toUpperCase(Character.forDigit((b >> 4) & 0xF, 16)))
+            .append(Character.toUpperCase(Character.forDigit(b & 0xF, 16)));
+      }
+      i = end - 1;
+    }
+    return out == null ? pathQuery : out.toString();
+  }
+
+  private static boolean isHex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   }
 
   @Override
@@ -183,14 +224,7 @@ public class AffinityBalancer extends ProxyHandler {
     String remote = Request.getRemoteAddr(clientToProxyRequest);
     String host = clientToProxyRequest.getHeaders().get(HttpHeader.HOST);
     String proto = clientToProxyRequest.isSecure() ? "https" : "http";
-    proxyToServerRequest.headers(headers -> {
-      String forwardedFor = headers.get(HttpHeader.X_FORWARDED_FOR);
-      headers.put(HttpHeader.X_FORWARDED_FOR, forwardedFor == null ? remote : forwardedFor + ", " + remote);
-      headers.put(HttpHeader.X_FORWARDED_PROTO, proto);
-      if (host != null) {
-        headers.put(HttpHeader.X_FORWARDED_HOST, host);
-      }
-    });
+    proxyToServerRequest.headers(headers -> Upstream.addForwardedFor(headers, remote, host, proto));
   }
 
   @Override
@@ -227,7 +261,7 @@ public class AffinityBalancer extends ProxyHandler {
     Target failed = exchange.decision.target();
     exchange.finish();
     failed.failed();
-    boolean refused = isConnectFailure(failure);
+    boolean refused = Upstream.isConnectFailure(failure);
     boolean timedOut = failure instanceof TimeoutException;
     onTargetFailure(clientToProxyRequest, failed, failure, refused);
     if (LOG.isDebugEnabled()) {
@@ -323,21 +357,6 @@ public class AffinityBalancer extends ProxyHandler {
     boolean bodyless = request.getLength() == 0
         || (request.getLength() < 0 && request.getHeaders().get(HttpHeader.TRANSFER_ENCODING) == null);
     return idempotent && bodyless;
-  }
-
-  private static boolean isConnectFailure(Throwable failure) {
-    for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof ConnectException || t instanceof java.nio.channels.UnresolvedAddressException) {
-        return true;
-      }
-      if (t instanceof java.net.SocketTimeoutException && String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("connect")) {
-        return true;
-      }
-      if (t.getCause() == t) {
-        break;
-      }
-    }
-    return false;
   }
 
   private static Exchange exchange(Request clientToProxyRequest) {

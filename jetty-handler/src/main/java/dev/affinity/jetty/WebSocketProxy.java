@@ -8,9 +8,7 @@ import dev.affinity.balancer.StickinessPolicy;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.cookie.SetCookie;
-import java.net.ConnectException;
 import java.net.URI;
-import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -329,12 +327,7 @@ public class WebSocketProxy extends Handler.Abstract {
       if (previous != null) {
         headers.put(AffinityBalancer.PREVIOUS_TARGET_HEADER, previous);
       }
-      String forwardedFor = headers.get(HttpHeader.X_FORWARDED_FOR);
-      headers.put(HttpHeader.X_FORWARDED_FOR, forwardedFor == null ? remote : forwardedFor + ", " + remote);
-      headers.put(HttpHeader.X_FORWARDED_PROTO, proto);
-      if (host != null) {
-        headers.put(HttpHeader.X_FORWARDED_HOST, host);
-      }
+      Upstream.addForwardedFor(headers, remote, host, proto);
       String forwarded = "by=%s;for=%s;host=%s;proto=%s".formatted(
           HttpField.PARAMETER_TOKENIZER.quote(local), HttpField.PARAMETER_TOKENIZER.quote(remote),
           HttpField.PARAMETER_TOKENIZER.quote(host), proto);
@@ -406,7 +399,7 @@ public class WebSocketProxy extends Handler.Abstract {
     Target failed = decision.target();
     tunnel.targetUpgradeFailed();
     failed.failed();
-    boolean refused = isConnectFailure(failure);
+    boolean refused = Upstream.isConnectFailure(failure);
     onTargetFailure(upgrade.clientToProxyRequest, failed, failure, refused);
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} S2P upgrade failure from {}: {}", requestId(upgrade.clientToProxyRequest), failed.id(), failure.toString());
@@ -514,18 +507,6 @@ public class WebSocketProxy extends Handler.Abstract {
       t = t.getCause();
     }
     return t;
-  }
-
-  static boolean isConnectFailure(Throwable failure) {
-    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-      if (t instanceof ConnectException || t instanceof UnresolvedAddressException) {
-        return true;
-      }
-      if (t instanceof java.net.SocketTimeoutException && String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("connect")) {
-        return true;
-      }
-    }
-    return false;
   }
 
   static String requestId(Request request) {

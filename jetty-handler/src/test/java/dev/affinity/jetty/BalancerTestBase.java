@@ -1,43 +1,28 @@
 package dev.affinity.jetty;
 
-import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.affinity.balancer.HealthCheckSettings;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.StickinessPolicy;
-import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.cookie.AffinityCookieCodec;
 import dev.affinity.cookie.AffinityCookies;
-import dev.affinity.cookie.AffinityTicket;
 import dev.affinity.cookie.CodecCounters;
 import dev.affinity.cookie.CodecMetrics;
 import dev.affinity.cookie.CookiePolicy;
-import dev.affinity.cookie.CookieSource;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Keyring;
-import dev.affinity.cookie.Rejection;
-import dev.affinity.cookie.SetCookie;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
-import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.http.HttpCookieStore;
-import org.eclipse.jetty.http.HttpHeader;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
 
 /** Starts real backends, a real balancer and a real client for each test; stops them after. */
 abstract class BalancerTestBase {

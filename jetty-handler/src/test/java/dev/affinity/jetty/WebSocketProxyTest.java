@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.affinity.balancer.HealthCheckSettings;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.StickinessPolicy;
-import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.cookie.AffinityCookieCodec;
 import dev.affinity.cookie.AffinityCookies;

@@ -1,0 +1,35 @@
+package dev.affinity.jetty;
+
+import java.net.ConnectException;
+import java.nio.channels.UnresolvedAddressException;
+import java.util.Locale;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+
+/** What the HTTP and the WebSocket paths to a target share: failure classification and forwarding headers. */
+final class Upstream {
+  private Upstream() {}
+
+  /** True when the target refused (or could not be reached for) the connection: nothing was sent. */
+  static boolean isConnectFailure(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof ConnectException || t instanceof UnresolvedAddressException) {
+        return true;
+      }
+      if (t instanceof java.net.SocketTimeoutException && String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("connect")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** {@code X-Forwarded-For} (appended), {@code -Proto} and {@code -Host}, as Jetty's servlet proxy sets them. */
+  static void addForwardedFor(HttpFields.Mutable headers, String remote, String host, String proto) {
+    String forwardedFor = headers.get(HttpHeader.X_FORWARDED_FOR);
+    headers.put(HttpHeader.X_FORWARDED_FOR, forwardedFor == null ? remote : forwardedFor + ", " + remote);
+    headers.put(HttpHeader.X_FORWARDED_PROTO, proto);
+    if (host != null) {
+      headers.put(HttpHeader.X_FORWARDED_HOST, host);
+    }
+  }
+}
