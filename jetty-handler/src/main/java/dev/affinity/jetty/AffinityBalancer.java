@@ -185,7 +185,7 @@ public class AffinityBalancer extends ProxyHandler {
       if (out == null) {
         out = new StringBuilder(pathQuery.length() + 16).append(pathQuery, 0, i);
       }
-      int end = Character.isHighSurrogate(c) && i + 1 < pathQuery.length() ? i + 2 : i + 1;
+      int end = Character.isHighSurrogate(c) && i + 1 < pathQuery.length() && Character.isLowSurrogate(pathQuery.charAt(i + 1)) ? i + 2 : i + 1;
       for (byte b : pathQuery.substring(i, end).getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
         out.append('%').append(Character.toUpperCase(Character.forDigit((b >> 4) & 0xF, 16)))
             .append(Character.toUpperCase(Character.forDigit(b & 0xF, 16)));

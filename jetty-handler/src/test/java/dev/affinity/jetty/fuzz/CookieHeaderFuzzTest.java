@@ -39,9 +39,10 @@ import org.junit.jupiter.api.BeforeAll;
  * Oracles, for every input:
  * <ul>
  *   <li>nothing throws, except Jetty refusing the header itself ({@link HttpException}, answered 400 by
- *       the server before the balancer sees the request);</li>
+ *       the server before the balancer sees the request), and Jetty's known {@code NumberFormatException}
+ *       for a non-numeric {@code $Version} in RFC2965 mode only;</li>
  *   <li>the target is a configured one (identity), never absent while a target is up;</li>
- *   <li>never a misroute: a route or affinity cookie whose parsed value is, byte for byte, a token sealed
+ *   <li>never a misroute: a route or affinity cookie whose parsed value (plain, or shards joined) is, byte for byte, a token sealed
  *       for a configured target routes there; a {@code ROUTE_COOKIE} or {@code STICKY_HIT} outcome is only
  *       ever backed by such a token naming that very target.</li>
  * </ul>
@@ -53,6 +54,7 @@ class CookieHeaderFuzzTest {
   private static final CookieCompliance[] COMPLIANCES = {
       new HttpConfiguration().getRequestCookieCompliance(), CookieCompliance.RFC6265, CookieCompliance.RFC6265_STRICT,
       CookieCompliance.RFC6265_LEGACY, CookieCompliance.RFC2965, CookieCompliance.RFC2965_LEGACY};
+  private static final java.util.regex.Pattern FIRST_SHARD = java.util.regex.Pattern.compile("([0-9]{1,2})\\.(.*)", java.util.regex.Pattern.DOTALL);
   private static final String[] SEPARATORS = {"; ", ";", ", ", ",", " ", "", ";;", "\t; "};
 
   private static Router router;
@@ -106,6 +108,13 @@ class CookieHeaderFuzzTest {
       parsed = new CookieCache(compliance).getCookies(fields);
     } catch (HttpException.RuntimeException refused) {
       return; // Jetty answers 400 itself; the balancer never sees this request.
+    } catch (NumberFormatException e) {
+      if (compliance == CookieCompliance.RFC2965) {
+        // Jetty 12.1.8's parser in RFC2965 mode throws this for a non-numeric $Version (found by this
+        // target; see RELIABILITY.md). The balancer runs with the default mode, which is not affected.
+        return;
+      }
+      throw e;
     }
     check(parsed, secure, fields);
   }
@@ -179,9 +188,14 @@ class CookieHeaderFuzzTest {
     }
   }
 
+  /**
+   * The ticket the request carries under {@code name}: the plain cookie, else its shards joined (the
+   * first holding {@code n.}, 2 <= n <= 64, no empty or extra shard), then the same for the CORS
+   * companion; it counts only if it is byte for byte a token sealed for {@code name}.
+   */
   private static AffinityTicket model(CookieSource request, String name) {
     for (String n : new String[] {name, name + "CORS"}) {
-      String v = request.value(n);
+      String v = whole(request, n);
       if (v != null) {
         AffinityTicket t = valid.get(name + '\0' + v);
         if (t != null) {
@@ -190,5 +204,30 @@ class CookieHeaderFuzzTest {
       }
     }
     return null;
+  }
+
+  private static String whole(CookieSource request, String n) {
+    String plain = request.value(n);
+    if (plain != null) {
+      return plain;
+    }
+    String first = request.value(n + "-0");
+    java.util.regex.Matcher m = first == null ? null : FIRST_SHARD.matcher(first);
+    if (m == null || !m.matches()) {
+      return null;
+    }
+    int count = Integer.parseInt(m.group(1));
+    if (count < 2 || count > 64) {
+      return null;
+    }
+    StringBuilder sb = new StringBuilder(m.group(2));
+    for (int i = 1; i < count; i++) {
+      String s = request.value(n + "-" + i);
+      if (s == null || s.isEmpty()) {
+        return null;
+      }
+      sb.append(s);
+    }
+    return request.value(n + "-" + count) != null ? null : sb.toString();
   }
 }
