@@ -20,7 +20,13 @@ final class JettyCookies implements CookieSource {
 
   /** The request's cookies as Jetty parsed them (with the server's cookie compliance). */
   static JettyCookies of(Request request) {
-    return new JettyCookies(Request.getCookies(request));
+    try {
+      return new JettyCookies(Request.getCookies(request));
+    } catch (RuntimeException e) {
+      // Jetty 12.1.8's RFC 2965 cookie mode throws on a non-numeric $Version: a cookie header that
+      // cannot be parsed is treated as no cookies, never as a 500.
+      return new JettyCookies(List.of());
+    }
   }
 
   @Override
