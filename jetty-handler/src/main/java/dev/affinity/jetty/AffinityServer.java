@@ -43,10 +43,13 @@ public final class AffinityServer {
     this.connector = new ServerConnector(server, new HttpConnectionFactory(http));
     connector.setHost(b.host);
     connector.setPort(b.port);
+    // A client that trickles its request (slowloris) holds a connection at most this long.
+    connector.setIdleTimeout(b.idleTimeout.toMillis());
     server.addConnector(connector);
     this.balancer = new AffinityBalancer(b.router);
     this.healthChecker = new HealthChecker(balancer::router, b.clock);
-    this.admin = new AdminHandler(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters);
+    this.admin = requireNonNull(b.adminHandlerFactory.create(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters),
+        "the admin handler factory returned null");
     // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.
     this.webSocketProxy = new WebSocketProxy(balancer::router);
     if (b.adminPort == null) {
@@ -133,6 +136,15 @@ public final class AffinityServer {
     return URI.create("http://" + host + ":" + port());
   }
 
+  /**
+   * Creates the admin handler from the builder's admin settings; pass a subclass's constructor to add
+   * endpoints through {@link AdminHandler#handleMore}.
+   */
+  @FunctionalInterface
+  public interface AdminHandlerFactory {
+    AdminHandler create(String path, boolean loopbackOnly, AffinityBalancer balancer, CodecCounters codecCounters);
+  }
+
   /** Listener, admin and thread settings; the routing itself comes in as a {@link Router}. */
   public static final class Builder {
     private final Router router;
@@ -142,8 +154,10 @@ public final class AffinityServer {
     private String adminPath = "/affinity";
     private boolean adminLoopbackOnly = true;
     private Integer adminPort;
+    private java.time.Duration idleTimeout = java.time.Duration.ofSeconds(30);
     private int maxThreads = 200;
     private Clock clock = Clock.systemUTC();
+    private AdminHandlerFactory adminHandlerFactory = AdminHandler::new;
 
     private Builder(Router router, CodecCounters codecCounters) {
       this.router = requireNonNull(router, "router");
@@ -179,6 +193,16 @@ public final class AffinityServer {
       return this;
     }
 
+    /** How long a client connection may sit idle (including mid-request) before it is closed. Default 30 s. */
+    public Builder idleTimeout(java.time.Duration timeout) {
+      requireNonNull(timeout, "timeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("idleTimeout must be positive, got " + timeout);
+      }
+      this.idleTimeout = timeout;
+      return this;
+    }
+
     public Builder maxThreads(int maxThreads) {
       if (maxThreads < 8) {
         throw new IllegalArgumentException("maxThreads must be at least 8, got " + maxThreads);
@@ -190,6 +214,12 @@ public final class AffinityServer {
     /** The clock health results are stamped with (the codec has its own, usually the same). */
     public Builder clock(Clock clock) {
       this.clock = requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** The admin handler to use, for instance {@code MyAdminHandler::new}; default {@link AdminHandler}. */
+    public Builder adminHandler(AdminHandlerFactory factory) {
+      this.adminHandlerFactory = requireNonNull(factory, "factory");
       return this;
     }
 

@@ -156,4 +156,51 @@ class HostileTrafficTest extends BalancerTestBase {
     assertThat(injected).startsWith("HTTP/1.1 200").doesNotContain("X-Injected").doesNotContain("evil");
   }
 
+
+  @Test
+  void slowHeaderClientsAreCutOffAndDoNotStarveOthers() throws Exception {
+    backends = Backends.start("a");
+    cookies = AffinityCookies.of(AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build(), CookiePolicy.defaults());
+    TargetGroup web = TargetGroup.builder("web")
+        .healthCheck(new HealthCheckSettings(true, "/health", Duration.ofHours(1), Duration.ofSeconds(1), 2, 2, 200, 399, Duration.ofSeconds(10)))
+        .target("a", backends.uri("a"), 1).build();
+    Router router = Router.builder(cookies).group(web).build();
+    balancer = AffinityServer.builder(router, counters).clock(clock).maxThreads(16).idleTimeout(Duration.ofMillis(800)).build().start();
+    http = new org.eclipse.jetty.client.HttpClient();
+    http.start();
+    List<Socket> slow = new ArrayList<>();
+    try {
+      // More trickling clients than the balancer has threads: each sends a partial request line and stalls.
+      for (int i = 0; i < 64; i++) {
+        Socket s = new Socket("127.0.0.1", balancer.port());
+        s.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+        slow.add(s);
+      }
+      long started = System.nanoTime();
+      for (int i = 0; i < 10; i++) {
+        assertThat(http.GET(balancer.uri().resolve("/")).getStatus()).isEqualTo(200);
+      }
+      assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+      // After the idle timeout every stalled connection has been closed by the balancer.
+      for (Socket s : slow) {
+        s.setSoTimeout(5_000);
+        int read;
+        try {
+          read = s.getInputStream().read(new byte[1024]);
+          while (read > 0) {
+            read = s.getInputStream().read(new byte[1024]);
+          }
+        } catch (java.net.SocketException reset) {
+          read = -1;
+        }
+        assertThat(read).as("stalled connection closed").isEqualTo(-1);
+      }
+      assertThat(backends.get("a").requests.get()).isEqualTo(10);
+    } finally {
+      for (Socket s : slow) {
+        s.close();
+      }
+    }
+  }
 }
