@@ -439,7 +439,10 @@ keys:
 targetGroups:
   - name: bench
     algorithm: round_robin
-    stickiness: { type: duration, duration: PT1H, sliding: true }
+    # Fixed expiry: wrk replays one cookie and never takes a refreshed one, so with sliding expiry
+    # every request after the refresh granularity (36 s for PT1H) would re-seal and measure the
+    # new-pin path instead of the sticky hit. A browser takes the refresh: one re-seal per 36 s.
+    stickiness: { type: duration, duration: PT1H, sliding: false }
     healthCheck: { path: /, interval: PT5S, timeout: PT2S }
     targets:
       - { id: t1, uri: "http://127.0.0.1:$B1" }
@@ -533,7 +536,7 @@ python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 1.0 else 1)" "$R_JET
 label() {
   case "$1" in
     direct) echo "nginx direct (reference, no proxy)" ;;
-    affinity) echo "Affinity balancer (duration stickiness, cookie sent)" ;;
+    affinity) echo "Affinity balancer (duration stickiness, fixed expiry, cookie sent)" ;;
     jetty) echo "Jetty 12 ProxyHandler.Reverse (round robin, no stickiness)" ;;
     haproxy) echo "HAProxy $(haproxy -v 2>/dev/null | awk 'NR==1 {print $3}') (cookie insert, nbthread 1)" ;;
   esac

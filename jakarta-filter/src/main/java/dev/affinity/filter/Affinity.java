@@ -2,10 +2,13 @@ package dev.affinity.filter;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.cookie.SetCookie;
 import dev.affinity.route.RoutePin;
+import dev.affinity.session.RequestSession;
 import jakarta.servlet.ServletRequest;
 import jakarta.servlet.http.HttpServletRequest;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -28,6 +31,8 @@ public final class Affinity {
   private final DecisionSource decisions;
   private int appliedDecision;
   private volatile RouteCookieResponse response;
+  private volatile RequestSession session;
+  private volatile Runnable rotateSessionOnPin;
 
   Affinity(RoutePin route, String targetId, DecisionSource decisions) {
     this.route = route;
@@ -55,12 +60,14 @@ public final class Affinity {
   /** Pins the client to this target for the configured {@code pinDuration}. */
   public void pin() {
     route.pin();
+    rotateSession();
     decided();
   }
 
   /** Pins the client to this target for {@code duration} (1 s – 7 d). */
   public void pin(Duration duration) {
     route.pin(duration);
+    rotateSession();
     decided();
   }
 
@@ -100,6 +107,38 @@ public final class Affinity {
     this.response = response;
   }
 
+  /** The request's session in cookie or redis mode ({@code null} with the container's sessions). */
+  RequestSession session() {
+    return session;
+  }
+
+  void session(RequestSession session) {
+    this.session = session;
+  }
+
+  /** With {@code rotateSessionOnPin}: what changes the session id when the application pins. */
+  void rotateSessionOnPin(Runnable rotation) {
+    this.rotateSessionOnPin = rotation;
+  }
+
+  /** The session cookies to add with the route cookies (writing the session through first). */
+  List<SetCookie> sessionCookies() {
+    RequestSession s = session;
+    return s == null ? List.of() : s.cookies();
+  }
+
+  /** The application changed its session: after the body started, its cookie goes out at once. */
+  void sessionChanged() {
+    decided();
+  }
+
+  private void rotateSession() {
+    Runnable rotation = rotateSessionOnPin;
+    if (rotation != null) {
+      rotation.run();
+    }
+  }
+
   void sessionCreated() {
     if (route.pinForNewSession()) {
       decided();
@@ -125,8 +164,10 @@ public final class Affinity {
       route.release();
     } else if (decision.duration() == null) {
       route.pin();
+      rotateSession();
     } else {
       route.pin(decision.duration());
+      rotateSession();
     }
   }
 

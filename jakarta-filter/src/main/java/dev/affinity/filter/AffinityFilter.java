@@ -4,6 +4,14 @@ import static java.util.Objects.requireNonNull;
 
 import dev.affinity.route.RouteCookies;
 import dev.affinity.route.RouteSettings;
+import dev.affinity.session.RequestSession;
+import dev.affinity.session.SessionConflictException;
+import dev.affinity.session.SessionMode;
+import dev.affinity.session.SessionSettings;
+import dev.affinity.session.SessionStore;
+import dev.affinity.session.SessionStoreException;
+import dev.affinity.session.SessionStoreProvider;
+import dev.affinity.session.Sessions;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
@@ -14,7 +22,10 @@ import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Collections;
+import java.util.ServiceLoader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +39,12 @@ import org.slf4j.LoggerFactory;
  * given to the constructor, or by {@code affinity.properties} through {@link AffinityInitializer}. Map
  * it to {@code /*} with the dispatcher types {@code REQUEST}, {@code ASYNC} and {@code ERROR}, and
  * declare it async-supported.
+ *
+ * <p>With {@code sessionMode} {@code cookie} or {@code redis}, the request's {@code HttpSession} is
+ * the filter's own: kept in a sealed {@code AFFINITYSESSION} cookie, or in Redis behind a near-cache,
+ * so that it survives the loss of this target. A session that cannot be loaded because the store is
+ * unreachable is answered with {@code 503} and {@code Retry-After}; a save that lost a race with
+ * another request for the same session, with {@code 409} and {@code Retry-After: 0}.
  */
 public class AffinityFilter implements Filter {
   private static final Logger LOG = LoggerFactory.getLogger(AffinityFilter.class);
@@ -36,6 +53,9 @@ public class AffinityFilter implements Filter {
   private AffinityFilterConfig config;
   private RouteCookies route;
   private DecisionSource decisions;
+  private Sessions sessions;
+  /** The servlet context attribute under which the session store (redis mode) is published. */
+  public static final String SESSION_STORE_ATTRIBUTE = SessionStore.class.getName();
 
   /** A filter configured from its init-params when the container initializes it. */
   public AffinityFilter() {}
@@ -50,7 +70,7 @@ public class AffinityFilter implements Filter {
     if (config == null) {
       String name = filterConfig.getFilterName();
       try {
-        RouteSettings.checkNames(Collections.list(filterConfig.getInitParameterNames()));
+        AffinityFilterConfig.checkNames(Collections.list(filterConfig.getInitParameterNames()));
         config = AffinityFilterConfig.fromParameters(filterConfig::getInitParameter);
       } catch (IllegalArgumentException | IllegalStateException e) {
         throw new ServletException("AffinityFilter \"" + name + "\": invalid init-param: " + e.getMessage(), e);
@@ -58,10 +78,58 @@ public class AffinityFilter implements Filter {
     }
     route = RouteCookies.of(config.settings());
     decisions = config.cdi() ? lookUpCdi() : null;
-    LOG.info("AffinityFilter issues {} for target {}{} ({}; CDI decisions {})", route.cookieName(),
+    sessions = openSessions(config, filterConfig.getServletContext().getSessionTimeout(), filterConfig.getFilterName());
+    if (sessions != null && sessions.store() != null) {
+      filterConfig.getServletContext().setAttribute(SESSION_STORE_ATTRIBUTE, sessions.store());
+    }
+    LOG.info("AffinityFilter issues {} for target {}{} ({}; CDI decisions {}; sessions {})", route.cookieName(),
         config.settings().targetId(),
         config.settings().targetGroup().isEmpty() ? "" : " in group " + config.settings().targetGroup(),
-        config.settings().keyring(), decisions == null ? "off" : "on");
+        config.settings().keyring(), decisions == null ? "off" : "on",
+        sessions == null ? "container" : sessions.toString());
+  }
+
+  /** Cookie or redis mode: the application's {@link Sessions}; {@code null} for the container's. */
+  private static Sessions openSessions(AffinityFilterConfig config, int timeoutMinutes, String filterName)
+      throws ServletException {
+    SessionSettings settings = config.sessions();
+    if (settings.mode() == SessionMode.CONTAINER) {
+      return null;
+    }
+    RouteSettings route = config.settings();
+    SessionStore store = null;
+    if (settings.mode() == SessionMode.REDIS) {
+      store = SessionStore.nearCached(openStore(settings, route, filterName), settings.nearCacheSize(),
+          settings.nearCacheTtl(), route.clock());
+    }
+    Sessions.Builder b = Sessions.builder(settings)
+        .keyring(route.keyring())
+        .cookiePolicy(route.cookiePolicy())
+        .target(route.targetId(), route.targetGroup())
+        .clock(route.clock())
+        .defaultMaxInactive(timeoutMinutes > 0 ? Duration.ofMinutes(timeoutMinutes) : Duration.ZERO);
+    if (store != null) {
+      b.store(store);
+    }
+    return b.build();
+  }
+
+  private static SessionStore openStore(SessionSettings settings, RouteSettings route, String filterName)
+      throws ServletException {
+    for (ClassLoader loader : new ClassLoader[] {AffinityFilter.class.getClassLoader(),
+        Thread.currentThread().getContextClassLoader()}) {
+      if (loader == null) {
+        continue;
+      }
+      for (SessionStoreProvider provider : ServiceLoader.load(SessionStoreProvider.class, loader)) {
+        if (provider.supports(settings.redisUri())) {
+          return provider.open(settings, route.clock());
+        }
+      }
+    }
+    throw new ServletException("AffinityFilter \"" + filterName + "\": sessionMode redis needs the module"
+        + " dev.affinity:affinity-session-redis (and Lettuce) on the class path; no store opens "
+        + settings.redactedUri());
   }
 
   /** The CDI bridge, loaded by name so that the filter runs without the CDI API on the class path. */
@@ -97,9 +165,27 @@ public class AffinityFilter implements Filter {
     Affinity affinity = Affinity.find(request).orElse(null);
     boolean initial = affinity == null;
     if (initial) {
+      ServletCookies cookies = ServletCookies.of(request);
       affinity = new Affinity(
-          route.begin(ServletCookies.of(request), request.isSecure(), request.getHeader(RouteCookies.PREVIOUS_TARGET_HEADER)),
+          route.begin(cookies, request.isSecure(), request.getHeader(RouteCookies.PREVIOUS_TARGET_HEADER)),
           config.settings().targetId(), decisions);
+      if (sessions != null) {
+        RequestSession session = sessions.begin(cookies, request.isSecure());
+        affinity.session(session);
+        if (config.sessions().rotateOnPin()) {
+          affinity.rotateSessionOnPin(() -> {
+            if (session.current(false) != null) {
+              session.changeId();
+            }
+          });
+        }
+      } else if (config.sessions().rotateOnPin()) {
+        affinity.rotateSessionOnPin(() -> {
+          if (request.getSession(false) != null) {
+            request.changeSessionId();
+          }
+        });
+      }
       request.setAttribute(Affinity.ATTRIBUTE, affinity);
     }
     // Each pass (the request, and an async or error dispatch of it) guards its own response.
@@ -111,11 +197,18 @@ public class AffinityFilter implements Filter {
     try {
       chain.doFilter(wrappedRequest, wrapped);
       completed = true;
+    } catch (IOException | ServletException | RuntimeException e) {
+      if (!answerSessionFailure(e, response, affinity)) {
+        throw e;
+      }
     } finally {
       if (!wrappedRequest.isAsyncStarted()) {
         try {
           wrapped.writeCookies();
         } catch (RuntimeException e) {
+          if (completed && answerSessionFailure(e, response, affinity)) {
+            return;
+          }
           if (completed) {
             throw e;
           }
@@ -129,6 +222,52 @@ public class AffinityFilter implements Filter {
     }
   }
 
+  /**
+   * Answers a request whose session could not be loaded ({@code 503}) or saved ({@code 409}), if the
+   * response is not committed yet.
+   *
+   * @return false when {@code failure} is not about the session, or the response is already committed
+   */
+  private static boolean answerSessionFailure(Throwable failure, HttpServletResponse response, Affinity affinity) {
+    Throwable cause = failure;
+    while (cause != null && !(cause instanceof SessionConflictException) && !(cause instanceof SessionStoreException)) {
+      cause = cause.getCause();
+    }
+    if (cause == null || response.isCommitted() || affinity.session() == null) {
+      return false;
+    }
+    affinity.session().abandon();
+    boolean conflict = cause instanceof SessionConflictException;
+    if (conflict) {
+      LOG.debug("409: {}", cause.getMessage());
+    } else {
+      LOG.warn("503: {}", cause.getMessage());
+    }
+    try {
+      response.reset();
+      response.setStatus(conflict ? HttpServletResponse.SC_CONFLICT : HttpServletResponse.SC_SERVICE_UNAVAILABLE);
+      response.setHeader("Retry-After", conflict ? "0" : "1");
+      response.setHeader("Cache-Control", "no-store");
+      response.setContentType("text/plain;charset=utf-8");
+      byte[] body = (conflict
+          ? "The session was changed by a concurrent request; retry this request.\n"
+          : "The session store is unavailable; retry shortly.\n").getBytes(StandardCharsets.UTF_8);
+      response.setContentLength(body.length);
+      try {
+        response.getOutputStream().write(body);
+      } catch (IllegalStateException writerInUse) {
+        response.getWriter().write(new String(body, StandardCharsets.UTF_8));
+      }
+    } catch (IOException | IllegalStateException e) {
+      LOG.debug("could not answer the session failure", e);
+    }
+    return true;
+  }
+
   @Override
-  public void destroy() {}
+  public void destroy() {
+    if (sessions != null && sessions.store() != null) {
+      sessions.store().close();
+    }
+  }
 }

@@ -3,25 +3,51 @@ package dev.affinity.filter;
 import static java.util.Objects.requireNonNull;
 
 import dev.affinity.route.RouteSettings;
+import dev.affinity.session.SessionSettings;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Function;
 
 /**
  * How an {@link AffinityFilter} registered in code is configured: the container-free
  * {@link RouteSettings} (target id, keys, cookie policy, default pin) plus what only the filter has
- * to decide, namely whether to read decisions recorded by the CDI interceptors.
+ * to decide: whether to read decisions recorded by the CDI interceptors, and where sessions live
+ * ({@link SessionSettings}: {@code sessionMode} and its companions).
  */
 public final class AffinityFilterConfig {
   private final RouteSettings settings;
   private final boolean cdi;
+  private final SessionSettings sessions;
 
-  private AffinityFilterConfig(RouteSettings settings, boolean cdi) {
+  private AffinityFilterConfig(RouteSettings settings, boolean cdi, SessionSettings sessions) {
     this.settings = settings;
     this.cdi = cdi;
+    this.sessions = sessions;
   }
 
-  /** The settings, with CDI decisions read when a CDI container is present. */
+  /** The settings, with CDI decisions read when a CDI container is present, and the container's sessions. */
   public static AffinityFilterConfig of(RouteSettings settings) {
-    return new AffinityFilterConfig(requireNonNull(settings, "settings"), true);
+    return new AffinityFilterConfig(requireNonNull(settings, "settings"), true, SessionSettings.defaults());
+  }
+
+  /** Every init-param name the filter reads: the route settings and the session settings. */
+  public static List<String> settingNames() {
+    List<String> names = new ArrayList<>(RouteSettings.SETTINGS);
+    names.addAll(SessionSettings.SETTINGS);
+    return names;
+  }
+
+  /**
+   * Refuses init-param names the filter does not know, so that a misspelt one fails instead of being
+   * ignored.
+   */
+  public static void checkNames(Iterable<String> names) {
+    List<String> known = settingNames();
+    for (String name : requireNonNull(names, "names")) {
+      if (!known.contains(name)) {
+        throw new IllegalArgumentException("unknown setting \"" + name + "\"; known settings are " + known);
+      }
+    }
   }
 
   /**
@@ -30,7 +56,8 @@ public final class AffinityFilterConfig {
    * @throws IllegalArgumentException naming the setting and the value it refused
    */
   public static AffinityFilterConfig fromParameters(Function<String, String> parameters) {
-    return of(RouteSettings.parse(requireNonNull(parameters, "parameters")));
+    requireNonNull(parameters, "parameters");
+    return of(RouteSettings.parse(parameters)).withSessions(SessionSettings.parse(parameters));
   }
 
   public RouteSettings settings() {
@@ -42,13 +69,23 @@ public final class AffinityFilterConfig {
     return cdi;
   }
 
+  /** Where sessions live: the container's (default), a sealed cookie, or Redis. */
+  public SessionSettings sessions() {
+    return sessions;
+  }
+
   /** The same settings, with CDI lookups on or off. */
   public AffinityFilterConfig withCdi(boolean cdi) {
-    return new AffinityFilterConfig(settings, cdi);
+    return new AffinityFilterConfig(settings, cdi, sessions);
+  }
+
+  /** The same settings, with these session settings. */
+  public AffinityFilterConfig withSessions(SessionSettings sessions) {
+    return new AffinityFilterConfig(settings, cdi, requireNonNull(sessions, "sessions"));
   }
 
   @Override
   public String toString() {
-    return "AffinityFilterConfig{" + settings + ", cdi=" + cdi + "}";
+    return "AffinityFilterConfig{" + settings + ", cdi=" + cdi + ", " + sessions + "}";
   }
 }

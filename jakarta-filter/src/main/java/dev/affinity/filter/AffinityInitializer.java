@@ -1,6 +1,5 @@
 package dev.affinity.filter;
 
-import dev.affinity.route.RouteSettings;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.FilterRegistration;
 import jakarta.servlet.ServletContainerInitializer;
@@ -63,7 +62,7 @@ public class AffinityInitializer implements ServletContainerInitializer {
     }
     AffinityFilterConfig config;
     try {
-      RouteSettings.checkNames(new ArrayList<>(properties.stringPropertyNames()));
+      AffinityFilterConfig.checkNames(new ArrayList<>(properties.stringPropertyNames()));
       config = AffinityFilterConfig.fromParameters(properties::getProperty);
     } catch (IllegalArgumentException | IllegalStateException e) {
       throw new ServletException(resource + " at " + url + ": " + e.getMessage(), e);

@@ -1,5 +1,7 @@
 package dev.affinity.filter;
 
+import dev.affinity.session.RequestSession;
+import dev.affinity.session.Session;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
@@ -11,7 +13,8 @@ import jakarta.servlet.http.HttpServletRequestWrapper;
 import jakarta.servlet.http.HttpSession;
 
 /**
- * Sees the application create a session (to pin on it, by setting), and keeps asynchronous processing
+ * Sees the application create a session (to pin on it, by setting), serves the session from the
+ * client-side cookie or the store in cookie and redis mode, and keeps asynchronous processing
  * on the cookie-writing response: {@code startAsync()} hands out a context whose {@code complete()} and
  * {@code dispatch()} write the route cookies first.
  */
@@ -19,7 +22,9 @@ final class AffinityRequest extends HttpServletRequestWrapper {
   private final Affinity affinity;
   private final RouteCookieResponse response;
   private final boolean pinOnSessionCreate;
+  private final RequestSession managed;
   private boolean sessionSeen;
+  private AffinityHttpSession wrapped;
 
   AffinityRequest(HttpServletRequest request, RouteCookieResponse response, Affinity affinity,
       boolean pinOnSessionCreate) {
@@ -27,6 +32,7 @@ final class AffinityRequest extends HttpServletRequestWrapper {
     this.affinity = affinity;
     this.response = response;
     this.pinOnSessionCreate = pinOnSessionCreate;
+    this.managed = affinity.session();
   }
 
   @Override
@@ -36,6 +42,9 @@ final class AffinityRequest extends HttpServletRequestWrapper {
 
   @Override
   public HttpSession getSession(boolean create) {
+    if (managed != null) {
+      return managedSession(create);
+    }
     if (!create || !pinOnSessionCreate || sessionSeen) {
       return super.getSession(create);
     }
@@ -48,6 +57,50 @@ final class AffinityRequest extends HttpServletRequestWrapper {
     }
     sessionSeen = session != null;
     return session;
+  }
+
+  private synchronized HttpSession managedSession(boolean create) {
+    Session session = managed.current(create);
+    if (session == null) {
+      return null;
+    }
+    if (wrapped == null || wrapped.session() != session) {
+      wrapped = new AffinityHttpSession(session, getServletContext(), affinity);
+      if (session.isNew() && pinOnSessionCreate) {
+        affinity.sessionCreated();
+      }
+    }
+    return wrapped;
+  }
+
+  @Override
+  public String changeSessionId() {
+    if (managed == null) {
+      return super.changeSessionId();
+    }
+    String id = managed.changeId();
+    affinity.sessionChanged();
+    return id;
+  }
+
+  @Override
+  public String getRequestedSessionId() {
+    return managed == null ? super.getRequestedSessionId() : managed.requestedId().orElse(null);
+  }
+
+  @Override
+  public boolean isRequestedSessionIdValid() {
+    return managed == null ? super.isRequestedSessionIdValid() : managed.requestedIdValid();
+  }
+
+  @Override
+  public boolean isRequestedSessionIdFromCookie() {
+    return managed == null ? super.isRequestedSessionIdFromCookie() : managed.requestedId().isPresent();
+  }
+
+  @Override
+  public boolean isRequestedSessionIdFromURL() {
+    return managed == null && super.isRequestedSessionIdFromURL();
   }
 
   @Override

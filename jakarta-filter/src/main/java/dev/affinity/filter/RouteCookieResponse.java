@@ -8,6 +8,7 @@ import jakarta.servlet.http.HttpServletResponseWrapper;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.Writer;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import org.slf4j.Logger;
@@ -37,10 +38,20 @@ final class RouteCookieResponse extends HttpServletResponseWrapper {
     return outputStarted;
   }
 
-  /** Adds the cookies for the request's current decision, unless the response is committed. */
+  /**
+   * Adds the cookies for the request's current decision, and for its session (written through first,
+   * in cookie or redis mode), unless the response is committed.
+   */
   void writeCookies() {
     affinity.applyRecordedDecision();
     List<SetCookie> cookies = affinity.route().cookies();
+    List<SetCookie> session = isCommitted() ? List.of() : affinity.sessionCookies();
+    if (!session.isEmpty()) {
+      List<SetCookie> all = new ArrayList<>(cookies.size() + session.size());
+      all.addAll(cookies);
+      all.addAll(session);
+      cookies = all;
+    }
     if (cookies.isEmpty()) {
       return;
     }

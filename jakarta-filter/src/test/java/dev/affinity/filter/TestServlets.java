@@ -193,4 +193,73 @@ final class TestServlets {
       resp.getWriter().print("session new=" + isNew + " pinned=" + Affinity.current(req).pinnedTarget().orElse("-"));
     }
   }
+
+  /** Not on the session class allow-list. */
+  static final class NotAllowed implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /**
+   * {@code /cart/…}, the classic sticky-session case: {@code add?item=N} (appends "item-N" to a List in
+   * the session), {@code list}, {@code big?bytes=N} (sets a byte array; 413 with the message when over
+   * the limit), {@code evil} (a class not allowed; 400), {@code rotate} (changeSessionId),
+   * {@code invalidate}, {@code info}. Each answers "target=… items=… id=… new=…".
+   */
+  public static final class Cart extends HttpServlet {
+    @Override
+    @SuppressWarnings("unchecked")
+    protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+      String op = String.valueOf(req.getPathInfo()).substring(1);
+      resp.setContentType("text/plain");
+      jakarta.servlet.http.HttpSession session = req.getSession(!op.equals("list") && !op.equals("info"));
+      String extra = "";
+      switch (op) {
+        case "add": {
+          java.util.List<String> cart = (java.util.List<String>) session.getAttribute("cart");
+          if (cart == null) {
+            cart = new java.util.ArrayList<>();
+          }
+          cart.add("item-" + req.getParameter("item"));
+          session.setAttribute("cart", cart);
+          break;
+        }
+        case "big":
+          try {
+            session.setAttribute("big", new byte[Integer.parseInt(req.getParameter("bytes"))]);
+          } catch (IllegalStateException e) {
+            resp.setStatus(413);
+            resp.getWriter().print(e.getMessage());
+            return;
+          }
+          break;
+        case "evil":
+          try {
+            session.setAttribute("evil", new NotAllowed());
+          } catch (IllegalArgumentException e) {
+            resp.setStatus(400);
+            resp.getWriter().print(e.getMessage());
+            return;
+          }
+          break;
+        case "rotate":
+          extra = " old=" + session.getId() + " changed=" + req.changeSessionId();
+          break;
+        case "invalidate":
+          session.invalidate();
+          resp.getWriter().print("invalidated");
+          return;
+        case "info":
+          extra = " requested=" + req.getRequestedSessionId() + " valid=" + req.isRequestedSessionIdValid();
+          break;
+        default:
+          break;
+      }
+      java.util.List<String> cart = session == null ? null : (java.util.List<String>) session.getAttribute("cart");
+      resp.getWriter().print("target=" + Affinity.current(req).targetId()
+          + " items=" + (cart == null ? 0 : cart.size())
+          + " id=" + (session == null ? "-" : session.getId())
+          + " new=" + (session != null && session.isNew()) + extra
+          + (cart == null ? "" : " cart=" + String.join(",", cart)));
+    }
+  }
 }

@@ -63,6 +63,7 @@ final class TestWebapp {
     servlet(xml, "errorPage", "ErrorPage", "/error-page");
     servlet(xml, "session", "Session", "/session");
     servlet(xml, "cdi", "Cdi", "/cdi");
+    servlet(xml, "cart", "Cart", "/cart/*");
     xml.append("  <error-page>\n    <location>/error-page</location>\n  </error-page>\n");
     xml.append("</web-app>\n");
     Files.writeString(dir.resolve("WEB-INF/web.xml"), xml, StandardCharsets.UTF_8);
