@@ -228,7 +228,11 @@ public final class RouteSettings {
     }
   }
 
-  private static boolean parseBoolean(String setting, String value) {
+  /**
+   * A boolean setting as the filter's settings spell it ({@code true/yes/on}, {@code false/no/off},
+   * any case); anything else is refused with the setting named. Shared with the session settings.
+   */
+  public static boolean parseBoolean(String setting, String value) {
     switch (value.trim().toLowerCase(Locale.ROOT)) {
       case "true":
       case "yes":

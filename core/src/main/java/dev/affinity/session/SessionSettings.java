@@ -1,5 +1,6 @@
 package dev.affinity.session;
 
+import dev.affinity.route.RouteSettings;
 import static java.util.Objects.requireNonNull;
 
 import java.time.Duration;
@@ -96,7 +97,7 @@ public final class SessionSettings {
     }
     String rotate = parameters.apply(ROTATE_SESSION_ON_PIN);
     if (rotate != null) {
-      b.rotateOnPin(parseBoolean(ROTATE_SESSION_ON_PIN, rotate));
+      b.rotateOnPin(RouteSettings.parseBoolean(ROTATE_SESSION_ON_PIN, rotate));
     }
     String allowed = parameters.apply(SESSION_ALLOWED_CLASSES);
     if (allowed != null && !allowed.isBlank()) {
@@ -119,20 +120,6 @@ public final class SessionSettings {
     }
   }
 
-  private static boolean parseBoolean(String setting, String value) {
-    switch (value.trim().toLowerCase(Locale.ROOT)) {
-      case "true":
-      case "yes":
-      case "on":
-        return true;
-      case "false":
-      case "no":
-      case "off":
-        return false;
-      default:
-        throw new IllegalArgumentException(setting + " must be true or false, got \"" + value + "\"");
-    }
-  }
 
   public SessionMode mode() {
     return mode;
