@@ -6,14 +6,15 @@
 #   bench/websocket-load.sh [--no-build] [--help]
 #
 # Environment (defaults in brackets):
-#   CONNECTIONS [16]  MESSAGE_BYTES [1024]  WINDOW [16] (messages in flight per connection)  SECONDS [10]
+#   CONNECTIONS [16]  MESSAGE_BYTES [1024]  WINDOW [16] (messages in flight per connection)  RUN_SECONDS [10]
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CONNECTIONS="${CONNECTIONS:-16}"
 MESSAGE_BYTES="${MESSAGE_BYTES:-1024}"
 WINDOW="${WINDOW:-16}"
-SECONDS_PER_RUN="${SECONDS:-10}"
+# Not SECONDS: bash keeps its own SECONDS (time since the shell started).
+SECONDS_PER_RUN="${RUN_SECONDS:-10}"
 BUILD=1
 for arg in "$@"; do
   case "$arg" in
