@@ -212,7 +212,7 @@ wait_http() { # url seconds [pid that must stay alive]
   return 1
 }
 
-read -r B1 B2 B3 P_AFF P_JETTY P_HAP <<<"$(free_ports 6)"
+read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 <<<"$(free_ports 7)"
 BACKENDS=("$B1" "$B2" "$B3")
 
 # ---------------------------------------------------------------------------------------------
@@ -490,6 +490,18 @@ log "plain Jetty proxy on $P_JETTY"
 measure jetty "http://127.0.0.1:$P_JETTY/" "" check_jetty
 stop_last "$JETTY_PID"
 
+# b'. The same plain proxy with all requests to one backend: the load shape a sticky balancer (and
+# HAProxy above) produces when one client is pinned. With one busy nginx process instead of three
+# sharing CPU 1 with wrk, the backend side gets less CPU; this row shows what that alone costs.
+# shellcheck disable=SC2086
+spawn "$WORK/jetty1.out" "${ON_PROXY_CPU[@]}" java $JAVA_OPTS -cp "$BENCH_JAR" dev.affinity.bench.PlainJettyProxy \
+  "$P_JETTY1" "http://127.0.0.1:$B1"
+JETTY1_PID=$LAST_PID
+wait_http "http://127.0.0.1:$P_JETTY1/" 60 "$JETTY1_PID" || { tail -40 "$WORK/jetty1.out" >&2; die "PlainJettyProxy (one backend) did not start"; }
+log "plain Jetty proxy, one backend, on $P_JETTY1"
+measure jetty1 "http://127.0.0.1:$P_JETTY1/" "" ""
+stop_last "$JETTY1_PID"
+
 # c. HAProxy, cookie insert stickiness.
 HAPROXY_BIN="$(command -v haproxy)"
 cat >"$WORK/haproxy.cfg" <<EOF
@@ -538,6 +550,7 @@ label() {
     direct) echo "nginx direct (reference, no proxy)" ;;
     affinity) echo "Affinity balancer (duration stickiness, fixed expiry, cookie sent)" ;;
     jetty) echo "Jetty 12 ProxyHandler.Reverse (round robin, no stickiness)" ;;
+    jetty1) echo "Jetty 12 ProxyHandler.Reverse, every request to one backend (the pinned load shape)" ;;
     haproxy) echo "HAProxy $(haproxy -v 2>/dev/null | awk 'NR==1 {print $3}') (cookie insert, nbthread 1)" ;;
   esac
 }
@@ -545,6 +558,7 @@ stick_note() {
   case "$1" in
     direct) echo "-" ;;
     jetty) echo "none (spread over 3)" ;;
+    jetty1) echo "one backend by construction" ;;
     *) echo "${STICKY[$1]:-?}" ;;
   esac
 }
@@ -585,7 +599,7 @@ report() {
     printf '| %s | %.0f | %.2f | %s | %s |\n' "$(label "$k")" "${RPS[$k]}" "${P99[$k]}" "${ERRS[$k]}" "$(stick_note "$k")"
   done
   echo
-  echo "Ratios (req/s): Affinity / Jetty ProxyHandler = **${R_JETTY}×** (goal ≥ 1.0×: $GOAL); Affinity / HAProxy = **${R_HAP}×**."
+  echo "Ratios (req/s): Affinity / Jetty ProxyHandler = **${R_JETTY}×** (goal ≥ 1.0×: $GOAL); Affinity / HAProxy = **${R_HAP}×**; Affinity / Jetty ProxyHandler on one backend = **$(ratio "${RPS[affinity]}" "${RPS[jetty1]}")×**."
   echo "Ratios (p99, lower is better): Affinity / Jetty ProxyHandler = ${P_JETTY_R}×; Affinity / HAProxy = ${P_HAP_R}×."
   if [[ "$STICKY_FAILS" -gt 0 ]]; then
     echo
