@@ -41,7 +41,10 @@ class RedisClusterTest {
   /** Six ports p for which p and its cluster bus port p + 10000 are both free. */
   private static List<Integer> ports() throws IOException {
     List<Integer> ports = new ArrayList<>();
-    int p = 20_000 + ThreadLocalRandom.current().nextInt(9_000);
+    // Node ports and their cluster-bus ports (port + 10000) both below Linux's ephemeral range
+    // (32768+), so no outgoing connection of another test can take a bus port between the check
+    // and the node's start.
+    int p = 10_000 + ThreadLocalRandom.current().nextInt(12_000);
     while (ports.size() < 6) {
       if (free(p) && free(p + 10_000)) {
         ports.add(p);
