@@ -62,7 +62,9 @@ public final class AffinityServer {
       adminConnector.setPort(b.adminPort);
       server.addConnector(adminConnector);
       Handler publicSide = new Handler.Sequence(webSocketProxy, balancer);
-      server.setHandler(new Handler.Wrapper() {
+      // The public side is the wrapped handler (not just a bean), so that it knows its Server: the
+      // balancer's upstream client runs on the server's thread pool.
+      server.setHandler(new Handler.Wrapper(publicSide) {
         @Override
         public boolean handle(org.eclipse.jetty.server.Request request, org.eclipse.jetty.server.Response response,
             org.eclipse.jetty.util.Callback callback) throws Exception {
@@ -72,10 +74,9 @@ public final class AffinityServer {
             }
             return true;
           }
-          return publicSide.handle(request, response, callback);
+          return super.handle(request, response, callback);
         }
       });
-      server.addBean(publicSide, true);
       server.addBean(admin, true);
     }
     server.addBean(healthChecker, true);

@@ -3,6 +3,7 @@ package dev.affinity.jetty;
 import java.net.ConnectException;
 import java.nio.channels.UnresolvedAddressException;
 import java.util.Locale;
+import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 
@@ -31,5 +32,33 @@ final class Upstream {
     if (host != null) {
       headers.put(HttpHeader.X_FORWARDED_HOST, host);
     }
+  }
+
+  /** One RFC 7239 {@code Forwarded} element, quoted where a value needs it. */
+  static String forwardedElement(String by, String forValue, String host, String proto) {
+    return new StringBuilder(64)
+        .append("by=").append(HttpField.PARAMETER_TOKENIZER.quote(by))
+        .append(";for=").append(HttpField.PARAMETER_TOKENIZER.quote(forValue))
+        .append(";host=").append(HttpField.PARAMETER_TOKENIZER.quote(host))
+        .append(";proto=").append(proto)
+        .toString();
+  }
+
+  /**
+   * Appends {@code value} to a list-valued header: the values already there (from every field of
+   * that name, blanks dropped) stay in front, joined by {@code ", "}, in a single field.
+   */
+  static void appendValue(HttpFields.Mutable headers, HttpHeader header, String value) {
+    StringBuilder joined = null;
+    for (HttpField field : headers) {
+      if (field.getHeader() == header) {
+        for (String v : field.getValues()) {
+          if (v != null && !v.isBlank()) {
+            (joined == null ? joined = new StringBuilder(64) : joined).append(v).append(", ");
+          }
+        }
+      }
+    }
+    headers.put(header, joined == null ? value : joined.append(value).toString());
   }
 }

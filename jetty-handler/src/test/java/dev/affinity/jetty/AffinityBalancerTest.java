@@ -313,6 +313,29 @@ class AffinityBalancerTest extends BalancerTestBase {
   }
 
   @Test
+  void forwardingHeadersAreAppendedToWhatEarlierProxiesSent() throws Exception {
+    startDuration("a");
+    String authority = balancer.uri().getAuthority();
+    browser().get("/");
+    Map<String, String> seen = backends.get("a").lastHeaders;
+    assertThat(seen.get("via")).matches("1\\.1 \\S+");
+    assertThat(seen.get("forwarded")).isEqualTo("by=\"127.0.0.1\";for=\"127.0.0.1\";host=\"" + authority + "\";proto=http");
+    assertThat(seen.get("x-forwarded-for")).isEqualTo("127.0.0.1");
+    assertThat(seen.get("x-forwarded-proto")).isEqualTo("http");
+    assertThat(seen.get("x-forwarded-host")).isEqualTo(authority);
+
+    // Behind another proxy: each list keeps the earlier hops in front, as one field.
+    UserAgent client = browser();
+    client.send(http.newRequest(balancer.uri().resolve("/")).headers(h -> h
+        .add("Via", "1.0 edge").add("Via", " ").add("Via", "1.1 cdn")
+        .put("Forwarded", "for=203.0.113.9;proto=https")
+        .put("X-Forwarded-For", "203.0.113.9")));
+    assertThat(seen.get("via")).startsWith("1.0 edge, 1.1 cdn, 1.1 ");
+    assertThat(seen.get("forwarded")).isEqualTo("for=203.0.113.9;proto=https, by=\"127.0.0.1\";for=\"127.0.0.1\";host=\"" + authority + "\";proto=http");
+    assertThat(seen.get("x-forwarded-for")).isEqualTo("203.0.113.9, 127.0.0.1");
+  }
+
+  @Test
   void statusJsonReportsTargetsAndCounters() throws Exception {
     startDuration("a", "b");
     UserAgent client = browser();

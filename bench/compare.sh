@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Load test: the Affinity balancer vs plain Jetty 12 ProxyHandler.Reverse vs HAProxy, side by side,
-# in front of the same three nginx backends, all on 127.0.0.1. See bench/README.md.
+# Side by side, in one run: the Affinity balancer vs plain Jetty 12 ProxyHandler.Reverse vs Jetty
+# ee10 BalancerServlet (stickySessions=true) vs HAProxy (cookie insert), in front of the same three
+# nginx backends, all on 127.0.0.1, measured with the same wrk settings. See bench/README.md.
 #
-#   bench/load.sh [--no-build] [--write] [--help]
+#   bench/compare.sh [--no-build] [--write] [--help]
+#
+# All proxies run at once (idle while another is measured), pinned to the same CPU; after each has
+# warmed up, the measured runs go round robin over the proxies, REPS rounds, so that a slow spell of
+# the machine hits every proxy alike. Ratios are taken within a round, and the median is reported.
 #
 # Environment (defaults in brackets):
-#   DURATION [10s]  CONNECTIONS [50]  THREADS [1]  REPS [3]
-#   WARMUP [10s] WARMUP_ROUNDS [4] WARMUP_TOLERANCE [5]   (warm-up rounds of WARMUP until two agree
-#                   within WARMUP_TOLERANCE %, at most WARMUP_ROUNDS; WARMUP=0 skips it)
+#   DURATION [10s]  CONNECTIONS [50]  THREADS [1]  REPS [5]   (REPS rounds of one wrk run per proxy)
+#   WARMUP [10s] WARMUP_ROUNDS [6] WARMUP_TOLERANCE [5]   (per Java proxy: rounds of WARMUP until
+#                   two agree within WARMUP_TOLERANCE %, at most WARMUP_ROUNDS; WARMUP=0 skips it)
 #   PROXY_CPU [0]   LOAD_CPU [1]      (taskset CPU lists; PIN=0 disables pinning)
-#   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]   (same for both Java proxies)
+#   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]   (the same for the three Java proxies)
+#   JIT_PRIORITY [1]  (as root: the Java proxies' JIT compiler threads run at nice -10, see README)
+#   ONE_BACKEND [1]   (also measure plain Jetty with every request to one backend; 0 skips it)
 #   BENCHMARKS_FILE [<repo>/BENCHMARKS.md]   (what --write edits)
 #   NOTE []         (an extra line written with the results)
-#   MAX_SECONDS [1200]  (no new step starts after this long; each step has its own limit)
+#   MAX_SECONDS [1800]  (no new step starts after this long; each step has its own limit)
 #   BUILD_MAX_SECONDS [900]  (limit for each of the two Maven builds)
 #   AFFINITY_JAR [<repo>/jetty-handler/target/affinity-balancer.jar]
 set -euo pipefail
@@ -23,9 +30,9 @@ ORIGINAL_ARGS=("$@")
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-50}"
 THREADS="${THREADS:-1}"
-REPS="${REPS:-3}"
+REPS="${REPS:-5}"
 WARMUP="${WARMUP:-10s}"
-WARMUP_ROUNDS="${WARMUP_ROUNDS:-4}"
+WARMUP_ROUNDS="${WARMUP_ROUNDS:-6}"
 WARMUP_TOLERANCE="${WARMUP_TOLERANCE:-5}"
 PROXY_CPU="${PROXY_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
@@ -33,7 +40,9 @@ PIN="${PIN:-1}"
 JAVA_OPTS="${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}"
 BENCHMARKS_FILE="${BENCHMARKS_FILE:-$REPO/BENCHMARKS.md}"
 NOTE="${NOTE:-}"
-MAX_SECONDS="${MAX_SECONDS:-1200}"
+MAX_SECONDS="${MAX_SECONDS:-1800}"
+JIT_PRIORITY="${JIT_PRIORITY:-1}"
+ONE_BACKEND="${ONE_BACKEND:-1}"
 BUILD_MAX_SECONDS="${BUILD_MAX_SECONDS:-900}"
 
 BUILD=1
@@ -43,15 +52,15 @@ for arg in "$@"; do
     --no-build) BUILD=0 ;;
     --write) WRITE=1 ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
-    *) echo "load.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
+    *) echo "compare.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
 
 AFFINITY_JAR="${AFFINITY_JAR:-$REPO/jetty-handler/target/affinity-balancer.jar}"
 BENCH_JAR="$REPO/bench/target/benchmarks.jar"
 
-log() { printf '[load %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf 'load.sh: FAIL: %s\n' "$*" >&2; exit 1; }
+log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'compare.sh: FAIL: %s\n' "$*" >&2; exit 1; }
 
 # Seconds in a wrk duration such as 10s, 2m, 1h or 10.
 seconds_of() {
@@ -187,7 +196,7 @@ START_SECONDS=$SECONDS
 [[ -f "$BENCH_JAR" ]] || die "$BENCH_JAR is missing (run without --no-build)"
 [[ -f "$AFFINITY_JAR" ]] || die "$AFFINITY_JAR is missing (run without --no-build)"
 
-WORK="$(mktemp -d /tmp/affinity-load.XXXXXX)"
+WORK="$(mktemp -d /tmp/affinity-compare.XXXXXX)"
 chmod 755 "$WORK"
 
 # N free ports on 127.0.0.1 (bound together so they differ, then released).
@@ -212,7 +221,7 @@ wait_http() { # url seconds [pid that must stay alive]
   return 1
 }
 
-read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 <<<"$(free_ports 7)"
+read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 P_SERVLET <<<"$(free_ports 8)"
 BACKENDS=("$B1" "$B2" "$B3")
 
 # ---------------------------------------------------------------------------------------------
@@ -295,61 +304,25 @@ median() { # numbers on stdin -> median (mean of the two middle ones for an even
   sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-# Results: NAME -> "rps p99 errors verdict"
-declare -A RPS P99 ERRS STICKY
-ORDER=()
+# Per proxy (key): URL, the cookie wrk sends, and the stickiness check after each run.
+declare -A URL COOKIE CHECK PID_OF
+KEYS=()
+# Per run: RUN_RPS[key,round], RUN_P99[key,round]; totals of errors per key.
+declare -A RUN_RPS RUN_P99 ERRS STICKY
+STICKY_FAILS=0
 
-# measure <key> <url> <cookie> <check-fn>
-# Warm-up, then REPS runs; check-fn is called as: check-fn before|after <run> <wrk total>.
-measure() {
-  local key="$1" url="$2" cookie="$3" check="$4" r
-  ORDER+=("$key")
-  # Warm-up in rounds of WARMUP until two rounds in a row agree within WARMUP_TOLERANCE percent
-  # (at most WARMUP_ROUNDS): a JVM pinned to one core needs a while for its JIT.
-  if [[ "$WARMUP_S" -gt 0 ]]; then
-    local w prev="" cur
-    for w in $(seq 1 "$WARMUP_ROUNDS"); do
-      run_wrk "$WORK/$key-warmup-$w.txt" "$WARMUP" "$url" "$cookie"
-      cur="$(parse_wrk <"$WORK/$key-warmup-$w.txt" | awk '{print $1}')"
-      log "$key: warm-up round $w ($WARMUP): $cur req/s"
-      if [[ -n "$prev" ]] && python3 -c 'import sys; p, c, t = map(float, sys.argv[1:]); sys.exit(0 if p > 0 and abs(c - p) / p * 100 <= t else 1)' \
-          "$prev" "$cur" "$WARMUP_TOLERANCE"; then
-        break
-      fi
-      prev="$cur"
-    done
-  fi
-  local rps_list=() p99_list=() errs=0
-  for r in $(seq 1 "$REPS"); do
-    [[ -n "$check" ]] && "$check" before "$r" 0
-    run_wrk "$WORK/$key-$r.txt" "$DURATION" "$url" "$cookie"
-    local parsed rps p99 total e
-    parsed="$(parse_wrk <"$WORK/$key-$r.txt")"
-    read -r rps p99 total e <<<"$parsed"
-    [[ -n "$check" ]] && "$check" after "$r" "$total"
-    log "$key run $r/$REPS: $rps req/s, p99 ${p99} ms, $total requests, $e errors"
-    rps_list+=("$rps"); p99_list+=("$p99"); errs=$(( errs + e ))
-  done
-  RPS[$key]="$(printf '%s\n' "${rps_list[@]}" | median)"
-  P99[$key]="$(printf '%s\n' "${p99_list[@]}" | median)"
-  ERRS[$key]="$errs"
-  if [[ "$errs" -gt 0 ]]; then
-    log "WARN: $key had $errs socket errors or non-2xx/3xx responses (see $WORK/$key-*.txt)"
-    KEEP_WORK=1
-  fi
+# Requests each backend has served so far (nginx stub_status; the status request itself included).
+backend_counts() {
+  local port
+  for port in "${BACKENDS[@]}"; do
+    curl -s --max-time 2 "http://127.0.0.1:$port/nginx_status" | awk 'NR==3 {print $3}'
+  done | tr '\n' ' '
 }
 
-# Per-backend deltas between "before" and "after", checked against the wrk total.
-# sticky=1: one backend must have taken >= 99% of the wrk requests and the others almost none.
-# sticky=0: informational (round robin should spread them evenly).
-BEFORE_COUNTS=""
-STICKY_FAILS=0
-check_backends() { # key sticky phase run total
-  local key="$1" sticky="$2" phase="$3" run="$4" total="$5"
-  if [[ "$phase" == before ]]; then BEFORE_COUNTS="$(backend_counts)"; return 0; fi
-  local after verdict
-  after="$(backend_counts)"
-  verdict="$(python3 - "$sticky" "$total" "$BEFORE_COUNTS" "$after" <<'PY'
+# sticky=1: one backend took >= 99 % of the wrk requests and the others almost none (the idle
+# proxies' health checks reach every backend, hence the allowance of 10). sticky=0: informational.
+backend_verdict() { # sticky total before after
+  python3 - "$1" "$2" "$3" "$4" <<'PY'
 import sys
 sticky, total = sys.argv[1] == "1", int(sys.argv[2])
 before = [int(x) for x in sys.argv[3].split()]
@@ -363,36 +336,17 @@ if sticky:
 else:
     print(f"INFO backends saw {shares} for {total} wrk requests")
 PY
-)"
-  log "$key run $run: $verdict"
-  if [[ "$verdict" == FAIL* ]]; then
-    STICKY_FAILS=$(( STICKY_FAILS + 1 ))
-    STICKY[$key]="FAIL"
-  elif [[ -z "${STICKY[$key]:-}" ]]; then
-    STICKY[$key]="${verdict%% *}"
-  fi
 }
 
-# Affinity's own counters, from /affinity/status.json: one target's "requests" must grow by the
-# wrk count (give or take the status requests), the others not at all.
-AFF_BEFORE=""
+# Affinity's own counters, from /affinity/status.json ("t1=123 t2=4 ...").
 affinity_requests() {
   curl -s --max-time 2 "http://127.0.0.1:$P_AFF/affinity/status.json" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 print(" ".join(f"{t['"'"'id'"'"']}={t['"'"'requests'"'"']}" for g in s["groups"] for t in g["targets"]))'
 }
-check_affinity() { # phase run total
-  local phase="$1" run="$2" total="$3"
-  if [[ "$phase" == before ]]; then
-    AFF_BEFORE="$(affinity_requests)"
-    check_backends affinity 1 before "$run" 0
-    return 0
-  fi
-  check_backends affinity 1 after "$run" "$total"
-  local after verdict
-  after="$(affinity_requests)"
-  verdict="$(python3 - "$total" "$AFF_BEFORE" "$after" <<'PY'
+affinity_verdict() { # total before after
+  python3 - "$1" "$2" "$3" <<'PY'
 import sys
 total = int(sys.argv[1])
 parse = lambda s: dict(kv.split("=") for kv in s.split())
@@ -404,16 +358,60 @@ rest = sum(d.values()) - top
 ok = total > 0 and top >= 0.99 * total and rest <= max(10, 0.01 * total)
 print(("OK" if ok else "FAIL") + f" status.json requests {shares} for {total} wrk requests")
 PY
-)"
-  log "affinity run $run: $verdict"
-  if [[ "$verdict" == FAIL* ]]; then
+}
+
+record_verdict() { # key verdict
+  log "$1: $2"
+  if [[ "$2" == FAIL* ]]; then
     STICKY_FAILS=$(( STICKY_FAILS + 1 ))
-    STICKY[affinity]="FAIL"
+    STICKY[$1]="FAIL"
+  elif [[ "$2" == OK* && -z "${STICKY[$1]:-}" ]]; then
+    STICKY[$1]="OK"
   fi
 }
-check_haproxy() { check_backends haproxy 1 "$@"; }
-check_jetty() { check_backends jetty 0 "$@"; }
-check_direct() { :; }
+
+# One measured wrk run of <key> in round <r>, with its stickiness checks.
+measure_run() { # key round
+  local key="$1" r="$2" before after aff_before="" aff_after parsed rps p99 total e
+  before="$(backend_counts)"
+  [[ "$key" == affinity ]] && aff_before="$(affinity_requests)"
+  run_wrk "$WORK/$key-$r.txt" "$DURATION" "${URL[$key]}" "${COOKIE[$key]}"
+  parsed="$(parse_wrk <"$WORK/$key-$r.txt")"
+  read -r rps p99 total e <<<"$parsed"
+  after="$(backend_counts)"
+  case "${CHECK[$key]}" in
+    sticky) record_verdict "$key" "$(backend_verdict 1 "$total" "$before" "$after")" ;;
+    spread) log "$key: $(backend_verdict 0 "$total" "$before" "$after")" ;;
+  esac
+  if [[ "$key" == affinity ]]; then
+    aff_after="$(affinity_requests)"
+    record_verdict affinity "$(affinity_verdict "$total" "$aff_before" "$aff_after")"
+  fi
+  log "$key round $r/$REPS: $rps req/s, p99 ${p99} ms, $total requests, $e errors"
+  RUN_RPS[$key,$r]="$rps"
+  RUN_P99[$key,$r]="$p99"
+  ERRS[$key]=$(( ${ERRS[$key]:-0} + e ))
+  if [[ "$e" -gt 0 ]]; then
+    log "WARN: $key had $e socket errors or non-2xx/3xx responses (see $WORK/$key-$r.txt)"
+    KEEP_WORK=1
+  fi
+}
+
+# Warm-up rounds of WARMUP until two in a row agree within WARMUP_TOLERANCE % (at most WARMUP_ROUNDS).
+warm_up() { # key
+  local key="$1" w prev="" cur
+  [[ "$WARMUP_S" -gt 0 ]] || return 0
+  for w in $(seq 1 "$WARMUP_ROUNDS"); do
+    run_wrk "$WORK/$key-warmup-$w.txt" "$WARMUP" "${URL[$key]}" "${COOKIE[$key]}"
+    cur="$(parse_wrk <"$WORK/$key-warmup-$w.txt" | awk '{print $1}')"
+    log "$key: warm-up round $w ($WARMUP): $cur req/s"
+    if [[ -n "$prev" ]] && python3 -c 'import sys; p, c, t = map(float, sys.argv[1:]); sys.exit(0 if p > 0 and abs(c - p) / p * 100 <= t else 1)' \
+        "$prev" "$cur" "$WARMUP_TOLERANCE"; then
+      return 0
+    fi
+    prev="$cur"
+  done
+}
 
 # First response's cookies named like $2 (all shards), as "name=value; name2=value2".
 sticky_cookie() { # url name-prefix
@@ -423,16 +421,26 @@ sticky_cookie() { # url name-prefix
 }
 
 # ---------------------------------------------------------------------------------------------
-# 4./5. The runs, one proxy at a time (the others are not running), each on its own port.
+# 4. Start every proxy, each on its own port, all pinned to PROXY_CPU.
 log "pinning: proxies on CPU ${PROXY_CPU}, wrk and nginx on CPU ${LOAD_CPU} (PIN=$PIN)"
-log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, $REPS runs after up to $WARMUP_ROUNDS warm-up rounds of $WARMUP"
+# A JVM pinned to one core runs its JIT compiler threads against ~100 busy request threads: C2 got
+# about 13 % of the core and needed minutes to finish (the proxies' numbers kept climbing for two
+# minutes). At nice -10 the JIT is done in about 20 s. Same for all three Java proxies; root only
+# (a raised priority needs CAP_SYS_NICE), elsewhere the warm-up is simply longer.
+JIT_OPTS=""
+if [[ "$JIT_PRIORITY" == 1 && "$(id -u)" == 0 ]]; then
+  JIT_OPTS="-XX:ThreadPriorityPolicy=1 -XX:CompilerThreadPriority=-10"
+fi
+JVM=(java $JAVA_OPTS $JIT_OPTS)
 
-# Reference: wrk straight at one nginx backend.
-measure direct "http://127.0.0.1:$B1/" "" ""
+add_proxy() { # key url cookie check
+  KEYS+=("$1"); URL[$1]="$2"; COOKIE[$1]="$3"; CHECK[$1]="$4"
+}
+add_proxy direct "http://127.0.0.1:$B1/" "" none
 
 # a. Affinity.
 AFF_YAML="$WORK/balancer.yaml"
-cat >"$AFF_YAML" <<EOF
+cat >"$AFF_YAML" <<YAML
 listen: { host: 127.0.0.1, port: $P_AFF }
 keys:
   - { id: bench1, secret: "YWZmaW5pdHktbG9hZC1iZW5jaC1maXhlZC1rZXktMDE=" }
@@ -449,62 +457,27 @@ targetGroups:
       - { id: t2, uri: "http://127.0.0.1:$B2" }
       - { id: t3, uri: "http://127.0.0.1:$B3" }
 admin: { path: /affinity }
-EOF
-# shellcheck disable=SC2086
-spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" java $JAVA_OPTS -jar "$AFFINITY_JAR" "$AFF_YAML"
-AFF_PID=$LAST_PID
-wait_http "http://127.0.0.1:$P_AFF/affinity/status.json" 60 "$AFF_PID" || { tail -40 "$WORK/affinity.out" >&2; die "the Affinity balancer did not start"; }
-AFF_COOKIE="$(sticky_cookie "http://127.0.0.1:$P_AFF/" AFFINITY)"
-[[ -n "$AFF_COOKIE" ]] || die "Affinity gave no AFFINITY cookie on the first response"
-AFF_BODY1="$(curl -s --max-time 5 -H "Cookie: $AFF_COOKIE" "http://127.0.0.1:$P_AFF/")"
-AFF_BODY2="$(curl -s --max-time 5 -H "Cookie: $AFF_COOKIE" "http://127.0.0.1:$P_AFF/")"
-[[ -n "$AFF_BODY1" && "$AFF_BODY1" == "$AFF_BODY2" ]] || die "Affinity cookie did not stick: '$AFF_BODY1' then '$AFF_BODY2'"
-log "affinity on $P_AFF, pinned to '$AFF_BODY1' with a ${#AFF_COOKIE}-byte cookie"
-measure affinity "http://127.0.0.1:$P_AFF/" "$AFF_COOKIE" check_affinity
-AFF_STATUS_END="$(curl -s --max-time 2 "http://127.0.0.1:$P_AFF/affinity/status.json" || true)"
-printf '%s\n' "$AFF_STATUS_END" >"$WORK/affinity-status.json"
-AFF_LOG_LINES=$(wc -l <"$WORK/affinity.out")
-if [[ "$AFF_LOG_LINES" -gt 1000 ]]; then
-  log "WARN: the Affinity balancer wrote $AFF_LOG_LINES log lines during the run (DEBUG logging?); that costs throughput"
-  KEEP_WORK=1
-fi
-# Warnings and errors (logback and java.util.logging level names), and uncaught exceptions.
-AFF_ERROR_PATTERN='[] ](WARN|WARNING|ERROR|SEVERE)[ :]|^Exception in thread'
-if grep -qE "$AFF_ERROR_PATTERN" "$WORK/affinity.out"; then
-  log "WARN: the Affinity log has warnings or errors (first lines below; whole log in $WORK/affinity.out)"
-  grep -m 10 -E "$AFF_ERROR_PATTERN" "$WORK/affinity.out" >&2 || true
-  AFF_LOG_ERRORS=1
-  KEEP_WORK=1
-else
-  AFF_LOG_ERRORS=0
-fi
-stop_last "$AFF_PID"
-
+YAML
+spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -jar "$AFFINITY_JAR" "$AFF_YAML"
+PID_OF[affinity]=$LAST_PID
 # b. Plain Jetty ProxyHandler.Reverse, round robin, no stickiness.
-# shellcheck disable=SC2086
-spawn "$WORK/jetty.out" "${ON_PROXY_CPU[@]}" java $JAVA_OPTS -cp "$BENCH_JAR" dev.affinity.bench.PlainJettyProxy \
+spawn "$WORK/jetty.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -cp "$BENCH_JAR" dev.affinity.bench.PlainJettyProxy \
   "$P_JETTY" "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$B3"
-JETTY_PID=$LAST_PID
-wait_http "http://127.0.0.1:$P_JETTY/" 60 "$JETTY_PID" || { tail -40 "$WORK/jetty.out" >&2; die "PlainJettyProxy did not start"; }
-log "plain Jetty proxy on $P_JETTY"
-measure jetty "http://127.0.0.1:$P_JETTY/" "" check_jetty
-stop_last "$JETTY_PID"
-
-# b'. The same plain proxy with all requests to one backend: the load shape a sticky balancer (and
-# HAProxy above) produces when one client is pinned. With one busy nginx process instead of three
-# sharing CPU 1 with wrk, the backend side gets less CPU; this row shows what that alone costs.
-# shellcheck disable=SC2086
-spawn "$WORK/jetty1.out" "${ON_PROXY_CPU[@]}" java $JAVA_OPTS -cp "$BENCH_JAR" dev.affinity.bench.PlainJettyProxy \
-  "$P_JETTY1" "http://127.0.0.1:$B1"
-JETTY1_PID=$LAST_PID
-wait_http "http://127.0.0.1:$P_JETTY1/" 60 "$JETTY1_PID" || { tail -40 "$WORK/jetty1.out" >&2; die "PlainJettyProxy (one backend) did not start"; }
-log "plain Jetty proxy, one backend, on $P_JETTY1"
-measure jetty1 "http://127.0.0.1:$P_JETTY1/" "" ""
-stop_last "$JETTY1_PID"
-
-# c. HAProxy, cookie insert stickiness.
+PID_OF[jetty]=$LAST_PID
+# b'. The same plain proxy with every request to one backend: the load shape a sticky balancer
+# produces when one client is pinned (one busy nginx instead of three sharing CPU 1 with wrk).
+if [[ "$ONE_BACKEND" == 1 ]]; then
+  spawn "$WORK/jetty1.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -cp "$BENCH_JAR" dev.affinity.bench.PlainJettyProxy \
+    "$P_JETTY1" "http://127.0.0.1:$B1"
+  PID_OF[jetty1]=$LAST_PID
+fi
+# c. Jetty ee10 BalancerServlet, stickySessions=true: members t1..t3; JSESSIONID=<id>.t1 pins to t1.
+spawn "$WORK/servlet.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -cp "$BENCH_JAR" dev.affinity.bench.BalancerServletProxy \
+  "$P_SERVLET" "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$B3"
+PID_OF[servlet]=$LAST_PID
+# d. HAProxy, cookie insert stickiness, one thread.
 HAPROXY_BIN="$(command -v haproxy)"
-cat >"$WORK/haproxy.cfg" <<EOF
+cat >"$WORK/haproxy.cfg" <<CFG
 global
   nbthread 1
   maxconn 4096
@@ -524,33 +497,100 @@ backend be
   server t1 127.0.0.1:$B1 cookie t1 check inter 5s
   server t2 127.0.0.1:$B2 cookie t2 check inter 5s
   server t3 127.0.0.1:$B3 cookie t3 check inter 5s
-EOF
+CFG
 "$HAPROXY_BIN" -c -q -f "$WORK/haproxy.cfg" || die "haproxy rejected its config"
 spawn "$WORK/haproxy.out" "${ON_PROXY_CPU[@]}" "$HAPROXY_BIN" -db -f "$WORK/haproxy.cfg"
-HAP_PID=$LAST_PID
-wait_http "http://127.0.0.1:$P_HAP/" 10 "$HAP_PID" || { cat "$WORK/haproxy.out" >&2; die "haproxy did not start"; }
+PID_OF[haproxy]=$LAST_PID
+
+wait_http "http://127.0.0.1:$P_AFF/affinity/status.json" 60 "${PID_OF[affinity]}" || { tail -40 "$WORK/affinity.out" >&2; die "the Affinity balancer did not start"; }
+wait_http "http://127.0.0.1:$P_JETTY/" 60 "${PID_OF[jetty]}" || { tail -40 "$WORK/jetty.out" >&2; die "PlainJettyProxy did not start"; }
+if [[ "$ONE_BACKEND" == 1 ]]; then
+  wait_http "http://127.0.0.1:$P_JETTY1/" 60 "${PID_OF[jetty1]}" || { tail -40 "$WORK/jetty1.out" >&2; die "PlainJettyProxy (one backend) did not start"; }
+fi
+wait_http "http://127.0.0.1:$P_SERVLET/" 60 "${PID_OF[servlet]}" || { tail -40 "$WORK/servlet.out" >&2; die "BalancerServletProxy did not start"; }
+wait_http "http://127.0.0.1:$P_HAP/" 10 "${PID_OF[haproxy]}" || { cat "$WORK/haproxy.out" >&2; die "haproxy did not start"; }
+
+# The cookies each sticky client sends, and a check that they stick before any load.
+AFF_COOKIE="$(sticky_cookie "http://127.0.0.1:$P_AFF/" AFFINITY)"
+[[ -n "$AFF_COOKIE" ]] || die "Affinity gave no AFFINITY cookie on the first response"
 HAP_COOKIE="$(sticky_cookie "http://127.0.0.1:$P_HAP/" SRV)"
 [[ -n "$HAP_COOKIE" ]] || die "HAProxy gave no SRV cookie"
-log "haproxy on $P_HAP, cookie $HAP_COOKIE"
-measure haproxy "http://127.0.0.1:$P_HAP/" "$HAP_COOKIE" check_haproxy
-stop_last "$HAP_PID"
+SERVLET_COOKIE="JSESSIONID=bench.t2"
+same_twice() { # url cookie
+  local a b
+  a="$(curl -s --max-time 5 -H "Cookie: $2" "$1")"; b="$(curl -s --max-time 5 -H "Cookie: $2" "$1")"
+  [[ -n "$a" && "$a" == "$b" ]] && echo "$a"
+}
+AFF_BODY="$(same_twice "http://127.0.0.1:$P_AFF/" "$AFF_COOKIE")" || die "the Affinity cookie did not stick"
+SERVLET_BODY="$(same_twice "http://127.0.0.1:$P_SERVLET/" "$SERVLET_COOKIE")" || die "BalancerServlet did not stick to t2"
+[[ "$SERVLET_BODY" == t2* ]] || die "BalancerServlet sent JSESSIONID=bench.t2 to '$SERVLET_BODY'"
+log "affinity on $P_AFF pinned to '$AFF_BODY' (${#AFF_COOKIE}-byte cookie); plain Jetty on $P_JETTY; BalancerServlet on $P_SERVLET ($SERVLET_COOKIE -> '$SERVLET_BODY'); haproxy on $P_HAP ($HAP_COOKIE)"
+
+add_proxy affinity "http://127.0.0.1:$P_AFF/" "$AFF_COOKIE" sticky
+add_proxy jetty "http://127.0.0.1:$P_JETTY/" "" spread
+[[ "$ONE_BACKEND" == 1 ]] && add_proxy jetty1 "http://127.0.0.1:$P_JETTY1/" "" none
+add_proxy servlet "http://127.0.0.1:$P_SERVLET/" "$SERVLET_COOKIE" sticky
+add_proxy haproxy "http://127.0.0.1:$P_HAP/" "$HAP_COOKIE" sticky
+
+# ---------------------------------------------------------------------------------------------
+# 5. Warm-up, one proxy after the other, then REPS rounds; each round measures every proxy once, in
+# an order that shifts by one each round.
+log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency; $REPS rounds over ${#KEYS[@]} proxies; JIT priority: ${JIT_OPTS:-off}"
+for key in "${KEYS[@]}"; do warm_up "$key"; done
+for r in $(seq 1 "$REPS"); do
+  n=${#KEYS[@]}
+  for i in $(seq 0 $(( n - 1 ))); do
+    measure_run "${KEYS[$(( (i + r - 1) % n ))]}" "$r"
+  done
+done
+
+for key in "${KEYS[@]}"; do
+  [[ -n "${PID_OF[$key]:-}" ]] && ! kill -0 "${PID_OF[$key]}" 2>/dev/null && die "$key exited during the run (see $WORK/$key.out)"
+done
+AFF_LOG_LINES=$(wc -l <"$WORK/affinity.out")
+if [[ "$AFF_LOG_LINES" -gt 1000 ]]; then
+  log "WARN: the Affinity balancer wrote $AFF_LOG_LINES log lines during the run (DEBUG logging?); that costs throughput"
+  KEEP_WORK=1
+fi
+AFF_ERROR_PATTERN='[] ](WARN|WARNING|ERROR|SEVERE)[ :]|^Exception in thread'
+AFF_LOG_ERRORS=0
+if grep -qE "$AFF_ERROR_PATTERN" "$WORK/affinity.out"; then
+  log "WARN: the Affinity log has warnings or errors (first lines below; whole log in $WORK/affinity.out)"
+  grep -m 10 -E "$AFF_ERROR_PATTERN" "$WORK/affinity.out" >&2 || true
+  AFF_LOG_ERRORS=1
+  KEEP_WORK=1
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 6. Report.
-ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
-R_JETTY="$(ratio "${RPS[affinity]}" "${RPS[jetty]}")"
-R_HAP="$(ratio "${RPS[affinity]}" "${RPS[haproxy]}")"
-P_JETTY_R="$(ratio "${P99[affinity]}" "${P99[jetty]}")"
-P_HAP_R="$(ratio "${P99[affinity]}" "${P99[haproxy]}")"
-GOAL="met"
-python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 1.0 else 1)" "$R_JETTY" 2>/dev/null || GOAL="NOT met"
+runs_of() { # key array(RUN_RPS|RUN_P99) -> one value per line
+  local key="$1" r
+  for r in $(seq 1 "$REPS"); do
+    if [[ "$2" == RUN_RPS ]]; then echo "${RUN_RPS[$key,$r]}"; else echo "${RUN_P99[$key,$r]}"; fi
+  done
+}
+# Median (and min-max) of the per-round ratios a/b: both measured within minutes of each other.
+ratio_stats() { # a b -> "median min max"
+  local r list=()
+  for r in $(seq 1 "$REPS"); do list+=("${RUN_RPS[$1,$r]}" "${RUN_RPS[$2,$r]}"); done
+  python3 - "${list[@]}" <<'PY'
+import statistics, sys
+v = [float(x) for x in sys.argv[1:]]
+q = [a / b for a, b in zip(v[0::2], v[1::2]) if b > 0]
+print(f"{statistics.median(q):.2f} {min(q):.2f} {max(q):.2f}" if q else "n/a n/a n/a")
+PY
+}
+goal() { # value goal -> met / NOT met
+  python3 -c "import sys; print('met' if float(sys.argv[1]) >= float(sys.argv[2]) else 'NOT met')" "$1" "$2" 2>/dev/null || echo "n/a"
+}
 
 label() {
   case "$1" in
     direct) echo "nginx direct (reference, no proxy)" ;;
-    affinity) echo "Affinity balancer (duration stickiness, fixed expiry, cookie sent)" ;;
+    affinity) echo "**Affinity balancer** (duration stickiness, fixed expiry, cookie sent)" ;;
     jetty) echo "Jetty 12 ProxyHandler.Reverse (round robin, no stickiness)" ;;
     jetty1) echo "Jetty 12 ProxyHandler.Reverse, every request to one backend (the pinned load shape)" ;;
+    servlet) echo "Jetty 12 ee10 BalancerServlet (stickySessions=true, JSESSIONID=….t2 sent)" ;;
     haproxy) echo "HAProxy $(haproxy -v 2>/dev/null | awk 'NR==1 {print $3}') (cookie insert, nbthread 1)" ;;
   esac
 }
@@ -564,52 +604,69 @@ stick_note() {
 }
 
 SHORT=""
-if [[ "$DURATION_S" -lt 10 || "$REPS" -lt 3 || "$WARMUP_S" -lt 10 ]]; then
+if [[ "$DURATION_S" -lt 10 || "$REPS" -lt 3 || ( "$WARMUP_S" -lt 10 && -z "$JIT_OPTS" ) ]]; then
   SHORT="**Short smoke run (DURATION=$DURATION, REPS=$REPS, WARMUP=$WARMUP): not a result, only proof that the script works.**"
 fi
 ENV_PREFIX="DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS REPS=$REPS WARMUP=$WARMUP"
-[[ "$WARMUP_ROUNDS" != 4 ]] && ENV_PREFIX="$ENV_PREFIX WARMUP_ROUNDS=$WARMUP_ROUNDS"
+[[ "$WARMUP_ROUNDS" != 6 ]] && ENV_PREFIX="$ENV_PREFIX WARMUP_ROUNDS=$WARMUP_ROUNDS"
 [[ "$WARMUP_TOLERANCE" != 5 ]] && ENV_PREFIX="$ENV_PREFIX WARMUP_TOLERANCE=$WARMUP_TOLERANCE"
 [[ "$JAVA_OPTS" != "-Xms256m -Xmx256m -XX:+UseParallelGC" ]] && ENV_PREFIX="$ENV_PREFIX JAVA_OPTS='$JAVA_OPTS'"
+[[ "$JIT_PRIORITY" != 1 ]] && ENV_PREFIX="$ENV_PREFIX JIT_PRIORITY=$JIT_PRIORITY"
+[[ "$ONE_BACKEND" != 1 ]] && ENV_PREFIX="$ENV_PREFIX ONE_BACKEND=$ONE_BACKEND"
 [[ "$PIN" != 1 ]] && ENV_PREFIX="$ENV_PREFIX PIN=0"
 [[ "$AFFINITY_JAR" != "$REPO/jetty-handler/target/affinity-balancer.jar" ]] && ENV_PREFIX="$ENV_PREFIX AFFINITY_JAR=$AFFINITY_JAR"
 [[ "$PIN" == 1 && ( "$PROXY_CPU" != 0 || "$LOAD_CPU" != 1 ) ]] && ENV_PREFIX="$ENV_PREFIX PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU"
-COMMAND="$ENV_PREFIX bench/load.sh${ORIGINAL_ARGS[*]:+ ${ORIGINAL_ARGS[*]}}"
+COMMAND="$ENV_PREFIX bench/compare.sh${ORIGINAL_ARGS[*]:+ ${ORIGINAL_ARGS[*]}}"
 CPU_MODEL="$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)"
 JAVA_VERSION="$(java -version 2>&1 | head -1)"
 if [[ "$PIN" == 1 ]]; then
-  PIN_NOTE="each proxy pinned to CPU $PROXY_CPU (\`taskset -c $PROXY_CPU\`; HAProxy with \`nbthread 1\`), wrk and the three nginx backends pinned to CPU $LOAD_CPU"
+  PIN_NOTE="every proxy pinned to CPU $PROXY_CPU (\`taskset -c $PROXY_CPU\`; HAProxy with \`nbthread 1\`), wrk and the three nginx backends pinned to CPU $LOAD_CPU"
 else
   PIN_NOTE="no CPU pinning"
 fi
+
+read -r R_JETTY R_JETTY_MIN R_JETTY_MAX <<<"$(ratio_stats affinity jetty)"
+read -r R_SERVLET R_SERVLET_MIN R_SERVLET_MAX <<<"$(ratio_stats affinity servlet)"
+read -r R_HAP R_HAP_MIN R_HAP_MAX <<<"$(ratio_stats affinity haproxy)"
 
 report() {
   echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   echo "Command: \`$COMMAND\`"
   echo
-  echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), $JAVA_VERSION, load average at the end $(cut -d' ' -f1-3 /proc/loadavg); $PIN_NOTE. One proxy runs at a time, on 127.0.0.1, in front of the same three nginx backends (one worker each, fixed 200 body, access log off). Java proxies: \`$JAVA_OPTS\`. Load: \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` (with the sticky cookie where there is one), median of $REPS runs, after warm-up rounds of $WARMUP until two rounds agree within $WARMUP_TOLERANCE % (at most $WARMUP_ROUNDS)."
+  echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), $JAVA_VERSION, load average at the end $(cut -d' ' -f1-3 /proc/loadavg); $PIN_NOTE. All proxies run at once on 127.0.0.1 (idle while another is measured) in front of the same three nginx backends (one worker each, fixed 200 body, access log off). Java proxies: \`$JAVA_OPTS${JIT_OPTS:+ $JIT_OPTS}\`, 200 server threads, the same upstream \`HttpClient\` buffer and connection limits. Load: \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` (with the sticky cookie where there is one). Each Java proxy warmed up in rounds of $WARMUP until two agreed within $WARMUP_TOLERANCE % (at most $WARMUP_ROUNDS); then $REPS rounds, each measuring every proxy once in a shifting order. Table: median of the $REPS runs (min–max); ratios: median of the per-round ratios (min–max)."
   if [[ -n "$SHORT" ]]; then echo; echo "$SHORT"; fi
   if [[ -n "$NOTE" ]]; then echo; echo "$NOTE"; fi
   echo
-  echo "| proxy | req/s (median) | p99 latency ms (median) | errors | stickiness held |"
+  echo "| proxy | req/s median (min–max) | p99 ms median | errors | stickiness held |"
   echo "| --- | ---: | ---: | ---: | --- |"
-  local k
-  for k in "${ORDER[@]}"; do
-    printf '| %s | %.0f | %.2f | %s | %s |\n' "$(label "$k")" "${RPS[$k]}" "${P99[$k]}" "${ERRS[$k]}" "$(stick_note "$k")"
+  local k rps min max p99
+  for k in "${KEYS[@]}"; do
+    rps="$(runs_of "$k" RUN_RPS | median)"
+    min="$(runs_of "$k" RUN_RPS | sort -g | head -1)"
+    max="$(runs_of "$k" RUN_RPS | sort -g | tail -1)"
+    p99="$(runs_of "$k" RUN_P99 | median)"
+    printf '| %s | %.0f (%.0f–%.0f) | %.2f | %s | %s |\n' "$(label "$k")" "$rps" "$min" "$max" "$p99" "${ERRS[$k]:-0}" "$(stick_note "$k")"
   done
   echo
-  echo "Ratios (req/s): Affinity / Jetty ProxyHandler = **${R_JETTY}×** (goal ≥ 1.0×: $GOAL); Affinity / HAProxy = **${R_HAP}×**; Affinity / Jetty ProxyHandler on one backend = **$(ratio "${RPS[affinity]}" "${RPS[jetty1]}")×**."
-  echo "Ratios (p99, lower is better): Affinity / Jetty ProxyHandler = ${P_JETTY_R}×; Affinity / HAProxy = ${P_HAP_R}×."
+  echo "| ratio (req/s, per round) | median | min–max | goal |"
+  echo "| --- | ---: | ---: | --- |"
+  echo "| Affinity / plain Jetty ProxyHandler | **${R_JETTY}×** | ${R_JETTY_MIN}–${R_JETTY_MAX} | ≥ 1.0×: $(goal "$R_JETTY" 1.0) |"
+  echo "| Affinity / Jetty BalancerServlet (sticky) | **${R_SERVLET}×** | ${R_SERVLET_MIN}–${R_SERVLET_MAX} | ≥ 1.3×: $(goal "$R_SERVLET" 1.3) |"
+  echo "| Affinity / HAProxy | **${R_HAP}×** | ${R_HAP_MIN}–${R_HAP_MAX} | ≥ 0.6×: $(goal "$R_HAP" 0.6) |"
+  if [[ "$ONE_BACKEND" == 1 ]]; then
+    read -r a b c <<<"$(ratio_stats affinity jetty1)"
+    echo "| Affinity / plain Jetty on one backend | ${a}× | ${b}–${c} | (same load shape) |"
+  fi
   if [[ "$STICKY_FAILS" -gt 0 ]]; then
     echo
     echo "**FAIL: stickiness did not hold in $STICKY_FAILS run(s); these numbers measure a non-sticky path.**"
   fi
-  if [[ "${AFF_LOG_ERRORS:-0}" == 1 ]]; then
+  if [[ "$AFF_LOG_ERRORS" == 1 ]]; then
     echo
     echo "Note: the Affinity balancer logged warnings or errors during this run."
   fi
-  if [[ "${AFF_LOG_LINES:-0}" -gt 1000 ]]; then
+  if [[ "$AFF_LOG_LINES" -gt 1000 ]]; then
     echo
     echo "Note: the Affinity balancer wrote $AFF_LOG_LINES log lines during the run; logging that much lowers its numbers."
   fi
@@ -624,8 +681,8 @@ if [[ "$WRITE" == 1 ]]; then
   REPORT="$REPORT" python3 - "$BENCHMARKS_FILE" <<'PY'
 import os, sys, tempfile
 path = sys.argv[1]
-begin, end = "<!-- load:begin -->", "<!-- load:end -->"
-heading = "## Load: balancer vs Jetty ProxyHandler vs HAProxy"
+begin, end = "<!-- compare:begin -->", "<!-- compare:end -->"
+heading = "## Load: Affinity vs Jetty ProxyHandler vs Jetty BalancerServlet vs HAProxy"
 block = begin + "\n" + os.environ["REPORT"].strip() + "\n" + end
 # Re-read right before writing: other sections of the file may have changed meanwhile.
 text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n"
@@ -643,7 +700,7 @@ with os.fdopen(fd, "w", encoding="utf-8") as f:
 os.chmod(tmp, 0o644)
 os.replace(tmp, path)
 PY
-  log "wrote the load section of $BENCHMARKS_FILE"
+  log "wrote the comparison section of $BENCHMARKS_FILE"
 fi
 
 if [[ "$STICKY_FAILS" -gt 0 ]]; then
