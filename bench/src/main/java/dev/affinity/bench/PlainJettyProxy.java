@@ -14,10 +14,12 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
- * The baseline for {@code bench/load.sh}: Jetty 12's own {@link ProxyHandler.Reverse}, round robin
+ * The unsticky baseline for {@code bench/compare.sh}: Jetty 12's own {@link ProxyHandler.Reverse}, round robin
  * over fixed targets, no stickiness, no cookies, no health checks. The server is set up like
- * {@code AffinityServer} (200 threads, 32 KB request headers, no Server header) so that the load
- * test compares the balancing logic and not the connector settings.
+ * {@code AffinityServer} (200 threads, 32 KB request headers, no Server header) and the upstream
+ * client gets the same limits, so that the comparison is not about connector sizes; the client
+ * otherwise keeps Jetty's defaults (its own thread pool, a first-idle connection pool), which is
+ * what a user of {@code ProxyHandler} starts from.
  *
  * <p>Usage: {@code java -cp bench/target/benchmarks.jar dev.affinity.bench.PlainJettyProxy PORT URI...}
  * (listens on 127.0.0.1 only).

@@ -63,10 +63,6 @@ public class AffinityBalancer extends ProxyHandler {
 
   public AffinityBalancer(Router router) {
     this.router = new AtomicReference<>(requireNonNull(router, "router"));
-    // One thread pool for both sides: the proxy never blocks a thread on the target, so a second
-    // pool only adds threads and hand-offs (measured 1.05x to 1.16x the throughput of Jetty's
-    // default separate "proxy-client" pool on one core).
-    setUseServerThreadPool(true);
   }
 
   public Router router() {
@@ -116,15 +112,6 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   @Override
-  protected void doStart() throws Exception {
-    if (getServer() == null) {
-      // Started outside a Server's handler tree: there is no server pool to share.
-      setUseServerThreadPool(false);
-    }
-    super.doStart();
-  }
-
-  @Override
   protected void configureHttpClient(HttpClient httpClient) {
     super.configureHttpClient(httpClient);
     httpClient.setConnectTimeout(connectTimeout.toMillis());
@@ -139,8 +126,9 @@ public class AffinityBalancer extends ProxyHandler {
     // robin starts after the connection taken last, which is usually the longest idle one.
     transport.setConnectionPoolFactory(destination ->
         new RoundRobinConnectionPool(destination, destination.getHttpClient().getMaxConnectionsPerDestination()));
-    // Not InvocationType.NON_BLOCKING for the upstream client, although the listeners never block:
-    // measured 0.75x the throughput with it (one selector thread then relays every response).
+    // Measured and left at Jetty's defaults (bench/compare.sh, BENCHMARKS.md): NON_BLOCKING response
+    // listeners (0.75x the throughput: one selector thread then relays every response) and sharing
+    // the server's thread pool (+5 % throughput but p99 from 15 to 22 ms at 50 connections).
   }
 
   @Override

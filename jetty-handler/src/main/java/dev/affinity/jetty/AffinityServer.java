@@ -62,8 +62,8 @@ public final class AffinityServer {
       adminConnector.setPort(b.adminPort);
       server.addConnector(adminConnector);
       Handler publicSide = new Handler.Sequence(webSocketProxy, balancer);
-      // The public side is the wrapped handler (not just a bean), so that it knows its Server: the
-      // balancer's upstream client runs on the server's thread pool.
+      // The public side is the wrapped handler, not just a bean, so that its handlers know their
+      // Server like they do when there is no admin port.
       server.setHandler(new Handler.Wrapper(publicSide) {
         @Override
         public boolean handle(org.eclipse.jetty.server.Request request, org.eclipse.jetty.server.Response response,
