@@ -87,6 +87,7 @@ public final class Target {
     }
     this.weight = newWeight;
     health.settings(healthSettings);
+    TopologyChanges.changed();
   }
 
   public TargetHealth health() {
@@ -111,12 +112,14 @@ public final class Target {
   public void drain(Instant now) {
     if (drainingSince == null) {
       drainingSince = requireNonNull(now, "now");
+      TopologyChanges.changed();
     }
   }
 
   public void undrain() {
     drainingSince = null;
     drainedByReload = false;
+    TopologyChanges.changed();
   }
 
   /** Drains a target that a configuration reload removed. */

@@ -27,6 +27,7 @@ public final class TargetGroup {
   private final Duration deregistrationDelay;
   private final double boundedLoadFactor;
   private final Target[] all;
+  private volatile EligibleTargets eligibleTargets;
   private final List<Target> targets;
   private final Map<String, Target> byId;
 
@@ -108,7 +109,7 @@ public final class TargetGroup {
    * the group fails open to all its non-draining targets, as ALB does.
    */
   public Target choose(Instant now, Target exclude) {
-    Target[] candidates = eligible(now, exclude, true);
+    Target[] candidates = exclude == null ? healthyEligible(now) : eligible(now, exclude, true);
     if (candidates.length == 0) {
       candidates = eligible(now, exclude, false);
     }
@@ -181,6 +182,37 @@ public final class TargetGroup {
       }
     }
     return false;
+  }
+
+  /**
+   * The healthy eligible targets, kept until a topology change: new clients are then placed in
+   * constant time whatever the group's size. Not kept while a target's availability depends on the
+   * clock (a passive ejection that simply runs out).
+   */
+  private Target[] healthyEligible(Instant now) {
+    long version = TopologyChanges.current();
+    EligibleTargets kept = eligibleTargets;
+    if (kept != null && kept.version == version) {
+      return kept.targets;
+    }
+    Target[] computed = eligible(now, null, true);
+    boolean timeDependent = false;
+    for (Target t : all) {
+      timeDependent |= t.health().availabilityDependsOnTime();
+    }
+    // Stored under the count read before computing: a change meanwhile makes the next call recompute.
+    eligibleTargets = timeDependent ? null : new EligibleTargets(version, computed);
+    return computed;
+  }
+
+  private static final class EligibleTargets {
+    final long version;
+    final Target[] targets;
+
+    EligibleTargets(long version, Target[] targets) {
+      this.version = version;
+      this.targets = targets;
+    }
   }
 
   private Target[] eligible(Instant now, Target exclude, boolean healthyOnly) {

@@ -41,6 +41,14 @@ public final class TargetHealth {
     return changedAt;
   }
 
+  /**
+   * True when {@link #isHealthy} may turn true by itself as time passes (a passive ejection with
+   * active checks off), so an answer computed now must not be kept.
+   */
+  boolean availabilityDependsOnTime() {
+    return state != State.HEALTHY && ejectedUntil != null && !settings.enabled();
+  }
+
   public boolean isHealthy(Instant now) {
     if (state == State.HEALTHY) {
       return true;
@@ -97,6 +105,9 @@ public final class TargetHealth {
   }
 
   private void set(State newState, Instant now, String reason) {
+    if (state != newState) {
+      TopologyChanges.changed();
+    }
     state = newState;
     changedAt = now;
     lastReason = reason;

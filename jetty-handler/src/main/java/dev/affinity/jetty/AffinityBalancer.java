@@ -77,7 +77,11 @@ public class AffinityBalancer extends ProxyHandler {
     router.set(requireNonNull(newRouter, "newRouter"));
   }
 
-  /** How long a target may take to answer completely before the client gets 504. Default 60 s. */
+  /**
+   * How long a target may stay silent on a request before the client gets 504 (ALB's idle timeout).
+   * It bounds a silence, not a whole exchange: a long download or a slow stream that keeps moving is
+   * never cut. Default 60 s.
+   */
   public void setUpstreamTimeout(Duration timeout) {
     requireNonNull(timeout, "timeout");
     if (timeout.isNegative() || timeout.isZero()) {
@@ -214,7 +218,9 @@ public class AffinityBalancer extends ProxyHandler {
   @Override
   protected org.eclipse.jetty.client.Request newProxyToServerRequest(Request clientToProxyRequest, HttpURI newHttpURI) {
     return super.newProxyToServerRequest(clientToProxyRequest, newHttpURI)
-        .timeout(upstreamTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        // An idle timeout rides on the connection's own idle check; a total timeout would also put a
+        // timer on every request (and cut long downloads).
+        .idleTimeout(upstreamTimeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   @Override

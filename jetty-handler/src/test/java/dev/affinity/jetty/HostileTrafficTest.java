@@ -88,6 +88,31 @@ class HostileTrafficTest extends BalancerTestBase {
   }
 
   @Test
+  void aSlowAnswerThatKeepsMovingIsNotCut() throws Exception {
+    // 8 chunks 300 ms apart: 2.4 s in all, more than three times the 700 ms timeout, never silent that long.
+    startWithSingleTarget(faultyTarget(s -> {
+      try (s) {
+        s.getInputStream().read(new byte[4096]);
+        var out = s.getOutputStream();
+        out.write("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nContent-Type: text/plain\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        for (int i = 0; i < 8; i++) {
+          out.flush();
+          sleepQuietly(300);
+          out.write('0' + i);
+        }
+        out.flush();
+        s.getInputStream().read(new byte[1]);
+      } catch (Exception ignored) {
+        // the balancer hung up
+      }
+    }));
+    ContentResponse r = http.newRequest(balancer.uri().resolve("/trickle")).timeout(20, java.util.concurrent.TimeUnit.SECONDS).send();
+    assertThat(r.getStatus()).isEqualTo(200);
+    assertThat(r.getContentAsString()).isEqualTo("01234567");
+    assertThat(balancer.balancer().gatewayTimeoutResponses()).isZero();
+  }
+
+  @Test
   void targetThatAnswersGarbageGives502() throws Exception {
     startWithSingleTarget(faultyTarget(s -> {
       try (s) {
