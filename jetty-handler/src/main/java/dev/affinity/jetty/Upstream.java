@@ -34,14 +34,49 @@ final class Upstream {
     }
   }
 
-  /** One RFC 7239 {@code Forwarded} element, quoted where a value needs it. */
+  /** One RFC 7239 {@code Forwarded} element, each value quoted only where the RFC needs it. */
   static String forwardedElement(String by, String forValue, String host, String proto) {
-    return new StringBuilder(64)
-        .append("by=").append(HttpField.PARAMETER_TOKENIZER.quote(by))
-        .append(";for=").append(HttpField.PARAMETER_TOKENIZER.quote(forValue))
-        .append(";host=").append(HttpField.PARAMETER_TOKENIZER.quote(host))
-        .append(";proto=").append(proto)
-        .toString();
+    StringBuilder b = new StringBuilder(64);
+    appendForwardedValue(b.append("by="), by);
+    appendForwardedValue(b.append(";for="), forValue);
+    appendForwardedValue(b.append(";host="), host);
+    return appendForwardedValue(b.append(";proto="), proto).toString();
+  }
+
+  /**
+   * A token as is ({@code for=192.0.2.60}), anything else as a quoted string ({@code for="[2001:db8::1]"},
+   * {@code host="example.com:8080"}), as RFC 7239 section 4 writes them; a missing value as {@code ""}.
+   */
+  static StringBuilder appendForwardedValue(StringBuilder b, String value) {
+    if (value != null && !value.isEmpty() && isToken(value)) {
+      return b.append(value);
+    }
+    b.append('"');
+    if (value != null) {
+      for (int i = 0; i < value.length(); i++) {
+        char c = value.charAt(i);
+        if (c == '"' || c == '\\') {
+          b.append('\\');
+        }
+        // Control characters cannot be escaped into a header; a reverse proxy drops them.
+        if (c >= 0x20 && c != 0x7F) {
+          b.append(c);
+        }
+      }
+    }
+    return b.append('"');
+  }
+
+  private static boolean isToken(String value) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      boolean tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+      if (!tchar) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -319,7 +319,7 @@ class AffinityBalancerTest extends BalancerTestBase {
     browser().get("/");
     Map<String, String> seen = backends.get("a").lastHeaders;
     assertThat(seen.get("via")).matches("1\\.1 \\S+");
-    assertThat(seen.get("forwarded")).isEqualTo("by=\"127.0.0.1\";for=\"127.0.0.1\";host=\"" + authority + "\";proto=http");
+    assertThat(seen.get("forwarded")).isEqualTo("by=127.0.0.1;for=127.0.0.1;host=\"" + authority + "\";proto=http");
     assertThat(seen.get("x-forwarded-for")).isEqualTo("127.0.0.1");
     assertThat(seen.get("x-forwarded-proto")).isEqualTo("http");
     assertThat(seen.get("x-forwarded-host")).isEqualTo(authority);
@@ -331,8 +331,18 @@ class AffinityBalancerTest extends BalancerTestBase {
         .put("Forwarded", "for=203.0.113.9;proto=https")
         .put("X-Forwarded-For", "203.0.113.9")));
     assertThat(seen.get("via")).startsWith("1.0 edge, 1.1 cdn, 1.1 ");
-    assertThat(seen.get("forwarded")).isEqualTo("for=203.0.113.9;proto=https, by=\"127.0.0.1\";for=\"127.0.0.1\";host=\"" + authority + "\";proto=http");
+    assertThat(seen.get("forwarded")).isEqualTo("for=203.0.113.9;proto=https, by=127.0.0.1;for=127.0.0.1;host=\"" + authority + "\";proto=http");
     assertThat(seen.get("x-forwarded-for")).isEqualTo("203.0.113.9, 127.0.0.1");
+  }
+
+  @Test
+  void forwardedValuesAreQuotedOnlyWhereRfc7239NeedsIt() {
+    assertThat(Upstream.forwardedElement("10.0.0.1", "192.0.2.60", "example.com", "https"))
+        .isEqualTo("by=10.0.0.1;for=192.0.2.60;host=example.com;proto=https");
+    assertThat(Upstream.forwardedElement("[2001:db8::1]", "_hidden", "example.com:8443", "http"))
+        .isEqualTo("by=\"[2001:db8::1]\";for=_hidden;host=\"example.com:8443\";proto=http");
+    assertThat(Upstream.appendForwardedValue(new StringBuilder(), null)).hasToString("\"\"");
+    assertThat(Upstream.appendForwardedValue(new StringBuilder(), "a\"b\\c\u0001d")).hasToString("\"a\\\"b\\\\cd\"");
   }
 
   @Test
