@@ -1,16 +1,10 @@
 package dev.affinity.bench;
 
-import java.net.URI;
-import java.util.ArrayList;
 import java.util.List;
 import org.eclipse.jetty.ee10.proxy.BalancerServlet;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
-import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * The Java peer with stickiness for {@code bench/compare.sh}: Jetty 12's ee10
@@ -27,40 +21,17 @@ public final class BalancerServletProxy {
   private BalancerServletProxy() {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length < 2) {
-      System.err.println("usage: BalancerServletProxy PORT URI [URI...]   e.g. 8082 http://127.0.0.1:9001 http://127.0.0.1:9002");
-      System.exit(2);
-    }
+    List<String> origins = BenchProxies.origins(args, "usage: BalancerServletProxy PORT URI [URI...]   e.g. 8082 http://127.0.0.1:9001 http://127.0.0.1:9002");
     int port = Integer.parseInt(args[0]);
-    List<String> origins = new ArrayList<>();
-    for (int i = 1; i < args.length; i++) {
-      URI uri = URI.create(args[i]);
-      if (uri.getScheme() == null || uri.getHost() == null) {
-        System.err.println("not an absolute http URI: " + args[i]);
-        System.exit(2);
-      }
-      origins.add(uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort()));
-    }
     Server server = start(port, origins);
-    System.out.println("BalancerServletProxy listening on http://127.0.0.1:" + ((ServerConnector) server.getConnectors()[0]).getLocalPort()
+    System.out.println("BalancerServletProxy listening on http://127.0.0.1:" + BenchProxies.port(server)
         + " -> " + origins + " (members t1..t" + origins.size() + ", stickySessions=true)");
     server.join();
   }
 
   /** Starts the servlet on 127.0.0.1:{@code port} (0 picks a free port) over the given origins. */
   public static Server start(int port, List<String> origins) throws Exception {
-    QueuedThreadPool threads = new QueuedThreadPool(200);
-    threads.setName("balancer-servlet");
-    Server server = new Server(threads);
-    server.setStopAtShutdown(true);
-    HttpConfiguration http = new HttpConfiguration();
-    http.setRequestHeaderSize(32 * 1024);
-    http.setSendServerVersion(false);
-    http.setSendXPoweredBy(false);
-    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
-    connector.setHost("127.0.0.1");
-    connector.setPort(port);
-    server.addConnector(connector);
+    Server server = BenchProxies.server(port, "balancer-servlet");
 
     ServletContextHandler context = new ServletContextHandler("/");
     ServletHolder balancer = new ServletHolder("balancer", BalancerServlet.class);

@@ -1,17 +1,11 @@
 package dev.affinity.bench;
 
-import java.net.URI;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.http.HttpURI;
 import org.eclipse.jetty.proxy.ProxyHandler;
-import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * The unsticky baseline for {@code bench/compare.sh}: Jetty 12's own {@link ProxyHandler.Reverse}, round robin
@@ -28,22 +22,10 @@ public final class PlainJettyProxy {
   private PlainJettyProxy() {}
 
   public static void main(String[] args) throws Exception {
-    if (args.length < 2) {
-      System.err.println("usage: PlainJettyProxy PORT URI [URI...]   e.g. 8081 http://127.0.0.1:9001 http://127.0.0.1:9002");
-      System.exit(2);
-    }
+    List<String> origins = BenchProxies.origins(args, "usage: PlainJettyProxy PORT URI [URI...]   e.g. 8081 http://127.0.0.1:9001 http://127.0.0.1:9002");
     int port = Integer.parseInt(args[0]);
-    List<String> origins = new ArrayList<>();
-    for (int i = 1; i < args.length; i++) {
-      URI uri = URI.create(args[i]);
-      if (uri.getScheme() == null || uri.getHost() == null) {
-        System.err.println("not an absolute http URI: " + args[i]);
-        System.exit(2);
-      }
-      origins.add(uri.getScheme() + "://" + uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort()));
-    }
     Server server = start(port, origins);
-    System.out.println("PlainJettyProxy listening on http://127.0.0.1:" + ((ServerConnector) server.getConnectors()[0]).getLocalPort()
+    System.out.println("PlainJettyProxy listening on http://127.0.0.1:" + BenchProxies.port(server)
         + " -> " + origins);
     server.join();
   }
@@ -67,18 +49,7 @@ public final class PlainJettyProxy {
       }
     };
 
-    QueuedThreadPool threads = new QueuedThreadPool(200);
-    threads.setName("plain-proxy");
-    Server server = new Server(threads);
-    server.setStopAtShutdown(true);
-    HttpConfiguration http = new HttpConfiguration();
-    http.setRequestHeaderSize(32 * 1024);
-    http.setSendServerVersion(false);
-    http.setSendXPoweredBy(false);
-    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
-    connector.setHost("127.0.0.1");
-    connector.setPort(port);
-    server.addConnector(connector);
+    Server server = BenchProxies.server(port, "plain-proxy");
     server.setHandler(proxy);
     server.start();
     return server;
