@@ -7,12 +7,20 @@ import dev.affinity.balancer.Router;
 import dev.affinity.balancer.StickinessPolicy;
 import dev.affinity.balancer.Target;
 import dev.affinity.cookie.SetCookie;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.net.URI;
 import java.time.Duration;
+import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.HttpClientTransport;
 import org.eclipse.jetty.client.RoundRobinConnectionPool;
@@ -22,18 +30,31 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.proxy.ProxyHandler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
+import org.eclipse.jetty.util.thread.Scheduler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * A Jetty 12 handler that is a sticky load balancer: it asks the core {@link Router} where each
- * request goes, reverse-proxies it there with Jetty's own {@link ProxyHandler} machinery, sets the
- * affinity cookies on the way back, and fails over when a target refuses.
+ * request goes, reverse-proxies it there, sets the affinity cookies on the way back, and fails over
+ * when a target refuses.
+ *
+ * <p>Two paths to a target, with one header, cookie and failover policy. Requests without a body
+ * and with an idempotent method ({@code GET}, {@code HEAD}, {@code OPTIONS}, {@code DELETE}) to an
+ * {@code http://} target, most of any site's traffic, go over the balancer's own kept-alive
+ * connections with blocking I/O on the request's thread ({@link TargetConnection}): the fastest way
+ * found to proxy on the JVM (see BENCHMARKS.md). Everything else (request bodies, {@code https://}
+ * targets, HTTP/2 requests of unknown length) goes through Jetty's {@link ProxyHandler} and its
+ * asynchronous {@code HttpClient}, which streams bodies both ways and handles {@code 100-continue}.
+ * A request on the direct path holds a server thread until the target's answer has been relayed;
+ * {@link #setDirectRelay(boolean) setDirectRelay(false)} sends everything through {@code HttpClient}.
  *
  * <p>Only configured targets are ever contacted: the upstream URI is the chosen target's origin plus
  * the request's path and query, whatever the request line or {@code Host} header say, and
@@ -51,6 +72,10 @@ public class AffinityBalancer extends ProxyHandler {
   private static final String C2P_ATTRIBUTE = ProxyHandler.class.getName() + ".clientToProxyRequest";
   private static final String P2C_ATTRIBUTE = ProxyHandler.class.getName() + ".proxyToClientResponse";
   private static final String RETRY_AFTER_SECONDS = "5";
+  // Hop-by-hop headers (RFC 9110 section 7.6.1), the same set ProxyHandler drops.
+  private static final Set<HttpHeader> HOP_HEADERS = EnumSet.of(HttpHeader.CONNECTION, HttpHeader.KEEP_ALIVE,
+      HttpHeader.PROXY_AUTHORIZATION, HttpHeader.PROXY_AUTHENTICATE, HttpHeader.PROXY_CONNECTION,
+      HttpHeader.TRANSFER_ENCODING, HttpHeader.TE, HttpHeader.TRAILER, HttpHeader.UPGRADE);
 
   private final AtomicReference<Router> router;
   private volatile Duration upstreamTimeout = Duration.ofSeconds(60);
@@ -59,9 +84,32 @@ public class AffinityBalancer extends ProxyHandler {
   private final LongAdder noTarget = new LongAdder();
   private final LongAdder badGateway = new LongAdder();
   private final LongAdder gatewayTimeout = new LongAdder();
+  private final TargetConnections connections;
+  private volatile boolean directRelay = true;
+  private Scheduler watchdog;
 
   public AffinityBalancer(Router router) {
+    this(router, System::nanoTime);
+  }
+
+  /** With the ticker (nanoseconds) that times the target connections' silences and idle ages. */
+  AffinityBalancer(Router router, LongSupplier nanoTicker) {
     this.router = new AtomicReference<>(requireNonNull(router, "router"));
+    this.connections = new TargetConnections(requireNonNull(nanoTicker, "nanoTicker"), TargetConnections.DEFAULT_MAX_IDLE);
+  }
+
+  /**
+   * Whether requests without a body and with an idempotent method go to {@code http://} targets over
+   * the balancer's own blocking connections (default {@code true}, the fast path), or, when
+   * {@code false}, through Jetty's asynchronous {@code HttpClient} like everything else (no server
+   * thread waits on a target: for thousands of concurrent long polls).
+   */
+  public void setDirectRelay(boolean directRelay) {
+    this.directRelay = directRelay;
+  }
+
+  public boolean isDirectRelay() {
+    return directRelay;
   }
 
   public Router router() {
@@ -119,6 +167,39 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   @Override
+  protected void doStart() throws Exception {
+    super.doStart();
+    watchdog = new ScheduledExecutorScheduler("affinity-target-watchdog", true);
+    watchdog.start();
+    scheduleWatch(watchdog);
+  }
+
+  @Override
+  protected void doStop() throws Exception {
+    connections.close();
+    if (watchdog != null) {
+      watchdog.stop();
+    }
+    super.doStop();
+  }
+
+  private void scheduleWatch(Scheduler scheduler) {
+    // A tenth of the upstream timeout (10 ms to 1 s): a silent target is cut within 10 % of the limit.
+    // The same tick closes idle connections nobody comes for any more (a target removed by a reload).
+    long period = Math.max(10, Math.min(1000, upstreamTimeout.toMillis() / 10));
+    scheduler.schedule(() -> {
+      try {
+        connections.expireSilent();
+        connections.sweep();
+      } finally {
+        if (isRunning()) {
+          scheduleWatch(scheduler);
+        }
+      }
+    }, period, TimeUnit.MILLISECONDS);
+  }
+
+  @Override
   protected void configureHttpClient(HttpClient httpClient) {
     super.configureHttpClient(httpClient);
     httpClient.setConnectTimeout(connectTimeout.toMillis());
@@ -162,13 +243,170 @@ public class AffinityBalancer extends ProxyHandler {
       onStickinessBroken(clientToProxyRequest, decision);
     }
     Exchange exchange = new Exchange(current, decision, cookies, secure);
-    clientToProxyRequest.setAttribute(EXCHANGE, exchange);
     decision.target().started();
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} C2P {} {} -> {}", requestId(clientToProxyRequest), clientToProxyRequest.getMethod(),
           clientToProxyRequest.getHttpURI().getPathQuery(), decision);
     }
+    if (directRelay && isDirectlyRelayable(clientToProxyRequest, decision.target())) {
+      relayDirectly(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange);
+      return true;
+    }
+    clientToProxyRequest.setAttribute(EXCHANGE, exchange);
     return super.handle(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
+  }
+
+  /**
+   * Bodyless, idempotent (so a kept-alive connection the target closed meanwhile can be retried on a
+   * new one), plain HTTP to the target, and HTTP/1 from the client (an HTTP/2 request of unknown length
+   * may still carry a body).
+   */
+  static boolean isDirectlyRelayable(Request request, Target target) {
+    String method = request.getMethod();
+    if (!("GET".equals(method) || "HEAD".equals(method) || "OPTIONS".equals(method) || "DELETE".equals(method))) {
+      return false;
+    }
+    if (!"http".equals(target.uri().getScheme())) {
+      return false;
+    }
+    long length = request.getLength();
+    if (length == 0) {
+      return true;
+    }
+    HttpVersion version = request.getConnectionMetaData().getHttpVersion();
+    return length < 0 && (version == HttpVersion.HTTP_1_1 || version == HttpVersion.HTTP_1_0)
+        && !request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+  }
+
+  private void relayDirectly(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, Exchange exchange) {
+    String method = clientToProxyRequest.getMethod();
+    String pathQuery = upstreamPathQuery(clientToProxyRequest);
+    boolean head = HttpMethod.HEAD.is(method);
+    while (true) {
+      RouteDecision decision = exchange.decision;
+      HttpFields requestHeaders = proxyToServerHeaders(clientToProxyRequest, decision);
+      try {
+        relayOnce(clientToProxyRequest, proxyToClientResponse, exchange, method, pathQuery, head, requestHeaders);
+        exchange.finish();
+        proxyToClientCallback.succeeded();
+        return;
+      } catch (TargetConnection.ClientWriteException clientGone) {
+        exchange.finish();
+        if (LOG.isDebugEnabled()) {
+          LOG.debug("{} P2C write failed: {}", requestId(clientToProxyRequest), clientGone.getCause().toString());
+        }
+        proxyToClientCallback.failed(clientGone.getCause());
+        return;
+      } catch (IOException | RuntimeException failure) {
+        if (!failedOver(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, failure)) {
+          return;
+        }
+      }
+    }
+  }
+
+  private void relayOnce(Request clientToProxyRequest, Response proxyToClientResponse, Exchange exchange, String method,
+      String pathQuery, boolean head, HttpFields requestHeaders) throws IOException {
+    URI origin = exchange.decision.target().uri();
+    int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+    long silenceLimitNanos = upstreamTimeout.toNanos();
+    TargetConnection.ResponseHeaders onHeaders = (status, headers) ->
+        copyTargetResponse(clientToProxyRequest, proxyToClientResponse, exchange, status, headers);
+    TargetConnection connection = connections.acquire(origin, connectTimeoutMillis);
+    boolean reusable = false;
+    try {
+      try {
+        connection.writeRequest(method, pathQuery, requestHeaders);
+        reusable = connection.readResponse(head, silenceLimitNanos, proxyToClientResponse, onHeaders);
+      } catch (IOException e) {
+        if (!(connection.reused && connection.receivedBytes() == 0 && !proxyToClientResponse.isCommitted()
+            && !(e instanceof SocketTimeoutException) && !(e instanceof TargetConnection.ClientWriteException))) {
+          throw e;
+        }
+        // The target closed this kept-alive connection while it sat idle, so it never saw the request:
+        // once more on a new connection (to the same target; the client's pin has not failed).
+        if (LOG.isDebugEnabled()) {
+          LOG.debug("{} P2S kept-alive connection to {} was closed ({}), retrying on a new one", requestId(clientToProxyRequest), origin, e.toString());
+        }
+        connection.close();
+        connection = connections.open(origin, connectTimeoutMillis);
+        connection.writeRequest(method, pathQuery, requestHeaders);
+        reusable = connection.readResponse(head, silenceLimitNanos, proxyToClientResponse, onHeaders);
+      }
+    } finally {
+      if (reusable) {
+        connections.release(connection);
+      } else {
+        connection.close();
+      }
+    }
+  }
+
+  /** The target's status and end-to-end headers on the client's response, then the affinity cookies. */
+  private void copyTargetResponse(Request clientToProxyRequest, Response proxyToClientResponse, Exchange exchange, int status, HttpFields targetHeaders) {
+    proxyToClientResponse.setStatus(status);
+    Set<String> connectionListed = connectionTokens(targetHeaders);
+    HttpFields.Mutable headers = proxyToClientResponse.getHeaders();
+    for (HttpField field : targetHeaders) {
+      HttpHeader header = field.getHeader();
+      if ((header != null && HOP_HEADERS.contains(header)) || header == HttpHeader.DATE
+          || (connectionListed != null && connectionListed.contains(field.getLowerCaseName()))) {
+        continue;
+      }
+      headers.add(field);
+    }
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("{} S2P {} from {}", requestId(clientToProxyRequest), status, exchange.decision.target().id());
+    }
+    onTargetHeaders(exchange, targetHeaders, proxyToClientResponse);
+  }
+
+  /** The request headers for the target: the client's end-to-end ones, then the balancer's own. */
+  private HttpFields proxyToServerHeaders(Request clientToProxyRequest, RouteDecision decision) {
+    HttpFields clientHeaders = clientToProxyRequest.getHeaders();
+    HttpFields.Mutable headers = HttpFields.build(clientHeaders.size() + 6);
+    Set<String> connectionListed = connectionTokens(clientHeaders);
+    boolean host = false;
+    for (HttpField field : clientHeaders) {
+      HttpHeader header = field.getHeader();
+      if ((header != null && HOP_HEADERS.contains(header))
+          || (connectionListed != null && connectionListed.contains(field.getLowerCaseName()))
+          || PREVIOUS_TARGET_HEADER.equalsIgnoreCase(field.getName())) {
+        continue;
+      }
+      host |= header == HttpHeader.HOST;
+      headers.add(field);
+    }
+    if (!host) {
+      // An HTTP/1.0 client may send none; HTTP/1.1 requires one (RFC 9112 section 3.2).
+      URI origin = decision.target().uri();
+      headers.add(HttpHeader.HOST, origin.getHost() + ":" + origin.getPort());
+    }
+    if (decision.previousTargetId() != null) {
+      headers.put(PREVIOUS_TARGET_HEADER, decision.previousTargetId());
+    }
+    addProxyHeaders(clientToProxyRequest, headers);
+    return headers;
+  }
+
+  /** The header names a {@code Connection} header lists (hop-by-hop too, RFC 9110 section 7.6.1), lower case; null if none. */
+  private static Set<String> connectionTokens(HttpFields headers) {
+    Set<String> names = null;
+    for (HttpField field : headers) {
+      if (field.getHeader() != HttpHeader.CONNECTION || field.getValue() == null) {
+        continue;
+      }
+      for (String token : field.getValue().split(",")) {
+        String name = token.trim().toLowerCase(Locale.ROOT);
+        if (!name.isEmpty()) {
+          if (names == null) {
+            names = new HashSet<>();
+          }
+          names.add(name);
+        }
+      }
+    }
+    return names;
   }
 
   @Override
@@ -176,11 +414,15 @@ public class AffinityBalancer extends ProxyHandler {
     Target target = exchange(clientToProxyRequest).decision.target();
     // Origin from configuration, path and query from the client: an absolute-form request line
     // naming another host cannot steer the balancer anywhere else.
+    return HttpURI.build(target.uri()).pathQuery(upstreamPathQuery(clientToProxyRequest));
+  }
+
+  private static String upstreamPathQuery(Request clientToProxyRequest) {
     String pathQuery = clientToProxyRequest.getHttpURI().getPathQuery();
     // Asterisk-form ("OPTIONS * HTTP/1.1") has no path: glued to the origin it made "http://host:port*",
     // which the client refused with a 500 (found by AdminEndpointsFuzzTest). It is sent on as "/".
     boolean originForm = pathQuery != null && !pathQuery.isEmpty() && pathQuery.charAt(0) == '/';
-    return HttpURI.build(target.uri()).pathQuery(originForm ? uriSafe(pathQuery) : "/");
+    return originForm ? uriSafe(pathQuery) : "/";
   }
 
   /**
@@ -237,6 +479,10 @@ public class AffinityBalancer extends ProxyHandler {
 
   @Override
   protected void addProxyHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+    proxyToServerRequest.headers(headers -> addProxyHeaders(clientToProxyRequest, headers));
+  }
+
+  private void addProxyHeaders(Request clientToProxyRequest, HttpFields.Mutable headers) {
     // The same Via and Forwarded values as ProxyHandler's, without its per-request String.format
     // and stream joins (4 % of a core in a profile), plus the X-Forwarded-* trio, in one pass.
     String protocol = clientToProxyRequest.getConnectionMetaData().getProtocol();
@@ -247,11 +493,9 @@ public class AffinityBalancer extends ProxyHandler {
     String proto = scheme != null ? scheme : clientToProxyRequest.isSecure() ? "https" : "http";
     String forwarded = Upstream.forwardedElement(Request.getLocalAddr(clientToProxyRequest), remote, host, proto);
     String forwardedProto = clientToProxyRequest.isSecure() ? "https" : "http";
-    proxyToServerRequest.headers(headers -> {
-      Upstream.appendValue(headers, HttpHeader.VIA, via);
-      Upstream.appendValue(headers, HttpHeader.FORWARDED, forwarded);
-      Upstream.addForwardedFor(headers, remote, host, forwardedProto);
-    });
+    Upstream.appendValue(headers, HttpHeader.VIA, via);
+    Upstream.appendValue(headers, HttpHeader.FORWARDED, forwarded);
+    Upstream.addForwardedFor(headers, remote, host, forwardedProto);
   }
 
   @Override
@@ -284,12 +528,23 @@ public class AffinityBalancer extends ProxyHandler {
   @Override
   protected void onServerToProxyResponseFailure(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
       org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback, Throwable failure) {
-    Exchange exchange = exchange(clientToProxyRequest);
+    if (failedOver(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange(clientToProxyRequest), failure)) {
+      resend(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
+    }
+  }
+
+  /**
+   * After a target failed a request: counts it, then either moves the exchange to another target and
+   * returns {@code true} (the caller sends the request again), or answers the client (503, 504 or
+   * 502; or cuts the response short if it had begun) and returns {@code false}.
+   */
+  private boolean failedOver(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
+      Exchange exchange, Throwable failure) {
     Target failed = exchange.decision.target();
     exchange.finish();
     failed.failed();
     boolean refused = Upstream.isConnectFailure(failure);
-    boolean timedOut = failure instanceof TimeoutException;
+    boolean timedOut = !refused && (failure instanceof TimeoutException || failure instanceof SocketTimeoutException);
     onTargetFailure(clientToProxyRequest, failed, failure, refused);
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} S2P failure from {}: {}", requestId(clientToProxyRequest), failed.id(), failure.toString());
@@ -297,8 +552,10 @@ public class AffinityBalancer extends ProxyHandler {
     if (proxyToClientResponse.isCommitted()) {
       // Part of the answer is already with the client: all that can be done is to cut it short.
       proxyToClientCallback.failed(failure);
-      return;
+      return false;
     }
+    // Whatever the failed target's headers put on the response so far goes (a Content-Length, cookies).
+    proxyToClientResponse.reset();
     if (!timedOut && !exchange.retried && isRetryable(clientToProxyRequest)) {
       RouteDecision next = exchange.router.failover(exchange.decision, exchange.cookies, exchange.secure);
       if (next != null) {
@@ -308,11 +565,15 @@ public class AffinityBalancer extends ProxyHandler {
         exchange.finished = false;
         next.target().started();
         onStickinessBroken(clientToProxyRequest, next);
-        proxyToClientResponse.getHeaders().remove(HttpHeader.SET_COOKIE);
-        resend(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
-        return;
+        return true;
       }
     }
+    writeFailure(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, refused, timedOut);
+    return false;
+  }
+
+  private void writeFailure(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
+      Exchange exchange, boolean refused, boolean timedOut) {
     if (refused) {
       noTarget.increment();
       writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange.decision);
@@ -430,16 +691,19 @@ public class AffinityBalancer extends ProxyHandler {
     @Override
     public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse) {
       super.onHeaders(serverToProxyResponse);
-      Exchange exchange = exchange(clientToProxyRequest);
-      RouteDecision decision = exchange.decision;
-      decision.target().health().served(exchange.router.cookies().now());
-      JettyCookies.addAll(proxyToClientResponse, decision.setCookies());
-      StickinessPolicy policy = decision.group().stickiness();
-      if (policy.type() == StickinessPolicy.Type.APPLICATION
-          && setsCookie(serverToProxyResponse.getHeaders(), policy.applicationCookie())) {
-        List<SetCookie> pin = exchange.router.onResponse(decision, true, exchange.cookies, exchange.secure);
-        JettyCookies.addAll(proxyToClientResponse, pin);
-      }
+      onTargetHeaders(exchange(clientToProxyRequest), serverToProxyResponse.getHeaders(), proxyToClientResponse);
+    }
+  }
+
+  /** The target answered: it is serving, and the client gets its affinity cookies (both paths). */
+  private static void onTargetHeaders(Exchange exchange, HttpFields targetHeaders, Response proxyToClientResponse) {
+    RouteDecision decision = exchange.decision;
+    decision.target().health().served(exchange.router.cookies().now());
+    JettyCookies.addAll(proxyToClientResponse, decision.setCookies());
+    StickinessPolicy policy = decision.group().stickiness();
+    if (policy.type() == StickinessPolicy.Type.APPLICATION && setsCookie(targetHeaders, policy.applicationCookie())) {
+      List<SetCookie> pin = exchange.router.onResponse(decision, true, exchange.cookies, exchange.secure);
+      JettyCookies.addAll(proxyToClientResponse, pin);
     }
   }
 
