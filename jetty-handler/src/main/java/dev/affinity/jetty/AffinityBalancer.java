@@ -169,6 +169,7 @@ public class AffinityBalancer extends ProxyHandler {
   @Override
   protected void doStart() throws Exception {
     super.doStart();
+    connections.reopen();
     watchdog = new ScheduledExecutorScheduler("affinity-target-watchdog", true);
     watchdog.start();
     scheduleWatch(watchdog);

@@ -134,6 +134,11 @@ final class TargetConnections implements Closeable {
     }
   }
 
+  /** Takes connections again after {@link #close()} (a balancer stopped and started again). */
+  void reopen() {
+    closed = false;
+  }
+
   @Override
   public void close() {
     closed = true;

@@ -14,7 +14,7 @@ final class Upstream {
   /** True when the target refused (or could not be reached for) the connection: nothing was sent. */
   static boolean isConnectFailure(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-      if (t instanceof ConnectException || t instanceof UnresolvedAddressException) {
+      if (t instanceof ConnectException || t instanceof UnresolvedAddressException || t instanceof java.net.UnknownHostException) {
         return true;
       }
       if (t instanceof java.net.SocketTimeoutException && String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("connect")) {
