@@ -285,9 +285,9 @@ public class AffinityBalancer extends ProxyHandler {
     boolean head = HttpMethod.HEAD.is(method);
     while (true) {
       RouteDecision decision = exchange.decision;
-      HttpFields requestHeaders = proxyToServerHeaders(clientToProxyRequest, decision);
+      RequestHead requestHead = proxyToServerHead(clientToProxyRequest, decision, method, pathQuery);
       try {
-        relayOnce(clientToProxyRequest, proxyToClientResponse, exchange, method, pathQuery, head, requestHeaders);
+        relayOnce(clientToProxyRequest, proxyToClientResponse, exchange, head, requestHead);
         exchange.finish();
         proxyToClientCallback.succeeded();
         return;
@@ -306,8 +306,8 @@ public class AffinityBalancer extends ProxyHandler {
     }
   }
 
-  private void relayOnce(Request clientToProxyRequest, Response proxyToClientResponse, Exchange exchange, String method,
-      String pathQuery, boolean head, HttpFields requestHeaders) throws IOException {
+  private void relayOnce(Request clientToProxyRequest, Response proxyToClientResponse, Exchange exchange,
+      boolean head, RequestHead requestHead) throws IOException {
     URI origin = exchange.decision.target().uri();
     int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
     long silenceLimitNanos = upstreamTimeout.toNanos();
@@ -317,7 +317,7 @@ public class AffinityBalancer extends ProxyHandler {
     boolean reusable = false;
     try {
       try {
-        connection.writeRequest(method, pathQuery, requestHeaders);
+        connection.writeRequest(requestHead);
         reusable = connection.readResponse(head, silenceLimitNanos, proxyToClientResponse, onHeaders);
       } catch (IOException e) {
         if (!(connection.reused && connection.receivedBytes() == 0 && !proxyToClientResponse.isCommitted()
@@ -331,7 +331,7 @@ public class AffinityBalancer extends ProxyHandler {
         }
         connection.close();
         connection = connections.open(origin, connectTimeoutMillis);
-        connection.writeRequest(method, pathQuery, requestHeaders);
+        connection.writeRequest(requestHead);
         reusable = connection.readResponse(head, silenceLimitNanos, proxyToClientResponse, onHeaders);
       }
     } finally {
@@ -362,32 +362,64 @@ public class AffinityBalancer extends ProxyHandler {
     onTargetHeaders(exchange, targetHeaders, proxyToClientResponse);
   }
 
-  /** The request headers for the target: the client's end-to-end ones, then the balancer's own. */
-  private HttpFields proxyToServerHeaders(Request clientToProxyRequest, RouteDecision decision) {
+  /**
+   * The request line and headers for the target: the client's end-to-end headers, then the balancer's
+   * own, with the same values {@link #addProxyHeaders(Request, HttpFields.Mutable)} gives the other path.
+   */
+  private RequestHead proxyToServerHead(Request clientToProxyRequest, RouteDecision decision, String method, String pathQuery) {
+    Forwarding forwarding = forwarding(clientToProxyRequest);
     HttpFields clientHeaders = clientToProxyRequest.getHeaders();
-    HttpFields.Mutable headers = HttpFields.build(clientHeaders.size() + 6);
     Set<String> connectionListed = connectionTokens(clientHeaders);
+    RequestHead head = new RequestHead(method, pathQuery);
     boolean host = false;
+    StringBuilder via = null;
+    StringBuilder forwarded = null;
+    String forwardedFor = null;
     for (HttpField field : clientHeaders) {
       HttpHeader header = field.getHeader();
       if ((header != null && HOP_HEADERS.contains(header))
-          || (connectionListed != null && connectionListed.contains(field.getLowerCaseName()))
-          || PREVIOUS_TARGET_HEADER.equalsIgnoreCase(field.getName())) {
+          || (connectionListed != null && connectionListed.contains(field.getLowerCaseName()))) {
         continue;
       }
-      host |= header == HttpHeader.HOST;
-      headers.add(field);
+      if (header == null) {
+        if (!PREVIOUS_TARGET_HEADER.equalsIgnoreCase(field.getName())) {
+          head.header(field);
+        }
+        continue;
+      }
+      switch (header) {
+        case VIA -> via = Upstream.joinValues(via, field);
+        case FORWARDED -> forwarded = Upstream.joinValues(forwarded, field);
+        // The first one, as HttpFields.get reads it on the other path; all are replaced.
+        case X_FORWARDED_FOR -> forwardedFor = forwardedFor == null ? field.getValue() : forwardedFor;
+        case X_FORWARDED_PROTO -> { }
+        case X_FORWARDED_HOST -> {
+          if (forwarding.host == null) {
+            head.header(field);
+          }
+        }
+        default -> {
+          host |= header == HttpHeader.HOST;
+          head.header(field);
+        }
+      }
     }
     if (!host) {
       // An HTTP/1.0 client may send none; HTTP/1.1 requires one (RFC 9112 section 3.2).
       URI origin = decision.target().uri();
-      headers.add(HttpHeader.HOST, origin.getHost() + ":" + origin.getPort());
+      head.header("Host", origin.getHost() + ":" + origin.getPort());
     }
     if (decision.previousTargetId() != null) {
-      headers.put(PREVIOUS_TARGET_HEADER, decision.previousTargetId());
+      head.header(PREVIOUS_TARGET_HEADER, decision.previousTargetId());
     }
-    addProxyHeaders(clientToProxyRequest, headers);
-    return headers;
+    head.header("Via", Upstream.joined(via, forwarding.via));
+    head.header("Forwarded", Upstream.joined(forwarded, forwarding.forwarded));
+    head.header("X-Forwarded-For", forwardedFor == null ? forwarding.remote : forwardedFor + ", " + forwarding.remote);
+    head.header("X-Forwarded-Proto", forwarding.proto);
+    if (forwarding.host != null) {
+      head.header("X-Forwarded-Host", forwarding.host);
+    }
+    return head.end();
   }
 
   /** The header names a {@code Connection} header lists (hop-by-hop too, RFC 9110 section 7.6.1), lower case; null if none. */
@@ -484,19 +516,26 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   private void addProxyHeaders(Request clientToProxyRequest, HttpFields.Mutable headers) {
+    Forwarding forwarding = forwarding(clientToProxyRequest);
+    Upstream.appendValue(headers, HttpHeader.VIA, forwarding.via);
+    Upstream.appendValue(headers, HttpHeader.FORWARDED, forwarding.forwarded);
+    Upstream.addForwardedFor(headers, forwarding.remote, forwarding.host, forwarding.proto);
+  }
+
+  /** What this hop adds to a request's forwarding headers. */
+  private record Forwarding(String via, String forwarded, String remote, String host, String proto) {}
+
+  private Forwarding forwarding(Request clientToProxyRequest) {
     // The same Via and Forwarded values as ProxyHandler's, without its per-request String.format
-    // and stream joins (4 % of a core in a profile), plus the X-Forwarded-* trio, in one pass.
+    // and stream joins (4 % of a core in a profile), plus the X-Forwarded-* trio.
     String protocol = clientToProxyRequest.getConnectionMetaData().getProtocol();
     String via = (protocol.regionMatches(true, 0, "HTTP/", 0, 5) ? protocol.substring(5) : protocol) + " " + getViaHost();
     String remote = Request.getRemoteAddr(clientToProxyRequest);
     String host = clientToProxyRequest.getHeaders().get(HttpHeader.HOST);
     String scheme = clientToProxyRequest.getHttpURI().getScheme();
-    String proto = scheme != null ? scheme : clientToProxyRequest.isSecure() ? "https" : "http";
-    String forwarded = Upstream.forwardedElement(Request.getLocalAddr(clientToProxyRequest), remote, host, proto);
-    String forwardedProto = clientToProxyRequest.isSecure() ? "https" : "http";
-    Upstream.appendValue(headers, HttpHeader.VIA, via);
-    Upstream.appendValue(headers, HttpHeader.FORWARDED, forwarded);
-    Upstream.addForwardedFor(headers, remote, host, forwardedProto);
+    String forwardedProto = scheme != null ? scheme : clientToProxyRequest.isSecure() ? "https" : "http";
+    String forwarded = Upstream.forwardedElement(Request.getLocalAddr(clientToProxyRequest), remote, host, forwardedProto);
+    return new Forwarding(via, forwarded, remote, host, clientToProxyRequest.isSecure() ? "https" : "http");
   }
 
   @Override

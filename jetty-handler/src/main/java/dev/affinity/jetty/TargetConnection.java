@@ -68,8 +68,6 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
   private final byte[] readBytes = new byte[BUFFER_SIZE];
   private final ByteBuffer readBuffer = ByteBuffer.wrap(readBytes);
   private final HttpFields.Mutable headers = HttpFields.build();
-  private byte[] head = new byte[4096];
-  private int headLength;
   /** Whether this connection carried an exchange before (a kept-alive one the target may have closed since). */
   boolean reused;
   /** When it went back to the pool, in ticker nanoseconds. */
@@ -121,20 +119,10 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
   }
 
   /** Writes a bodyless request: request line and headers in one write. */
-  void writeRequest(String method, String pathQuery, HttpFields requestHeaders) throws IOException {
-    headLength = 0;
-    append(method);
-    append(" ");
-    append(pathQuery);
-    append(" HTTP/1.1\r\n");
-    for (HttpField field : requestHeaders) {
-      append(field.getName());
-      append(": ");
-      appendValue(field.getValue());
-      append("\r\n");
-    }
-    append("\r\n");
-    toTarget.write(head, 0, headLength);
+  void writeRequest(RequestHead head) throws IOException {
+    // A new exchange: a write that fails (the target reset the idle connection) has received nothing.
+    receivedBytes = 0;
+    toTarget.write(head.bytes(), 0, head.length());
   }
 
   /**
@@ -153,7 +141,6 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
     this.headersListener = headersListener;
     this.silenceLimitNanos = silenceLimitNanos;
     startMessage(headRequest);
-    receivedBytes = 0;
     while (true) {
       if (!readBuffer.hasRemaining()) {
         // The next read overwrites the buffer a held piece of content still points into.
@@ -324,35 +311,6 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
       socket.close();
     } catch (IOException ignored) {
       // Closing is all that was wanted.
-    }
-  }
-
-  private void append(String s) {
-    int n = s.length();
-    ensure(n);
-    for (int i = 0; i < n; i++) {
-      head[headLength++] = (byte) s.charAt(i);
-    }
-  }
-
-  /** A header value as Jetty's own generator writes it: controls as spaces, beyond Latin-1 as '?'. */
-  private void appendValue(String s) {
-    if (s == null) {
-      return;
-    }
-    int n = s.length();
-    ensure(n);
-    for (int i = 0; i < n; i++) {
-      char c = s.charAt(i);
-      head[headLength++] = c > 0xFF ? (byte) '?' : (c < 0x20 && c != '\t') || c == 0x7F ? (byte) ' ' : (byte) c;
-    }
-  }
-
-  private void ensure(int more) {
-    if (headLength + more > head.length) {
-      byte[] bigger = new byte[Math.max(head.length * 2, headLength + more)];
-      System.arraycopy(head, 0, bigger, 0, headLength);
-      head = bigger;
     }
   }
 

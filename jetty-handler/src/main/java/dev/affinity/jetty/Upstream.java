@@ -87,13 +87,24 @@ final class Upstream {
     StringBuilder joined = null;
     for (HttpField field : headers) {
       if (field.getHeader() == header) {
-        for (String v : field.getValues()) {
-          if (v != null && !v.isBlank()) {
-            (joined == null ? joined = new StringBuilder(64) : joined).append(v).append(", ");
-          }
-        }
+        joined = joinValues(joined, field);
       }
     }
-    headers.put(header, joined == null ? value : joined.append(value).toString());
+    headers.put(header, joined(joined, value));
+  }
+
+  /** Adds a field's list elements (blanks dropped), each followed by {@code ", "}; null until there is one. */
+  static StringBuilder joinValues(StringBuilder joined, HttpField field) {
+    for (String v : field.getValues()) {
+      if (v != null && !v.isBlank()) {
+        (joined == null ? joined = new StringBuilder(64) : joined).append(v).append(", ");
+      }
+    }
+    return joined;
+  }
+
+  /** What {@link #joinValues} gathered, then {@code value}. */
+  static String joined(StringBuilder joined, String value) {
+    return joined == null ? value : joined.append(value).toString();
   }
 }

@@ -1,0 +1,81 @@
+package dev.affinity.jetty;
+
+import org.eclipse.jetty.http.HttpField;
+
+/**
+ * A request line and headers serialized once, straight into bytes, for the direct relay: no
+ * intermediate header collection, and the same bytes go out again if the request has to be sent on
+ * a new connection.
+ */
+final class RequestHead {
+  private byte[] bytes = new byte[1024];
+  private int length;
+
+  RequestHead(String method, String pathQuery) {
+    ascii(method);
+    ascii(" ");
+    ascii(pathQuery);
+    ascii(" HTTP/1.1\r\n");
+  }
+
+  RequestHead header(HttpField field) {
+    return header(field.getName(), field.getValue());
+  }
+
+  RequestHead header(String name, String value) {
+    ascii(name);
+    ascii(": ");
+    value(value);
+    ascii("\r\n");
+    return this;
+  }
+
+  /** Ends the head with the empty line. */
+  RequestHead end() {
+    ascii("\r\n");
+    return this;
+  }
+
+  byte[] bytes() {
+    return bytes;
+  }
+
+  int length() {
+    return length;
+  }
+
+  /** Names, methods and the (already percent-encoded) path are ASCII: written as they are. */
+  private void ascii(String s) {
+    int n = s.length();
+    ensure(n);
+    for (int i = 0; i < n; i++) {
+      bytes[length++] = (byte) s.charAt(i);
+    }
+  }
+
+  /** A value as Jetty's own generator writes one: controls as spaces, beyond Latin-1 as '?'. */
+  private void value(String s) {
+    if (s == null) {
+      return;
+    }
+    int n = s.length();
+    ensure(n);
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      bytes[length++] = c > 0xFF ? (byte) '?' : (c < 0x20 && c != '\t') || c == 0x7F ? (byte) ' ' : (byte) c;
+    }
+  }
+
+  private void ensure(int more) {
+    if (length + more > bytes.length) {
+      byte[] bigger = new byte[Math.max(bytes.length * 2, length + more)];
+      System.arraycopy(bytes, 0, bigger, 0, length);
+      bytes = bigger;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return new String(bytes, 0, length, java.nio.charset.StandardCharsets.ISO_8859_1);
+  }
+}

@@ -1,0 +1,1094 @@
+package dev.affinity.jetty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import dev.affinity.balancer.HealthCheckSettings;
+import dev.affinity.balancer.Router;
+import dev.affinity.balancer.StickinessPolicy;
+import dev.affinity.balancer.TargetGroup;
+import dev.affinity.cookie.AffinityCookieCodec;
+import dev.affinity.cookie.AffinityCookies;
+import dev.affinity.cookie.CookiePolicy;
+import dev.affinity.cookie.Expiry;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.reflect.Field;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.CompletableResponseListener;
+import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.http.HttpCookieStore;
+import org.eclipse.jetty.http.HttpHeader;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The direct relay ({@link TargetConnection}) over real sockets: scripted raw-TCP targets behind a
+ * real balancer, so that a test controls every byte a target sends and sees every byte it receives.
+ */
+class DirectRelayTest extends BalancerTestBase {
+  private static final String NOT_MODIFIED_DATE = "Mon, 01 Jan 2001 00:00:00 GMT";
+
+  private final List<RawTarget> targets = new ArrayList<>();
+
+  @AfterEach
+  void closeTargets() {
+    for (RawTarget t : targets) {
+      t.close();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Bodyless requests: the direct path and its kept-alive connections
+
+  @Test
+  void bodylessGetsGoDirectOverOneKeptAliveConnection() throws Exception {
+    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
+    startBalancer(b -> {}, t);
+    UserAgent client = browser();
+    for (int i = 0; i < 20; i++) {
+      ContentResponse r = client.get("/page/" + i + "?q=" + i);
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getContentAsString()).isEqualTo("r0 GET /page/" + i + "?q=" + i);
+      if (i == 0) {
+        assertThat(client.setCookieHeader("AFFINITY")).startsWith("AFFINITY=").contains("HttpOnly");
+      }
+    }
+    assertThat(t.accepted.get()).isEqualTo(1);
+    assertThat(t.heads).hasSize(20);
+    // The balancer's own pool holds the connection: the requests did not go through HttpClient.
+    awaitIdleConnections(1);
+    assertThat(balancer.balancer().badGatewayResponses()).isZero();
+  }
+
+  @Test
+  void deleteAndOptionsWithoutBodyAlsoGoDirect() throws Exception {
+    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
+    startBalancer(b -> {}, t);
+    assertThat(http.newRequest(balancer.uri().resolve("/item/1")).method("DELETE").timeout(5, TimeUnit.SECONDS).send().getContentAsString())
+        .isEqualTo("r0 DELETE /item/1");
+    assertThat(http.newRequest(balancer.uri().resolve("/item/2")).method("OPTIONS").timeout(5, TimeUnit.SECONDS).send().getContentAsString())
+        .isEqualTo("r0 OPTIONS /item/2");
+    assertThat(get("/item/3").getContentAsString()).isEqualTo("r0 GET /item/3");
+    assertThat(t.accepted.get()).isEqualTo(1);
+    awaitIdleConnections(1);
+  }
+
+  @Test
+  void hopByHopHeadersAreDroppedBothWays() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      if (peer.readHead() == null) {
+        return;
+      }
+      peer.send("HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: 1\r\nKeep-Alive: timeout=5\r\n"
+          + "Date: " + NOT_MODIFIED_DATE + "\r\nX-Kept: yes\r\nTrailer: X-Checksum\r\nProxy-Authenticate: Basic\r\n"
+          + "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
+      peer.awaitEof();
+    });
+    startBalancer(b -> {}, t);
+    String answer = raw("GET /hop HTTP/1.1\r\nHost: shop.example\r\nConnection: close, X-Secret\r\nX-Secret: s\r\n"
+        + "Keep-Alive: 5\r\nTE: trailers\r\nProxy-Authorization: x\r\nProxy-Connection: keep-alive\r\nTrailer: X-Checksum\r\n"
+        + "X-Affinity-Previous-Target: evil\r\nX-Normal: n\r\n\r\n");
+
+    Map<String, List<String>> sent = headers(t.heads.get(0));
+    assertThat(t.heads.get(0)).startsWith("GET /hop HTTP/1.1\r\n");
+    assertThat(sent).doesNotContainKeys("connection", "x-secret", "keep-alive", "te", "proxy-authorization",
+        "proxy-connection", "trailer", "x-affinity-previous-target");
+    assertThat(sent.get("host")).containsExactly("shop.example");
+    assertThat(sent.get("x-forwarded-for")).containsExactly("127.0.0.1");
+    assertThat(sent.get("x-forwarded-proto")).containsExactly("http");
+    assertThat(sent.get("x-forwarded-host")).containsExactly("shop.example");
+    assertThat(sent.get("x-normal")).containsExactly("n");
+    assertThat(sent.get("via")).singleElement().asString().startsWith("1.1 ");
+    assertThat(sent.get("forwarded")).singleElement().asString().contains("for=127.0.0.1").contains("host=shop.example");
+
+    assertThat(answer).startsWith("HTTP/1.1 200 ");
+    Map<String, List<String>> got = headers(answer.substring(0, answer.indexOf("\r\n\r\n") + 4));
+    assertThat(got.get("x-kept")).containsExactly("yes");
+    assertThat(got).doesNotContainKeys("x-internal", "keep-alive", "trailer", "proxy-authenticate");
+    assertThat(got.get("date")).hasSize(1).noneMatch(d -> d.contains("2001"));
+    assertThat(got.get("set-cookie")).anyMatch(c -> c.startsWith("AFFINITY="));
+    assertThat(answer).endsWith("\r\n\r\nok");
+  }
+
+  @Test
+  void http10RequestWithoutHostGetsTheTargetsHostAndPort() throws Exception {
+    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
+    startBalancer(b -> {}, t);
+    String answer = raw("GET /old HTTP/1.0\r\n\r\n");
+    assertThat(answer.substring(0, answer.indexOf("\r\n"))).matches("HTTP/1\\.[01] 200 .*");
+    assertThat(answer).endsWith("r0 GET /old");
+    Map<String, List<String>> sent = headers(t.heads.get(0));
+    assertThat(sent.get("host")).containsExactly("127.0.0.1:" + t.port());
+    assertThat(sent).doesNotContainKey("x-forwarded-host");
+    assertThat(sent.get("x-forwarded-for")).containsExactly("127.0.0.1");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connections the target closed while they sat idle in the pool
+
+  @Test
+  void keptAliveConnectionClosedByTheTargetIsRetriedOnANewOneNotFailedOver() throws Exception {
+    // Each connection answers one request (without Connection: close), then the target closes it (FIN).
+    Script answerOnceThenClose = peer -> {
+      if (peer.readHead() != null) {
+        peer.send(ok(peer.target.name));
+      }
+    };
+    RawTarget a = target("a", answerOnceThenClose);
+    RawTarget b = target("b", answerOnceThenClose);
+    startBalancer(x -> {}, a, b);
+    UserAgent client = browser();
+    ContentResponse first = client.get("/");
+    assertThat(first.getStatus()).isEqualTo(200);
+    String pinned = first.getContentAsString();
+    RawTarget pinnedTarget = pinned.equals("a") ? a : b;
+    RawTarget other = pinnedTarget == a ? b : a;
+    awaitIdleConnections(1);
+    assertThat(pinnedTarget.finished.tryAcquire(2, TimeUnit.SECONDS)).as("target closed its connection").isTrue();
+    Thread.sleep(20);
+
+    ContentResponse second = client.get("/again");
+    assertThat(second.getStatus()).isEqualTo(200);
+    assertThat(second.getContentAsString()).isEqualTo(pinned);
+    assertThat(pinnedTarget.accepted.get()).isEqualTo(2);
+    assertThat(pinnedTarget.heads).hasSize(2);
+    assertThat(other.accepted.get()).isZero();
+    assertThat(balancer.balancer().failovers()).isZero();
+    assertThat(balancer.balancer().badGatewayResponses()).isZero();
+  }
+
+  @Test
+  void keptAliveConnectionResetByTheTargetIsRetriedOnANewOneNotFailedOver() throws Exception {
+    // As above, but the target resets the idle connection (RST, as a crashed or rebooted host does),
+    // so that the balancer's next write on it fails rather than its read.
+    Script answerOnceThenReset = peer -> {
+      if (peer.readHead() != null) {
+        peer.send(ok(peer.target.name));
+        peer.socket.setSoLinger(true, 0);
+      }
+    };
+    RawTarget a = target("a", answerOnceThenReset);
+    RawTarget b = target("b", answerOnceThenReset);
+    startBalancer(x -> {}, a, b);
+    UserAgent client = browser();
+    ContentResponse first = client.get("/");
+    assertThat(first.getStatus()).isEqualTo(200);
+    String pinned = first.getContentAsString();
+    RawTarget pinnedTarget = pinned.equals("a") ? a : b;
+    RawTarget other = pinnedTarget == a ? b : a;
+    awaitIdleConnections(1);
+    assertThat(pinnedTarget.finished.tryAcquire(2, TimeUnit.SECONDS)).as("target reset its connection").isTrue();
+    Thread.sleep(20);
+
+    ContentResponse second = client.get("/again");
+    assertThat(second.getStatus()).isEqualTo(200);
+    assertThat(second.getContentAsString()).as("the client stays on its target").isEqualTo(pinned);
+    assertThat(other.accepted.get()).isZero();
+    assertThat(balancer.balancer().failovers()).isZero();
+    assertThat(pinnedTarget.accepted.get()).isEqualTo(2);
+  }
+
+  @Test
+  void refusedConnectionFailsOverToAnotherTarget() throws Exception {
+    RawTarget live = target("live", DirectRelayTest::echoEveryRequest);
+    Map<String, URI> group = new LinkedHashMap<>();
+    group.put("dead", refusedUri());
+    group.put("live", live.uri());
+    startBalancer(b -> {}, group);
+    for (int i = 0; i < 4; i++) {
+      ContentResponse r = get("/fresh/" + i);
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getContentAsString()).isEqualTo("live GET /fresh/" + i);
+    }
+    // Round robin sent one of the first two new clients to the dead target; it was then ejected.
+    assertThat(balancer.balancer().failovers()).isEqualTo(1);
+    assertThat(live.heads).anyMatch(h -> headers(h).getOrDefault("x-affinity-previous-target", List.of()).contains("dead"));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Bodies: chunked, fixed length, EOF-delimited, none
+
+  @Test
+  void largeChunkedAndFixedLengthBodiesAreRelayedByteExactOnOneConnection() throws Exception {
+    byte[] chunked = randomBytes(3 * 1024 * 1024, 1);
+    byte[] fixed = randomBytes(2 * 1024 * 1024, 2);
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        String path = requestLine(head).split(" ")[1];
+        if (path.equals("/chunked")) {
+          peer.send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+          writeChunked(peer.out, chunked, false);
+        } else if (path.equals("/fixed")) {
+          peer.send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " + fixed.length + "\r\n\r\n");
+          peer.out.write(fixed);
+          peer.out.flush();
+        } else {
+          peer.send(ok("small"));
+        }
+      }
+    });
+    startBalancer(b -> {}, t);
+    ContentResponse c = getBig("/chunked");
+    assertThat(c.getStatus()).isEqualTo(200);
+    assertThat(c.getContent().length).isEqualTo(chunked.length);
+    assertThat(sha256(c.getContent())).isEqualTo(sha256(chunked));
+    ContentResponse f = getBig("/fixed");
+    assertThat(f.getStatus()).isEqualTo(200);
+    assertThat(f.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH)).isEqualTo(fixed.length);
+    assertThat(sha256(f.getContent())).isEqualTo(sha256(fixed));
+    assertThat(get("/small").getContentAsString()).isEqualTo("small");
+    assertThat(t.accepted.get()).isEqualTo(1);
+    assertThat(t.heads).hasSize(3);
+    awaitIdleConnections(1);
+  }
+
+  @Test
+  void chunkedBodyWithExtensionsAndTrailersIsRelayedAndTheConnectionReused() throws Exception {
+    byte[] body = randomBytes(200_000, 3);
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        peer.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n");
+        writeChunked(peer.out, body, true);
+      }
+    });
+    startBalancer(b -> {}, t);
+    for (int i = 0; i < 3; i++) {
+      ContentResponse r = getBig("/t" + i);
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(sha256(r.getContent())).isEqualTo(sha256(body));
+    }
+    assertThat(t.accepted.get()).isEqualTo(1);
+  }
+
+  @Test
+  void eofDelimitedBodyIsRelayedIntactAndTheConnectionNotReused() throws Exception {
+    byte[] body = randomBytes(300_000, 4);
+    RawTarget t = target("r0", peer -> {
+      if (peer.readHead() != null) {
+        peer.send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n");
+        peer.out.write(body);
+        peer.out.flush();
+      }
+    });
+    startBalancer(b -> {}, t);
+    for (int i = 0; i < 2; i++) {
+      ContentResponse r = getBig("/eof/" + i);
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(sha256(r.getContent())).isEqualTo(sha256(body));
+    }
+    assertThat(t.accepted.get()).isEqualTo(2);
+    assertThat(idleConnections()).isZero();
+  }
+
+  @Test
+  void connectionCloseAndHttp10ResponsesAreNotReused() throws Exception {
+    // The target keeps each connection open after answering: the balancer must not reuse it on its own account.
+    RawTarget t = target("r0", peer -> {
+      String head = peer.readHead();
+      if (head == null) {
+        return;
+      }
+      if (requestLine(head).contains("/http10")) {
+        peer.send("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      } else {
+        peer.send("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+      }
+      peer.awaitEof();
+    });
+    startBalancer(b -> {}, t);
+    for (String path : List.of("/close", "/close", "/http10", "/http10")) {
+      ContentResponse r = get(path);
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getContentAsString()).isEqualTo("ok");
+    }
+    assertThat(t.accepted.get()).isEqualTo(4);
+    // The balancer closed every one of them.
+    assertThat(t.finished.tryAcquire(4, 2, TimeUnit.SECONDS)).isTrue();
+    assertThat(idleConnections()).isZero();
+  }
+
+  @Test
+  void headRelaysContentLengthWithoutBodyAndBothConnectionsStayUsable() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        if (head.startsWith("HEAD ")) {
+          peer.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\n\r\n");
+        } else {
+          peer.send(ok("after head"));
+        }
+      }
+    });
+    startBalancer(b -> {}, t);
+    try (Wire wire = new Wire()) {
+      wire.send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n");
+      Reply head = wire.read(true);
+      assertThat(head.status).isEqualTo(200);
+      assertThat(head.headers.get("content-length")).containsExactly("1234");
+      wire.send("GET /g HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      // A stray body after the HEAD answer would be read here instead of this status line.
+      Reply get = wire.read(false);
+      assertThat(get.status).isEqualTo(200);
+      assertThat(new String(get.body, StandardCharsets.ISO_8859_1)).isEqualTo("after head");
+      assertThat(wire.in.read()).as("nothing after the GET answer").isEqualTo(-1);
+    }
+    assertThat(t.accepted.get()).isEqualTo(1);
+    assertThat(t.heads).hasSize(2);
+  }
+
+  @Test
+  void noContentAndNotModifiedHaveNoBodyAndKeepTheConnection() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        String path = requestLine(head).split(" ")[1];
+        if (path.equals("/204")) {
+          peer.send("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n");
+        } else if (path.equals("/304")) {
+          // A 304 may name the length the full answer would have; it still has no body.
+          peer.send("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 5\r\n\r\n");
+        } else {
+          peer.send(ok("after"));
+        }
+      }
+    });
+    startBalancer(b -> {}, t);
+    try (Wire wire = new Wire()) {
+      wire.send("GET /204 HTTP/1.1\r\nHost: x\r\n\r\n");
+      Reply noContent = wire.read(false);
+      assertThat(noContent.status).isEqualTo(204);
+      assertThat(noContent.headers.get("x-a")).containsExactly("1");
+      wire.send("GET /304 HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"v1\"\r\n\r\n");
+      Reply notModified = wire.read(false);
+      assertThat(notModified.status).isEqualTo(304);
+      assertThat(notModified.headers.get("etag")).containsExactly("\"v1\"");
+      wire.send("GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      Reply after = wire.read(false);
+      assertThat(after.status).isEqualTo(200);
+      assertThat(new String(after.body, StandardCharsets.ISO_8859_1)).isEqualTo("after");
+    }
+    assertThat(t.accepted.get()).isEqualTo(1);
+    assertThat(t.heads).hasSize(3);
+  }
+
+  @Test
+  void answerArrivingInFragmentsIsReassembled() throws Exception {
+    String answer = "HTTP/1.1 200 OK\r\nX-Long-Header: " + "v".repeat(3000) + "\r\nContent-Length: 10\r\n\r\n0123456789";
+    int[] cuts = {3, 10, 17, 20, 100, 3040, 3041, 3050, answer.length() - 12, answer.length() - 11, answer.length() - 5};
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        int from = 0;
+        for (int cut : cuts) {
+          peer.send(answer.substring(from, cut));
+          Thread.sleep(5);
+          from = cut;
+        }
+        peer.send(answer.substring(from));
+      }
+    });
+    startBalancer(b -> {}, t);
+    for (int i = 0; i < 2; i++) {
+      ContentResponse r = get("/frag");
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getHeaders().get("X-Long-Header")).hasSize(3000);
+      assertThat(r.getContentAsString()).isEqualTo("0123456789");
+    }
+    assertThat(t.accepted.get()).isEqualTo(1);
+  }
+
+  @Test
+  void bytesBeyondTheContentLengthAreNotRelayedAndTheConnectionIsDropped() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        peer.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled");
+      }
+    });
+    startBalancer(b -> {}, t);
+    for (int i = 0; i < 2; i++) {
+      ContentResponse r = get("/over");
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getContentAsString()).isEqualTo("ok");
+    }
+    assertThat(t.accepted.get()).as("a connection with stray bytes is not reused").isEqualTo(2);
+  }
+
+  @Test
+  void chunkedAnswerWithAContentLengthTooGives502() throws Exception {
+    // A classic smuggling shape (RFC 9112 section 6.3): the relay must not pass on a length that does not match the body.
+    RawTarget t = target("r0", peer -> {
+      if (peer.readHead() != null) {
+        peer.send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+        peer.awaitEof();
+      }
+    });
+    startBalancer(b -> {}, t);
+    ContentResponse r = get("/both");
+    // Jetty's parser refuses the answer outright: a 502, never a mismatched length.
+    assertThat(r.getStatus()).isEqualTo(502);
+    assertThat(r.getContentAsString()).startsWith("502 Bad Gateway");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Targets that answer with something unusable
+
+  @Test
+  void garbageFromTheTargetGives502WithAPlainBody() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      if (peer.readHead() != null) {
+        peer.send("NOT HTTP\r\n\r\n");
+      }
+    });
+    startBalancer(b -> {}, t);
+    ContentResponse r = get("/");
+    assertThat(r.getStatus()).isEqualTo(502);
+    assertThat(r.getHeaders().get(HttpHeader.CONTENT_TYPE)).startsWith("text/plain");
+    assertThat(r.getContentAsString()).startsWith("502 Bad Gateway").doesNotContain("Exception").doesNotContain("\tat ");
+    assertThat(balancer.balancer().badGatewayResponses()).isEqualTo(1);
+    assertThat(idleConnections()).isZero();
+  }
+
+  @Test
+  void interimResponsesAreSkipped() throws Exception {
+    AtomicInteger served = new AtomicInteger();
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        if (served.incrementAndGet() == 1) {
+          // All in one write.
+          peer.send("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+              + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+        } else {
+          // The interim answer in a read of its own.
+          peer.send("HTTP/1.1 103 Early Hints\r\nLink: </b.css>; rel=preload\r\n\r\n");
+          Thread.sleep(50);
+          peer.send("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello2");
+        }
+      }
+    });
+    startBalancer(b -> {}, t);
+    ContentResponse first = get("/1");
+    assertThat(first.getStatus()).isEqualTo(200);
+    assertThat(first.getContentAsString()).isEqualTo("hello");
+    assertThat(first.getHeaders().get("Link")).as("interim headers stay with the interim answer").isNull();
+    ContentResponse second = get("/2");
+    assertThat(second.getStatus()).isEqualTo(200);
+    assertThat(second.getContentAsString()).isEqualTo("hello2");
+    assertThat(t.accepted.get()).isEqualTo(1);
+  }
+
+  @Test
+  void unaskedSwitchingProtocolsGives502() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      if (peer.readHead() != null) {
+        peer.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n");
+        peer.awaitEof();
+      }
+    });
+    startBalancer(b -> {}, t);
+    ContentResponse r = get("/");
+    assertThat(r.getStatus()).isEqualTo(502);
+    assertThat(r.getContentAsString()).startsWith("502 Bad Gateway");
+    assertThat(t.finished.tryAcquire(2, TimeUnit.SECONDS)).as("the balancer dropped the connection").isTrue();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Silence, slowness and deaths
+
+  @Test
+  void silentTargetGives504AfterTheUpstreamTimeout() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      if (peer.readHead() != null) {
+        peer.awaitEof();
+      }
+    });
+    startBalancer(b -> b.setUpstreamTimeout(Duration.ofMillis(500)), t);
+    long start = System.nanoTime();
+    ContentResponse r = http.newRequest(balancer.uri().resolve("/stall")).timeout(5, TimeUnit.SECONDS).send();
+    long millis = (System.nanoTime() - start) / 1_000_000;
+    assertThat(r.getStatus()).isEqualTo(504);
+    assertThat(r.getContentAsString()).startsWith("504 Gateway Timeout").doesNotContain("Exception");
+    assertThat(millis).isBetween(450L, 2000L);
+    assertThat(balancer.balancer().gatewayTimeoutResponses()).isEqualTo(1);
+    assertThat(t.finished.tryAcquire(1, TimeUnit.SECONDS)).as("the watchdog closed the connection").isTrue();
+  }
+
+  @Test
+  void timeoutOnAKeptAliveConnectionIsNotRetried() throws Exception {
+    AtomicInteger served = new AtomicInteger();
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        if (served.incrementAndGet() == 1) {
+          peer.send(ok("first"));
+        } else {
+          peer.awaitEof();
+          return;
+        }
+      }
+    });
+    startBalancer(b -> b.setUpstreamTimeout(Duration.ofMillis(300)), t);
+    assertThat(get("/1").getContentAsString()).isEqualTo("first");
+    awaitIdleConnections(1);
+    ContentResponse r = http.newRequest(balancer.uri().resolve("/2")).timeout(5, TimeUnit.SECONDS).send();
+    assertThat(r.getStatus()).isEqualTo(504);
+    assertThat(t.accepted.get()).as("no second connection for a request the target may be working on").isEqualTo(1);
+    assertThat(t.heads).hasSize(2);
+  }
+
+  @Test
+  void slowTargetThatKeepsSendingIsNotCut() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      if (peer.readHead() != null) {
+        peer.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\n");
+        for (int i = 0; i < 8; i++) {
+          Thread.sleep(200);
+          peer.send(String.valueOf(i));
+        }
+        peer.awaitEof();
+      }
+    });
+    startBalancer(b -> b.setUpstreamTimeout(Duration.ofMillis(500)), t);
+    ContentResponse r = http.newRequest(balancer.uri().resolve("/trickle")).timeout(5, TimeUnit.SECONDS).send();
+    assertThat(r.getStatus()).isEqualTo(200);
+    assertThat(r.getContentAsString()).isEqualTo("01234567");
+    assertThat(balancer.balancer().gatewayTimeoutResponses()).isZero();
+  }
+
+  @Test
+  void targetDyingMidBodyCutsTheClientShortWithoutHanging() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      if (peer.readHead() != null) {
+        peer.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n0123456789");
+      }
+    });
+    startBalancer(b -> {}, t);
+    // Over a raw socket: the headers and the ten bytes, then the connection ends (no read timeout).
+    long start = System.nanoTime();
+    try (Wire wire = new Wire()) {
+      wire.send("GET /dies HTTP/1.1\r\nHost: x\r\n\r\n");
+      Reply reply = wire.readHeadOnly();
+      assertThat(reply.status).isEqualTo(200);
+      byte[] rest = readToEofOrFail(wire.in);
+      assertThat(rest.length).isLessThan(100_000);
+      assertThat(new String(rest, StandardCharsets.ISO_8859_1)).startsWith("0123456789");
+    }
+    assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(3000);
+    // With HttpClient: the exchange fails (early EOF), it does not time out.
+    start = System.nanoTime();
+    try {
+      ContentResponse r = http.newRequest(balancer.uri().resolve("/dies2")).timeout(5, TimeUnit.SECONDS).send();
+      assertThat(r.getContent().length).isLessThan(100_000);
+    } catch (ExecutionException failed) {
+      assertThat(failed.getCause()).isNotInstanceOf(TimeoutException.class);
+    } catch (TimeoutException hung) {
+      fail("the client hung until its timeout", hung);
+    }
+    assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(4000);
+    assertThat(idleConnections()).isZero();
+  }
+
+  @Test
+  void targetDyingAfterHeadersBeforeAnyBodyGives502() throws Exception {
+    RawTarget t = target("r0", peer -> {
+      if (peer.readHead() != null) {
+        peer.send("HTTP/1.1 200 OK\r\nX-Partial: 1\r\nContent-Length: 100\r\n\r\n");
+      }
+    });
+    startBalancer(b -> {}, t);
+    ContentResponse r = http.newRequest(balancer.uri().resolve("/")).timeout(5, TimeUnit.SECONDS).send();
+    assertThat(r.getStatus()).isEqualTo(502);
+    assertThat(r.getHeaders().get("X-Partial")).as("the failed answer's headers are not passed on").isNull();
+    assertThat(r.getContentAsString()).startsWith("502 Bad Gateway");
+  }
+
+  @Test
+  void clientLeavingMidDownloadClosesTheTargetConnection() throws Exception {
+    AtomicInteger served = new AtomicInteger();
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        if (served.incrementAndGet() == 1) {
+          peer.send("HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n");
+          byte[] block = new byte[64 * 1024];
+          try {
+            for (int i = 0; i < 100_000_000 / block.length; i++) {
+              peer.out.write(block);
+            }
+          } catch (IOException balancerHungUp) {
+            return;
+          }
+        } else {
+          peer.send(ok("next"));
+        }
+      }
+    });
+    startBalancer(b -> {}, t);
+    try (Wire wire = new Wire()) {
+      wire.send("GET /huge HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertThat(wire.readHeadOnly().status).isEqualTo(200);
+      wire.in.readNBytes(100_000);
+    }
+    assertThat(t.finished.tryAcquire(2, TimeUnit.SECONDS)).as("the balancer closed the target connection").isTrue();
+    assertThat(idleConnections()).isZero();
+    assertThat(get("/next").getContentAsString()).isEqualTo("next");
+    assertThat(t.accepted.get()).isEqualTo(2);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // What does not take the direct path
+
+  @Test
+  void postWithABodyGoesThroughHttpClientAndArrivesExact() throws Exception {
+    byte[] upload = randomBytes(100_000, 5);
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        byte[] body = peer.readBody(head);
+        peer.target.bodies.add(body);
+        peer.send(ok("got " + body.length));
+      }
+    });
+    startBalancer(b -> {}, t);
+    ContentResponse r = http.POST(balancer.uri().resolve("/upload"))
+        .body(new BytesRequestContent("application/octet-stream", upload)).timeout(5, TimeUnit.SECONDS).send();
+    assertThat(r.getStatus()).isEqualTo(200);
+    assertThat(r.getContentAsString()).isEqualTo("got " + upload.length);
+    assertThat(t.heads.get(0)).startsWith("POST /upload HTTP/1.1\r\n");
+    assertThat(t.bodies).singleElement().satisfies(b -> assertThat(sha256(b)).isEqualTo(sha256(upload)));
+    assertThat(r.getHeaders().getValuesList(HttpHeader.SET_COOKIE)).anyMatch(c -> c.startsWith("AFFINITY="));
+    assertThat(idleConnections()).as("nothing in the direct path's pool").isZero();
+  }
+
+  @Test
+  void withDirectRelayOffTheSameGetsGoThroughHttpClient() throws Exception {
+    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
+    startBalancer(b -> b.setDirectRelay(false), t);
+    assertThat(balancer.balancer().isDirectRelay()).isFalse();
+    for (int i = 0; i < 3; i++) {
+      ContentResponse r = get("/off/" + i);
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getContentAsString()).isEqualTo("r0 GET /off/" + i);
+      assertThat(r.getHeaders().getValuesList(HttpHeader.SET_COOKIE)).anyMatch(c -> c.startsWith("AFFINITY="));
+    }
+    assertThat(t.heads).hasSize(3);
+    assertThat(idleConnections()).isZero();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Scripted targets
+
+  /** What a raw target does with one accepted connection (which is closed when it returns). */
+  interface Script {
+    void serve(Peer peer) throws Exception;
+  }
+
+  /** Answers every request on a connection with its own name, method and path-query, keeping the connection. */
+  static void echoEveryRequest(Peer peer) throws IOException {
+    for (String head; (head = peer.readHead()) != null; ) {
+      String[] line = requestLine(head).split(" ");
+      peer.send(ok(peer.target.name + " " + line[0] + " " + line[1]));
+    }
+  }
+
+  private RawTarget target(String name, Script script) throws IOException {
+    RawTarget t = new RawTarget(name, script);
+    targets.add(t);
+    return t;
+  }
+
+  /** A TCP server on loopback that runs {@code script} on each connection and records what came in. */
+  static final class RawTarget implements AutoCloseable {
+    final String name;
+    final ServerSocket server;
+    final AtomicInteger accepted = new AtomicInteger();
+    final List<String> heads = new CopyOnWriteArrayList<>();
+    final List<byte[]> bodies = new CopyOnWriteArrayList<>();
+    /** One permit per connection whose script returned and which is closed. */
+    final Semaphore finished = new Semaphore(0);
+    private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+
+    RawTarget(String name, Script script) throws IOException {
+      this.name = name;
+      this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+      Thread acceptor = new Thread(() -> {
+        while (!server.isClosed()) {
+          Socket s;
+          try {
+            s = server.accept();
+          } catch (IOException e) {
+            return;
+          }
+          accepted.incrementAndGet();
+          sockets.add(s);
+          Thread t = new Thread(() -> {
+            try {
+              script.serve(new Peer(this, s));
+            } catch (Exception e) {
+              // the balancer or the test hung up
+            } finally {
+              try {
+                s.close();
+              } catch (IOException ignored) {
+                // closing is all that was wanted
+              }
+              sockets.remove(s);
+              finished.release();
+            }
+          }, "raw-target-" + name);
+          t.setDaemon(true);
+          t.start();
+        }
+      }, "raw-target-" + name + "-acceptor");
+      acceptor.setDaemon(true);
+      acceptor.start();
+    }
+
+    int port() {
+      return server.getLocalPort();
+    }
+
+    URI uri() {
+      return URI.create("http://127.0.0.1:" + port());
+    }
+
+    @Override
+    public void close() {
+      try {
+        server.close();
+      } catch (IOException ignored) {
+        // best effort
+      }
+      for (Socket s : sockets) {
+        try {
+          s.close();
+        } catch (IOException ignored) {
+          // best effort
+        }
+      }
+    }
+  }
+
+  /** The target's side of one connection. */
+  static final class Peer {
+    final RawTarget target;
+    final Socket socket;
+    final InputStream in;
+    final OutputStream out;
+
+    Peer(RawTarget target, Socket socket) throws IOException {
+      this.target = target;
+      this.socket = socket;
+      this.in = new BufferedInputStream(socket.getInputStream());
+      this.out = socket.getOutputStream();
+    }
+
+    /** The next request's head (request line and headers), recorded; null when the balancer closed. */
+    String readHead() throws IOException {
+      String head;
+      try {
+        head = DirectRelayTest.readHead(in);
+      } catch (IOException closed) {
+        return null;
+      }
+      if (head != null) {
+        target.heads.add(head);
+      }
+      return head;
+    }
+
+    byte[] readBody(String head) throws IOException {
+      Map<String, List<String>> h = headers(head);
+      if (h.getOrDefault("transfer-encoding", List.of()).stream().anyMatch(v -> v.toLowerCase(Locale.ROOT).contains("chunked"))) {
+        return readChunked(in);
+      }
+      List<String> length = h.get("content-length");
+      return length == null ? new byte[0] : readExactly(in, Integer.parseInt(length.get(0).trim()));
+    }
+
+    void send(String s) throws IOException {
+      out.write(s.getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+    }
+
+    /** Waits until the balancer closes the connection (or the test ends and closes it). */
+    void awaitEof() {
+      try {
+        while (in.read() >= 0) {
+          // whatever else comes is ignored
+        }
+      } catch (IOException closed) {
+        // closed either way
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The balancer
+
+  private void startBalancer(Consumer<AffinityBalancer> configure, RawTarget... raw) throws Exception {
+    Map<String, URI> group = new LinkedHashMap<>();
+    for (RawTarget t : raw) {
+      group.put(t.name, t.uri());
+    }
+    startBalancer(configure, group);
+  }
+
+  private void startBalancer(Consumer<AffinityBalancer> configure, Map<String, URI> targetUris) throws Exception {
+    AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
+    cookies = AffinityCookies.of(codec, CookiePolicy.defaults());
+    // No active checks: a raw target answers only what its script says.
+    TargetGroup.Builder g = TargetGroup.builder("web")
+        .stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
+        .healthCheck(new HealthCheckSettings(false, "/health", Duration.ofHours(1), Duration.ofSeconds(2), 2, 2, 200, 399, Duration.ofSeconds(10)));
+    targetUris.forEach((id, uri) -> g.target(id, uri, 1));
+    Router router = Router.builder(cookies).group(g.build()).build();
+    balancer = AffinityServer.builder(router, counters).clock(clock).build();
+    configure.accept(balancer.balancer());
+    balancer.start();
+    http = new HttpClient();
+    http.setHttpCookieStore(new HttpCookieStore.Empty());
+    http.setFollowRedirects(false);
+    http.start();
+  }
+
+  /** The direct path's own pool of target connections (private in the balancer). */
+  private TargetConnections pool() throws Exception {
+    Field f = AffinityBalancer.class.getDeclaredField("connections");
+    f.setAccessible(true);
+    return (TargetConnections) f.get(balancer.balancer());
+  }
+
+  private int idleConnections() throws Exception {
+    return pool().idleCount();
+  }
+
+  /** The connection goes back to the pool just after the last byte went to the client: wait a little. */
+  private void awaitIdleConnections(int expected) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    while (idleConnections() != expected && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(idleConnections()).as("idle direct-path connections").isEqualTo(expected);
+  }
+
+  /** A GET that fails within seconds instead of hanging the build when the relay misbehaves. */
+  private ContentResponse get(String path) throws Exception {
+    return http.newRequest(balancer.uri().resolve(path)).timeout(5, TimeUnit.SECONDS).send();
+  }
+
+  private ContentResponse getBig(String path) throws Exception {
+    return new CompletableResponseListener(http.newRequest(balancer.uri().resolve(path)).timeout(10, TimeUnit.SECONDS), 16 << 20)
+        .send().get(15, TimeUnit.SECONDS);
+  }
+
+  private static URI refusedUri() throws IOException {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    return URI.create("http://127.0.0.1:" + port);
+  }
+
+  /** A raw client connection to the balancer. */
+  private final class Wire implements AutoCloseable {
+    final Socket socket;
+    final InputStream in;
+    final OutputStream out;
+
+    Wire() throws IOException {
+      socket = new Socket("127.0.0.1", balancer.port());
+      socket.setSoTimeout(5_000);
+      in = new BufferedInputStream(socket.getInputStream());
+      out = socket.getOutputStream();
+    }
+
+    void send(String request) throws IOException {
+      out.write(request.getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+    }
+
+    Reply readHeadOnly() throws IOException {
+      String head = readHead(in);
+      if (head == null) {
+        throw new EOFException("connection closed before an answer");
+      }
+      return new Reply(Integer.parseInt(head.substring(9, 12)), headers(head), new byte[0]);
+    }
+
+    /** One answer: head, then the body by its framing (none for HEAD, 1xx, 204, 304). */
+    Reply read(boolean headRequest) throws IOException {
+      Reply head = readHeadOnly();
+      int status = head.status;
+      if (headRequest || status < 200 || status == 204 || status == 304) {
+        return head;
+      }
+      byte[] body;
+      if (head.headers.getOrDefault("transfer-encoding", List.of()).stream().anyMatch(v -> v.contains("chunked"))) {
+        body = readChunked(in);
+      } else if (head.headers.containsKey("content-length")) {
+        body = readExactly(in, Integer.parseInt(head.headers.get("content-length").get(0).trim()));
+      } else {
+        body = in.readAllBytes();
+      }
+      return new Reply(status, head.headers, body);
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+
+  record Reply(int status, Map<String, List<String>> headers, byte[] body) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // HTTP/1.1 bits
+
+  static String ok(String body) {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + bytes.length + "\r\n\r\n" + body;
+  }
+
+  static String requestLine(String head) {
+    return head.substring(0, head.indexOf("\r\n"));
+  }
+
+  /** Header names (lower case) to their values, in order, from a message head. */
+  static Map<String, List<String>> headers(String head) {
+    Map<String, List<String>> map = new LinkedHashMap<>();
+    String[] lines = head.split("\r\n");
+    for (int i = 1; i < lines.length; i++) {
+      int colon = lines[i].indexOf(':');
+      if (colon > 0) {
+        map.computeIfAbsent(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), k -> new ArrayList<>())
+            .add(lines[i].substring(colon + 1).trim());
+      }
+    }
+    return map;
+  }
+
+  /** Reads up to and including the blank line; null if the stream ended before the first byte. */
+  static String readHead(InputStream in) throws IOException {
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    int matched = 0;
+    while (matched < 4) {
+      int b = in.read();
+      if (b < 0) {
+        if (head.size() == 0) {
+          return null;
+        }
+        throw new EOFException("stream ended inside a message head: " + head.toString(StandardCharsets.ISO_8859_1));
+      }
+      head.write(b);
+      matched = (b == '\r' && (matched == 0 || matched == 2)) || (b == '\n' && (matched == 1 || matched == 3)) ? matched + 1
+          : b == '\r' ? 1 : 0;
+    }
+    return head.toString(StandardCharsets.ISO_8859_1);
+  }
+
+  static byte[] readExactly(InputStream in, int n) throws IOException {
+    byte[] bytes = in.readNBytes(n);
+    if (bytes.length != n) {
+      throw new EOFException("expected " + n + " bytes, got " + bytes.length);
+    }
+    return bytes;
+  }
+
+  static byte[] readChunked(InputStream in) throws IOException {
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    while (true) {
+      String sizeLine = readLine(in);
+      int semicolon = sizeLine.indexOf(';');
+      int size = Integer.parseInt((semicolon >= 0 ? sizeLine.substring(0, semicolon) : sizeLine).trim(), 16);
+      if (size == 0) {
+        while (!readLine(in).isEmpty()) {
+          // trailers
+        }
+        return body.toByteArray();
+      }
+      body.write(readExactly(in, size));
+      if (!readLine(in).isEmpty()) {
+        throw new IOException("no CRLF after a chunk");
+      }
+    }
+  }
+
+  private static String readLine(InputStream in) throws IOException {
+    StringBuilder line = new StringBuilder();
+    for (int b; (b = in.read()) != '\n'; ) {
+      if (b < 0) {
+        throw new EOFException("stream ended inside a line");
+      }
+      if (b != '\r') {
+        line.append((char) b);
+      }
+    }
+    return line.toString();
+  }
+
+  /** Chunks of varying sizes, several above the relay's 32 KB buffer; optionally extensions and a trailer. */
+  static void writeChunked(OutputStream out, byte[] body, boolean extensionsAndTrailer) throws IOException {
+    int[] sizes = {1, 7, 4096, 32 * 1024, 32 * 1024 + 1, 40_000, 65_536, 100_000, 3, 1000, 131_072};
+    int offset = 0;
+    for (int i = 0; offset < body.length; i++) {
+      int n = Math.min(sizes[i % sizes.length], body.length - offset);
+      String size = Integer.toHexString(n) + (extensionsAndTrailer && i % 3 == 0 ? ";ext=\"v" + i + "\"" : "");
+      out.write((size + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      out.write(body, offset, n);
+      out.write("\r\n".getBytes(StandardCharsets.ISO_8859_1));
+      offset += n;
+    }
+    out.write((extensionsAndTrailer ? "0\r\nX-Checksum: abc\r\n\r\n" : "0\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+    out.flush();
+  }
+
+  /** What came until the connection ended; fails (instead of hanging) if it was only a read timeout. */
+  static byte[] readToEofOrFail(InputStream in) throws IOException {
+    ByteArrayOutputStream got = new ByteArrayOutputStream();
+    byte[] buffer = new byte[8192];
+    try {
+      for (int n; (n = in.read(buffer)) >= 0; ) {
+        got.write(buffer, 0, n);
+      }
+    } catch (SocketTimeoutException hung) {
+      fail("the connection stayed open without data after " + got.size() + " bytes");
+    } catch (IOException reset) {
+      // An aborted connection may end in a reset: ended all the same.
+    }
+    return got.toByteArray();
+  }
+
+  static byte[] randomBytes(int n, long seed) {
+    byte[] bytes = new byte[n];
+    new Random(seed).nextBytes(bytes);
+    return bytes;
+  }
+
+  static String sha256(byte[] bytes) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+  }
+}
