@@ -18,6 +18,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
@@ -38,6 +39,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
+import org.eclipse.jetty.util.thread.ThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,7 +55,9 @@ import org.slf4j.LoggerFactory;
  * found to proxy on the JVM (see BENCHMARKS.md). Everything else (request bodies, {@code https://}
  * targets, HTTP/2 requests of unknown length) goes through Jetty's {@link ProxyHandler} and its
  * asynchronous {@code HttpClient}, which streams bodies both ways and handles {@code 100-continue}.
- * A request on the direct path holds a server thread until the target's answer has been relayed;
+ * A request on the direct path holds a server thread until the target's answer has been relayed, so
+ * at most {@link #setMaxDirectInFlight(int) half the server's threads} do at once (slow targets never
+ * take them all; requests beyond go through {@code HttpClient}), and
  * {@link #setDirectRelay(boolean) setDirectRelay(false)} sends everything through {@code HttpClient}.
  *
  * <p>Only configured targets are ever contacted: the upstream URI is the chosen target's origin plus
@@ -86,6 +90,9 @@ public class AffinityBalancer extends ProxyHandler {
   private final LongAdder gatewayTimeout = new LongAdder();
   private final TargetConnections connections;
   private volatile boolean directRelay = true;
+  private final AtomicInteger directInFlight = new AtomicInteger();
+  private volatile int maxDirectInFlight;
+  private int configuredMaxDirectInFlight = -1;
   private Scheduler watchdog;
 
   public AffinityBalancer(Router router) {
@@ -110,6 +117,24 @@ public class AffinityBalancer extends ProxyHandler {
 
   public boolean isDirectRelay() {
     return directRelay;
+  }
+
+  /**
+   * How many requests may be on the direct path at once (each holds a server thread while its target
+   * answers); more go through {@code HttpClient}, which holds no thread while waiting. Default: half
+   * the server thread pool's maximum, so that targets slow to answer can never take every thread
+   * from the admin endpoints and the other targets' clients. Set before start.
+   */
+  public void setMaxDirectInFlight(int max) {
+    if (max < 0) {
+      throw new IllegalArgumentException("maxDirectInFlight must not be negative, got " + max);
+    }
+    this.configuredMaxDirectInFlight = max;
+    this.maxDirectInFlight = max;
+  }
+
+  public int getMaxDirectInFlight() {
+    return maxDirectInFlight;
   }
 
   public Router router() {
@@ -169,6 +194,10 @@ public class AffinityBalancer extends ProxyHandler {
   @Override
   protected void doStart() throws Exception {
     super.doStart();
+    if (configuredMaxDirectInFlight < 0) {
+      ThreadPool pool = getServer() == null ? null : getServer().getThreadPool();
+      maxDirectInFlight = pool instanceof ThreadPool.SizedThreadPool sized ? Math.max(1, sized.getMaxThreads() / 2) : 100;
+    }
     connections.reopen();
     watchdog = new ScheduledExecutorScheduler("affinity-target-watchdog", true);
     watchdog.start();
@@ -250,8 +279,15 @@ public class AffinityBalancer extends ProxyHandler {
           clientToProxyRequest.getHttpURI().getPathQuery(), decision);
     }
     if (directRelay && isDirectlyRelayable(clientToProxyRequest, decision.target())) {
-      relayDirectly(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange);
-      return true;
+      if (directInFlight.incrementAndGet() <= maxDirectInFlight) {
+        try {
+          relayDirectly(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange);
+        } finally {
+          directInFlight.decrementAndGet();
+        }
+        return true;
+      }
+      directInFlight.decrementAndGet();
     }
     clientToProxyRequest.setAttribute(EXCHANGE, exchange);
     return super.handle(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);

@@ -1,6 +1,7 @@
 package dev.affinity.jetty;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import dev.affinity.balancer.HealthCheckSettings;
@@ -681,6 +682,51 @@ class DirectRelayTest extends BalancerTestBase {
     assertThat(t.bodies).singleElement().satisfies(b -> assertThat(sha256(b)).isEqualTo(sha256(upload)));
     assertThat(r.getHeaders().getValuesList(HttpHeader.SET_COOKIE)).anyMatch(c -> c.startsWith("AFFINITY="));
     assertThat(idleConnections()).as("nothing in the direct path's pool").isZero();
+  }
+
+  @Test
+  void beyondTheDirectLimitRequestsGoThroughHttpClientInsteadOfWaiting() throws Exception {
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    RawTarget t = target("r0", peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        String path = requestLine(head).split(" ")[1];
+        if (path.equals("/slow")) {
+          release.await(5, TimeUnit.SECONDS);
+        }
+        peer.send(ok("r0 " + path));
+      }
+    });
+    startBalancer(b -> b.setMaxDirectInFlight(1), t);
+    assertThat(balancer.balancer().getMaxDirectInFlight()).isEqualTo(1);
+    java.util.concurrent.CompletableFuture<ContentResponse> slow = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return get("/slow");
+      } catch (Exception e) {
+        throw new java.util.concurrent.CompletionException(e);
+      }
+    });
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+    while (t.heads.isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(t.heads).as("the slow request reached the target").hasSize(1);
+    // The one direct slot is taken: this one is answered through HttpClient while /slow still waits.
+    ContentResponse fast = get("/fast");
+    assertThat(fast.getContentAsString()).isEqualTo("r0 /fast");
+    assertThat(slow).isNotDone();
+    assertThat(idleConnections()).as("/fast did not use the direct path's pool").isZero();
+    release.countDown();
+    assertThat(slow.get(5, TimeUnit.SECONDS).getContentAsString()).isEqualTo("r0 /slow");
+    awaitIdleConnections(1);
+  }
+
+  @Test
+  void theDirectLimitDefaultsToHalfTheServerThreads() throws Exception {
+    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
+    startBalancer(b -> {}, t);
+    assertThat(balancer.balancer().getMaxDirectInFlight()).isEqualTo(100);
+    assertThatThrownBy(() -> balancer.balancer().setMaxDirectInFlight(-1))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-1");
   }
 
   @Test
