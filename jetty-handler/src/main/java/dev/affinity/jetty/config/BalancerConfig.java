@@ -23,7 +23,8 @@ public record BalancerConfig(
     List<ForwardConfig> forward,
     Duration groupStickiness,
     AdminConfig admin,
-    WebSocketConfig websocket) {
+    WebSocketConfig websocket,
+    UpstreamConfig upstream) {
 
   public BalancerConfig {
     requireNonNull(listen, "listen");
@@ -33,6 +34,7 @@ public record BalancerConfig(
     forward = List.copyOf(requireNonNull(forward, "forward"));
     requireNonNull(admin, "admin");
     requireNonNull(websocket, "websocket");
+    requireNonNull(upstream, "upstream");
   }
 
   /** The keyring of the configured keys (first seals), or empty when none is configured. */

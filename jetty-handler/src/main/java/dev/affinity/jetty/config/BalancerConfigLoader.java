@@ -88,9 +88,11 @@ public final class BalancerConfigLoader {
   private static final Duration MAX_DEREGISTRATION_DELAY = Duration.ofHours(1);
   private static final Duration MIN_IDLE_TIMEOUT = Duration.ofSeconds(1);
   private static final Duration MAX_IDLE_TIMEOUT = Duration.ofDays(1);
+  private static final Duration MIN_UPSTREAM_TIMEOUT = Duration.ofMillis(100);
+  private static final Duration MAX_CONNECT_TIMEOUT = Duration.ofMinutes(5);
 
   private static final List<String> TOP_KEYS =
-      List.of("listen", "keys", "cookies", "targetGroups", "forward", "groupStickiness", "admin", "websocket");
+      List.of("listen", "keys", "cookies", "targetGroups", "forward", "groupStickiness", "admin", "websocket", "upstream");
 
   private BalancerConfigLoader() {}
 
@@ -288,7 +290,8 @@ public final class BalancerConfigLoader {
       Duration groupStickiness = top.has("groupStickiness") ? groupStickiness(top.get("groupStickiness")) : null;
       AdminConfig admin = top.has("admin") ? admin(top.get("admin"), listen) : AdminConfig.defaults();
       WebSocketConfig websocket = top.has("websocket") ? websocket(top.get("websocket")) : WebSocketConfig.defaults();
-      return new BalancerConfig(listen, keys, cookies, groups, forward, groupStickiness, admin, websocket);
+      UpstreamConfig upstream = top.has("upstream") ? upstream(top.get("upstream")) : UpstreamConfig.defaults();
+      return new BalancerConfig(listen, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream);
     }
 
     private Listen listen(Item item) {
@@ -654,6 +657,19 @@ public final class BalancerConfigLoader {
             "must be between 1 second (PT1S) and 1 day (P1D)");
       }
       return new WebSocketConfig(maxMessageBytes, idleTimeout);
+    }
+
+    private UpstreamConfig upstream(Item item) {
+      Section s = new Section(item, List.of("timeout", "connectTimeout", "directRelay", "maxDirectInFlight"));
+      Duration timeout = s.has("timeout")
+          ? duration(s.get("timeout"), MIN_UPSTREAM_TIMEOUT, MAX_IDLE_TIMEOUT, "must be between 100 milliseconds (PT0.1S) and 1 day (P1D)")
+          : UpstreamConfig.DEFAULT_TIMEOUT;
+      Duration connectTimeout = s.has("connectTimeout")
+          ? duration(s.get("connectTimeout"), MIN_UPSTREAM_TIMEOUT, MAX_CONNECT_TIMEOUT, "must be between 100 milliseconds (PT0.1S) and 5 minutes (PT5M)")
+          : UpstreamConfig.DEFAULT_CONNECT_TIMEOUT;
+      boolean directRelay = !s.has("directRelay") || bool(s.get("directRelay"));
+      int maxDirectInFlight = s.has("maxDirectInFlight") ? integer(s.get("maxDirectInFlight"), 1, 100_000) : 0;
+      return new UpstreamConfig(timeout, connectTimeout, directRelay, maxDirectInFlight);
     }
 
     // ---------------------------------------------------------------- typed values

@@ -20,6 +20,7 @@ import dev.affinity.jetty.config.KeyConfig;
 import dev.affinity.jetty.config.StickinessConfig;
 import dev.affinity.jetty.config.TargetConfig;
 import dev.affinity.jetty.config.TargetGroupConfig;
+import dev.affinity.jetty.config.UpstreamConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -142,6 +143,13 @@ public final class BalancerFactory {
     if (config.websocket() != null) {
       server.webSocketProxy().setMaxMessageBytes(config.websocket().maxMessageBytes());
       server.webSocketProxy().setIdleTimeout(config.websocket().idleTimeout());
+    }
+    UpstreamConfig upstream = config.upstream();
+    server.balancer().setUpstreamTimeout(upstream.timeout());
+    server.balancer().setConnectTimeout(upstream.connectTimeout());
+    server.balancer().setDirectRelay(upstream.directRelay());
+    if (upstream.maxDirectInFlight() > 0) {
+      server.balancer().setMaxDirectInFlight(upstream.maxDirectInFlight());
     }
     return server;
   }

@@ -137,6 +137,14 @@ class BalancerConfigLoaderTest {
     assertThat(config.groupStickiness()).isNull();
     assertThat(config.admin()).isEqualTo(new AdminConfig("/affinity", true, null));
     assertThat(config.websocket()).isEqualTo(new WebSocketConfig(1024 * 1024, Duration.ofMinutes(5)));
+    assertThat(config.upstream()).isEqualTo(new UpstreamConfig(Duration.ofSeconds(60), Duration.ofSeconds(2), true, 0));
+  }
+
+  @Test
+  void upstreamSection() {
+    BalancerConfig config = BalancerConfigLoader.parse(MINIMAL
+        + "upstream: { timeout: PT4M, connectTimeout: PT0.5S, directRelay: false, maxDirectInFlight: 32 }\n", "up.yaml");
+    assertThat(config.upstream()).isEqualTo(new UpstreamConfig(Duration.ofMinutes(4), Duration.ofMillis(500), false, 32));
   }
 
   @Test
@@ -225,7 +233,7 @@ class BalancerConfigLoaderTest {
             targetGroup:
               - name: blue
             """, 2, "targetGroup",
-            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket"),
+            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream"),
         arguments("targetGroups missing", "listen: { port: 8080 }\n", 1, "targetGroups", "is required"),
         arguments("targetGroups empty", "targetGroups: []\n", 1, "targetGroups", "must list at least one target group"),
         arguments("targetGroups is a map", """
@@ -454,6 +462,16 @@ class BalancerConfigLoaderTest {
             "must be between 1 second (PT1S) and 1 day (P1D), got PT0S"),
         arguments("websocket message too large", MINIMAL + "websocket:\n  maxMessageBytes: 1000000000\n", 6,
             "websocket.maxMessageBytes", "must be a whole number between 1 and 67108864, got 1000000000"),
+        arguments("upstream timeout zero", MINIMAL + "upstream: { timeout: 0 }\n", 5, "upstream.timeout",
+            "must be between 100 milliseconds (PT0.1S) and 1 day (P1D), got PT0S"),
+        arguments("upstream connect timeout too long", MINIMAL + "upstream:\n  connectTimeout: PT1H\n", 6, "upstream.connectTimeout",
+            "must be between 100 milliseconds (PT0.1S) and 5 minutes (PT5M), got PT1H"),
+        arguments("upstream directRelay not a boolean", MINIMAL + "upstream: { directRelay: maybe }\n", 5, "upstream.directRelay",
+            "must be true or false, got \"maybe\""),
+        arguments("upstream maxDirectInFlight zero", MINIMAL + "upstream: { maxDirectInFlight: 0 }\n", 5, "upstream.maxDirectInFlight",
+            "must be a whole number between 1 and 100000, got 0"),
+        arguments("upstream unknown key", MINIMAL + "upstream: { idleTimeout: PT1M }\n", 5, "upstream.idleTimeout",
+            "unknown key \"idleTimeout\""),
         arguments("custom tag", "listen: { host: !env HOST }\n" + MINIMAL, 1, "listen.host", "uses the YAML tag !env"),
         arguments("merge key", "base: &b { port: 1 }\n" + MINIMAL, 1, "base", "unknown key \"base\""),
         arguments("error inside a merged map names the anchor's line", """
