@@ -243,21 +243,19 @@ class DirectRelayTest extends BalancerTestBase {
   void largeChunkedAndFixedLengthBodiesAreRelayedByteExactOnOneConnection() throws Exception {
     byte[] chunked = randomBytes(3 * 1024 * 1024, 1);
     byte[] fixed = randomBytes(2 * 1024 * 1024, 2);
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        String path = requestLine(head).split(" ")[1];
-        if (path.equals("/chunked")) {
-          peer.send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
-          writeChunked(peer.out, chunked, false);
-        } else if (path.equals("/fixed")) {
-          peer.send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " + fixed.length + "\r\n\r\n");
-          peer.out.write(fixed);
-          peer.out.flush();
-        } else {
-          peer.send(ok("small"));
-        }
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      String path = requestLine(head).split(" ")[1];
+      if (path.equals("/chunked")) {
+        peer.send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+        writeChunked(peer.out, chunked, false);
+      } else if (path.equals("/fixed")) {
+        peer.send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: " + fixed.length + "\r\n\r\n");
+        peer.out.write(fixed);
+        peer.out.flush();
+      } else {
+        peer.send(ok("small"));
       }
-    });
+    }));
     startBalancer(b -> {}, t);
     ContentResponse c = getBig("/chunked");
     assertThat(c.getStatus()).isEqualTo(200);
@@ -276,12 +274,10 @@ class DirectRelayTest extends BalancerTestBase {
   @Test
   void chunkedBodyWithExtensionsAndTrailersIsRelayedAndTheConnectionReused() throws Exception {
     byte[] body = randomBytes(200_000, 3);
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        peer.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n");
-        writeChunked(peer.out, body, true);
-      }
-    });
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      peer.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n");
+      writeChunked(peer.out, body, true);
+    }));
     startBalancer(b -> {}, t);
     for (int i = 0; i < 3; i++) {
       ContentResponse r = getBig("/t" + i);
@@ -340,15 +336,13 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void headRelaysContentLengthWithoutBodyAndBothConnectionsStayUsable() throws Exception {
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        if (head.startsWith("HEAD ")) {
-          peer.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\n\r\n");
-        } else {
-          peer.send(ok("after head"));
-        }
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      if (head.startsWith("HEAD ")) {
+        peer.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\n\r\n");
+      } else {
+        peer.send(ok("after head"));
       }
-    });
+    }));
     startBalancer(b -> {}, t);
     try (Wire wire = new Wire()) {
       wire.send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -368,19 +362,17 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void noContentAndNotModifiedHaveNoBodyAndKeepTheConnection() throws Exception {
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        String path = requestLine(head).split(" ")[1];
-        if (path.equals("/204")) {
-          peer.send("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n");
-        } else if (path.equals("/304")) {
-          // A 304 may name the length the full answer would have; it still has no body.
-          peer.send("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 5\r\n\r\n");
-        } else {
-          peer.send(ok("after"));
-        }
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      String path = requestLine(head).split(" ")[1];
+      if (path.equals("/204")) {
+        peer.send("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n");
+      } else if (path.equals("/304")) {
+        // A 304 may name the length the full answer would have; it still has no body.
+        peer.send("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 5\r\n\r\n");
+      } else {
+        peer.send(ok("after"));
       }
-    });
+    }));
     startBalancer(b -> {}, t);
     try (Wire wire = new Wire()) {
       wire.send("GET /204 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -404,17 +396,15 @@ class DirectRelayTest extends BalancerTestBase {
   void answerArrivingInFragmentsIsReassembled() throws Exception {
     String answer = "HTTP/1.1 200 OK\r\nX-Long-Header: " + "v".repeat(3000) + "\r\nContent-Length: 10\r\n\r\n0123456789";
     int[] cuts = {3, 10, 17, 20, 100, 3040, 3041, 3050, answer.length() - 12, answer.length() - 11, answer.length() - 5};
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        int from = 0;
-        for (int cut : cuts) {
-          peer.send(answer.substring(from, cut));
-          Thread.sleep(5);
-          from = cut;
-        }
-        peer.send(answer.substring(from));
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      int from = 0;
+      for (int cut : cuts) {
+        peer.send(answer.substring(from, cut));
+        Thread.sleep(5);
+        from = cut;
       }
-    });
+      peer.send(answer.substring(from));
+    }));
     startBalancer(b -> {}, t);
     for (int i = 0; i < 2; i++) {
       ContentResponse r = get("/frag");
@@ -427,11 +417,9 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void bytesBeyondTheContentLengthAreNotRelayedAndTheConnectionIsDropped() throws Exception {
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        peer.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled");
-      }
-    });
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      peer.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled");
+    }));
     startBalancer(b -> {}, t);
     for (int i = 0; i < 2; i++) {
       ContentResponse r = get("/over");
@@ -479,20 +467,18 @@ class DirectRelayTest extends BalancerTestBase {
   @Test
   void interimResponsesAreSkipped() throws Exception {
     AtomicInteger served = new AtomicInteger();
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        if (served.incrementAndGet() == 1) {
-          // All in one write.
-          peer.send("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
-              + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
-        } else {
-          // The interim answer in a read of its own.
-          peer.send("HTTP/1.1 103 Early Hints\r\nLink: </b.css>; rel=preload\r\n\r\n");
-          Thread.sleep(50);
-          peer.send("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello2");
-        }
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      if (served.incrementAndGet() == 1) {
+        // All in one write.
+        peer.send("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+            + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+      } else {
+        // The interim answer in a read of its own.
+        peer.send("HTTP/1.1 103 Early Hints\r\nLink: </b.css>; rel=preload\r\n\r\n");
+        Thread.sleep(50);
+        peer.send("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello2");
       }
-    });
+    }));
     startBalancer(b -> {}, t);
     ContentResponse first = get("/1");
     assertThat(first.getStatus()).isEqualTo(200);
@@ -543,16 +529,14 @@ class DirectRelayTest extends BalancerTestBase {
   @Test
   void timeoutOnAKeptAliveConnectionIsNotRetried() throws Exception {
     AtomicInteger served = new AtomicInteger();
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        if (served.incrementAndGet() == 1) {
-          peer.send(ok("first"));
-        } else {
-          peer.awaitEof();
-          return;
-        }
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      if (served.incrementAndGet() == 1) {
+        peer.send(ok("first"));
+      } else {
+        peer.awaitEof();
+        return;
       }
-    });
+    }));
     startBalancer(b -> b.setUpstreamTimeout(Duration.ofMillis(300)), t);
     assertThat(get("/1").getContentAsString()).isEqualTo("first");
     awaitIdleConnections(1);
@@ -631,23 +615,21 @@ class DirectRelayTest extends BalancerTestBase {
   @Test
   void clientLeavingMidDownloadClosesTheTargetConnection() throws Exception {
     AtomicInteger served = new AtomicInteger();
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        if (served.incrementAndGet() == 1) {
-          peer.send("HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n");
-          byte[] block = new byte[64 * 1024];
-          try {
-            for (int i = 0; i < 100_000_000 / block.length; i++) {
-              peer.out.write(block);
-            }
-          } catch (IOException balancerHungUp) {
-            return;
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      if (served.incrementAndGet() == 1) {
+        peer.send("HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n");
+        byte[] block = new byte[64 * 1024];
+        try {
+          for (int i = 0; i < 100_000_000 / block.length; i++) {
+            peer.out.write(block);
           }
-        } else {
-          peer.send(ok("next"));
+        } catch (IOException balancerHungUp) {
+          return;
         }
+      } else {
+        peer.send(ok("next"));
       }
-    });
+    }));
     startBalancer(b -> {}, t);
     try (Wire wire = new Wire()) {
       wire.send("GET /huge HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -666,13 +648,11 @@ class DirectRelayTest extends BalancerTestBase {
   @Test
   void postWithABodyGoesThroughHttpClientAndArrivesExact() throws Exception {
     byte[] upload = randomBytes(100_000, 5);
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        byte[] body = peer.readBody(head);
-        peer.target.bodies.add(body);
-        peer.send(ok("got " + body.length));
-      }
-    });
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      byte[] body = peer.readBody(head);
+      peer.target.bodies.add(body);
+      peer.send(ok("got " + body.length));
+    }));
     startBalancer(b -> {}, t);
     ContentResponse r = http.POST(balancer.uri().resolve("/upload"))
         .body(new BytesRequestContent("application/octet-stream", upload)).timeout(5, TimeUnit.SECONDS).send();
@@ -687,15 +667,13 @@ class DirectRelayTest extends BalancerTestBase {
   @Test
   void beyondTheDirectLimitRequestsGoThroughHttpClientInsteadOfWaiting() throws Exception {
     java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    RawTarget t = target("r0", peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        String path = requestLine(head).split(" ")[1];
-        if (path.equals("/slow")) {
-          release.await(5, TimeUnit.SECONDS);
-        }
-        peer.send(ok("r0 " + path));
+    RawTarget t = target("r0", eachRequest((peer, head) -> {
+      String path = requestLine(head).split(" ")[1];
+      if (path.equals("/slow")) {
+        release.await(5, TimeUnit.SECONDS);
       }
-    });
+      peer.send(ok("r0 " + path));
+    }));
     startBalancer(b -> b.setMaxDirectInFlight(1), t);
     assertThat(balancer.balancer().getMaxDirectInFlight()).isEqualTo(1);
     java.util.concurrent.CompletableFuture<ContentResponse> slow = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
@@ -753,6 +731,19 @@ class DirectRelayTest extends BalancerTestBase {
   }
 
   /** Answers every request on a connection with its own name, method and path-query, keeping the connection. */
+  /** What a target does with each request head on a connection, until the balancer closes it. */
+  interface RequestScript {
+    void answer(Peer peer, String head) throws Exception;
+  }
+
+  static Script eachRequest(RequestScript script) {
+    return peer -> {
+      for (String head; (head = peer.readHead()) != null; ) {
+        script.answer(peer, head);
+      }
+    };
+  }
+
   static void echoEveryRequest(Peer peer) throws IOException {
     for (String head; (head = peer.readHead()) != null; ) {
       String[] line = requestLine(head).split(" ");
