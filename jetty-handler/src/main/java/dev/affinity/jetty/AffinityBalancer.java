@@ -450,7 +450,7 @@ public class AffinityBalancer extends ProxyHandler {
     }
     head.header("Via", Upstream.joined(via, forwarding.via));
     head.header("Forwarded", Upstream.joined(forwarded, forwarding.forwarded));
-    head.header("X-Forwarded-For", forwardedFor == null ? forwarding.remote : forwardedFor + ", " + forwarding.remote);
+    head.header("X-Forwarded-For", Upstream.forwardedFor(forwardedFor, forwarding.remote));
     head.header("X-Forwarded-Proto", forwarding.proto);
     if (forwarding.host != null) {
       head.header("X-Forwarded-Host", forwarding.host);

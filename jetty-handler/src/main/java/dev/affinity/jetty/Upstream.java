@@ -26,12 +26,16 @@ final class Upstream {
 
   /** {@code X-Forwarded-For} (appended), {@code -Proto} and {@code -Host}, as Jetty's servlet proxy sets them. */
   static void addForwardedFor(HttpFields.Mutable headers, String remote, String host, String proto) {
-    String forwardedFor = headers.get(HttpHeader.X_FORWARDED_FOR);
-    headers.put(HttpHeader.X_FORWARDED_FOR, forwardedFor == null ? remote : forwardedFor + ", " + remote);
+    headers.put(HttpHeader.X_FORWARDED_FOR, forwardedFor(headers.get(HttpHeader.X_FORWARDED_FOR), remote));
     headers.put(HttpHeader.X_FORWARDED_PROTO, proto);
     if (host != null) {
       headers.put(HttpHeader.X_FORWARDED_HOST, host);
     }
+  }
+
+  /** An {@code X-Forwarded-For} value: the one the request came with (if any), then this hop's client. */
+  static String forwardedFor(String existing, String remote) {
+    return existing == null ? remote : existing + ", " + remote;
   }
 
   /** One RFC 7239 {@code Forwarded} element, each value quoted only where the RFC needs it. */
