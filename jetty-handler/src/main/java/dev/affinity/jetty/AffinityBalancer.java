@@ -12,7 +12,6 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.EnumSet;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -382,12 +381,12 @@ public class AffinityBalancer extends ProxyHandler {
   /** The target's status and end-to-end headers on the client's response, then the affinity cookies. */
   private void copyTargetResponse(Request clientToProxyRequest, Response proxyToClientResponse, Exchange exchange, int status, HttpFields targetHeaders) {
     proxyToClientResponse.setStatus(status);
-    Set<String> connectionListed = connectionTokens(targetHeaders);
+    Set<String> connectionListed = Upstream.connectionListed(targetHeaders);
     HttpFields.Mutable headers = proxyToClientResponse.getHeaders();
     for (HttpField field : targetHeaders) {
       HttpHeader header = field.getHeader();
       if ((header != null && HOP_HEADERS.contains(header)) || header == HttpHeader.DATE
-          || (connectionListed != null && connectionListed.contains(field.getLowerCaseName()))) {
+          || (!connectionListed.isEmpty() && connectionListed.contains(field.getLowerCaseName()))) {
         continue;
       }
       headers.add(field);
@@ -405,7 +404,7 @@ public class AffinityBalancer extends ProxyHandler {
   private RequestHead proxyToServerHead(Request clientToProxyRequest, RouteDecision decision, String method, String pathQuery) {
     Forwarding forwarding = forwarding(clientToProxyRequest);
     HttpFields clientHeaders = clientToProxyRequest.getHeaders();
-    Set<String> connectionListed = connectionTokens(clientHeaders);
+    Set<String> connectionListed = Upstream.connectionListed(clientHeaders);
     RequestHead head = new RequestHead(method, pathQuery);
     boolean host = false;
     StringBuilder via = null;
@@ -414,7 +413,7 @@ public class AffinityBalancer extends ProxyHandler {
     for (HttpField field : clientHeaders) {
       HttpHeader header = field.getHeader();
       if ((header != null && HOP_HEADERS.contains(header))
-          || (connectionListed != null && connectionListed.contains(field.getLowerCaseName()))) {
+          || (!connectionListed.isEmpty() && connectionListed.contains(field.getLowerCaseName()))) {
         continue;
       }
       if (header == null) {
@@ -456,26 +455,6 @@ public class AffinityBalancer extends ProxyHandler {
       head.header("X-Forwarded-Host", forwarding.host);
     }
     return head.end();
-  }
-
-  /** The header names a {@code Connection} header lists (hop-by-hop too, RFC 9110 section 7.6.1), lower case; null if none. */
-  private static Set<String> connectionTokens(HttpFields headers) {
-    Set<String> names = null;
-    for (HttpField field : headers) {
-      if (field.getHeader() != HttpHeader.CONNECTION || field.getValue() == null) {
-        continue;
-      }
-      for (String token : field.getValue().split(",")) {
-        String name = token.trim().toLowerCase(Locale.ROOT);
-        if (!name.isEmpty()) {
-          if (names == null) {
-            names = new HashSet<>();
-          }
-          names.add(name);
-        }
-      }
-    }
-    return names;
   }
 
   @Override

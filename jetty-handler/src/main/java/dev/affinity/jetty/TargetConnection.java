@@ -151,7 +151,7 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
           parser.parseNext(BufferUtil.EMPTY_BUFFER);
           throwIfFailed();
           if (!complete) {
-            throw new BadResponseException("target closed the connection before the response was complete");
+            throw closedEarly();
           }
           break;
         }
@@ -297,7 +297,11 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
 
   @Override
   public void earlyEOF() {
-    failure = new BadResponseException("target closed the connection before the response was complete");
+    failure = closedEarly();
+  }
+
+  private static BadResponseException closedEarly() {
+    return new BadResponseException("target closed the connection before the response was complete");
   }
 
   @Override

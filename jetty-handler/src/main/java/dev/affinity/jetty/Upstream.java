@@ -2,7 +2,9 @@ package dev.affinity.jetty;
 
 import java.net.ConnectException;
 import java.nio.channels.UnresolvedAddressException;
+import java.util.HashSet;
 import java.util.Locale;
+import java.util.Set;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -31,6 +33,21 @@ final class Upstream {
     if (host != null) {
       headers.put(HttpHeader.X_FORWARDED_HOST, host);
     }
+  }
+
+  /**
+   * The header names a {@code Connection} header lists, lower case: hop-by-hop too (RFC 9110 section
+   * 7.6.1), so a proxy drops them. Empty, without allocating, when there is no {@code Connection} header.
+   */
+  static Set<String> connectionListed(HttpFields headers) {
+    if (!headers.contains(HttpHeader.CONNECTION)) {
+      return Set.of();
+    }
+    Set<String> names = new HashSet<>();
+    for (String name : headers.getCSV(HttpHeader.CONNECTION, false)) {
+      names.add(name.toLowerCase(Locale.ROOT));
+    }
+    return names;
   }
 
   /** An {@code X-Forwarded-For} value: the one the request came with (if any), then this hop's client. */

@@ -308,10 +308,7 @@ public class WebSocketProxy extends Handler.Abstract {
   /** Copies the client's headers (cookies included) and adds the forwarding headers, as the HTTP path does. */
   protected void copyRequestHeaders(Request clientToProxyRequest, CoreClientUpgradeRequest proxyToServerRequest, RouteDecision decision) {
     HttpFields clientHeaders = clientToProxyRequest.getHeaders();
-    Set<String> connectionListed = new java.util.HashSet<>();
-    for (String name : clientHeaders.getCSV(HttpHeader.CONNECTION, false)) {
-      connectionListed.add(name.toLowerCase(Locale.ROOT));
-    }
+    Set<String> connectionListed = Upstream.connectionListed(clientHeaders);
     String remote = Request.getRemoteAddr(clientToProxyRequest);
     String local = Request.getLocalAddr(clientToProxyRequest);
     String host = clientHeaders.get(HttpHeader.HOST);
