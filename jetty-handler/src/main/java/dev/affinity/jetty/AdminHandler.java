@@ -52,6 +52,16 @@ public class AdminHandler extends Handler.Abstract {
     return path;
   }
 
+  /**
+   * Non-blocking: every answer is built in memory and written asynchronously, so the balancer's server
+   * stays non-blocking with the admin endpoints in it. A subclass whose {@link #handleMore} blocks
+   * must return {@code BLOCKING}.
+   */
+  @Override
+  public InvocationType getInvocationType() {
+    return InvocationType.NON_BLOCKING;
+  }
+
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
     String pathInContext = Request.getPathInContext(request);

@@ -12,9 +12,12 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,13 +35,15 @@ import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpURI;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.ManagedSelector;
 import org.eclipse.jetty.proxy.ProxyHandler;
+import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
-import org.eclipse.jetty.util.thread.ThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,14 +55,18 @@ import org.slf4j.LoggerFactory;
  * <p>Two paths to a target, with one header, cookie and failover policy. Requests without a body
  * and with an idempotent method ({@code GET}, {@code HEAD}, {@code OPTIONS}, {@code DELETE}) to an
  * {@code http://} target, most of any site's traffic, go over the balancer's own kept-alive
- * connections with blocking I/O on the request's thread ({@link TargetConnection}): the fastest way
- * found to proxy on the JVM (see BENCHMARKS.md). Everything else (request bodies, {@code https://}
- * targets, HTTP/2 requests of unknown length) goes through Jetty's {@link ProxyHandler} and its
- * asynchronous {@code HttpClient}, which streams bodies both ways and handles {@code 100-continue}.
- * A request on the direct path holds a server thread until the target's answer has been relayed, so
- * at most {@link #setMaxDirectInFlight(int) half the server's threads} do at once (slow targets never
- * take them all; requests beyond go through {@code HttpClient}), and
- * {@link #setDirectRelay(boolean) setDirectRelay(false)} sends everything through {@code HttpClient}.
+ * connections ({@link TargetConnection}), registered with the selector of the server connector the
+ * client came in on: the thread that reads a target's answer writes it to the client, with no hand-off
+ * in between, as in HAProxy's event loop (see BENCHMARKS.md). Everything else (request bodies,
+ * {@code https://} targets, HTTP/2 requests of unknown length, connectors without a selector) goes
+ * through Jetty's {@link ProxyHandler} and its asynchronous {@code HttpClient}, which streams bodies
+ * both ways and handles {@code 100-continue}. {@link #setDirectRelay(boolean) setDirectRelay(false)}
+ * sends everything through {@code HttpClient}.
+ *
+ * <p>The handler is {@linkplain #getInvocationType() non-blocking}: Jetty runs it on the selector
+ * thread that read the request, so the hooks below must not block (a subclass whose hooks do must
+ * override {@code getInvocationType()} to return {@code BLOCKING}). Run on an {@link AffinityThreadPool},
+ * the client's connection also carries on from a relayed answer on the same thread.
  *
  * <p>Only configured targets are ever contacted: the upstream URI is the chosen target's origin plus
  * the request's path and query, whatever the request line or {@code Host} header say, and
@@ -88,17 +97,16 @@ public class AffinityBalancer extends ProxyHandler {
   private final LongAdder badGateway = new LongAdder();
   private final LongAdder gatewayTimeout = new LongAdder();
   private final TargetConnections connections;
+  private final Map<Connector, ManagedSelector[]> selectors = new ConcurrentHashMap<>();
+  private final AtomicInteger nextSelector = new AtomicInteger();
   private volatile boolean directRelay = true;
-  private final AtomicInteger directInFlight = new AtomicInteger();
-  private volatile int maxDirectInFlight;
-  private int configuredMaxDirectInFlight = -1;
-  private Scheduler watchdog;
+  private Scheduler sweeper;
 
   public AffinityBalancer(Router router) {
     this(router, System::nanoTime);
   }
 
-  /** With the ticker (nanoseconds) that times the target connections' silences and idle ages. */
+  /** With the ticker (nanoseconds) that times the target connections' idle ages. */
   AffinityBalancer(Router router, LongSupplier nanoTicker) {
     this.router = new AtomicReference<>(requireNonNull(router, "router"));
     this.connections = new TargetConnections(requireNonNull(nanoTicker, "nanoTicker"), TargetConnections.DEFAULT_MAX_IDLE);
@@ -106,9 +114,8 @@ public class AffinityBalancer extends ProxyHandler {
 
   /**
    * Whether requests without a body and with an idempotent method go to {@code http://} targets over
-   * the balancer's own blocking connections (default {@code true}, the fast path), or, when
-   * {@code false}, through Jetty's asynchronous {@code HttpClient} like everything else (no server
-   * thread waits on a target: for thousands of concurrent long polls).
+   * the balancer's own connections on the server's selectors (default {@code true}, the fast path),
+   * or, when {@code false}, through Jetty's {@code HttpClient} like everything else.
    */
   public void setDirectRelay(boolean directRelay) {
     this.directRelay = directRelay;
@@ -119,21 +126,12 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   /**
-   * How many requests may be on the direct path at once (each holds a server thread while its target
-   * answers); more go through {@code HttpClient}, which holds no thread while waiting. Default: half
-   * the server thread pool's maximum, so that targets slow to answer can never take every thread
-   * from the admin endpoints and the other targets' clients. Set before start.
+   * Non-blocking: nothing in the balancer waits (connecting to a target is done on a pool thread),
+   * so Jetty may call it on the selector thread that read the request.
    */
-  public void setMaxDirectInFlight(int max) {
-    if (max < 0) {
-      throw new IllegalArgumentException("maxDirectInFlight must not be negative, got " + max);
-    }
-    this.configuredMaxDirectInFlight = max;
-    this.maxDirectInFlight = max;
-  }
-
-  public int getMaxDirectInFlight() {
-    return maxDirectInFlight;
+  @Override
+  public InvocationType getInvocationType() {
+    return InvocationType.NON_BLOCKING;
   }
 
   public Router router() {
@@ -151,7 +149,7 @@ public class AffinityBalancer extends ProxyHandler {
   /**
    * How long a target may stay silent on a request before the client gets 504 (ALB's idle timeout).
    * It bounds a silence, not a whole exchange: a long download or a slow stream that keeps moving is
-   * never cut. Default 60 s. A change applies to connections opened after it.
+   * never cut. Default 60 s.
    */
   public void setUpstreamTimeout(Duration timeout) {
     requireNonNull(timeout, "timeout");
@@ -193,39 +191,33 @@ public class AffinityBalancer extends ProxyHandler {
   @Override
   protected void doStart() throws Exception {
     super.doStart();
-    if (configuredMaxDirectInFlight < 0) {
-      ThreadPool pool = getServer() == null ? null : getServer().getThreadPool();
-      maxDirectInFlight = pool instanceof ThreadPool.SizedThreadPool sized ? Math.max(1, sized.getMaxThreads() / 2) : 100;
-    }
+    selectors.clear();
     connections.reopen();
-    watchdog = new ScheduledExecutorScheduler("affinity-target-watchdog", true);
-    watchdog.start();
-    scheduleWatch(watchdog);
+    sweeper = new ScheduledExecutorScheduler("affinity-target-sweeper", true);
+    sweeper.start();
+    scheduleSweep(sweeper);
   }
 
   @Override
   protected void doStop() throws Exception {
     connections.close();
-    if (watchdog != null) {
-      watchdog.stop();
+    if (sweeper != null) {
+      sweeper.stop();
     }
     super.doStop();
   }
 
-  private void scheduleWatch(Scheduler scheduler) {
-    // A tenth of the upstream timeout (10 ms to 1 s): a silent target is cut within 10 % of the limit.
-    // The same tick closes idle connections nobody comes for any more (a target removed by a reload).
-    long period = Math.max(10, Math.min(1000, upstreamTimeout.toMillis() / 10));
+  private void scheduleSweep(Scheduler scheduler) {
+    // Closes idle connections past their age, also those nobody comes for any more (a target removed by a reload).
     scheduler.schedule(() -> {
       try {
-        connections.expireSilent();
         connections.sweep();
       } finally {
         if (isRunning()) {
-          scheduleWatch(scheduler);
+          scheduleSweep(scheduler);
         }
       }
-    }, period, TimeUnit.MILLISECONDS);
+    }, 1, TimeUnit.SECONDS);
   }
 
   @Override
@@ -278,15 +270,11 @@ public class AffinityBalancer extends ProxyHandler {
           clientToProxyRequest.getHttpURI().getPathQuery(), decision);
     }
     if (directRelay && isDirectlyRelayable(clientToProxyRequest, decision.target())) {
-      if (directInFlight.incrementAndGet() <= maxDirectInFlight) {
-        try {
-          relayDirectly(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange);
-        } finally {
-          directInFlight.decrementAndGet();
-        }
+      ManagedSelector selector = selectorFor(clientToProxyRequest);
+      if (selector != null) {
+        new DirectRelay(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, selector).send(false);
         return true;
       }
-      directInFlight.decrementAndGet();
     }
     clientToProxyRequest.setAttribute(EXCHANGE, exchange);
     return super.handle(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
@@ -314,67 +302,115 @@ public class AffinityBalancer extends ProxyHandler {
         && !request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
   }
 
-  private void relayDirectly(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, Exchange exchange) {
-    String method = clientToProxyRequest.getMethod();
-    String pathQuery = upstreamPathQuery(clientToProxyRequest);
-    boolean head = HttpMethod.HEAD.is(method);
-    while (true) {
-      RouteDecision decision = exchange.decision;
-      RequestHead requestHead = proxyToServerHead(clientToProxyRequest, decision, method, pathQuery);
-      try {
-        relayOnce(clientToProxyRequest, proxyToClientResponse, exchange, head, requestHead);
-        exchange.finish();
-        proxyToClientCallback.succeeded();
-        return;
-      } catch (TargetConnection.ClientWriteException clientGone) {
-        exchange.finish();
-        if (LOG.isDebugEnabled()) {
-          LOG.debug("{} P2C write failed: {}", requestId(clientToProxyRequest), clientGone.getCause().toString());
-        }
-        proxyToClientCallback.failed(clientGone.getCause());
-        return;
-      } catch (IOException | RuntimeException failure) {
-        if (!failedOver(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, failure)) {
-          return;
-        }
-      }
-    }
+  /** A selector of the server connector the request came in on, or {@code null} if it has none. */
+  private ManagedSelector selectorFor(Request clientToProxyRequest) {
+    Connector connector = clientToProxyRequest.getConnectionMetaData().getConnector();
+    ManagedSelector[] all = selectors.computeIfAbsent(connector, c -> c instanceof ServerConnector server
+        ? server.getSelectorManager().getBeans(ManagedSelector.class).toArray(new ManagedSelector[0])
+        : new ManagedSelector[0]);
+    return switch (all.length) {
+      case 0 -> null;
+      case 1 -> all[0];
+      default -> all[Math.floorMod(nextSelector.getAndIncrement(), all.length)];
+    };
   }
 
-  private void relayOnce(Request clientToProxyRequest, Response proxyToClientResponse, Exchange exchange,
-      boolean head, RequestHead requestHead) throws IOException {
-    URI origin = exchange.decision.target().uri();
-    int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
-    long silenceLimitNanos = upstreamTimeout.toNanos();
-    TargetConnection.ResponseHeaders onHeaders = (status, headers) ->
-        copyTargetResponse(clientToProxyRequest, proxyToClientResponse, exchange, status, headers);
-    TargetConnection connection = connections.acquire(origin, connectTimeoutMillis);
-    boolean reusable = false;
-    try {
-      try {
-        connection.writeRequest(requestHead);
-        reusable = connection.readResponse(head, silenceLimitNanos, proxyToClientResponse, onHeaders);
-      } catch (IOException e) {
-        if (!(connection.reused && connection.receivedBytes() == 0 && !proxyToClientResponse.isCommitted()
-            && !(e instanceof SocketTimeoutException) && !(e instanceof TargetConnection.ClientWriteException))) {
-          throw e;
+  /** One request on the direct path, across a resend and a failover. */
+  private final class DirectRelay implements TargetConnection.Relay {
+    private final Request clientToProxyRequest;
+    private final Response proxyToClientResponse;
+    private final Callback proxyToClientCallback;
+    private final Exchange exchange;
+    private final ManagedSelector selector;
+    private final String method;
+    private final String pathQuery;
+    private RequestHead requestHead;
+
+    DirectRelay(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
+        Exchange exchange, ManagedSelector selector) {
+      this.clientToProxyRequest = clientToProxyRequest;
+      this.proxyToClientResponse = proxyToClientResponse;
+      this.proxyToClientCallback = proxyToClientCallback;
+      this.exchange = exchange;
+      this.selector = selector;
+      this.method = clientToProxyRequest.getMethod();
+      this.pathQuery = upstreamPathQuery(clientToProxyRequest);
+    }
+
+    /** Sends to the exchange's current target, on a kept-alive connection unless {@code fresh}. */
+    void send(boolean fresh) {
+      RouteDecision decision = exchange.decision;
+      if (!fresh) {
+        requestHead = proxyToServerHead(clientToProxyRequest, decision, method, pathQuery);
+      }
+      URI origin = decision.target().uri();
+      long silenceLimitMillis = upstreamTimeout.toMillis();
+      boolean head = HttpMethod.HEAD.is(method);
+      TargetConnection connection = fresh ? null : connections.acquire(origin);
+      if (connection != null) {
+        connection.send(requestHead, head, silenceLimitMillis, this);
+        return;
+      }
+      // Connecting blocks (up to the connect timeout), so it is never done on the selector thread.
+      int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+      Executor executor = getServer().getThreadPool();
+      executor.execute(() -> {
+        TargetConnection opened;
+        try {
+          opened = connections.open(origin, connectTimeoutMillis, selector, getServer().getScheduler(), executor);
+        } catch (IOException | RuntimeException e) {
+          failed(e, false);
+          return;
         }
+        opened.send(requestHead, head, silenceLimitMillis, this);
+      });
+    }
+
+    @Override
+    public Response proxyToClientResponse() {
+      return proxyToClientResponse;
+    }
+
+    @Override
+    public void onHeaders(int status, HttpFields headers) {
+      copyTargetResponse(clientToProxyRequest, proxyToClientResponse, exchange, status, headers);
+    }
+
+    @Override
+    public void succeeded() {
+      exchange.finish();
+      if (getServer().getInvocationType() == InvocationType.NON_BLOCKING) {
+        AffinityThreadPool.completing(proxyToClientCallback::succeeded);
+      } else {
+        proxyToClientCallback.succeeded();
+      }
+    }
+
+    @Override
+    public void failed(Throwable failure, boolean resend) {
+      if (resend && !proxyToClientResponse.isCommitted()) {
         // The target closed this kept-alive connection while it sat idle, so it never saw the request:
         // once more on a new connection (to the same target; the client's pin has not failed).
         if (LOG.isDebugEnabled()) {
-          LOG.debug("{} P2S kept-alive connection to {} was closed ({}), retrying on a new one", requestId(clientToProxyRequest), origin, e.toString());
+          LOG.debug("{} P2S kept-alive connection to {} was closed ({}), resending on a new one",
+              requestId(clientToProxyRequest), exchange.decision.target().uri(), failure.toString());
         }
-        connection.close();
-        connection = connections.open(origin, connectTimeoutMillis);
-        connection.writeRequest(requestHead);
-        reusable = connection.readResponse(head, silenceLimitNanos, proxyToClientResponse, onHeaders);
+        proxyToClientResponse.reset();
+        send(true);
+        return;
       }
-    } finally {
-      if (reusable) {
-        connections.release(connection);
-      } else {
-        connection.close();
+      if (failedOver(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, failure)) {
+        send(false);
       }
+    }
+
+    @Override
+    public void clientFailed(Throwable failure) {
+      exchange.finish();
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("{} P2C write failed: {}", requestId(clientToProxyRequest), failure.toString());
+      }
+      proxyToClientCallback.failed(failure);
     }
   }
 

@@ -32,7 +32,7 @@ public final class AffinityServer {
   private final ServerConnector adminConnector;
 
   private AffinityServer(Builder b) {
-    QueuedThreadPool threads = new QueuedThreadPool(b.maxThreads);
+    QueuedThreadPool threads = new AffinityThreadPool(b.maxThreads);
     threads.setName("affinity");
     this.server = new Server(threads);
     server.setStopAtShutdown(true);

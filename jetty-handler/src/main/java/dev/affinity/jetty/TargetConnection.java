@@ -1,15 +1,18 @@
 package dev.affinity.jetty;
 
-import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.net.StandardSocketOptions;
 import java.net.URI;
 import java.nio.ByteBuffer;
-import java.util.function.LongSupplier;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
@@ -17,25 +20,31 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpHeaderValue;
 import org.eclipse.jetty.http.HttpParser;
 import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.util.Blocker;
 import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.Invocable;
+import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
- * One kept-alive HTTP/1.1 connection to a target, used by one request at a time with blocking I/O:
- * the relaying thread writes the request head, then reads the answer with Jetty's {@link HttpParser}
- * and writes it on to the client as it arrives.
+ * One kept-alive HTTP/1.1 connection to a target, carrying one exchange at a time, driven by the
+ * selector of the server connector that accepted the client: the request head goes out in one write,
+ * the answer is parsed with Jetty's {@link HttpParser} in the selector thread as it arrives and written
+ * on to the client from there, the last piece with {@code last=true}.
  *
- * <p>Blocking is the point: the kernel wakes the one thread waiting for the target's answer, where an
- * asynchronous client wakes a selector that hands the answer to another thread (measured on one core:
- * 1.6 to 1.9 times the requests per second of Jetty's {@code HttpClient} proxying). Not thread-safe;
- * {@link TargetConnections} hands a connection to one thread at a time.
+ * <p>Sharing the client's selector is the point. Nothing waits: the thread that reads the target's
+ * answer is the one that writes it to the client, and no thread is handed the work in between, which
+ * is how HAProxy proxies too (one thread per core, one event loop for both sides). A connection is
+ * not thread-safe beyond that: {@link TargetConnections} hands it to one exchange at a time.
  *
- * <p>The socket has no read timeout: with one, the JDK turns every read into a non-blocking read, a
- * poll and a second read (without one: 1.17 times the throughput in an A/B). A silent target is cut instead by
- * {@link TargetConnections#expireSilent()}, which closes a connection whose read has waited too long.
+ * <p>The endpoint's idle timeout is the upstream timeout: a target silent for longer ends the exchange
+ * with a {@link SocketTimeoutException} (504). A client slow to take the answer is not the target's
+ * silence: while a write to the client is pending, an idle expiry is ignored.
  */
-final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
+final class TargetConnection extends AbstractConnection implements HttpParser.ResponseHandler {
   static final int BUFFER_SIZE = 32 * 1024;
 
   /** The target answered with something that is not a usable HTTP/1.1 response. */
@@ -45,163 +54,302 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
     }
   }
 
-  /** Writing to the client failed: the client went away, not the target. */
-  static final class ClientWriteException extends IOException {
-    ClientWriteException(Throwable cause) {
-      super("client write failed: " + cause, cause);
-    }
-  }
+  /** Where one exchange's answer goes, and who hears how it ended. Called once for the end. */
+  interface Relay {
+    Response proxyToClientResponse();
 
-  /** Told once the target's status and headers are in, before any content goes to the client. */
-  interface ResponseHeaders {
+    /** The target's status and headers are in; nothing has gone to the client yet. */
     void onHeaders(int status, HttpFields headers) throws IOException;
+
+    /** The whole answer went to the client. The connection is back in the pool if it can be reused. */
+    void succeeded();
+
+    /**
+     * The target failed the exchange.
+     *
+     * @param resend whether the request can be sent again on a new connection to the same target:
+     *     a kept-alive connection that the target closed (or reset) before sending any byte of an answer
+     */
+    void failed(Throwable failure, boolean resend);
+
+    /** Writing to the client failed: the client went away, not the target. */
+    void clientFailed(Throwable failure);
   }
 
-  private static final long NOT_WAITING = Long.MIN_VALUE;
+  // States of a write to the client, for running the parse loop on in the writing thread when the
+  // write completes at once (no recursion), or from the write's callback when it completes later.
+  private static final int NOT_WRITING = 0;
+  private static final int WRITING = 1;
+  private static final int WRITTEN_AT_ONCE = 2;
+  private static final int WRITE_PENDING = 3;
 
   final URI origin;
-  private final LongSupplier nanoTicker;
-  private final Socket socket;
-  private final InputStream fromTarget;
-  private final OutputStream toTarget;
+  private final TargetConnections pool;
   private final HttpParser parser = new HttpParser(this);
-  private final byte[] readBytes = new byte[BUFFER_SIZE];
-  private final ByteBuffer readBuffer = ByteBuffer.wrap(readBytes);
+  private final ByteBuffer readBuffer = BufferUtil.allocateDirect(BUFFER_SIZE);
   private final HttpFields.Mutable headers = HttpFields.build();
+  private final AtomicReference<Relay> relay = new AtomicReference<>();
+  private final AtomicInteger writeState = new AtomicInteger();
+  private final Callback contentWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onContentWritten, this::onClientWriteFailed);
+  private final Callback lastWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onLastWritten, this::onClientWriteFailed);
+  private final Callback fillable = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onFillable, this::onFillInterestedFailed);
+  private final Callback requestWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, () -> { }, this::onRequestWriteFailed);
   /** Whether this connection carried an exchange before (a kept-alive one the target may have closed since). */
   boolean reused;
-  /** When it went back to the pool, in ticker nanoseconds. */
+  /** When it went back to the pool, in the pool's ticker nanoseconds. */
   long idleSince;
-  // When the current read from the target began (ticker nanoseconds), or NOT_WAITING; read by the watchdog.
-  private volatile long waitingSince = NOT_WAITING;
-  private volatile long silenceLimitNanos;
-  private volatile boolean timedOut;
 
-  // One exchange's state, reset by readResponse.
-  private Response proxyToClientResponse;
-  private ResponseHeaders headersListener;
+  // One exchange's state, reset by send and startMessage.
+  private boolean headRequest;
   private int status;
   private HttpVersion version;
   private boolean interim;
   private boolean complete;
+  private boolean reusable;
   private IOException failure;
   private ByteBuffer pending;
+  private ByteBuffer overflow;
   private long receivedBytes;
 
-  private TargetConnection(URI origin, LongSupplier nanoTicker, Socket socket) throws IOException {
+  private TargetConnection(TargetEndPoint endPoint, Executor executor, URI origin, TargetConnections pool) {
+    super(endPoint, executor);
     this.origin = origin;
-    this.nanoTicker = nanoTicker;
-    this.socket = socket;
-    this.fromTarget = socket.getInputStream();
-    this.toTarget = socket.getOutputStream();
-    readBuffer.limit(0);
+    this.pool = pool;
   }
 
-  static TargetConnection open(URI origin, LongSupplier nanoTicker, int connectTimeoutMillis) throws IOException {
-    Socket socket = new Socket();
+  /**
+   * Connects (blocking, so not on a selector thread) and registers the connection with
+   * {@code selector}, whose thread then does all its I/O.
+   */
+  static TargetConnection open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Scheduler scheduler,
+      Executor executor, TargetConnections pool) throws IOException {
+    SocketChannel channel = SocketChannel.open();
     try {
-      socket.setTcpNoDelay(true);
-      socket.connect(new InetSocketAddress(origin.getHost(), origin.getPort()), connectTimeoutMillis);
-      return new TargetConnection(origin, nanoTicker, socket);
+      channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+      channel.socket().connect(new InetSocketAddress(origin.getHost(), origin.getPort()), connectTimeoutMillis);
+      channel.configureBlocking(false);
+      Selector nioSelector = selector.getSelector();
+      if (nioSelector == null) {
+        throw new IOException("the server's selector is stopped");
+      }
+      // Registering with no interest yet: the selector cannot pick the key before it has its endpoint.
+      SelectionKey key = channel.register(nioSelector, 0);
+      TargetEndPoint endPoint = new TargetEndPoint(channel, selector, key, scheduler);
+      key.attach(endPoint);
+      TargetConnection connection = new TargetConnection(endPoint, executor, origin, pool);
+      endPoint.setConnection(connection);
+      endPoint.onOpen();
+      connection.onOpen();
+      return connection;
     } catch (IOException | RuntimeException e) {
-      socket.close();
+      channel.close();
       throw e;
     }
   }
 
   boolean isOpen() {
-    return !socket.isClosed();
-  }
-
-  /** Bytes received from the target during the current exchange. */
-  long receivedBytes() {
-    return receivedBytes;
-  }
-
-  /** Writes a bodyless request: request line and headers in one write. */
-  void writeRequest(RequestHead head) throws IOException {
-    // A new exchange: a write that fails (the target reset the idle connection) has received nothing.
-    receivedBytes = 0;
-    toTarget.write(head.bytes(), 0, head.length());
+    return getEndPoint().isOpen();
   }
 
   /**
-   * Reads the target's answer and writes it to the client as it comes: headers (after the listener
-   * saw them), then content, the last piece with {@code last=true}. Returns whether the connection
-   * can carry another exchange.
-   *
-   * @param silenceLimitNanos how long one wait for the target's next bytes may last
-   * @throws SocketTimeoutException the target was silent for longer than that
-   * @throws BadResponseException the target's answer is not HTTP, or stopped short
-   * @throws ClientWriteException the client went away
+   * Sends a bodyless request (request line and headers in one write) and relays the answer. Returns
+   * at once; {@code relay} hears the end.
    */
-  boolean readResponse(boolean headRequest, long silenceLimitNanos, Response proxyToClientResponse,
-      ResponseHeaders headersListener) throws IOException {
-    this.proxyToClientResponse = proxyToClientResponse;
-    this.headersListener = headersListener;
-    this.silenceLimitNanos = silenceLimitNanos;
-    startMessage(headRequest);
+  void send(RequestHead head, boolean headRequest, long silenceLimitMillis, Relay relay) {
+    this.headRequest = headRequest;
+    this.receivedBytes = 0;
+    this.reusable = false;
+    startMessage();
+    getEndPoint().setIdleTimeout(silenceLimitMillis);
+    this.relay.set(relay);
+    getEndPoint().write(requestWritten, ByteBuffer.wrap(head.bytes(), 0, head.length()));
+    // The idle connection may still be listening (see onLastWritten): then that read takes the answer.
+    tryFillInterested(fillable);
+  }
+
+  @Override
+  public void onOpen() {
+    super.onOpen();
+    tryFillInterested(fillable);
+  }
+
+  @Override
+  public void onFillInterestedFailed(Throwable cause) {
+    fail(cause);
+  }
+
+  @Override
+  public void onFillable() {
+    process();
+  }
+
+  // Reads, parses and writes to the client until it has to wait for the target or for the client.
+  private void process() {
     while (true) {
+      Relay current = relay.get();
+      if (current == null) {
+        idleRead();
+        return;
+      }
+      if (complete && !interim) {
+        finish(current);
+        return;
+      }
+      if (pending != null && (overflow != null || !readBuffer.hasRemaining())) {
+        // The next fill overwrites the buffer this content points into: out with it first.
+        ByteBuffer content = pending;
+        pending = overflow;
+        overflow = null;
+        if (!writeToClient(current, false, content, contentWritten)) {
+          return;
+        }
+        continue;
+      }
       if (!readBuffer.hasRemaining()) {
-        // The next read overwrites the buffer a held piece of content still points into.
-        flushPending(false);
-        int n = readFromTarget();
+        int n;
+        try {
+          BufferUtil.clear(readBuffer);
+          n = getEndPoint().fill(readBuffer);
+        } catch (IOException e) {
+          fail(e);
+          return;
+        }
+        if (n == 0) {
+          tryFillInterested(fillable);
+          return;
+        }
         if (n < 0) {
           parser.atEOF();
           parser.parseNext(BufferUtil.EMPTY_BUFFER);
-          throwIfFailed();
-          if (!complete) {
-            throw closedEarly();
+          if (failure == null && !complete) {
+            failure = closedEarly();
           }
-          break;
+          if (failure != null) {
+            fail(failure);
+            return;
+          }
+          continue;
         }
-        readBuffer.limit(n).position(0);
         receivedBytes += n;
       }
       parser.parseNext(readBuffer);
-      throwIfFailed();
-      if (complete) {
-        if (!interim) {
-          break;
-        }
+      if (failure != null) {
+        fail(failure);
+        return;
+      }
+      if (complete && interim) {
         // 100 Continue and 103 Early Hints are not passed on (no request here has a body to continue).
-        startMessage(headRequest);
+        startMessage();
       }
     }
-    flushPending(true);
-    return version == HttpVersion.HTTP_1_1 && !readBuffer.hasRemaining() && !parser.isClose() && !closes(headers);
   }
 
-  private int readFromTarget() throws IOException {
-    waitingSince = nanoTicker.getAsLong();
+  // A read with no exchange: the target closed the idle connection, or sent what nobody asked for.
+  private void idleRead() {
     try {
-      return fromTarget.read(readBytes, 0, readBytes.length);
-    } catch (IOException e) {
-      if (timedOut) {
-        throw new SocketTimeoutException("target " + origin + " sent nothing for more than "
-            + silenceLimitNanos / 1_000_000 + " ms");
+      BufferUtil.clear(readBuffer);
+      int n = getEndPoint().fill(readBuffer);
+      if (n == 0) {
+        tryFillInterested(fillable);
+        return;
       }
-      throw e;
-    } finally {
-      waitingSince = NOT_WAITING;
+    } catch (IOException ignored) {
+      // Closed below, like any idle connection the target gave up on.
+    }
+    close();
+  }
+
+  /** Writes to the client; returns whether the write completed at once (the caller carries on). */
+  private boolean writeToClient(Relay current, boolean last, ByteBuffer content, Callback callback) {
+    writeState.set(WRITING);
+    current.proxyToClientResponse().write(last, content, callback);
+    // The callback ran already if the state moved to WRITTEN_AT_ONCE; otherwise it runs process() later.
+    if (writeState.compareAndSet(WRITING, WRITE_PENDING)) {
+      return false;
+    }
+    writeState.set(NOT_WRITING);
+    return true;
+  }
+
+  private void onContentWritten() {
+    if (!writeState.compareAndSet(WRITING, WRITTEN_AT_ONCE)) {
+      writeState.set(NOT_WRITING);
+      process();
     }
   }
 
-  /**
-   * Closes the connection if its current read from the target has waited longer than the silence
-   * limit (the blocked read then fails with a timeout). Called by the watchdog thread.
-   */
-  boolean expireIfSilent(long now) {
-    long since = waitingSince;
-    if (since != NOT_WAITING && now - since > silenceLimitNanos) {
-      timedOut = true;
+  private void finish(Relay current) {
+    reusable = version == HttpVersion.HTTP_1_1 && !readBuffer.hasRemaining() && !parser.isClose() && !closes(headers);
+    ByteBuffer content = pending == null ? BufferUtil.EMPTY_BUFFER : pending;
+    pending = null;
+    // Not through writeToClient: once the last write is done the connection may already be carrying
+    // the next exchange, whose write state this thread must not touch.
+    writeState.set(WRITE_PENDING);
+    current.proxyToClientResponse().write(true, content, lastWritten);
+  }
+
+  private void onLastWritten() {
+    writeState.set(NOT_WRITING);
+    Relay done = relay.getAndSet(null);
+    if (done == null) {
+      return;
+    }
+    if (reusable) {
+      // Back in the pool before the client's exchange completes, for the client's next request.
+      // Idle, it still listens: a target that closes it is noticed, and it leaves the pool.
+      tryFillInterested(fillable);
+      pool.release(this);
+    } else {
       close();
+    }
+    done.succeeded();
+  }
+
+  private void onClientWriteFailed(Throwable x) {
+    writeState.set(NOT_WRITING);
+    Relay done = relay.getAndSet(null);
+    close();
+    if (done != null) {
+      done.clientFailed(x);
+    }
+  }
+
+  private void onRequestWriteFailed(Throwable x) {
+    fail(x);
+  }
+
+  private void fail(Throwable x) {
+    Relay done = relay.getAndSet(null);
+    close();
+    if (done != null) {
+      done.failed(x, reused && receivedBytes == 0 && !(x instanceof SocketTimeoutException));
+    }
+  }
+
+  @Override
+  public boolean onIdleExpired(TimeoutException timeout) {
+    if (relay.get() == null) {
+      // Idle in the pool past the upstream timeout: closed (the pool's own age limit is shorter).
       return true;
     }
-    return false;
+    if (writeState.get() != NOT_WRITING) {
+      // Waiting for the client to take the answer, not for the target.
+      return false;
+    }
+    fail(new SocketTimeoutException("target " + origin + " sent nothing for more than " + getEndPoint().getIdleTimeout() + " ms"));
+    return true;
   }
 
-  private void startMessage(boolean headRequest) {
+  @Override
+  public void onClose(Throwable cause) {
+    super.onClose(cause);
+    pool.closed(this);
+    if (relay.get() != null) {
+      fail(cause != null ? cause : new IOException("connection to target " + origin + " closed"));
+    }
+  }
+
+  private void startMessage() {
     parser.reset();
     parser.setHeadResponse(headRequest);
     headers.clear();
@@ -211,32 +359,11 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
     complete = false;
     failure = null;
     pending = null;
+    overflow = null;
   }
 
   private static boolean closes(HttpFields headers) {
     return headers.contains(HttpHeader.CONNECTION, HttpHeaderValue.CLOSE.asString());
-  }
-
-  private void throwIfFailed() throws IOException {
-    if (failure != null) {
-      IOException f = failure;
-      failure = null;
-      throw f;
-    }
-  }
-
-  private void flushPending(boolean last) throws IOException {
-    ByteBuffer content = pending;
-    pending = null;
-    if (content == null && !last) {
-      return;
-    }
-    try (Blocker.Callback callback = Blocker.callback()) {
-      proxyToClientResponse.write(last, content == null ? BufferUtil.EMPTY_BUFFER : content, callback);
-      callback.block();
-    } catch (IOException | RuntimeException e) {
-      throw new ClientWriteException(e);
-    }
   }
 
   @Override
@@ -262,9 +389,9 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
       return true;
     }
     try {
-      headersListener.onHeaders(status, headers);
-    } catch (IOException e) {
-      failure = e;
+      relay.get().onHeaders(status, headers);
+    } catch (IOException | RuntimeException e) {
+      failure = e instanceof IOException io ? io : new IOException(e);
       return true;
     }
     return false;
@@ -272,16 +399,14 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
 
   @Override
   public boolean content(ByteBuffer content) {
-    // Held back one piece, so that the last one goes out with last=true (no empty final write).
-    // It points into readBuffer, which is only refilled after flushPending.
-    try {
-      flushPending(false);
-    } catch (IOException e) {
-      failure = e;
-      return true;
+    // One piece is held back, so that the last one goes out with last=true (no empty final write).
+    // It points into readBuffer, which is refilled only after it has been written.
+    if (pending == null) {
+      pending = content;
+      return false;
     }
-    pending = content;
-    return false;
+    overflow = content;
+    return true;
   }
 
   @Override
@@ -310,16 +435,22 @@ final class TargetConnection implements Closeable, HttpParser.ResponseHandler {
   }
 
   @Override
-  public void close() {
-    try {
-      socket.close();
-    } catch (IOException ignored) {
-      // Closing is all that was wanted.
-    }
+  public String toConnectionString() {
+    return "TargetConnection[" + origin + ", " + getEndPoint().getLocalSocketAddress() + "]";
   }
 
-  @Override
-  public String toString() {
-    return "TargetConnection[" + origin + ", " + socket.getLocalPort() + "]";
+  /** The target side of the balancer, on the server connector's selector but not its connection. */
+  private static final class TargetEndPoint extends SocketChannelEndPoint {
+    TargetEndPoint(SocketChannel channel, ManagedSelector selector, SelectionKey key, Scheduler scheduler) {
+      super(channel, selector, key, scheduler);
+    }
+
+    @Override
+    public Object getTransport() {
+      // When this endpoint closes, the selector tells the connector's accept listeners about its
+      // transport; a channel they never saw accepted must not reach them (a ConnectionLimit would
+      // count it off).
+      return null;
+    }
   }
 }

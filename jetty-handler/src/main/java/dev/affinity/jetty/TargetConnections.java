@@ -10,26 +10,30 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.Executor;
 import java.util.function.LongSupplier;
+import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
  * The idle kept-alive connections to each target, most recently used first.
  *
  * <p>Last in, first out: under load the same few warm connections go round and the others age out
- * at the tail. A connection idle for longer than {@code maxIdle} is closed rather than reused, because
- * a blocking connection cannot notice that the target closed it meanwhile; the default (4 s) is below
- * the shortest keep-alive timeout common in the field (Node.js: 5 s), the classic source of a load
- * balancer's stray 502s. A target that does close one earlier is covered by a retry on a new
- * connection (see {@link AffinityBalancer}).
+ * at the tail. An idle connection still listens, so one the target closes leaves the pool at once;
+ * one idle for longer than {@code maxIdle} is closed rather than reused anyway, because a target may
+ * close it just as a request goes out. The default (4 s) is below the shortest keep-alive timeout
+ * common in the field (Node.js: 5 s), the classic source of a load balancer's stray 502s. A target
+ * that closes one at that very moment is covered by a resend on a new connection (see
+ * {@link AffinityBalancer}).
  *
  * <p>Time comes from an injected ticker (nanoseconds, like {@code System::nanoTime}); the owner calls
- * {@link #expireSilent()} and {@link #sweep()} periodically.
+ * {@link #sweep()} periodically.
  */
 final class TargetConnections implements Closeable {
   static final Duration DEFAULT_MAX_IDLE = Duration.ofSeconds(4);
 
   private final Map<URI, ConcurrentLinkedDeque<TargetConnection>> idle = new ConcurrentHashMap<>();
-  // Every connection opened and not yet seen closed, idle or busy: what the watchdog looks at.
+  // Every connection opened and not yet closed, idle or busy: closed when the balancer stops.
   private final Set<TargetConnection> open = ConcurrentHashMap.newKeySet();
   private final LongSupplier nanoTicker;
   private final long maxIdleNanos;
@@ -44,8 +48,8 @@ final class TargetConnections implements Closeable {
     this.maxIdleNanos = maxIdle.toNanos();
   }
 
-  /** A kept-alive connection to {@code origin} that has not been idle too long, or a new one. */
-  TargetConnection acquire(URI origin, int connectTimeoutMillis) throws IOException {
+  /** A kept-alive connection to {@code origin} that has not been idle too long, or {@code null}. */
+  TargetConnection acquire(URI origin) {
     ConcurrentLinkedDeque<TargetConnection> connections = idle.get(origin);
     if (connections != null) {
       long now = nanoTicker.getAsLong();
@@ -57,12 +61,16 @@ final class TargetConnections implements Closeable {
         c.close();
       }
     }
-    return open(origin, connectTimeoutMillis);
+    return null;
   }
 
-  /** Opens a new connection, whatever is idle (the retry after a kept-alive one turned out closed). */
-  TargetConnection open(URI origin, int connectTimeoutMillis) throws IOException {
-    TargetConnection connection = TargetConnection.open(origin, nanoTicker, connectTimeoutMillis);
+  /**
+   * Connects to {@code origin} (blocking: never on a selector thread) and registers the connection
+   * with {@code selector}.
+   */
+  TargetConnection open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Scheduler scheduler, Executor executor)
+      throws IOException {
+    TargetConnection connection = TargetConnection.open(origin, connectTimeoutMillis, selector, scheduler, executor, this);
     open.add(connection);
     if (closed) {
       connection.close();
@@ -90,6 +98,15 @@ final class TargetConnections implements Closeable {
     }
   }
 
+  /** A connection closed (by either side): it leaves the pool. */
+  void closed(TargetConnection connection) {
+    open.remove(connection);
+    ConcurrentLinkedDeque<TargetConnection> connections = idle.get(connection.origin);
+    if (connections != null) {
+      connections.removeFirstOccurrence(connection);
+    }
+  }
+
   /** Closes every idle connection that outlived {@code maxIdle}, for every target (also removed ones). */
   void sweep() {
     long now = nanoTicker.getAsLong();
@@ -98,22 +115,7 @@ final class TargetConnections implements Closeable {
     }
   }
 
-  /** Cuts every read that has waited for its target longer than its limit; forgets closed connections. */
-  int expireSilent() {
-    long now = nanoTicker.getAsLong();
-    int expired = 0;
-    for (TargetConnection c : open) {
-      if (!c.isOpen()) {
-        open.remove(c);
-      } else if (c.expireIfSilent(now)) {
-        expired++;
-        open.remove(c);
-      }
-    }
-    return expired;
-  }
-
-  /** Connections open (idle or busy) as last seen by {@link #expireSilent()}; for tests. */
+  /** Connections open, idle or busy; for tests. */
   int openCount() {
     return open.size();
   }
@@ -151,7 +153,7 @@ final class TargetConnections implements Closeable {
         c.close();
       }
     }
-    // Busy ones too: their reads fail and their exchanges end (the server is stopping).
+    // Busy ones too: their exchanges end (the server is stopping).
     for (TargetConnection c : open) {
       c.close();
     }

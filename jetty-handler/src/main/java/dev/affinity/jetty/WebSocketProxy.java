@@ -238,6 +238,12 @@ public class WebSocketProxy extends Handler.Abstract {
     return closed;
   }
 
+  /** Non-blocking: the upgrade connects to the target asynchronously and answers from its callback. */
+  @Override
+  public InvocationType getInvocationType() {
+    return InvocationType.NON_BLOCKING;
+  }
+
   @Override
   public boolean handle(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback) {
     if (!isWebSocketUpgrade(clientToProxyRequest)) {

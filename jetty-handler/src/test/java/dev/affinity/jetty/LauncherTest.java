@@ -82,12 +82,11 @@ class LauncherTest {
   @Test
   void upstreamSettingsReachTheBalancer() throws Exception {
     Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1", "web-2")
-        + "upstream: { timeout: PT30S, connectTimeout: PT1S, directRelay: false, maxDirectInFlight: 7 }\n");
+        + "upstream: { timeout: PT30S, connectTimeout: PT1S, directRelay: false }\n");
     running = launch(file.toString());
     assertThat(running.exitCode()).isZero();
     AffinityBalancer balancer = running.server().balancer();
     assertThat(balancer.isDirectRelay()).isFalse();
-    assertThat(balancer.getMaxDirectInFlight()).isEqualTo(7);
     assertThat(balancer.getHttpClient().getIdleTimeout()).isEqualTo(30_000);
     assertThat(balancer.getHttpClient().getConnectTimeout()).isEqualTo(1_000);
     assertThat(new UserAgent(http, running.server().uri()).get("/").getStatus()).isEqualTo(200);

@@ -660,7 +660,7 @@ public final class BalancerConfigLoader {
     }
 
     private UpstreamConfig upstream(Item item) {
-      Section s = new Section(item, List.of("timeout", "connectTimeout", "directRelay", "maxDirectInFlight"));
+      Section s = new Section(item, List.of("timeout", "connectTimeout", "directRelay"));
       Duration timeout = s.has("timeout")
           ? duration(s.get("timeout"), MIN_UPSTREAM_TIMEOUT, MAX_IDLE_TIMEOUT, "must be between 100 milliseconds (PT0.1S) and 1 day (P1D)")
           : UpstreamConfig.DEFAULT_TIMEOUT;
@@ -668,8 +668,7 @@ public final class BalancerConfigLoader {
           ? duration(s.get("connectTimeout"), MIN_UPSTREAM_TIMEOUT, MAX_CONNECT_TIMEOUT, "must be between 100 milliseconds (PT0.1S) and 5 minutes (PT5M)")
           : UpstreamConfig.DEFAULT_CONNECT_TIMEOUT;
       boolean directRelay = !s.has("directRelay") || bool(s.get("directRelay"));
-      int maxDirectInFlight = s.has("maxDirectInFlight") ? integer(s.get("maxDirectInFlight"), 1, 100_000) : 0;
-      return new UpstreamConfig(timeout, connectTimeout, directRelay, maxDirectInFlight);
+      return new UpstreamConfig(timeout, connectTimeout, directRelay);
     }
 
     // ---------------------------------------------------------------- typed values

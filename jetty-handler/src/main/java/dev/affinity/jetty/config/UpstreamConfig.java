@@ -10,10 +10,8 @@ import java.time.Duration;
  * @param timeout how long a target may stay silent on a request before the client gets 504
  * @param connectTimeout how long connecting to a target may take before it counts as refused
  * @param directRelay whether bodyless idempotent requests to http targets take the direct relay
- * @param maxDirectInFlight how many requests may be on the direct relay at once; 0 for the default
- *     (half the server's threads)
  */
-public record UpstreamConfig(Duration timeout, Duration connectTimeout, boolean directRelay, int maxDirectInFlight) {
+public record UpstreamConfig(Duration timeout, Duration connectTimeout, boolean directRelay) {
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(2);
 
@@ -23,6 +21,6 @@ public record UpstreamConfig(Duration timeout, Duration connectTimeout, boolean 
   }
 
   public static UpstreamConfig defaults() {
-    return new UpstreamConfig(DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, true, 0);
+    return new UpstreamConfig(DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, true);
   }
 }

@@ -148,9 +148,6 @@ public final class BalancerFactory {
     server.balancer().setUpstreamTimeout(upstream.timeout());
     server.balancer().setConnectTimeout(upstream.connectTimeout());
     server.balancer().setDirectRelay(upstream.directRelay());
-    if (upstream.maxDirectInFlight() > 0) {
-      server.balancer().setMaxDirectInFlight(upstream.maxDirectInFlight());
-    }
     return server;
   }
 

@@ -137,14 +137,14 @@ class BalancerConfigLoaderTest {
     assertThat(config.groupStickiness()).isNull();
     assertThat(config.admin()).isEqualTo(new AdminConfig("/affinity", true, null));
     assertThat(config.websocket()).isEqualTo(new WebSocketConfig(1024 * 1024, Duration.ofMinutes(5)));
-    assertThat(config.upstream()).isEqualTo(new UpstreamConfig(Duration.ofSeconds(60), Duration.ofSeconds(2), true, 0));
+    assertThat(config.upstream()).isEqualTo(new UpstreamConfig(Duration.ofSeconds(60), Duration.ofSeconds(2), true));
   }
 
   @Test
   void upstreamSection() {
     BalancerConfig config = BalancerConfigLoader.parse(MINIMAL
-        + "upstream: { timeout: PT4M, connectTimeout: PT0.5S, directRelay: false, maxDirectInFlight: 32 }\n", "up.yaml");
-    assertThat(config.upstream()).isEqualTo(new UpstreamConfig(Duration.ofMinutes(4), Duration.ofMillis(500), false, 32));
+        + "upstream: { timeout: PT4M, connectTimeout: PT0.5S, directRelay: false }\n", "up.yaml");
+    assertThat(config.upstream()).isEqualTo(new UpstreamConfig(Duration.ofMinutes(4), Duration.ofMillis(500), false));
   }
 
   @Test
@@ -468,8 +468,6 @@ class BalancerConfigLoaderTest {
             "must be between 100 milliseconds (PT0.1S) and 5 minutes (PT5M), got PT1H"),
         arguments("upstream directRelay not a boolean", MINIMAL + "upstream: { directRelay: maybe }\n", 5, "upstream.directRelay",
             "must be true or false, got \"maybe\""),
-        arguments("upstream maxDirectInFlight zero", MINIMAL + "upstream: { maxDirectInFlight: 0 }\n", 5, "upstream.maxDirectInFlight",
-            "must be a whole number between 1 and 100000, got 0"),
         arguments("upstream unknown key", MINIMAL + "upstream: { idleTimeout: PT1M }\n", 5, "upstream.idleTimeout",
             "unknown key \"idleTimeout\""),
         arguments("custom tag", "listen: { host: !env HOST }\n" + MINIMAL, 1, "listen.host", "uses the YAML tag !env"),
