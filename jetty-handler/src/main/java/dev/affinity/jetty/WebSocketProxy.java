@@ -331,11 +331,8 @@ public class WebSocketProxy extends Handler.Abstract {
         headers.put(AffinityBalancer.PREVIOUS_TARGET_HEADER, previous);
       }
       Upstream.addForwardedFor(headers, remote, host, proto);
-      String forwarded = "by=%s;for=%s;host=%s;proto=%s".formatted(
-          HttpField.PARAMETER_TOKENIZER.quote(local), HttpField.PARAMETER_TOKENIZER.quote(remote),
-          HttpField.PARAMETER_TOKENIZER.quote(host), proto);
-      String earlier = headers.get(HttpHeader.FORWARDED);
-      headers.put(HttpHeader.FORWARDED, earlier == null ? forwarded : earlier + ", " + forwarded);
+      // The same element and joining as the HTTP paths (RFC 7239: quoted only where a value needs it).
+      Upstream.appendValue(headers, HttpHeader.FORWARDED, Upstream.forwardedElement(local, remote, host, proto));
     });
     List<String> subProtocols = clientHeaders.getCSV(HttpHeader.SEC_WEBSOCKET_SUBPROTOCOL, true);
     if (!subProtocols.isEmpty()) {

@@ -284,7 +284,8 @@ class WebSocketProxyTest extends BalancerTestBase {
     assertThat(e.ask("header:Cookie")).contains("JSESSIONID=app-session");
     assertThat(e.ask("header:X-Forwarded-For")).isEqualTo("127.0.0.1");
     assertThat(e.ask("header:X-Forwarded-Proto")).isEqualTo("http");
-    assertThat(e.ask("header:Forwarded")).contains("for=\"127.0.0.1\"").contains("proto=http");
+    // The same element the HTTP paths send: a token unquoted, host:port quoted (RFC 7239 section 4).
+    assertThat(e.ask("header:Forwarded")).matches("by=127\\.0\\.0\\.1;for=127\\.0\\.0\\.1;host=\"127\\.0\\.0\\.1:\\d+\";proto=http");
     // The same cookie over HTTP reaches the same target.
     assertThat(jar.get("/").getContentAsString()).isEqualTo(target);
   }
