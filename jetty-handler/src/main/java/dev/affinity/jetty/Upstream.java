@@ -37,10 +37,22 @@ final class Upstream {
 
   /**
    * The header names a {@code Connection} header lists, lower case: hop-by-hop too (RFC 9110 section
-   * 7.6.1), so a proxy drops them. Empty, without allocating, when there is no {@code Connection} header.
+   * 7.6.1), so a proxy drops them. Empty, without allocating, when there is no {@code Connection} header
+   * or it only says {@code keep-alive} or {@code close} (what nearly every target sends): neither names
+   * a header that is not already dropped as hop-by-hop.
    */
   static Set<String> connectionListed(HttpFields headers) {
-    if (!headers.contains(HttpHeader.CONNECTION)) {
+    boolean onlyKeepAliveOrClose = true;
+    for (HttpField field : headers) {
+      if (field.getHeader() == HttpHeader.CONNECTION) {
+        String value = field.getValue();
+        if (!"keep-alive".equalsIgnoreCase(value) && !"close".equalsIgnoreCase(value)) {
+          onlyKeepAliveOrClose = false;
+          break;
+        }
+      }
+    }
+    if (onlyKeepAliveOrClose) {
       return Set.of();
     }
     Set<String> names = new HashSet<>();
