@@ -733,6 +733,39 @@ class DirectRelayTest extends BalancerTestBase {
   }
 
   @Test
+  void embeddedInAPlainServerBehindABlockingHandlerTheDirectPathWorksTheSame() throws Exception {
+    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
+    // Any Jetty server: its own thread pool (no in-place resume), and a handler in front that does
+    // not say it is non-blocking, so Jetty dispatches every request to a pool thread.
+    org.eclipse.jetty.server.Server server = new org.eclipse.jetty.server.Server();
+    org.eclipse.jetty.server.ServerConnector connector = new org.eclipse.jetty.server.ServerConnector(server);
+    connector.setHost("127.0.0.1");
+    server.addConnector(connector);
+    org.eclipse.jetty.server.Handler passThrough = new org.eclipse.jetty.server.Handler.Abstract() {
+      @Override
+      public boolean handle(org.eclipse.jetty.server.Request request, org.eclipse.jetty.server.Response response, org.eclipse.jetty.util.Callback callback) {
+        return false;
+      }
+    };
+    AffinityBalancer embedded = new AffinityBalancer(router(Map.of("r0", t.uri())));
+    server.setHandler(new org.eclipse.jetty.server.Handler.Sequence(passThrough, embedded));
+    server.start();
+    try {
+      assertThat(server.getInvocationType()).isEqualTo(org.eclipse.jetty.util.thread.Invocable.InvocationType.BLOCKING);
+      startClient();
+      URI base = URI.create("http://127.0.0.1:" + connector.getLocalPort());
+      for (int i = 0; i < 20; i++) {
+        ContentResponse r = http.newRequest(base.resolve("/plain/" + i)).timeout(5, TimeUnit.SECONDS).send();
+        assertThat(r.getStatus()).isEqualTo(200);
+        assertThat(r.getContentAsString()).isEqualTo("r0 GET /plain/" + i);
+      }
+      assertThat(t.accepted.get()).as("one kept-alive connection for all 20").isEqualTo(1);
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
   void withDirectRelayOffTheSameGetsGoThroughHttpClient() throws Exception {
     RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
     startBalancer(b -> b.setDirectRelay(false), t);
@@ -920,6 +953,13 @@ class DirectRelayTest extends BalancerTestBase {
   }
 
   private void startBalancer(Consumer<AffinityBalancer> configure, Map<String, URI> targetUris) throws Exception {
+    balancer = AffinityServer.builder(router(targetUris), counters).clock(clock).maxThreads(maxThreads).build();
+    configure.accept(balancer.balancer());
+    balancer.start();
+    startClient();
+  }
+
+  private Router router(Map<String, URI> targetUris) {
     AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
     cookies = AffinityCookies.of(codec, CookiePolicy.defaults());
     // No active checks: a raw target answers only what its script says.
@@ -927,10 +967,10 @@ class DirectRelayTest extends BalancerTestBase {
         .stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
         .healthCheck(new HealthCheckSettings(false, "/health", Duration.ofHours(1), Duration.ofSeconds(2), 2, 2, 200, 399, Duration.ofSeconds(10)));
     targetUris.forEach((id, uri) -> g.target(id, uri, 1));
-    Router router = Router.builder(cookies).group(g.build()).build();
-    balancer = AffinityServer.builder(router, counters).clock(clock).maxThreads(maxThreads).build();
-    configure.accept(balancer.balancer());
-    balancer.start();
+    return Router.builder(cookies).group(g.build()).build();
+  }
+
+  private void startClient() throws Exception {
     http = new HttpClient();
     http.setHttpCookieStore(new HttpCookieStore.Empty());
     http.setFollowRedirects(false);
