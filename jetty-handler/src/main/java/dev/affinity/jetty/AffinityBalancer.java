@@ -44,6 +44,7 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
+import org.eclipse.jetty.util.thread.ThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,7 +62,10 @@ import org.slf4j.LoggerFactory;
  * {@code https://} targets, HTTP/2 requests of unknown length, connectors without a selector) goes
  * through Jetty's {@link ProxyHandler} and its asynchronous {@code HttpClient}, which streams bodies
  * both ways and handles {@code 100-continue}. {@link #setDirectRelay(boolean) setDirectRelay(false)}
- * sends everything through {@code HttpClient}.
+ * sends everything through {@code HttpClient}. Connecting to a target is the direct path's one
+ * blocking step, done on a pool thread; while a quarter of the server's threads are connecting (a
+ * target swallowing connects holds each for the connect timeout), new requests that would need a
+ * new connection go through {@code HttpClient}, which connects without holding a thread.
  *
  * <p>The handler is {@linkplain #getInvocationType() non-blocking}: Jetty runs it on the selector
  * thread that read the request, so the hooks below must not block (a subclass whose hooks do must
@@ -100,6 +104,10 @@ public class AffinityBalancer extends ProxyHandler {
   private final Map<Connector, ManagedSelector[]> selectors = new ConcurrentHashMap<>();
   private final AtomicInteger nextSelector = new AtomicInteger();
   private volatile boolean directRelay = true;
+  // Connects to targets in progress on pool threads, and how many may be before new requests that
+  // would need one go through HttpClient (which connects without holding a thread) instead.
+  private final AtomicInteger connecting = new AtomicInteger();
+  private volatile int maxConnecting = 16;
   private Scheduler sweeper;
 
   public AffinityBalancer(Router router) {
@@ -192,6 +200,10 @@ public class AffinityBalancer extends ProxyHandler {
   protected void doStart() throws Exception {
     super.doStart();
     selectors.clear();
+    // A quarter of the server's threads: a target that swallows connects (a dead host behind a
+    // firewall) holds each for the connect timeout, and must not take the threads everyone needs.
+    ThreadPool pool = getServer() == null ? null : getServer().getThreadPool();
+    maxConnecting = pool instanceof ThreadPool.SizedThreadPool sized ? Math.max(2, sized.getMaxThreads() / 4) : 16;
     connections.reopen();
     sweeper = new ScheduledExecutorScheduler("affinity-target-sweeper", true);
     sweeper.start();
@@ -272,8 +284,11 @@ public class AffinityBalancer extends ProxyHandler {
     if (directRelay && isDirectlyRelayable(clientToProxyRequest, decision.target())) {
       ManagedSelector selector = selectorFor(clientToProxyRequest);
       if (selector != null) {
-        new DirectRelay(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, selector).send(false);
-        return true;
+        TargetConnection kept = connections.acquire(decision.target().uri());
+        if (kept != null || connecting.get() < maxConnecting) {
+          new DirectRelay(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, selector, kept).send(false);
+          return true;
+        }
       }
     }
     clientToProxyRequest.setAttribute(EXCHANGE, exchange);
@@ -325,9 +340,10 @@ public class AffinityBalancer extends ProxyHandler {
     private final String method;
     private final String pathQuery;
     private RequestHead requestHead;
+    private TargetConnection kept;
 
     DirectRelay(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
-        Exchange exchange, ManagedSelector selector) {
+        Exchange exchange, ManagedSelector selector, TargetConnection kept) {
       this.clientToProxyRequest = clientToProxyRequest;
       this.proxyToClientResponse = proxyToClientResponse;
       this.proxyToClientCallback = proxyToClientCallback;
@@ -335,6 +351,7 @@ public class AffinityBalancer extends ProxyHandler {
       this.selector = selector;
       this.method = clientToProxyRequest.getMethod();
       this.pathQuery = upstreamPathQuery(clientToProxyRequest);
+      this.kept = kept;
     }
 
     /** Sends to the exchange's current target, on a kept-alive connection unless {@code fresh}. */
@@ -346,7 +363,8 @@ public class AffinityBalancer extends ProxyHandler {
       URI origin = decision.target().uri();
       long silenceLimitMillis = upstreamTimeout.toMillis();
       boolean head = HttpMethod.HEAD.is(method);
-      TargetConnection connection = fresh ? null : connections.acquire(origin);
+      TargetConnection connection = kept != null ? kept : fresh ? null : connections.acquire(origin);
+      kept = null;
       if (connection != null) {
         connection.send(requestHead, head, silenceLimitMillis, this);
         return;
@@ -354,14 +372,17 @@ public class AffinityBalancer extends ProxyHandler {
       // Connecting blocks (up to the connect timeout), so it is never done on the selector thread.
       int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
       Executor executor = getServer().getThreadPool();
+      connecting.incrementAndGet();
       executor.execute(() -> {
         TargetConnection opened;
         try {
           opened = connections.open(origin, connectTimeoutMillis, selector, getServer().getScheduler(), executor);
         } catch (IOException | RuntimeException e) {
+          connecting.decrementAndGet();
           failed(e, false);
           return;
         }
+        connecting.decrementAndGet();
         opened.send(requestHead, head, silenceLimitMillis, this);
       });
     }

@@ -704,6 +704,9 @@ class DirectRelayTest extends BalancerTestBase {
       CompletableResponseListener listener = new CompletableResponseListener(
           http.newRequest(balancer.uri().resolve("/slow/" + i)).timeout(15, TimeUnit.SECONDS));
       slow.add(listener.send());
+      // Spaced, so that each new connection is made before the next request comes (at most a
+      // quarter of the threads connect at once; a burst beyond that would go through HttpClient).
+      Thread.sleep(20);
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
     while (t.heads.size() < waiting && System.nanoTime() < deadline) {
@@ -719,6 +722,49 @@ class DirectRelayTest extends BalancerTestBase {
       assertThat(slow.get(i).get(10, TimeUnit.SECONDS).getContentAsString()).isEqualTo("r0 /slow/" + i);
     }
     awaitIdleConnections(waiting + 1);
+  }
+
+  @Test
+  void connectsThatHangTakeAtMostAQuarterOfTheThreadsAndTheServerStillAnswers() throws Exception {
+    // A listener whose accept queue is full and never drained: the kernel drops further SYNs, so a
+    // connect to it hangs until the connect timeout, as to a dead host behind a firewall.
+    try (ServerSocket swallower = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      List<Socket> queued = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        Socket filler = new Socket();
+        try {
+          filler.connect(swallower.getLocalSocketAddress(), 300);
+          queued.add(filler);
+        } catch (SocketTimeoutException full) {
+          filler.close();
+          break;
+        }
+      }
+      try {
+        maxThreads = 8;
+        startBalancer(b -> b.setConnectTimeout(Duration.ofSeconds(3)),
+            Map.of("hole", URI.create("http://127.0.0.1:" + swallower.getLocalPort())));
+        // Three times the server's threads try to connect at once...
+        List<java.util.concurrent.CompletableFuture<ContentResponse>> hanging = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+          hanging.add(new CompletableResponseListener(
+              http.newRequest(balancer.uri().resolve("/h/" + i)).timeout(15, TimeUnit.SECONDS)).send());
+        }
+        Thread.sleep(300);
+        // ...and the admin endpoint (the same server, the same threads) still answers at once.
+        long start = System.nanoTime();
+        ContentResponse status = http.newRequest(balancer.uri().resolve("/affinity/status.json")).timeout(2, TimeUnit.SECONDS).send();
+        assertThat(status.getStatus()).isEqualTo(200);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(1500);
+        for (java.util.concurrent.CompletableFuture<ContentResponse> f : hanging) {
+          assertThat(f.get(15, TimeUnit.SECONDS).getStatus()).as("no target could be reached").isEqualTo(503);
+        }
+      } finally {
+        for (Socket q : queued) {
+          q.close();
+        }
+      }
+    }
   }
 
   @Test
