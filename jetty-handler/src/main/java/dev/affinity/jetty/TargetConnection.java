@@ -61,7 +61,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     /** The target's status and headers are in; nothing has gone to the client yet. */
     void onHeaders(int status, HttpFields headers) throws IOException;
 
-    /** The whole answer went to the client. The connection is back in the pool if it can be reused. */
+    /** The whole answer went to the client. A reusable connection goes back to the pool once its request's write is done too (normally already). */
     void succeeded();
 
     /**
