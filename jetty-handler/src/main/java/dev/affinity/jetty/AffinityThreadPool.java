@@ -11,7 +11,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * <p>Why: Jetty's HTTP/1 connection, when a response completes outside the thread that parsed the
  * request, always hands itself to the pool to look for a pipelined request. For a proxy whose answer
  * arrives on the selector thread that is every request, and the hand-off (waking a parked thread that
- * then finds nothing to read) cost about a quarter of the CPU per request in a profile. Running it in
+ * then finds nothing to read) cost about a fifth of the CPU per request in a profile. Running it in
  * place is what the woken thread would do, and it is safe because the balancer only asks for it when
  * the server's handlers are all non-blocking ({@link AffinityBalancer#getInvocationType()}).
  *

@@ -169,7 +169,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     this.relay.set(relay);
     partsLeft.set(2);
     getEndPoint().write(requestWritten, ByteBuffer.wrap(head.bytes(), 0, head.length()));
-    // The idle connection may still be listening (see onLastWritten): then that read takes the answer.
+    // The idle connection may still be listening (see onExchangePartDone): then that read takes the answer.
     tryFillInterested(fillable);
   }
 
