@@ -1,5 +1,6 @@
 package dev.affinity.jetty;
 
+import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -17,6 +18,7 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
@@ -62,6 +64,7 @@ final class Backends implements AutoCloseable {
     final AtomicInteger requests = new AtomicInteger();
     final Map<String, String> lastHeaders = new ConcurrentHashMap<>();
     volatile int healthStatus = 200;
+    private volatile boolean killing;
     private Server server;
     private int port;
 
@@ -101,6 +104,18 @@ final class Backends implements AutoCloseable {
           return true;
         }
       });
+      // A stopping Jetty answers a request whose head it is still parsing with a 500 error page on
+      // its way out (reproduced with a bare Server). A killed process answers nothing: while killing,
+      // an error response drops the connection instead, as a crash would.
+      ErrorHandler errorPage = new ErrorHandler();
+      killing = false;
+      server.setErrorHandler((request, response, callback) -> {
+        if (killing) {
+          callback.failed(new IOException("backend " + id + " killed"));
+          return true;
+        }
+        return errorPage.handle(request, response, callback);
+      });
       server.start();
       port = connector.getLocalPort();
     }
@@ -109,7 +124,9 @@ final class Backends implements AutoCloseable {
       return URI.create("http://127.0.0.1:" + port);
     }
 
+    /** Stops like a crashed process: every connection drops, in-flight requests get no answer. */
     void kill() throws Exception {
+      killing = true;
       server.stop();
     }
 

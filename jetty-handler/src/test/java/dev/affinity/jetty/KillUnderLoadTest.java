@@ -13,6 +13,8 @@ import dev.affinity.cookie.Expiry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -61,7 +63,7 @@ class KillUnderLoadTest extends BalancerTestBase {
     assertThat(affected).isPositive();
 
     AtomicBoolean running = new AtomicBoolean(true);
-    AtomicInteger errors = new AtomicInteger();
+    Queue<String> errors = new ConcurrentLinkedQueue<>();
     AtomicInteger requests = new AtomicInteger();
     CountDownLatch done = new CountDownLatch(clientCount);
     for (int i = 0; i < clientCount; i++) {
@@ -74,7 +76,7 @@ class KillUnderLoadTest extends BalancerTestBase {
               ContentResponse r = client.get("/cart");
               requests.incrementAndGet();
               if (r.getStatus() != 200) {
-                errors.incrementAndGet();
+                errors.add(r.getStatus() + " " + r.getContentAsString().strip());
               } else {
                 String target = r.getContentAsString();
                 if (!target.equals(history.get(history.size() - 1))) {
@@ -82,7 +84,7 @@ class KillUnderLoadTest extends BalancerTestBase {
                 }
               }
             } catch (Exception e) {
-              errors.incrementAndGet();
+              errors.add(e.toString());
             }
           }
         } finally {
@@ -102,7 +104,7 @@ class KillUnderLoadTest extends BalancerTestBase {
     assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
 
     assertThat(requests.get()).isGreaterThan(clientCount * 5);
-    assertThat(errors.get()).as("client-visible errors").isZero();
+    assertThat(errors).as("client-visible errors").isEmpty();
     long moved = 0;
     for (List<String> history : servedBy) {
       if (history.get(0).equals(victim)) {
@@ -123,6 +125,6 @@ class KillUnderLoadTest extends BalancerTestBase {
     balancer.healthChecker().checkAll().get(5, TimeUnit.SECONDS);
     assertThat(balancer.balancer().router().target(victim).isAvailable(clock.instant())).isTrue();
     System.out.printf("kill under load: %d clients, %d requests in %d s, %d errors, %d clients moved once, %d re-pins%n",
-        clientCount, requests.get(), seconds, errors.get(), moved, rePins);
+        clientCount, requests.get(), seconds, errors.size(), moved, rePins);
   }
 }
