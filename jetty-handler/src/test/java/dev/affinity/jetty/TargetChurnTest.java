@@ -1,0 +1,116 @@
+package dev.affinity.jetty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.affinity.balancer.HealthCheckSettings;
+import dev.affinity.balancer.Router;
+import dev.affinity.balancer.StickinessPolicy;
+import dev.affinity.balancer.Target;
+import dev.affinity.balancer.TargetGroup;
+import dev.affinity.cookie.AffinityCookieCodec;
+import dev.affinity.cookie.AffinityCookies;
+import dev.affinity.cookie.CookiePolicy;
+import dev.affinity.cookie.Expiry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.Random;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.client.ContentResponse;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Targets are killed and restarted one after another, again and again, while clients are busy: on
+ * both paths to a target (the direct relay and {@code HttpClient}) no client ever sees an error.
+ * Each kill lands at a different moment of some exchange (connecting, request written, answer on
+ * its way, connection idle in a pool), which a single kill rarely covers. Bounded: six kills, about
+ * three seconds of load per path.
+ */
+class TargetChurnTest extends BalancerTestBase {
+  private static final List<String> IDS = List.of("a", "b", "c");
+
+  @ParameterizedTest(name = "directRelay={0}")
+  @ValueSource(booleans = {true, false})
+  void noClientSeesAnErrorWhileTargetsComeAndGo(boolean directRelay) throws Exception {
+    int clientCount = 24;
+    backends = Backends.start(IDS.toArray(String[]::new));
+    cookies = AffinityCookies.of(
+        AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build(), CookiePolicy.defaults());
+    TargetGroup.Builder group = TargetGroup.builder("web")
+        .stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
+        .healthCheck(new HealthCheckSettings(true, "/health", Duration.ofMillis(100), Duration.ofMillis(90), 2, 1, 200, 399, Duration.ofSeconds(1)));
+    for (String id : IDS) {
+      group.target(id, backends.uri(id), 1);
+    }
+    balancer = AffinityServer.builder(Router.builder(cookies).group(group.build()).build(), counters).clock(clock).build().start();
+    balancer.balancer().setDirectRelay(directRelay);
+    http = new org.eclipse.jetty.client.HttpClient();
+    http.setHttpCookieStore(new org.eclipse.jetty.http.HttpCookieStore.Empty());
+    http.setMaxConnectionsPerDestination(clientCount * 2);
+    http.start();
+
+    List<UserAgent> clients = new ArrayList<>();
+    for (int i = 0; i < clientCount; i++) {
+      UserAgent client = browser();
+      assertThat(client.get("/").getStatus()).isEqualTo(200);
+      clients.add(client);
+    }
+    AtomicBoolean running = new AtomicBoolean(true);
+    Queue<String> errors = new ConcurrentLinkedQueue<>();
+    AtomicInteger requests = new AtomicInteger();
+    CountDownLatch done = new CountDownLatch(clientCount);
+    for (UserAgent client : clients) {
+      Thread t = new Thread(() -> {
+        try {
+          while (running.get()) {
+            try {
+              ContentResponse r = client.get("/cart");
+              requests.incrementAndGet();
+              if (r.getStatus() != 200 || !IDS.contains(r.getContentAsString())) {
+                errors.add(r.getStatus() + " " + r.getContentAsString().strip());
+              }
+            } catch (Exception e) {
+              errors.add(e.toString());
+            }
+          }
+        } finally {
+          done.countDown();
+        }
+      }, "churn-client");
+      t.setDaemon(true);
+      t.start();
+    }
+    Random random = new Random(11);
+    int kills = 6;
+    for (int i = 0; i < kills; i++) {
+      Backends.Backend victim = backends.get(IDS.get(i % IDS.size()));
+      Thread.sleep(100 + random.nextInt(150));
+      victim.kill();
+      Thread.sleep(100 + random.nextInt(150));
+      victim.restart();
+      // Long enough for the health check to take it back (two 100 ms checks) before the next kill.
+      Thread.sleep(250);
+    }
+    running.set(false);
+    assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+
+    assertThat(errors).as("client-visible errors over %d requests and %d kills", requests.get(), kills).isEmpty();
+    assertThat(requests.get()).isGreaterThan(clientCount * 10);
+    long rePins = 0;
+    for (Target t : balancer.balancer().router().groups().get(0).targets()) {
+      rePins += t.rePins();
+    }
+    // Kills moved clients, and no kill moved a client more than once.
+    assertThat(rePins).isPositive().isLessThanOrEqualTo((long) clientCount * kills);
+    balancer.healthChecker().checkAll().get(5, TimeUnit.SECONDS);
+    for (String id : IDS) {
+      assertThat(balancer.balancer().router().target(id).isAvailable(clock.instant())).as("target %s back", id).isTrue();
+    }
+  }
+}
