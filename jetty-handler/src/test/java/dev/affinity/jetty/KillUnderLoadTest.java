@@ -13,13 +13,7 @@ import dev.affinity.cookie.Expiry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.eclipse.jetty.client.ContentResponse;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -62,49 +56,23 @@ class KillUnderLoadTest extends BalancerTestBase {
     long affected = servedBy.stream().filter(h -> h.get(0).equals(victim)).count();
     assertThat(affected).isPositive();
 
-    AtomicBoolean running = new AtomicBoolean(true);
-    Queue<String> errors = new ConcurrentLinkedQueue<>();
-    AtomicInteger requests = new AtomicInteger();
-    CountDownLatch done = new CountDownLatch(clientCount);
-    for (int i = 0; i < clientCount; i++) {
-      UserAgent client = clients.get(i);
-      List<String> history = servedBy.get(i);
-      Thread t = new Thread(() -> {
-        try {
-          while (running.get()) {
-            try {
-              ContentResponse r = client.get("/cart");
-              requests.incrementAndGet();
-              if (r.getStatus() != 200) {
-                errors.add(r.getStatus() + " " + r.getContentAsString().strip());
-              } else {
-                String target = r.getContentAsString();
-                if (!target.equals(history.get(history.size() - 1))) {
-                  history.add(target);
-                }
-              }
-            } catch (Exception e) {
-              errors.add(e.toString());
-            }
-          }
-        } finally {
-          done.countDown();
-        }
-      }, "client-" + i);
-      t.setDaemon(true);
-      t.start();
-    }
+    BusyClients busy = BusyClients.start(clients, "/cart", (client, target) -> {
+      List<String> history = servedBy.get(client);
+      if (!target.equals(history.get(history.size() - 1))) {
+        history.add(target);
+      }
+      return true;
+    });
     long millis = seconds * 1000L;
     Thread.sleep(millis / 3);
     backends.get(victim).kill();
     Thread.sleep(millis / 3);
     backends.get(victim).restart();
     Thread.sleep(millis / 3);
-    running.set(false);
-    assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(busy.stop()).isTrue();
 
-    assertThat(requests.get()).isGreaterThan(clientCount * 5);
-    assertThat(errors).as("client-visible errors").isEmpty();
+    assertThat(busy.requests()).isGreaterThan(clientCount * 5);
+    assertThat(busy.errors()).as("client-visible errors").isEmpty();
     long moved = 0;
     for (List<String> history : servedBy) {
       if (history.get(0).equals(victim)) {
@@ -125,6 +93,6 @@ class KillUnderLoadTest extends BalancerTestBase {
     balancer.healthChecker().checkAll().get(5, TimeUnit.SECONDS);
     assertThat(balancer.balancer().router().target(victim).isAvailable(clock.instant())).isTrue();
     System.out.printf("kill under load: %d clients, %d requests in %d s, %d errors, %d clients moved once, %d re-pins%n",
-        clientCount, requests.get(), seconds, errors.size(), moved, rePins);
+        clientCount, busy.requests(), seconds, busy.errors().size(), moved, rePins);
   }
 }

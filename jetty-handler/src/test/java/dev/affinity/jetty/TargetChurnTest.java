@@ -14,14 +14,8 @@ import dev.affinity.cookie.Expiry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Queue;
 import java.util.Random;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.eclipse.jetty.client.ContentResponse;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -61,31 +55,7 @@ class TargetChurnTest extends BalancerTestBase {
       assertThat(client.get("/").getStatus()).isEqualTo(200);
       clients.add(client);
     }
-    AtomicBoolean running = new AtomicBoolean(true);
-    Queue<String> errors = new ConcurrentLinkedQueue<>();
-    AtomicInteger requests = new AtomicInteger();
-    CountDownLatch done = new CountDownLatch(clientCount);
-    for (UserAgent client : clients) {
-      Thread t = new Thread(() -> {
-        try {
-          while (running.get()) {
-            try {
-              ContentResponse r = client.get("/cart");
-              requests.incrementAndGet();
-              if (r.getStatus() != 200 || !IDS.contains(r.getContentAsString())) {
-                errors.add(r.getStatus() + " " + r.getContentAsString().strip());
-              }
-            } catch (Exception e) {
-              errors.add(e.toString());
-            }
-          }
-        } finally {
-          done.countDown();
-        }
-      }, "churn-client");
-      t.setDaemon(true);
-      t.start();
-    }
+    BusyClients busy = BusyClients.start(clients, "/cart", (client, body) -> IDS.contains(body));
     Random random = new Random(11);
     int kills = 6;
     for (int i = 0; i < kills; i++) {
@@ -97,11 +67,10 @@ class TargetChurnTest extends BalancerTestBase {
       // Long enough for the health check to take it back (two 100 ms checks) before the next kill.
       Thread.sleep(250);
     }
-    running.set(false);
-    assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(busy.stop()).isTrue();
 
-    assertThat(errors).as("client-visible errors over %d requests and %d kills", requests.get(), kills).isEmpty();
-    assertThat(requests.get()).isGreaterThan(clientCount * 10);
+    assertThat(busy.errors()).as("client-visible errors over %d requests and %d kills", busy.requests(), kills).isEmpty();
+    assertThat(busy.requests()).isGreaterThan(clientCount * 10);
     long rePins = 0;
     for (Target t : balancer.balancer().router().groups().get(0).targets()) {
       rePins += t.rePins();
