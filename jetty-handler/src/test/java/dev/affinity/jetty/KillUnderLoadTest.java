@@ -3,11 +3,8 @@ package dev.affinity.jetty;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.affinity.balancer.HealthCheckSettings;
-import dev.affinity.balancer.Router;
 import dev.affinity.balancer.StickinessPolicy;
 import dev.affinity.balancer.Target;
-import dev.affinity.balancer.TargetGroup;
-import dev.affinity.cookie.AffinityCookieCodec;
 import dev.affinity.cookie.CookiePolicy;
 import dev.affinity.cookie.Expiry;
 import java.time.Duration;
@@ -28,20 +25,11 @@ class KillUnderLoadTest extends BalancerTestBase {
   void killAndRestartATargetUnderLoad() throws Exception {
     int seconds = Integer.getInteger("affinity.load.seconds", 4);
     int clientCount = Integer.getInteger("affinity.load.clients", 24);
-    backends = Backends.start("a", "b", "c");
-    cookies = dev.affinity.cookie.AffinityCookies.of(
-        AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build(), CookiePolicy.defaults());
-    TargetGroup.Builder group = TargetGroup.builder("web")
-        .stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
-        .healthCheck(new HealthCheckSettings(true, "/health", Duration.ofMillis(300), Duration.ofMillis(250), 2, 2, 200, 399, Duration.ofSeconds(1)));
-    for (String id : List.of("a", "b", "c")) {
-      group.target(id, backends.uri(id), 1);
-    }
-    balancer = AffinityServer.builder(Router.builder(cookies).group(group.build()).build(), counters).clock(clock).build().start();
-    http = new org.eclipse.jetty.client.HttpClient();
-    http.setHttpCookieStore(new org.eclipse.jetty.http.HttpCookieStore.Empty());
+    start(g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
+        .healthCheck(new HealthCheckSettings(true, "/health", Duration.ofMillis(300), Duration.ofMillis(250), 2, 2, 200, 399, Duration.ofSeconds(1))),
+        CookiePolicy.defaults(), "a", "b", "c");
+    // Set before the first request, when the client's pool for the balancer is made.
     http.setMaxConnectionsPerDestination(clientCount * 2);
-    http.start();
 
     List<UserAgent> clients = new ArrayList<>();
     List<List<String>> servedBy = new ArrayList<>();
