@@ -1,0 +1,99 @@
+package dev.affinity.balancer;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.cookie.CookieSource;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
+
+/**
+ * Where a balancer's requests start: hands out the first {@link Attempt} of each exchange, and
+ * counts how exchanges ended. One per way in (the HTTP handler, the WebSocket proxy), so each keeps
+ * its own counters; both read the same {@link Router}, looked up afresh for each exchange so that a
+ * configuration reload is seen at once.
+ *
+ * <p>Everything that decides an exchange's fate lives in {@link Attempt}: in-flight counting, the
+ * retry rule, ejection after a refused connect, the application-cookie pin, the 503. Adapters only
+ * translate between their container and it.
+ */
+public final class Forwarder {
+  /**
+   * Tells a target which target the client was pinned to before a failover moved it. The balancer
+   * sets it and strips any a client sent; the filter in the target reads it.
+   */
+  public static final String PREVIOUS_TARGET_HEADER = "X-Affinity-Previous-Target";
+
+  /** At most this many attempts per exchange on other targets after a refused connect (HAProxy's {@code retries} is 3). */
+  static final int MAX_FAILOVERS = 2;
+
+  private final Supplier<Router> router;
+  final LongAdder failovers = new LongAdder();
+  final LongAdder resends = new LongAdder();
+  final LongAdder noTarget = new LongAdder();
+  final LongAdder badGateway = new LongAdder();
+  final LongAdder gatewayTimeout = new LongAdder();
+
+  public Forwarder(Supplier<Router> router) {
+    this.router = requireNonNull(router, "router");
+  }
+
+  public Router router() {
+    return router.get();
+  }
+
+  /**
+   * Routes a request and returns its first attempt. When no target can take it, the attempt has no
+   * target and {@link Attempt#unavailable()} says how to answer. Never throws for anything a client sent.
+   *
+   * @param method the request method, as the client sent it
+   * @param bodyless whether the request carries no body (no content, no chunked encoding)
+   */
+  public Attempt begin(CookieSource cookies, boolean secure, String method, boolean bodyless) {
+    requireNonNull(cookies, "cookies");
+    requireNonNull(method, "method");
+    Router current = router.get();
+    RouteDecision decision = current.route(cookies, secure);
+    return new Attempt(this, current, cookies, secure, isReplayable(method, bodyless), decision, 1, 0, false);
+  }
+
+  /**
+   * Whether a request may be sent to a target again after a target may have seen it: an idempotent
+   * method (RFC 9110 section 9.2.2) with no body to replay. The one method rule: it decides the retry
+   * after a connection closed before the answer, and which requests a transport may take that
+   * relies on such a retry (the Jetty handler's direct relay).
+   */
+  public static boolean isReplayable(String method, boolean bodyless) {
+    if (!bodyless) {
+      return false;
+    }
+    return switch (method) {
+      case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE" -> true;
+      default -> false;
+    };
+  }
+
+  /** Requests moved to another target after their target failed. */
+  public long failovers() {
+    return failovers.sum();
+  }
+
+  /** Requests sent once more to the same target on a new connection (a kept-alive one closed before answering). */
+  public long resends() {
+    return resends.sum();
+  }
+
+  /** Exchanges answered {@code 503}: no target could take them. */
+  public long noTargetResponses() {
+    return noTarget.sum();
+  }
+
+  /** Exchanges answered {@code 502} (or a target's own 4xx refusal of an upgrade). */
+  public long badGatewayResponses() {
+    return badGateway.sum();
+  }
+
+  /** Exchanges answered {@code 504}: a target stayed silent past the upstream timeout. */
+  public long gatewayTimeoutResponses() {
+    return gatewayTimeout.sum();
+  }
+}
