@@ -310,6 +310,11 @@ public final class Attempt {
       return status >= 400 && status < 500 ? new Failure(Kind.REJECTED, false, status, null) : badAnswer();
     }
 
+    /** Whether the connection could not be made (nothing reached the target). */
+    public boolean isRefused() {
+      return kind == Kind.REFUSED;
+    }
+
     @Override
     public String toString() {
       return kind + (reusedConnection ? " (reused connection)" : "") + (status > 0 ? " " + status : "");

@@ -23,8 +23,12 @@ public final class Forwarder {
    */
   public static final String PREVIOUS_TARGET_HEADER = "X-Affinity-Previous-Target";
 
-  /** At most this many attempts per exchange on other targets after a refused connect (HAProxy's {@code retries} is 3). */
-  static final int MAX_FAILOVERS = 2;
+  /**
+   * At most this many moves to another target per exchange. One: a group whose targets all refuse
+   * fails open onto the ones just ejected (as ALB does), so a second move would mostly retry a target
+   * known to refuse; the next request finds the refusing ones out of rotation.
+   */
+  static final int MAX_FAILOVERS = 1;
 
   private final Supplier<Router> router;
   final LongAdder failovers = new LongAdder();

@@ -104,7 +104,7 @@ class AttemptTest {
   }
 
   @Test
-  void refusedEverywhereAnswers503WithRetryAfterAfterAtMostTwoFailovers() {
+  void refusedEverywhereAnswers503WithRetryAfterAfterOneFailover() {
     start(duration(), "a", "b", "c", "d");
     Attempt attempt = forwarder.begin(new CookieJar(), false, "GET", true);
     int attempts = 1;

@@ -2,34 +2,29 @@ package dev.affinity.jetty;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.Forwarder;
 import dev.affinity.balancer.RouteDecision;
 import dev.affinity.balancer.Router;
-import dev.affinity.balancer.StickinessPolicy;
 import dev.affinity.balancer.Target;
-import dev.affinity.cookie.SetCookie;
 import java.io.IOException;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.time.Duration;
-import java.util.EnumSet;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
+import org.eclipse.jetty.client.AsyncRequestContent;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.HttpClientTransport;
 import org.eclipse.jetty.client.RoundRobinConnectionPool;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpHeaderValue;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpURI;
@@ -40,9 +35,7 @@ import org.eclipse.jetty.proxy.ProxyHandler;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
 import org.eclipse.jetty.util.thread.ThreadPool;
 import org.slf4j.Logger;
@@ -53,15 +46,17 @@ import org.slf4j.LoggerFactory;
  * request goes, reverse-proxies it there, sets the affinity cookies on the way back, and fails over
  * when a target refuses.
  *
- * <p>Two paths to a target, with one header, cookie and failover policy. Requests without a body
- * and with an idempotent method ({@code GET}, {@code HEAD}, {@code OPTIONS}, {@code DELETE}) to an
- * {@code http://} target, most of any site's traffic, go over the balancer's own kept-alive
+ * <p>Two paths to a target, with one header policy ({@link Upstream}) and one exchange lifecycle
+ * (core's {@link Attempt}: counting, retry rule, cookies, 503). Requests that may be sent again
+ * ({@link Forwarder#isReplayable}: an idempotent method without a body) to an {@code http://}
+ * target, most of any site's traffic, go over the balancer's own kept-alive
  * connections ({@link TargetConnection}), registered with the selector of the server connector the
  * client came in on: the thread that reads a target's answer writes it to the client, with no hand-off
  * in between, as in HAProxy's event loop (see BENCHMARKS.md). Everything else (request bodies,
  * {@code https://} targets, HTTP/2 requests of unknown length, connectors without a selector) goes
- * through Jetty's {@link ProxyHandler} and its asynchronous {@code HttpClient}, which streams bodies
- * both ways and handles {@code 100-continue}. {@link #setDirectRelay(boolean) setDirectRelay(false)}
+ * through Jetty's asynchronous {@code HttpClient} with {@link ProxyHandler}'s response listener,
+ * which streams bodies both ways and handles {@code 100-continue}. {@code ProxyHandler}'s hooks for
+ * building the upstream request and filtering the answer are {@code final} here: neither path uses them. {@link #setDirectRelay(boolean) setDirectRelay(false)}
  * sends everything through {@code HttpClient}. Connecting to a target is the direct path's one
  * blocking step, done on a pool thread; while a quarter of the server's threads are connecting (a
  * target swallowing connects holds each for the connect timeout), new requests that would need a
@@ -76,30 +71,21 @@ import org.slf4j.LoggerFactory;
  * the request's path and query, whatever the request line or {@code Host} header say, and
  * {@code CONNECT} is refused.
  *
- * <p>Extension goes through protected hooks with one job each: {@link #onTargetFailure},
- * {@link #onStickinessBroken} and {@link #writeNoTarget}.
+ * <p>Extension goes through protected hooks with one job each, called on every path including the
+ * {@link WebSocketProxy}'s upgrades: {@link #onTargetFailure}, {@link #onStickinessBroken} and
+ * {@link #writeNoTarget}.
  */
 public class AffinityBalancer extends ProxyHandler {
-  /** Tells a target which target the client was pinned to before a failover moved it. */
-  public static final String PREVIOUS_TARGET_HEADER = "X-Affinity-Previous-Target";
+  /** Tells a target which target the client was pinned to before a failover moved it ({@link Forwarder#PREVIOUS_TARGET_HEADER}). */
+  public static final String PREVIOUS_TARGET_HEADER = Forwarder.PREVIOUS_TARGET_HEADER;
   private static final Logger LOG = LoggerFactory.getLogger(AffinityBalancer.class);
   private static final String EXCHANGE = AffinityBalancer.class.getName() + ".exchange";
-  // ProxyHandler keeps these attributes on the upstream request for its interim-response handlers.
-  private static final String C2P_ATTRIBUTE = ProxyHandler.class.getName() + ".clientToProxyRequest";
-  private static final String P2C_ATTRIBUTE = ProxyHandler.class.getName() + ".proxyToClientResponse";
-  private static final String RETRY_AFTER_SECONDS = "5";
-  // Hop-by-hop headers (RFC 9110 section 7.6.1), the same set ProxyHandler drops.
-  private static final Set<HttpHeader> HOP_HEADERS = EnumSet.of(HttpHeader.CONNECTION, HttpHeader.KEEP_ALIVE,
-      HttpHeader.PROXY_AUTHORIZATION, HttpHeader.PROXY_AUTHENTICATE, HttpHeader.PROXY_CONNECTION,
-      HttpHeader.TRANSFER_ENCODING, HttpHeader.TE, HttpHeader.TRAILER, HttpHeader.UPGRADE);
+  private static final String CONTINUE = AffinityBalancer.class.getName() + ".continue";
 
   private final AtomicReference<Router> router;
+  private final Forwarder forwarder;
   private volatile Duration upstreamTimeout = Duration.ofSeconds(60);
   private volatile Duration connectTimeout = Duration.ofSeconds(2);
-  private final LongAdder failovers = new LongAdder();
-  private final LongAdder noTarget = new LongAdder();
-  private final LongAdder badGateway = new LongAdder();
-  private final LongAdder gatewayTimeout = new LongAdder();
   private final TargetConnections connections;
   private final Map<Connector, ManagedSelector[]> selectors = new ConcurrentHashMap<>();
   private final AtomicInteger nextSelector = new AtomicInteger();
@@ -108,7 +94,6 @@ public class AffinityBalancer extends ProxyHandler {
   // would need one go through HttpClient (which connects without holding a thread) instead.
   private final AtomicInteger connecting = new AtomicInteger();
   private volatile int maxConnecting = 16;
-  private Scheduler sweeper;
 
   public AffinityBalancer(Router router) {
     this(router, System::nanoTime);
@@ -117,6 +102,8 @@ public class AffinityBalancer extends ProxyHandler {
   /** With the ticker (nanoseconds) that times the target connections' idle ages. */
   AffinityBalancer(Router router, LongSupplier nanoTicker) {
     this.router = new AtomicReference<>(requireNonNull(router, "router"));
+    this.forwarder = new Forwarder(this.router::get);
+    setViaHost(Upstream.DEFAULT_VIA_HOST);
     this.connections = new TargetConnections(requireNonNull(nanoTicker, "nanoTicker"), TargetConnections.DEFAULT_MAX_IDLE);
   }
 
@@ -181,19 +168,19 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   public long failovers() {
-    return failovers.sum();
+    return forwarder.failovers();
   }
 
   public long noTargetResponses() {
-    return noTarget.sum();
+    return forwarder.noTargetResponses();
   }
 
   public long badGatewayResponses() {
-    return badGateway.sum();
+    return forwarder.badGatewayResponses();
   }
 
   public long gatewayTimeoutResponses() {
-    return gatewayTimeout.sum();
+    return forwarder.gatewayTimeoutResponses();
   }
 
   @Override
@@ -205,17 +192,13 @@ public class AffinityBalancer extends ProxyHandler {
     ThreadPool pool = getServer() == null ? null : getServer().getThreadPool();
     maxConnecting = pool instanceof ThreadPool.SizedThreadPool sized ? Math.max(2, sized.getMaxThreads() / 4) : 16;
     connections.reopen();
-    sweeper = new ScheduledExecutorScheduler("affinity-target-sweeper", true);
-    sweeper.start();
-    scheduleSweep(sweeper);
+    // On the server's scheduler (injected with the Server, as tests do), not a thread of its own.
+    scheduleSweep(getServer().getScheduler());
   }
 
   @Override
   protected void doStop() throws Exception {
     connections.close();
-    if (sweeper != null) {
-      sweeper.stop();
-    }
     super.doStop();
   }
 
@@ -263,51 +246,28 @@ public class AffinityBalancer extends ProxyHandler {
           "CONNECT is not supported: this is a reverse proxy.\n", null);
       return true;
     }
-    JettyCookies cookies = JettyCookies.of(clientToProxyRequest);
-    boolean secure = clientToProxyRequest.isSecure();
-    Router current = router.get();
-    RouteDecision decision = current.route(cookies, secure);
-    if (decision.target() == null) {
-      noTarget.increment();
-      writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, decision);
+    Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), clientToProxyRequest.isSecure(),
+        clientToProxyRequest.getMethod(), isBodyless(clientToProxyRequest));
+    if (attempt.target() == null) {
+      writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
       return true;
     }
-    if (decision.outcome() == RouteDecision.Outcome.REPIN && decision.previousTargetId() != null) {
-      onStickinessBroken(clientToProxyRequest, decision);
+    if (attempt.movedClient()) {
+      onStickinessBroken(clientToProxyRequest, attempt.decision());
     }
-    Exchange exchange = new Exchange(current, decision, cookies, secure);
-    decision.target().started();
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} C2P {} {} -> {}", requestId(clientToProxyRequest), clientToProxyRequest.getMethod(),
-          clientToProxyRequest.getHttpURI().getPathQuery(), decision);
+          clientToProxyRequest.getHttpURI().getPathQuery(), attempt);
     }
-    if (directRelay && isDirectlyRelayable(clientToProxyRequest, decision.target())) {
-      ManagedSelector selector = selectorFor(clientToProxyRequest);
-      if (selector != null) {
-        TargetConnection kept = connections.acquire(decision.target().uri());
-        if (kept != null || connecting.get() < maxConnecting) {
-          new DirectRelay(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, selector, kept).send(false);
-          return true;
-        }
-      }
-    }
-    clientToProxyRequest.setAttribute(EXCHANGE, exchange);
-    return super.handle(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
+    forward(new Exchange(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt), false);
+    return true;
   }
 
   /**
-   * Bodyless, idempotent (so a kept-alive connection the target closed meanwhile can be retried on a
-   * new one), plain HTTP to the target, and HTTP/1 from the client (an HTTP/2 request of unknown length
-   * may still carry a body).
+   * Whether the request carries no body: a length of 0, or an HTTP/1 request with neither a length
+   * nor chunked encoding (an HTTP/2 request of unknown length may still carry one).
    */
-  static boolean isDirectlyRelayable(Request request, Target target) {
-    String method = request.getMethod();
-    if (!("GET".equals(method) || "HEAD".equals(method) || "OPTIONS".equals(method) || "DELETE".equals(method))) {
-      return false;
-    }
-    if (!"http".equals(target.uri().getScheme())) {
-      return false;
-    }
+  static boolean isBodyless(Request request) {
     long length = request.getLength();
     if (length == 0) {
       return true;
@@ -317,12 +277,40 @@ public class AffinityBalancer extends ProxyHandler {
         && !request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
   }
 
+  /**
+   * Sends the exchange's current attempt on the direct relay when it can carry it, else through
+   * {@code HttpClient}.
+   *
+   * @param sameTarget whether this sends again to the target that just failed (a kept-alive connection
+   *     closed under it): then on a new connection, never on another idle one that may be as stale
+   */
+  private void forward(Exchange exchange, boolean sameTarget) {
+    Attempt attempt = exchange.attempt;
+    if (directRelay && isDirectlyRelayable(exchange.clientToProxyRequest, attempt)) {
+      ManagedSelector selector = selectorFor(exchange.clientToProxyRequest);
+      if (selector != null) {
+        TargetConnection kept = sameTarget ? null : connections.acquire(attempt.target().uri());
+        if (kept != null || connecting.get() < maxConnecting) {
+          new DirectRelay(exchange, attempt, selector).send(kept);
+          return;
+        }
+      }
+    }
+    sendThroughHttpClient(exchange, attempt);
+  }
+
+  /**
+   * The direct relay carries requests that may be sent again ({@link Forwarder#isReplayable}: a
+   * kept-alive connection the target closed meanwhile is retried on a new one), to plain HTTP targets.
+   */
+  static boolean isDirectlyRelayable(Request request, Attempt attempt) {
+    return attempt.replayable() && "http".equals(attempt.target().uri().getScheme());
+  }
+
   /** A selector of the server connector the request came in on, or {@code null} if it has none. */
   private ManagedSelector selectorFor(Request clientToProxyRequest) {
     Connector connector = clientToProxyRequest.getConnectionMetaData().getConnector();
-    ManagedSelector[] all = selectors.computeIfAbsent(connector, c -> c instanceof ServerConnector server
-        ? server.getSelectorManager().getBeans(ManagedSelector.class).toArray(new ManagedSelector[0])
-        : new ManagedSelector[0]);
+    ManagedSelector[] all = selectors.computeIfAbsent(connector, JettyInternals::selectors);
     return switch (all.length) {
       case 0 -> null;
       case 1 -> all[0];
@@ -330,43 +318,82 @@ public class AffinityBalancer extends ProxyHandler {
     };
   }
 
-  /** One request on the direct path, across a resend and a failover. */
-  private final class DirectRelay implements TargetConnection.Relay {
-    private final Request clientToProxyRequest;
-    private final Response proxyToClientResponse;
-    private final Callback proxyToClientCallback;
-    private final Exchange exchange;
-    private final ManagedSelector selector;
-    private final String method;
-    private final String pathQuery;
-    private RequestHead requestHead;
-    private TargetConnection kept;
+  /** One client request, across its attempts. */
+  private static final class Exchange {
+    final Request clientToProxyRequest;
+    final Response proxyToClientResponse;
+    final Callback proxyToClientCallback;
+    final String pathQuery;
+    volatile Attempt attempt;
 
-    DirectRelay(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
-        Exchange exchange, ManagedSelector selector, TargetConnection kept) {
+    Exchange(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, Attempt attempt) {
       this.clientToProxyRequest = clientToProxyRequest;
       this.proxyToClientResponse = proxyToClientResponse;
       this.proxyToClientCallback = proxyToClientCallback;
-      this.exchange = exchange;
-      this.selector = selector;
-      this.method = clientToProxyRequest.getMethod();
       this.pathQuery = upstreamPathQuery(clientToProxyRequest);
-      this.kept = kept;
+      this.attempt = attempt;
+    }
+  }
+
+  /**
+   * An attempt failed on either path: core's retry rule decides; this only carries it out (send
+   * again, answer, or cut the client's response short).
+   */
+  private void attemptFailed(Exchange exchange, Attempt attempt, Throwable failure, Attempt.Failure classified) {
+    Request clientToProxyRequest = exchange.clientToProxyRequest;
+    Response proxyToClientResponse = exchange.proxyToClientResponse;
+    if (LOG.isDebugEnabled()) {
+      LOG.debug("{} S2P failure from {} ({}): {}", requestId(clientToProxyRequest), attempt.target().id(), classified, failure.toString());
+    }
+    Attempt.Next next = attempt.failed(classified, proxyToClientResponse.isCommitted());
+    onTargetFailure(clientToProxyRequest, attempt.target(), failure, classified.isRefused());
+    switch (next.action()) {
+      case RETRY -> {
+        // Whatever the failed target's headers put on the response so far goes (a Content-Length, cookies).
+        proxyToClientResponse.reset();
+        Attempt retry = next.attempt();
+        exchange.attempt = retry;
+        boolean sameTarget = retry.target() == attempt.target();
+        if (!sameTarget) {
+          onStickinessBroken(clientToProxyRequest, retry.decision());
+        }
+        forward(exchange, sameTarget);
+      }
+      case ANSWER -> {
+        proxyToClientResponse.reset();
+        if (next.status() == HttpStatus.SERVICE_UNAVAILABLE_503) {
+          writeNoTarget(clientToProxyRequest, proxyToClientResponse, exchange.proxyToClientCallback, next);
+        } else {
+          writeAnswer(proxyToClientResponse, exchange.proxyToClientCallback, next);
+        }
+      }
+      default -> exchange.proxyToClientCallback.failed(failure);
+    }
+  }
+
+  /** One attempt on the direct path. */
+  private final class DirectRelay implements TargetConnection.Relay {
+    private final Exchange exchange;
+    private final Attempt attempt;
+    private final ManagedSelector selector;
+
+    DirectRelay(Exchange exchange, Attempt attempt, ManagedSelector selector) {
+      this.exchange = exchange;
+      this.attempt = attempt;
+      this.selector = selector;
     }
 
-    /** Sends to the exchange's current target, on a kept-alive connection unless {@code fresh}. */
-    void send(boolean fresh) {
-      RouteDecision decision = exchange.decision;
-      if (!fresh) {
-        requestHead = proxyToServerHead(clientToProxyRequest, decision, method, pathQuery);
-      }
-      URI origin = decision.target().uri();
+    /** Sends on {@code kept}, or on a new connection when it is {@code null}. */
+    void send(TargetConnection kept) {
+      Request clientToProxyRequest = exchange.clientToProxyRequest;
+      RequestHead requestHead = new RequestHead(clientToProxyRequest.getMethod(), exchange.pathQuery);
+      Upstream.toTarget(clientToProxyRequest, attempt, getViaHost(), false, requestHead::header);
+      requestHead.end();
+      URI origin = attempt.target().uri();
       long silenceLimitMillis = upstreamTimeout.toMillis();
-      boolean head = HttpMethod.HEAD.is(method);
-      TargetConnection connection = kept != null ? kept : fresh ? null : connections.acquire(origin);
-      kept = null;
-      if (connection != null) {
-        connection.send(requestHead, head, silenceLimitMillis, this);
+      boolean head = HttpMethod.HEAD.is(clientToProxyRequest.getMethod());
+      if (kept != null) {
+        kept.send(requestHead, head, silenceLimitMillis, this);
         return;
       }
       // Connecting blocks (up to the connect timeout), so it is never done on the selector thread.
@@ -379,7 +406,7 @@ public class AffinityBalancer extends ProxyHandler {
           opened = connections.open(origin, connectTimeoutMillis, selector, getServer().getScheduler(), executor);
         } catch (IOException | RuntimeException e) {
           connecting.decrementAndGet();
-          failed(e, false);
+          failed(e, false, false);
           return;
         }
         connecting.decrementAndGet();
@@ -389,140 +416,150 @@ public class AffinityBalancer extends ProxyHandler {
 
     @Override
     public Response proxyToClientResponse() {
-      return proxyToClientResponse;
+      return exchange.proxyToClientResponse;
     }
 
     @Override
     public void onHeaders(int status, HttpFields headers) {
-      copyTargetResponse(clientToProxyRequest, proxyToClientResponse, exchange, status, headers);
+      copyTargetResponse(exchange, attempt, status, headers);
     }
 
     @Override
     public void succeeded() {
-      exchange.finish();
+      attempt.finished();
       if (getServer().getInvocationType() == InvocationType.NON_BLOCKING) {
-        AffinityThreadPool.completing(proxyToClientCallback::succeeded);
+        AffinityThreadPool.completing(exchange.proxyToClientCallback::succeeded);
       } else {
-        proxyToClientCallback.succeeded();
+        exchange.proxyToClientCallback.succeeded();
       }
     }
 
     @Override
-    public void failed(Throwable failure, boolean resend) {
-      if (resend && !proxyToClientResponse.isCommitted()) {
-        // The target closed this kept-alive connection while it sat idle, so it never saw the request:
-        // once more on a new connection (to the same target; the client's pin has not failed).
-        if (LOG.isDebugEnabled()) {
-          LOG.debug("{} P2S kept-alive connection to {} was closed ({}), resending on a new one",
-              requestId(clientToProxyRequest), exchange.decision.target().uri(), failure.toString());
-        }
-        proxyToClientResponse.reset();
-        send(true);
-        return;
-      }
-      if (failedOver(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, failure)) {
-        send(false);
-      }
+    public void failed(Throwable failure, boolean reused, boolean answerReceived) {
+      attemptFailed(exchange, attempt, failure, Upstream.classify(failure, reused, answerReceived));
     }
 
     @Override
     public void clientFailed(Throwable failure) {
-      exchange.finish();
+      attempt.finished();
       if (LOG.isDebugEnabled()) {
-        LOG.debug("{} P2C write failed: {}", requestId(clientToProxyRequest), failure.toString());
+        LOG.debug("{} P2C write failed: {}", requestId(exchange.clientToProxyRequest), failure.toString());
       }
-      proxyToClientCallback.failed(failure);
+      exchange.proxyToClientCallback.failed(failure);
     }
   }
 
-  /** The target's status and end-to-end headers on the client's response, then the affinity cookies. */
-  private void copyTargetResponse(Request clientToProxyRequest, Response proxyToClientResponse, Exchange exchange, int status, HttpFields targetHeaders) {
+  /** The target's status and end-to-end headers on the client's response, then the affinity cookies (both paths). */
+  private static void copyTargetResponse(Exchange exchange, Attempt attempt, int status, HttpFields targetHeaders) {
+    Response proxyToClientResponse = exchange.proxyToClientResponse;
     proxyToClientResponse.setStatus(status);
-    Set<String> connectionListed = Upstream.connectionListed(targetHeaders);
-    HttpFields.Mutable headers = proxyToClientResponse.getHeaders();
-    for (HttpField field : targetHeaders) {
-      HttpHeader header = field.getHeader();
-      if ((header != null && HOP_HEADERS.contains(header)) || header == HttpHeader.DATE
-          || (!connectionListed.isEmpty() && connectionListed.contains(field.getLowerCaseName()))) {
-        continue;
-      }
-      headers.add(field);
-    }
+    Upstream.toClient(targetHeaders, proxyToClientResponse.getHeaders());
     if (LOG.isDebugEnabled()) {
-      LOG.debug("{} S2P {} from {}", requestId(clientToProxyRequest), status, exchange.decision.target().id());
+      LOG.debug("{} S2P {} from {}", requestId(exchange.clientToProxyRequest), status, attempt.target().id());
     }
-    onTargetHeaders(exchange, targetHeaders, proxyToClientResponse);
+    JettyCookies.addAll(proxyToClientResponse, attempt.answered(JettyCookies.answerCookies(targetHeaders)));
+  }
+
+  /** One attempt through Jetty's {@code HttpClient}: what {@code ProxyHandler.handle} does, with the balancer's header policy. */
+  private void sendThroughHttpClient(Exchange exchange, Attempt attempt) {
+    Request clientToProxyRequest = exchange.clientToProxyRequest;
+    Response proxyToClientResponse = exchange.proxyToClientResponse;
+    // Origin from configuration, path and query from the client: an absolute-form request line
+    // naming another host cannot steer the balancer anywhere else.
+    URI uri = HttpURI.build(attempt.target().uri()).pathQuery(exchange.pathQuery).toURI();
+    org.eclipse.jetty.client.Request proxyToServerRequest = getHttpClient().newRequest(uri).method(clientToProxyRequest.getMethod());
+    JettyInternals.linkForInterimResponses(proxyToServerRequest, clientToProxyRequest, proxyToClientResponse);
+    proxyToServerRequest.attribute(EXCHANGE, exchange);
+    proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, attempt, getViaHost(), false, headers::add));
+    if (!isBodyless(clientToProxyRequest) || clientToProxyRequest.getLength() > 0) {
+      if (HttpHeaderValue.CONTINUE.is(clientToProxyRequest.getHeaders().get(HttpHeader.EXPECT))) {
+        // The body is read from the client only once the target said 100 Continue.
+        AsyncRequestContent delayed = new AsyncRequestContent();
+        proxyToServerRequest.body(delayed);
+        proxyToServerRequest.attribute(CONTINUE, (Runnable) () -> Content.copy(new ReplayableContent(clientToProxyRequest), delayed,
+            Callback.from(delayed::close, delayed::fail)));
+      } else {
+        proxyToServerRequest.body(new ReplayableContent(clientToProxyRequest));
+      }
+    }
+    proxyToServerRequest.send(new BalancerResponseListener(exchange, attempt, proxyToServerRequest));
   }
 
   /**
-   * The request line and headers for the target: the client's end-to-end headers, then the balancer's
-   * own, with the same values {@link #addProxyHeaders(Request, HttpFields.Mutable)} gives the other path.
+   * The client's body as the upstream request's content. A failure before any of it was read (a
+   * refused connect) does not fail the client's request, whose body then goes to the next target.
    */
-  private RequestHead proxyToServerHead(Request clientToProxyRequest, RouteDecision decision, String method, String pathQuery) {
-    Forwarding forwarding = forwarding(clientToProxyRequest);
-    HttpFields clientHeaders = clientToProxyRequest.getHeaders();
-    Set<String> connectionListed = Upstream.connectionListed(clientHeaders);
-    RequestHead head = new RequestHead(method, pathQuery);
-    boolean host = false;
-    StringBuilder via = null;
-    StringBuilder forwarded = null;
-    String forwardedFor = null;
-    for (HttpField field : clientHeaders) {
-      HttpHeader header = field.getHeader();
-      if ((header != null && HOP_HEADERS.contains(header))
-          || (!connectionListed.isEmpty() && connectionListed.contains(field.getLowerCaseName()))) {
-        continue;
-      }
-      if (header == null) {
-        if (!PREVIOUS_TARGET_HEADER.equalsIgnoreCase(field.getName())) {
-          head.header(field);
-        }
-        continue;
-      }
-      switch (header) {
-        case VIA -> via = Upstream.joinValues(via, field);
-        case FORWARDED -> forwarded = Upstream.joinValues(forwarded, field);
-        // The first one, as HttpFields.get reads it on the other path; all are replaced.
-        case X_FORWARDED_FOR -> forwardedFor = forwardedFor == null ? field.getValue() : forwardedFor;
-        case X_FORWARDED_PROTO -> { }
-        case X_FORWARDED_HOST -> {
-          if (forwarding.host == null) {
-            head.header(field);
-          }
-        }
-        default -> {
-          host |= header == HttpHeader.HOST;
-          head.header(field);
-        }
+  private static final class ReplayableContent extends ProxyRequestContent {
+    private volatile boolean read;
+
+    ReplayableContent(Request clientToProxyRequest) {
+      super(clientToProxyRequest);
+    }
+
+    @Override
+    public Content.Chunk read() {
+      read = true;
+      return super.read();
+    }
+
+    @Override
+    public void fail(Throwable failure, boolean last) {
+      if (read) {
+        super.fail(failure, last);
       }
     }
-    if (!host) {
-      // An HTTP/1.0 client may send none; HTTP/1.1 requires one (RFC 9112 section 3.2).
-      URI origin = decision.target().uri();
-      head.header("Host", origin.getHost() + ":" + origin.getPort());
-    }
-    if (decision.previousTargetId() != null) {
-      head.header(PREVIOUS_TARGET_HEADER, decision.previousTargetId());
-    }
-    head.header("Via", Upstream.joined(via, forwarding.via));
-    head.header("Forwarded", Upstream.joined(forwarded, forwarding.forwarded));
-    head.header("X-Forwarded-For", Upstream.forwardedFor(forwardedFor, forwarding.remote));
-    head.header("X-Forwarded-Proto", forwarding.proto);
-    if (forwarding.host != null) {
-      head.header("X-Forwarded-Host", forwarding.host);
-    }
-    return head.end();
   }
 
   @Override
-  protected HttpURI rewriteHttpURI(Request clientToProxyRequest) {
-    Target target = exchange(clientToProxyRequest).decision.target();
-    // Origin from configuration, path and query from the client: an absolute-form request line
-    // naming another host cannot steer the balancer anywhere else.
-    return HttpURI.build(target.uri()).pathQuery(upstreamPathQuery(clientToProxyRequest));
+  protected final Runnable onServerToProxyResponse100Continue(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+    return (Runnable) proxyToServerRequest.getAttributes().get(CONTINUE);
   }
 
-  private static String upstreamPathQuery(Request clientToProxyRequest) {
+  /** Relays the target's answer (ProxyHandler's listener: streaming, back-pressure) with the balancer's headers and cookies. */
+  private final class BalancerResponseListener extends ProxyResponseListener {
+    private final Exchange exchange;
+    private final Attempt attempt;
+
+    BalancerResponseListener(Exchange exchange, Attempt attempt, org.eclipse.jetty.client.Request proxyToServerRequest) {
+      super(exchange.clientToProxyRequest, proxyToServerRequest, exchange.proxyToClientResponse, exchange.proxyToClientCallback);
+      this.exchange = exchange;
+      this.attempt = attempt;
+    }
+
+    @Override
+    public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse) {
+      copyTargetResponse(exchange, attempt, serverToProxyResponse.getStatus(), serverToProxyResponse.getHeaders());
+    }
+  }
+
+  @Override
+  protected final void onProxyToClientResponseComplete(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+      org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback) {
+    exchange(proxyToServerRequest).attempt.finished();
+    proxyToClientCallback.succeeded();
+  }
+
+  @Override
+  protected final void onProxyToClientResponseFailure(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+      org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback, Throwable failure) {
+    exchange(proxyToServerRequest).attempt.finished();
+    proxyToClientCallback.failed(failure);
+  }
+
+  @Override
+  protected final void onServerToProxyResponseFailure(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
+      org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback, Throwable failure) {
+    Exchange exchange = exchange(proxyToServerRequest);
+    boolean answerReceived = serverToProxyResponse != null && serverToProxyResponse.getStatus() > 0;
+    // HttpClient does not say whether the connection was a kept-alive one: see Upstream.classify.
+    attemptFailed(exchange, exchange.attempt, failure, Upstream.classify(failure, true, answerReceived));
+  }
+
+  private static Exchange exchange(org.eclipse.jetty.client.Request proxyToServerRequest) {
+    return (Exchange) proxyToServerRequest.getAttributes().get(EXCHANGE);
+  }
+
+  static String upstreamPathQuery(Request clientToProxyRequest) {
     String pathQuery = clientToProxyRequest.getHttpURI().getPathQuery();
     // Asterisk-form ("OPTIONS * HTTP/1.1") has no path: glued to the origin it made "http://host:port*",
     // which the client refused with a 500 (found by AdminEndpointsFuzzTest). It is sent on as "/".
@@ -569,171 +606,61 @@ public class AffinityBalancer extends ProxyHandler {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   }
 
+  // ProxyHandler's hooks for building the upstream request and copying the answer do not run: both
+  // paths build them with Upstream's one policy. They are final so that no subclass believes otherwise.
+
+  /** Not used: the upstream URI is the target's origin plus the client's path and query, on every path. */
   @Override
-  protected void copyRequestHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
-    super.copyRequestHeaders(clientToProxyRequest, proxyToServerRequest);
-    String previous = exchange(clientToProxyRequest).decision.previousTargetId();
-    proxyToServerRequest.headers(headers -> {
-      // Only the balancer says where a client came from.
-      headers.remove(PREVIOUS_TARGET_HEADER);
-      if (previous != null) {
-        headers.put(PREVIOUS_TARGET_HEADER, previous);
-      }
-    });
+  protected final HttpURI rewriteHttpURI(Request clientToProxyRequest) {
+    throw new UnsupportedOperationException("AffinityBalancer builds upstream requests itself (the target's origin, the client's path)");
   }
 
+  /** Not used: request headers follow {@code Upstream.toTarget} on every path. */
   @Override
-  protected void addProxyHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
-    proxyToServerRequest.headers(headers -> addProxyHeaders(clientToProxyRequest, headers));
+  protected final void copyRequestHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+    throw new UnsupportedOperationException("AffinityBalancer builds upstream requests itself (Upstream.toTarget)");
   }
 
-  private void addProxyHeaders(Request clientToProxyRequest, HttpFields.Mutable headers) {
-    Forwarding forwarding = forwarding(clientToProxyRequest);
-    Upstream.appendValue(headers, HttpHeader.VIA, forwarding.via);
-    Upstream.appendValue(headers, HttpHeader.FORWARDED, forwarding.forwarded);
-    Upstream.addForwardedFor(headers, forwarding.remote, forwarding.host, forwarding.proto);
-  }
-
-  /** What this hop adds to a request's forwarding headers. */
-  private record Forwarding(String via, String forwarded, String remote, String host, String proto) {}
-
-  private Forwarding forwarding(Request clientToProxyRequest) {
-    // The same Via and Forwarded values as ProxyHandler's, without its per-request String.format
-    // and stream joins (4 % of a core in a profile), plus the X-Forwarded-* trio.
-    String protocol = clientToProxyRequest.getConnectionMetaData().getProtocol();
-    String via = (protocol.regionMatches(true, 0, "HTTP/", 0, 5) ? protocol.substring(5) : protocol) + " " + getViaHost();
-    String remote = Request.getRemoteAddr(clientToProxyRequest);
-    String host = clientToProxyRequest.getHeaders().get(HttpHeader.HOST);
-    String scheme = clientToProxyRequest.getHttpURI().getScheme();
-    String forwardedProto = scheme != null ? scheme : clientToProxyRequest.isSecure() ? "https" : "http";
-    String forwarded = Upstream.forwardedElement(Request.getLocalAddr(clientToProxyRequest), remote, host, forwardedProto);
-    return new Forwarding(via, forwarded, remote, host, clientToProxyRequest.isSecure() ? "https" : "http");
-  }
-
+  /** Not used: forwarding headers follow {@code Upstream.toTarget} on every path. */
   @Override
-  protected HttpField filterServerToProxyResponseField(HttpField serverToProxyResponseField) {
-    // The balancer's own server writes Date; a second one from the target would be a duplicate.
-    return serverToProxyResponseField.getHeader() == HttpHeader.DATE ? null : serverToProxyResponseField;
+  protected final void addProxyHeaders(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest) {
+    throw new UnsupportedOperationException("AffinityBalancer builds upstream requests itself (Upstream.toTarget)");
   }
 
+  /** Not used: answer headers follow {@code Upstream.toClient} on every path. */
   @Override
-  protected org.eclipse.jetty.client.Response.CompleteListener newServerToProxyResponseListener(
-      Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
-      Response proxyToClientResponse, Callback proxyToClientCallback) {
-    return new BalancerResponseListener(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse, proxyToClientCallback);
-  }
-
-  @Override
-  protected void onProxyToClientResponseComplete(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
-      org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback) {
-    exchange(clientToProxyRequest).finish();
-    super.onProxyToClientResponseComplete(clientToProxyRequest, proxyToServerRequest, serverToProxyResponse, proxyToClientResponse, proxyToClientCallback);
-  }
-
-  @Override
-  protected void onProxyToClientResponseFailure(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
-      org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback, Throwable failure) {
-    exchange(clientToProxyRequest).finish();
-    super.onProxyToClientResponseFailure(clientToProxyRequest, proxyToServerRequest, serverToProxyResponse, proxyToClientResponse, proxyToClientCallback, failure);
-  }
-
-  @Override
-  protected void onServerToProxyResponseFailure(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
-      org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback, Throwable failure) {
-    if (failedOver(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange(clientToProxyRequest), failure)) {
-      resend(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
-    }
+  protected final HttpField filterServerToProxyResponseField(HttpField serverToProxyResponseField) {
+    throw new UnsupportedOperationException("AffinityBalancer copies answers itself (Upstream.toClient)");
   }
 
   /**
-   * After a target failed a request: counts it, then either moves the exchange to another target and
-   * returns {@code true} (the caller sends the request again), or answers the client (503, 504 or
-   * 502; or cuts the response short if it had begun) and returns {@code false}.
-   */
-  private boolean failedOver(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
-      Exchange exchange, Throwable failure) {
-    Target failed = exchange.decision.target();
-    exchange.finish();
-    failed.failed();
-    boolean refused = Upstream.isConnectFailure(failure);
-    boolean timedOut = !refused && (failure instanceof TimeoutException || failure instanceof SocketTimeoutException);
-    onTargetFailure(clientToProxyRequest, failed, failure, refused);
-    if (LOG.isDebugEnabled()) {
-      LOG.debug("{} S2P failure from {}: {}", requestId(clientToProxyRequest), failed.id(), failure.toString());
-    }
-    if (proxyToClientResponse.isCommitted()) {
-      // Part of the answer is already with the client: all that can be done is to cut it short.
-      proxyToClientCallback.failed(failure);
-      return false;
-    }
-    // Whatever the failed target's headers put on the response so far goes (a Content-Length, cookies).
-    proxyToClientResponse.reset();
-    if (!timedOut && !exchange.retried && isRetryable(clientToProxyRequest)) {
-      RouteDecision next = exchange.router.failover(exchange.decision, exchange.cookies, exchange.secure);
-      if (next != null) {
-        failovers.increment();
-        exchange.retried = true;
-        exchange.decision = next;
-        exchange.finished = false;
-        next.target().started();
-        onStickinessBroken(clientToProxyRequest, next);
-        return true;
-      }
-    }
-    writeFailure(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange, refused, timedOut);
-    return false;
-  }
-
-  private void writeFailure(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
-      Exchange exchange, boolean refused, boolean timedOut) {
-    if (refused) {
-      noTarget.increment();
-      writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, exchange.decision);
-    } else if (timedOut) {
-      gatewayTimeout.increment();
-      writePlain(proxyToClientResponse, proxyToClientCallback, HttpStatus.GATEWAY_TIMEOUT_504,
-          "504 Gateway Timeout: the target did not answer in time.\n", null);
-    } else {
-      badGateway.increment();
-      writePlain(proxyToClientResponse, proxyToClientCallback, HttpStatus.BAD_GATEWAY_502,
-          "502 Bad Gateway: the target's answer could not be used.\n", null);
-    }
-  }
-
-  private void resend(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback) {
-    HttpURI rewritten = rewriteHttpURI(clientToProxyRequest);
-    org.eclipse.jetty.client.Request proxyToServerRequest = newProxyToServerRequest(clientToProxyRequest, rewritten);
-    proxyToServerRequest.attribute(C2P_ATTRIBUTE, clientToProxyRequest).attribute(P2C_ATTRIBUTE, proxyToClientResponse);
-    copyRequestHeaders(clientToProxyRequest, proxyToServerRequest);
-    addProxyHeaders(clientToProxyRequest, proxyToServerRequest);
-    sendProxyToServerRequest(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse, proxyToClientCallback);
-  }
-
-  /**
-   * Hook: a target failed a request. By default a refused connection ejects the target at once (the
-   * active health check brings it back); other failures are only counted.
+   * Hook, on every path (direct relay, {@code HttpClient}, WebSocket upgrades): a target failed an
+   * attempt. Core has already counted it and, for a refused connection, taken the target out of
+   * rotation; this is for logging or metrics of your own. Must not block.
    */
   protected void onTargetFailure(Request clientToProxyRequest, Target target, Throwable failure, boolean refused) {
-    if (refused) {
-      Router current = router.get();
-      if (target.health().ejected(current.cookies().now(), "connection refused: " + failure.getMessage())) {
-        LOG.warn("target {} ({}) refused a connection and was taken out of rotation", target.id(), target.uri());
-      }
-    }
   }
 
-  /** Hook: a client's pin was moved to another target (the old one failed, went away or is draining). */
+  /** Hook, on every path: a client's pin was moved to another target (the old one failed, went away or is draining). Must not block. */
   protected void onStickinessBroken(Request clientToProxyRequest, RouteDecision decision) {
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} re-pinned from {} to {}", requestId(clientToProxyRequest), decision.previousTargetId(), decision.target().id());
     }
   }
 
-  /** Hook: nothing can serve the request. Writes a short plain 503 with {@code Retry-After}. */
-  protected void writeNoTarget(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback, RouteDecision decision) {
-    String group = decision.group() == null ? "" : " in target group " + decision.group().name();
-    writePlain(proxyToClientResponse, callback, HttpStatus.SERVICE_UNAVAILABLE_503,
-        "503 Service Unavailable: no target" + group + " can take this request now. Try again shortly.\n", RETRY_AFTER_SECONDS);
+  /**
+   * Hook, on every path: nothing can serve the request. Writes core's answer, a short plain 503
+   * with {@code Retry-After}.
+   */
+  protected void writeNoTarget(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback, Attempt.Next answer) {
+    writeAnswer(proxyToClientResponse, callback, answer);
+  }
+
+  /** Writes one of core's answers ({@link Attempt.Next.Action#ANSWER}) as a short plain-text page. */
+  static void writeAnswer(Response response, Callback callback, Attempt.Next answer) {
+    int status = answer.status();
+    writePlain(response, callback, status, status + " " + HttpStatus.getMessage(status) + ": " + answer.reason() + "\n",
+        answer.retryAfterSeconds() < 0 ? null : Integer.toString(answer.retryAfterSeconds()));
   }
 
   static void writePlain(Response response, Callback callback, int status, String body, String retryAfter) {
@@ -746,93 +673,5 @@ public class AffinityBalancer extends ProxyHandler {
       headers.put(HttpHeader.RETRY_AFTER, retryAfter);
     }
     Content.Sink.write(response, true, body, callback);
-  }
-
-  private static boolean isRetryable(Request request) {
-    String method = request.getMethod().toUpperCase(Locale.ROOT);
-    boolean idempotent = switch (method) {
-      case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE" -> true;
-      default -> false;
-    };
-    boolean bodyless = request.getLength() == 0
-        || (request.getLength() < 0 && request.getHeaders().get(HttpHeader.TRANSFER_ENCODING) == null);
-    return idempotent && bodyless;
-  }
-
-  private static Exchange exchange(Request clientToProxyRequest) {
-    return (Exchange) clientToProxyRequest.getAttribute(EXCHANGE);
-  }
-
-  /** One client request's routing state, across a failover. */
-  private static final class Exchange {
-    final Router router;
-    final JettyCookies cookies;
-    final boolean secure;
-    volatile RouteDecision decision;
-    volatile boolean retried;
-    volatile boolean finished;
-
-    Exchange(Router router, RouteDecision decision, JettyCookies cookies, boolean secure) {
-      this.router = router;
-      this.decision = decision;
-      this.cookies = cookies;
-      this.secure = secure;
-    }
-
-    /** Ends the current attempt's in-flight count, once. */
-    void finish() {
-      if (!finished) {
-        finished = true;
-        decision.target().finished();
-      }
-    }
-  }
-
-  /** Adds the affinity cookies once the target's headers are in, and notices the application cookie. */
-  private class BalancerResponseListener extends ProxyResponseListener {
-    private final Request clientToProxyRequest;
-    private final Response proxyToClientResponse;
-
-    BalancerResponseListener(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
-        Response proxyToClientResponse, Callback proxyToClientCallback) {
-      super(clientToProxyRequest, proxyToServerRequest, proxyToClientResponse, proxyToClientCallback);
-      this.clientToProxyRequest = clientToProxyRequest;
-      this.proxyToClientResponse = proxyToClientResponse;
-    }
-
-    @Override
-    public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse) {
-      super.onHeaders(serverToProxyResponse);
-      onTargetHeaders(exchange(clientToProxyRequest), serverToProxyResponse.getHeaders(), proxyToClientResponse);
-    }
-  }
-
-  /** The target answered: it is serving, and the client gets its affinity cookies (both paths). */
-  private static void onTargetHeaders(Exchange exchange, HttpFields targetHeaders, Response proxyToClientResponse) {
-    RouteDecision decision = exchange.decision;
-    decision.target().health().served(exchange.router.cookies().now());
-    JettyCookies.addAll(proxyToClientResponse, decision.setCookies());
-    StickinessPolicy policy = decision.group().stickiness();
-    if (policy.type() == StickinessPolicy.Type.APPLICATION && setsCookie(targetHeaders, policy.applicationCookie())) {
-      List<SetCookie> pin = exchange.router.onResponse(decision, true, exchange.cookies, exchange.secure);
-      JettyCookies.addAll(proxyToClientResponse, pin);
-    }
-  }
-
-  static boolean setsCookie(HttpFields headers, String cookieName) {
-    for (HttpField field : headers) {
-      if (field.getHeader() == HttpHeader.SET_COOKIE) {
-        String value = field.getValue();
-        if (value != null && value.length() > cookieName.length()
-            && value.startsWith(cookieName) && value.charAt(cookieName.length()) == '=') {
-          // A Max-Age=0 deletion is the application ending its session, not starting one.
-          String lower = value.toLowerCase(Locale.ROOT);
-          if (!lower.contains("max-age=0")) {
-            return true;
-          }
-        }
-      }
-    }
-    return false;
   }
 }

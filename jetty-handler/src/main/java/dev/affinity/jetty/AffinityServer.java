@@ -56,7 +56,7 @@ public final class AffinityServer {
     this.admin = requireNonNull(b.adminHandlerFactory.create(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters),
         "the admin handler factory returned null");
     // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.
-    this.webSocketProxy = new WebSocketProxy(balancer::router);
+    this.webSocketProxy = new WebSocketProxy(balancer);
     if (b.adminPort == null) {
       this.adminConnector = null;
       server.setHandler(new Handler.Sequence(admin, webSocketProxy, balancer));

@@ -1,6 +1,6 @@
 package dev.affinity.jetty;
 
-import org.eclipse.jetty.server.internal.HttpConnection;
+import java.util.concurrent.atomic.LongAdder;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
@@ -20,6 +20,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  */
 public class AffinityThreadPool extends QueuedThreadPool {
   private static final ThreadLocal<Boolean> COMPLETING = new ThreadLocal<>();
+  private final LongAdder resumedInPlace = new LongAdder();
 
   public AffinityThreadPool(int maxThreads) {
     super(maxThreads);
@@ -37,12 +38,18 @@ public class AffinityThreadPool extends QueuedThreadPool {
 
   @Override
   public void execute(Runnable job) {
-    if (job instanceof HttpConnection && COMPLETING.get() != null) {
+    if (COMPLETING.get() != null && JettyInternals.isHttp1ConnectionResume(job)) {
       // Only the first resume: anything the resumed connection completes in turn is dispatched as usual.
       COMPLETING.remove();
+      resumedInPlace.increment();
       job.run();
       return;
     }
     super.execute(job);
+  }
+
+  /** How many client connections carried on in place after a relayed answer (instead of a hand-off to another thread). */
+  public long resumedInPlace() {
+    return resumedInPlace.sum();
   }
 }

@@ -1,11 +1,16 @@
 package dev.affinity.jetty;
 
+import dev.affinity.balancer.Attempt;
 import dev.affinity.cookie.CookieSource;
 import dev.affinity.cookie.SameSite;
 import dev.affinity.cookie.SetCookie;
 import java.util.List;
+import java.time.Instant;
 import org.eclipse.jetty.http.HttpCookie;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.SetCookieParser;
 import org.eclipse.jetty.server.HttpCookieUtils;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -49,6 +54,47 @@ final class JettyCookies implements CookieSource {
   static void addAll(Response response, List<SetCookie> setCookies) {
     for (int i = 0, n = setCookies.size(); i < n; i++) {
       response.getHeaders().add(HttpHeader.SET_COOKIE, HttpCookieUtils.getRFC6265SetCookie(toJetty(setCookies.get(i))));
+    }
+  }
+
+  /**
+   * The cookies a target's answer sets, parsed by Jetty's RFC 6265 {@code Set-Cookie} parser when core
+   * asks for one (only application stickiness does). An attribute that does not parse is absent, as
+   * a browser would ignore it.
+   */
+  static Attempt.AnswerCookies answerCookies(HttpFields targetHeaders) {
+    return name -> {
+      HttpCookie found = null;
+      for (HttpField field : targetHeaders) {
+        String value = field.getValue();
+        if (field.getHeader() == HttpHeader.SET_COOKIE && value != null && value.length() > name.length()
+            && value.startsWith(name) && value.charAt(name.length()) == '=') {
+          HttpCookie parsed = SET_COOKIE_PARSER.parse(value);
+          if (parsed != null && parsed.getName().equals(name)) {
+            found = parsed;
+          }
+        }
+      }
+      return found == null ? null : new Attempt.AnswerCookie(name, found.getValue(), maxAge(found), expires(found));
+    };
+  }
+
+  private static final SetCookieParser SET_COOKIE_PARSER = SetCookieParser.newInstance();
+
+  private static Long maxAge(HttpCookie cookie) {
+    try {
+      long maxAge = cookie.getMaxAge();
+      return maxAge == -1 && cookie.getAttributes().get(HttpCookie.MAX_AGE_ATTRIBUTE) == null ? null : maxAge;
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static Instant expires(HttpCookie cookie) {
+    try {
+      return cookie.getExpires();
+    } catch (RuntimeException e) {
+      return null;
     }
   }
 

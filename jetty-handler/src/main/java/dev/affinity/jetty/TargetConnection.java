@@ -7,7 +7,6 @@ import java.net.StandardSocketOptions;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeoutException;
@@ -67,10 +66,10 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     /**
      * The target failed the exchange.
      *
-     * @param resend whether the request can be sent again on a new connection to the same target:
-     *     a kept-alive connection that the target closed (or reset) before sending any byte of an answer
+     * @param reused whether this connection carried an exchange before (the target may have closed it while idle)
+     * @param answerReceived whether any byte of the target's answer had arrived
      */
-    void failed(Throwable failure, boolean resend);
+    void failed(Throwable failure, boolean reused, boolean answerReceived);
 
     /** Writing to the client failed: the client went away, not the target. */
     void clientFailed(Throwable failure);
@@ -133,12 +132,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
       channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
       channel.socket().connect(new InetSocketAddress(origin.getHost(), origin.getPort()), connectTimeoutMillis);
       channel.configureBlocking(false);
-      Selector nioSelector = selector.getSelector();
-      if (nioSelector == null) {
-        throw new IOException("the server's selector is stopped");
-      }
-      // Registering with no interest yet: the selector cannot pick the key before it has its endpoint.
-      SelectionKey key = channel.register(nioSelector, 0);
+      SelectionKey key = JettyInternals.register(channel, selector);
       TargetEndPoint endPoint = new TargetEndPoint(channel, selector, key, scheduler);
       key.attach(endPoint);
       TargetConnection connection = new TargetConnection(endPoint, executor, origin, pool);
@@ -335,7 +329,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     Relay done = relay.getAndSet(null);
     close();
     if (done != null) {
-      done.failed(x, reused && receivedBytes == 0 && !(x instanceof SocketTimeoutException));
+      done.failed(x, reused, receivedBytes > 0);
     }
   }
 

@@ -1,22 +1,198 @@
 package dev.affinity.jetty;
 
+import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.Forwarder;
+import java.io.IOException;
 import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.SocketTimeoutException;
+import java.net.URI;
+import java.net.UnknownHostException;
 import java.nio.channels.UnresolvedAddressException;
+import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
 
-/** What the HTTP and the WebSocket paths to a target share: failure classification and forwarding headers. */
+/**
+ * The one contract every path to a target shares (the direct relay, Jetty's {@code HttpClient}, the
+ * WebSocket upgrade): which request headers a target gets and which answer headers the client gets,
+ * and how a transport's failure reads for core's retry rule ({@link Attempt.Failure}).
+ */
 final class Upstream {
   private Upstream() {}
+
+  /** Hop-by-hop headers (RFC 9110 section 7.6.1), the same set Jetty's {@code ProxyHandler} drops. */
+  static final Set<HttpHeader> HOP_HEADERS = EnumSet.of(HttpHeader.CONNECTION, HttpHeader.KEEP_ALIVE,
+      HttpHeader.PROXY_AUTHORIZATION, HttpHeader.PROXY_AUTHENTICATE, HttpHeader.PROXY_CONNECTION,
+      HttpHeader.TRANSFER_ENCODING, HttpHeader.TE, HttpHeader.TRAILER, HttpHeader.UPGRADE);
+
+  /** The handshake fields of one WebSocket hop: the balancer's client to the target makes its own. */
+  private static final Set<String> WEBSOCKET_HANDSHAKE = Set.of("sec-websocket-key", "sec-websocket-version",
+      "sec-websocket-extensions", "sec-websocket-accept", "sec-websocket-protocol", "content-length");
+
+  /** The {@code Via} host when none is set: this machine's name, looked up once. */
+  static final String DEFAULT_VIA_HOST = localHostName();
+
+  private static String localHostName() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (IOException | RuntimeException e) {
+      return "localhost";
+    }
+  }
+
+  /** Where {@link #toTarget} writes the target's request headers (a request head, an HTTP client's fields). */
+  @FunctionalInterface
+  interface HeaderSink {
+    void add(HttpField field);
+  }
+
+  /**
+   * The request headers a target gets, in order: the client's end-to-end headers (hop-by-hop ones,
+   * those its {@code Connection} header names, and any {@code X-Affinity-Previous-Target} dropped),
+   * then the balancer's own: {@code Host} if the client sent none, the previous target after a
+   * failover, {@code Via}, {@code Forwarded}, {@code X-Forwarded-For} (appended to the client's),
+   * {@code -Proto} and {@code -Host}. For a WebSocket upgrade, the handshake fields are left to the
+   * balancer's own client.
+   */
+  static void toTarget(Request clientToProxyRequest, Attempt attempt, String viaHost, boolean webSocket, HeaderSink sink) {
+    HttpFields clientHeaders = clientToProxyRequest.getHeaders();
+    Set<String> connectionListed = connectionListed(clientHeaders);
+    String remote = Request.getRemoteAddr(clientToProxyRequest);
+    String clientHost = null;
+    StringBuilder via = null;
+    StringBuilder forwarded = null;
+    StringBuilder forwardedFor = null;
+    String forwardedHost = null;
+    for (HttpField field : clientHeaders) {
+      HttpHeader header = field.getHeader();
+      if ((header != null && HOP_HEADERS.contains(header))
+          || (!connectionListed.isEmpty() && connectionListed.contains(field.getLowerCaseName()))) {
+        continue;
+      }
+      if (header == null) {
+        if (!Forwarder.PREVIOUS_TARGET_HEADER.equalsIgnoreCase(field.getName())
+            && !(webSocket && WEBSOCKET_HANDSHAKE.contains(field.getLowerCaseName()))) {
+          sink.add(field);
+        }
+        continue;
+      }
+      switch (header) {
+        case VIA -> via = joinValues(via, field);
+        case FORWARDED -> forwarded = joinValues(forwarded, field);
+        case X_FORWARDED_FOR -> forwardedFor = joinValues(forwardedFor, field);
+        case X_FORWARDED_PROTO -> { }
+        case X_FORWARDED_HOST -> forwardedHost = forwardedHost == null ? field.getValue() : forwardedHost;
+        case SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_SUBPROTOCOL,
+            CONTENT_LENGTH -> {
+          if (!webSocket) {
+            sink.add(field);
+          }
+        }
+        default -> {
+          if (header == HttpHeader.HOST) {
+            clientHost = field.getValue();
+          }
+          sink.add(field);
+        }
+      }
+    }
+    if (clientHost == null) {
+      // An HTTP/1.0 client may send none; HTTP/1.1 requires one (RFC 9112 section 3.2).
+      URI origin = attempt.target().uri();
+      sink.add(new HttpField(HttpHeader.HOST, origin.getHost() + ":" + origin.getPort()));
+    }
+    String previous = attempt.previousTargetId();
+    if (previous != null) {
+      sink.add(new HttpField(Forwarder.PREVIOUS_TARGET_HEADER, previous));
+    }
+    // The same Via and Forwarded values as Jetty's ProxyHandler, without its per-request String.format
+    // and stream joins (4 % of a core in a profile).
+    String protocol = clientToProxyRequest.getConnectionMetaData().getProtocol();
+    String version = protocol.regionMatches(true, 0, "HTTP/", 0, 5) ? protocol.substring(5) : protocol;
+    sink.add(new HttpField(HttpHeader.VIA, joined(via, version + " " + viaHost)));
+    String scheme = clientToProxyRequest.getHttpURI().getScheme();
+    String proto = clientToProxyRequest.isSecure() ? "https" : "http";
+    sink.add(new HttpField(HttpHeader.FORWARDED, joined(forwarded,
+        forwardedElement(Request.getLocalAddr(clientToProxyRequest), remote, clientHost, scheme != null ? scheme : proto))));
+    sink.add(new HttpField(HttpHeader.X_FORWARDED_FOR, joined(forwardedFor, remote)));
+    sink.add(new HttpField(HttpHeader.X_FORWARDED_PROTO, proto));
+    String host = clientHost != null ? clientHost : forwardedHost;
+    if (host != null) {
+      sink.add(new HttpField(HttpHeader.X_FORWARDED_HOST, host));
+    }
+  }
+
+  /**
+   * The target's answer headers on the client's response: all but the hop-by-hop ones, those the
+   * target's {@code Connection} header names, and {@code Date} (the balancer's own server writes one).
+   */
+  static void toClient(HttpFields targetHeaders, HttpFields.Mutable clientHeaders) {
+    Set<String> connectionListed = connectionListed(targetHeaders);
+    for (HttpField field : targetHeaders) {
+      HttpHeader header = field.getHeader();
+      if ((header != null && HOP_HEADERS.contains(header)) || header == HttpHeader.DATE
+          || (!connectionListed.isEmpty() && connectionListed.contains(field.getLowerCaseName()))) {
+        continue;
+      }
+      clientHeaders.add(field);
+    }
+  }
+
+  /**
+   * How a transport's failure reads for the retry rule.
+   *
+   * @param reusedConnection whether the connection carried an exchange before (a path that cannot
+   *     tell says {@code true}: a resend to the same target is then what a stale connection needs,
+   *     and a dead target refuses it, which moves the request on)
+   * @param answerReceived whether any byte of the target's answer had arrived
+   */
+  static Attempt.Failure classify(Throwable failure, boolean reusedConnection, boolean answerReceived) {
+    if (isConnectFailure(failure)) {
+      return Attempt.Failure.refused(rootCause(failure).getMessage());
+    }
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof TimeoutException || t instanceof SocketTimeoutException) {
+        return Attempt.Failure.timedOut();
+      }
+    }
+    if (!answerReceived && isClosed(failure)) {
+      return Attempt.Failure.closedBeforeAnswer(reusedConnection);
+    }
+    return Attempt.Failure.badAnswer();
+  }
+
+  /**
+   * The connection went away (closed, reset, end of stream), as opposed to an answer that made no
+   * sense. Only asked when no byte of an answer had arrived, so an I/O failure cannot be garbage.
+   */
+  private static boolean isClosed(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof IOException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static Throwable rootCause(Throwable failure) {
+    Throwable t = failure;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t;
+  }
 
   /** True when the target refused (or could not be reached for) the connection: nothing was sent. */
   static boolean isConnectFailure(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-      if (t instanceof ConnectException || t instanceof UnresolvedAddressException || t instanceof java.net.UnknownHostException) {
+      if (t instanceof ConnectException || t instanceof UnresolvedAddressException || t instanceof UnknownHostException) {
         return true;
       }
       if (t instanceof java.net.SocketTimeoutException && String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("connect")) {
@@ -24,15 +200,6 @@ final class Upstream {
       }
     }
     return false;
-  }
-
-  /** {@code X-Forwarded-For} (appended), {@code -Proto} and {@code -Host}, as Jetty's servlet proxy sets them. */
-  static void addForwardedFor(HttpFields.Mutable headers, String remote, String host, String proto) {
-    headers.put(HttpHeader.X_FORWARDED_FOR, forwardedFor(headers.get(HttpHeader.X_FORWARDED_FOR), remote));
-    headers.put(HttpHeader.X_FORWARDED_PROTO, proto);
-    if (host != null) {
-      headers.put(HttpHeader.X_FORWARDED_HOST, host);
-    }
   }
 
   /**
@@ -110,20 +277,6 @@ final class Upstream {
       }
     }
     return true;
-  }
-
-  /**
-   * Appends {@code value} to a list-valued header: the values already there (from every field of
-   * that name, blanks dropped) stay in front, joined by {@code ", "}, in a single field.
-   */
-  static void appendValue(HttpFields.Mutable headers, HttpHeader header, String value) {
-    StringBuilder joined = null;
-    for (HttpField field : headers) {
-      if (field.getHeader() == header) {
-        joined = joinValues(joined, field);
-      }
-    }
-    headers.put(header, joined(joined, value));
   }
 
   /** Adds a field's list elements (blanks dropped), each followed by {@code ", "}; null until there is one. */

@@ -2,21 +2,18 @@ package dev.affinity.jetty;
 
 import static java.util.Objects.requireNonNull;
 
-import dev.affinity.balancer.RouteDecision;
+import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.Forwarder;
 import dev.affinity.balancer.Router;
-import dev.affinity.balancer.StickinessPolicy;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
-import dev.affinity.cookie.SetCookie;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 import org.eclipse.jetty.client.HttpClient;
@@ -52,28 +49,23 @@ import org.slf4j.LoggerFactory;
  * upgrades): it handles {@code GET} requests that ask for a WebSocket upgrade and returns
  * {@code false} for everything else.
  *
- * <p>The upgrade is routed exactly like an HTTP request ({@link Router#route}), and the target's
- * upgrade is completed <em>before</em> the client's: if the target refuses the connection it is
- * ejected and the client fails over once, and a client that cannot be served gets a plain 503/502
+ * <p>The upgrade is an exchange like any HTTP request (core's {@link Attempt}: the same routing,
+ * retry rule, ejection, cookies and 503; the same request headers, {@code Upstream.toTarget}), and the
+ * target's upgrade is completed <em>before</em> the client's: if the target refuses the connection it
+ * is ejected and the client fails over, and a client that cannot be served gets a plain 503/502
  * instead of a 101. The 101 carries the affinity cookies the decision sets. After that, frames are
  * relayed one at a time with Jetty's websocket-core in both directions: the next frame is demanded
  * from one side only once the other side has written the previous one, so a slow reader slows its
  * writer down instead of filling the balancer's memory.
  *
- * <p>Extension goes through protected hooks with one job each: {@link #onTargetFailure},
- * {@link #onStickinessBroken} and {@link #writeNoTarget}.
+ * <p>Extension goes through the {@link AffinityBalancer}'s hooks, which upgrades call too.
  */
 public class WebSocketProxy extends Handler.Abstract {
   private static final Logger LOG = LoggerFactory.getLogger(WebSocketProxy.class);
-  private static final String RETRY_AFTER_SECONDS = "5";
-  /** Request headers the balancer sets itself, or that belong to one hop of the handshake. */
-  private static final Set<String> NOT_FORWARDED = Set.of(
-      "connection", "keep-alive", "proxy-authorization", "proxy-authenticate", "proxy-connection",
-      "transfer-encoding", "te", "trailer", "upgrade", "content-length",
-      "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-accept",
-      "sec-websocket-protocol", AffinityBalancer.PREVIOUS_TARGET_HEADER.toLowerCase(Locale.ROOT));
 
+  private final AffinityBalancer balancer;
   private final Supplier<Router> router;
+  private final Forwarder forwarder;
   private final Set<WebSocketTunnel> tunnels = ConcurrentHashMap.newKeySet();
   private final Handshaker handshaker = Handshaker.newInstance();
   private volatile int maxMessageBytes = 1024 * 1024;
@@ -82,17 +74,19 @@ public class WebSocketProxy extends Handler.Abstract {
   private volatile Duration upgradeTimeout = Duration.ofSeconds(15);
   private volatile Duration drainSweepInterval = Duration.ofSeconds(1);
   private final LongAdder upgrades = new LongAdder();
-  private final LongAdder failovers = new LongAdder();
-  private final LongAdder noTarget = new LongAdder();
-  private final LongAdder badGateway = new LongAdder();
   private final LongAdder closedForDraining = new LongAdder();
   private WebSocketCoreClient balancerToTarget;
   private WebSocketComponents components;
   private Scheduler.Task drainSweep;
 
-  /** @param router where upgrades go; read at each upgrade, so a reload is seen at once */
-  public WebSocketProxy(Supplier<Router> router) {
-    this.router = requireNonNull(router, "router");
+  /**
+   * @param balancer the balancer beside it, whose router (read at each upgrade, so a reload is seen
+   *     at once), {@code Via} host and hooks the upgrades share
+   */
+  public WebSocketProxy(AffinityBalancer balancer) {
+    this.balancer = requireNonNull(balancer, "balancer");
+    this.router = balancer::router;
+    this.forwarder = new Forwarder(router);
   }
 
   /** Largest message (all fragments together) relayed either way; larger closes both sides with 1009. Default 1 MiB. */
@@ -149,15 +143,15 @@ public class WebSocketProxy extends Handler.Abstract {
   }
 
   public long failovers() {
-    return failovers.sum();
+    return forwarder.failovers();
   }
 
   public long noTargetResponses() {
-    return noTarget.sum();
+    return forwarder.noTargetResponses();
   }
 
   public long badGatewayResponses() {
-    return badGateway.sum();
+    return forwarder.badGatewayResponses();
   }
 
   public long closedForDraining() {
@@ -249,20 +243,15 @@ public class WebSocketProxy extends Handler.Abstract {
     if (!isWebSocketUpgrade(clientToProxyRequest)) {
       return false;
     }
-    Router current = router.get();
-    JettyCookies cookies = JettyCookies.of(clientToProxyRequest);
-    boolean secure = clientToProxyRequest.isSecure();
-    RouteDecision decision = current.route(cookies, secure);
-    if (decision.target() == null) {
-      noTarget.increment();
-      writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, decision);
+    Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), clientToProxyRequest.isSecure(), "GET", true);
+    if (attempt.target() == null) {
+      balancer.writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
       return true;
     }
-    if (decision.outcome() == RouteDecision.Outcome.REPIN && decision.previousTargetId() != null) {
-      onStickinessBroken(clientToProxyRequest, decision);
+    if (attempt.movedClient()) {
+      balancer.onStickinessBroken(clientToProxyRequest, attempt.decision());
     }
-    Upgrade upgrade = new Upgrade(current, cookies, secure, clientToProxyRequest, proxyToClientResponse, proxyToClientCallback);
-    connectToTarget(upgrade, decision);
+    connectToTarget(new Upgrade(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback), attempt);
     return true;
   }
 
@@ -279,26 +268,30 @@ public class WebSocketProxy extends Handler.Abstract {
     return false;
   }
 
-  private void connectToTarget(Upgrade upgrade, RouteDecision decision) {
-    Target target = decision.target();
-    target.started();
-    WebSocketTunnel tunnel = new WebSocketTunnel(this, decision, maxMessageBytes);
-    URI uri = webSocketUri(target, upgrade.clientToProxyRequest);
+  private void connectToTarget(Upgrade upgrade, Attempt attempt) {
+    Request clientToProxyRequest = upgrade.clientToProxyRequest;
+    WebSocketTunnel tunnel = new WebSocketTunnel(this, attempt, maxMessageBytes);
     if (LOG.isDebugEnabled()) {
-      LOG.debug("{} C2P upgrade {} -> {} ({})", requestId(upgrade.clientToProxyRequest), upgrade.clientToProxyRequest.getHttpURI().getPathQuery(),
-          target.id(), decision);
+      LOG.debug("{} C2P upgrade {} -> {}", requestId(clientToProxyRequest), clientToProxyRequest.getHttpURI().getPathQuery(), attempt);
     }
-    CoreClientUpgradeRequest proxyToServerRequest = CoreClientUpgradeRequest.from(balancerToTarget, uri, tunnel.targetSide());
-    proxyToServerRequest.timeout(upgradeTimeout.toMillis(), TimeUnit.MILLISECONDS);
-    proxyToServerRequest.setConfiguration(sessionConfiguration());
-    copyRequestHeaders(upgrade.clientToProxyRequest, proxyToServerRequest, decision);
-    proxyToServerRequest.addListener(new UpgradeListener() {
-      @Override
-      public void onHandshakeResponse(org.eclipse.jetty.client.Request request, org.eclipse.jetty.client.Response serverToProxyResponse) {
-        tunnel.serverToProxyHeaders(serverToProxyResponse.getHeaders());
-      }
-    });
     try {
+      // Everything from here to the connect is inside the try: whatever fails ends the attempt (and
+      // its in-flight count) through onTargetUpgradeFailure, never leaves it raised.
+      CoreClientUpgradeRequest proxyToServerRequest = CoreClientUpgradeRequest.from(balancerToTarget,
+          webSocketUri(attempt.target(), clientToProxyRequest), tunnel.targetSide());
+      proxyToServerRequest.timeout(upgradeTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      proxyToServerRequest.setConfiguration(sessionConfiguration());
+      proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, attempt, balancer.getViaHost(), true, headers::add));
+      List<String> subProtocols = clientToProxyRequest.getHeaders().getCSV(HttpHeader.SEC_WEBSOCKET_SUBPROTOCOL, true);
+      if (!subProtocols.isEmpty()) {
+        proxyToServerRequest.setSubProtocols(subProtocols);
+      }
+      proxyToServerRequest.addListener(new UpgradeListener() {
+        @Override
+        public void onHandshakeResponse(org.eclipse.jetty.client.Request request, org.eclipse.jetty.client.Response serverToProxyResponse) {
+          tunnel.serverToProxyHeaders(serverToProxyResponse.getHeaders());
+        }
+      });
       balancerToTarget.connect(proxyToServerRequest).whenComplete((session, failure) -> {
         if (failure == null) {
           upgradeClient(upgrade, tunnel, session);
@@ -311,39 +304,9 @@ public class WebSocketProxy extends Handler.Abstract {
     }
   }
 
-  /** Copies the client's headers (cookies included) and adds the forwarding headers, as the HTTP path does. */
-  protected void copyRequestHeaders(Request clientToProxyRequest, CoreClientUpgradeRequest proxyToServerRequest, RouteDecision decision) {
-    HttpFields clientHeaders = clientToProxyRequest.getHeaders();
-    Set<String> connectionListed = Upstream.connectionListed(clientHeaders);
-    String remote = Request.getRemoteAddr(clientToProxyRequest);
-    String local = Request.getLocalAddr(clientToProxyRequest);
-    String host = clientHeaders.get(HttpHeader.HOST);
-    String proto = clientToProxyRequest.isSecure() ? "https" : "http";
-    String previous = decision.previousTargetId();
-    proxyToServerRequest.headers(headers -> {
-      for (HttpField field : clientHeaders) {
-        String lower = field.getLowerCaseName();
-        if (!NOT_FORWARDED.contains(lower) && !connectionListed.contains(lower)) {
-          headers.add(field);
-        }
-      }
-      if (previous != null) {
-        headers.put(AffinityBalancer.PREVIOUS_TARGET_HEADER, previous);
-      }
-      Upstream.addForwardedFor(headers, remote, host, proto);
-      // The same element and joining as the HTTP paths (RFC 7239: quoted only where a value needs it).
-      Upstream.appendValue(headers, HttpHeader.FORWARDED, Upstream.forwardedElement(local, remote, host, proto));
-    });
-    List<String> subProtocols = clientHeaders.getCSV(HttpHeader.SEC_WEBSOCKET_SUBPROTOCOL, true);
-    if (!subProtocols.isEmpty()) {
-      proxyToServerRequest.setSubProtocols(subProtocols);
-    }
-  }
-
   /** The target accepted: now answer the client with 101 and join the two sessions. */
   private void upgradeClient(Upgrade upgrade, WebSocketTunnel tunnel, CoreSession proxyToServerSession) {
-    RouteDecision decision = tunnel.decision();
-    decision.target().health().served(upgrade.router.cookies().now());
+    Attempt attempt = tunnel.attempt();
     WebSocketNegotiator negotiator = new WebSocketNegotiator.AbstractNegotiator() {
       @Override
       public org.eclipse.jetty.websocket.core.FrameHandler negotiate(ServerUpgradeRequest request, ServerUpgradeResponse proxyToClientResponse,
@@ -352,22 +315,16 @@ public class WebSocketProxy extends Handler.Abstract {
         // Frames are relayed as they are: no compression on either hop.
         proxyToClientResponse.setExtensions(List.of());
         HttpFields serverHeaders = tunnel.serverToProxyHeaders();
-        boolean setsApplicationCookie = false;
-        if (serverHeaders != null) {
-          for (HttpField field : serverHeaders) {
-            if (field.getHeader() == HttpHeader.SET_COOKIE) {
-              proxyToClientResponse.getHeaders().add(field);
-            }
+        if (serverHeaders == null) {
+          serverHeaders = HttpFields.EMPTY;
+        }
+        // The target's own cookies (a session it started on the upgrade) reach the client, then the balancer's.
+        for (HttpField field : serverHeaders) {
+          if (field.getHeader() == HttpHeader.SET_COOKIE) {
+            proxyToClientResponse.getHeaders().add(field);
           }
-          StickinessPolicy policy = decision.group().stickiness();
-          setsApplicationCookie = policy.type() == StickinessPolicy.Type.APPLICATION
-              && AffinityBalancer.setsCookie(serverHeaders, policy.applicationCookie());
         }
-        JettyCookies.addAll(proxyToClientResponse, decision.setCookies());
-        if (setsApplicationCookie) {
-          List<SetCookie> pin = upgrade.router.onResponse(decision, true, upgrade.cookies, upgrade.secure);
-          JettyCookies.addAll(proxyToClientResponse, pin);
-        }
+        JettyCookies.addAll(proxyToClientResponse, attempt.answered(JettyCookies.answerCookies(serverHeaders)));
         return tunnel.clientSide();
       }
     };
@@ -394,72 +351,36 @@ public class WebSocketProxy extends Handler.Abstract {
     }
   }
 
+  /** The target did not upgrade: core's retry rule decides, as for any request. */
   private void onTargetUpgradeFailure(Upgrade upgrade, WebSocketTunnel tunnel, Throwable failure) {
-    RouteDecision decision = tunnel.decision();
-    Target failed = decision.target();
+    Attempt attempt = tunnel.attempt();
     tunnel.targetUpgradeFailed();
-    failed.failed();
-    boolean refused = Upstream.isConnectFailure(failure);
-    onTargetFailure(upgrade.clientToProxyRequest, failed, failure, refused);
-    if (LOG.isDebugEnabled()) {
-      LOG.debug("{} S2P upgrade failure from {}: {}", requestId(upgrade.clientToProxyRequest), failed.id(), failure.toString());
-    }
-    if (refused && !upgrade.retried) {
-      RouteDecision next = upgrade.router.failover(decision, upgrade.cookies, upgrade.secure);
-      if (next != null) {
-        upgrade.retried = true;
-        failovers.increment();
-        onStickinessBroken(upgrade.clientToProxyRequest, next);
-        connectToTarget(upgrade, next);
-        return;
-      }
-    }
-    Response response = upgrade.proxyToClientResponse;
-    Callback callback = upgrade.proxyToClientCallback;
-    if (refused) {
-      noTarget.increment();
-      writeNoTarget(upgrade.clientToProxyRequest, response, callback, decision);
-      return;
-    }
-    badGateway.increment();
     int status = upgradeStatus(failure);
-    if (status >= 400 && status < 500) {
-      // The application turned the upgrade down (not authorised, no such endpoint): say so.
-      AffinityBalancer.writePlain(response, callback, status, status + " " + HttpStatus.getMessage(status)
-          + ": the target refused the WebSocket upgrade.\n", null);
-    } else if (rootCause(failure) instanceof TimeoutException) {
-      AffinityBalancer.writePlain(response, callback, HttpStatus.GATEWAY_TIMEOUT_504,
-          "504 Gateway Timeout: the target did not answer the WebSocket upgrade in time.\n", null);
-    } else {
-      AffinityBalancer.writePlain(response, callback, HttpStatus.BAD_GATEWAY_502,
-          "502 Bad Gateway: the target's answer to the WebSocket upgrade could not be used.\n", null);
-    }
-  }
-
-  /**
-   * Hook: a target failed an upgrade. By default a refused connection ejects the target at once (the
-   * active health check brings it back); other failures are only counted.
-   */
-  protected void onTargetFailure(Request clientToProxyRequest, Target target, Throwable failure, boolean refused) {
-    if (refused) {
-      if (target.health().ejected(router.get().cookies().now(), "connection refused: " + rootCause(failure).getMessage())) {
-        LOG.warn("target {} ({}) refused a WebSocket connection and was taken out of rotation", target.id(), target.uri());
-      }
-    }
-  }
-
-  /** Hook: a client's pin was moved to another target (the old one failed, went away or is draining). */
-  protected void onStickinessBroken(Request clientToProxyRequest, RouteDecision decision) {
+    // Nothing of a refused upgrade's answer is relayed, so no answer byte counts as received here.
+    Attempt.Failure classified = status > 0 ? Attempt.Failure.upgradeRefused(status) : Upstream.classify(failure, true, false);
     if (LOG.isDebugEnabled()) {
-      LOG.debug("{} WebSocket re-pinned from {} to {}", requestId(clientToProxyRequest), decision.previousTargetId(), decision.target().id());
+      LOG.debug("{} S2P upgrade failure from {} ({}): {}", requestId(upgrade.clientToProxyRequest), attempt.target().id(), classified,
+          failure.toString());
     }
-  }
-
-  /** Hook: nothing can take the upgrade. Writes a short plain 503 with {@code Retry-After}. */
-  protected void writeNoTarget(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback, RouteDecision decision) {
-    String group = decision.group() == null ? "" : " in target group " + decision.group().name();
-    AffinityBalancer.writePlain(proxyToClientResponse, callback, HttpStatus.SERVICE_UNAVAILABLE_503,
-        "503 Service Unavailable: no target" + group + " can take this WebSocket now. Try again shortly.\n", RETRY_AFTER_SECONDS);
+    Attempt.Next next = attempt.failed(classified, upgrade.proxyToClientResponse.isCommitted());
+    balancer.onTargetFailure(upgrade.clientToProxyRequest, attempt.target(), failure, classified.isRefused());
+    switch (next.action()) {
+      case RETRY -> {
+        Attempt retry = next.attempt();
+        if (retry.target() != attempt.target()) {
+          balancer.onStickinessBroken(upgrade.clientToProxyRequest, retry.decision());
+        }
+        connectToTarget(upgrade, retry);
+      }
+      case ANSWER -> {
+        if (next.status() == HttpStatus.SERVICE_UNAVAILABLE_503) {
+          balancer.writeNoTarget(upgrade.clientToProxyRequest, upgrade.proxyToClientResponse, upgrade.proxyToClientCallback, next);
+        } else {
+          AffinityBalancer.writeAnswer(upgrade.proxyToClientResponse, upgrade.proxyToClientCallback, next);
+        }
+      }
+      default -> upgrade.proxyToClientCallback.failed(failure);
+    }
   }
 
   /** Settings for both sessions of a connection, read afresh for each. */
@@ -484,12 +405,14 @@ public class WebSocketProxy extends Handler.Abstract {
     tunnels.remove(tunnel);
   }
 
-  private static URI webSocketUri(Target target, Request clientToProxyRequest) {
+  /**
+   * Origin from configuration, path and query from the client (made safe for {@code java.net.URI},
+   * as on the HTTP paths): nothing else can be reached.
+   */
+  static URI webSocketUri(Target target, Request clientToProxyRequest) {
     URI base = target.uri();
     String scheme = "https".equalsIgnoreCase(base.getScheme()) ? "wss" : "ws";
-    String pathQuery = clientToProxyRequest.getHttpURI().getPathQuery();
-    // Origin from configuration, path and query from the client: nothing else can be reached.
-    return URI.create(scheme + "://" + base.getRawAuthority() + (pathQuery == null || pathQuery.isEmpty() ? "/" : pathQuery));
+    return URI.create(scheme + "://" + base.getRawAuthority() + AffinityBalancer.upstreamPathQuery(clientToProxyRequest));
   }
 
   private static int upgradeStatus(Throwable failure) {
@@ -501,36 +424,10 @@ public class WebSocketProxy extends Handler.Abstract {
     return 0;
   }
 
-  private static Throwable rootCause(Throwable failure) {
-    Throwable t = failure;
-    while (t.getCause() != null && t.getCause() != t) {
-      t = t.getCause();
-    }
-    return t;
-  }
-
   static String requestId(Request request) {
     return String.valueOf(System.identityHashCode(request));
   }
 
-  /** One client's upgrade, across a failover. */
-  private static final class Upgrade {
-    final Router router;
-    final JettyCookies cookies;
-    final boolean secure;
-    final Request clientToProxyRequest;
-    final Response proxyToClientResponse;
-    final Callback proxyToClientCallback;
-    volatile boolean retried;
-
-    Upgrade(Router router, JettyCookies cookies, boolean secure, Request clientToProxyRequest, Response proxyToClientResponse,
-        Callback proxyToClientCallback) {
-      this.router = router;
-      this.cookies = cookies;
-      this.secure = secure;
-      this.clientToProxyRequest = clientToProxyRequest;
-      this.proxyToClientResponse = proxyToClientResponse;
-      this.proxyToClientCallback = proxyToClientCallback;
-    }
-  }
+  /** One client's upgrade, across its attempts. */
+  private record Upgrade(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback) {}
 }

@@ -1,6 +1,6 @@
 package dev.affinity.jetty;
 
-import dev.affinity.balancer.RouteDecision;
+import dev.affinity.balancer.Attempt;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
 import org.eclipse.jetty.http.HttpFields;
@@ -24,7 +24,7 @@ final class WebSocketTunnel {
   private static final Logger LOG = LoggerFactory.getLogger(WebSocketTunnel.class);
 
   private final WebSocketProxy proxy;
-  private final RouteDecision decision;
+  private final Attempt attempt;
   private final int maxMessageBytes;
   private final Side clientSide = new Side("P2C");
   private final Side targetSide = new Side("P2S");
@@ -35,24 +35,24 @@ final class WebSocketTunnel {
   private boolean opened;
   private boolean finished;
 
-  WebSocketTunnel(WebSocketProxy proxy, RouteDecision decision, int maxMessageBytes) {
+  WebSocketTunnel(WebSocketProxy proxy, Attempt attempt, int maxMessageBytes) {
     this.proxy = proxy;
-    this.decision = decision;
+    this.attempt = attempt;
     this.maxMessageBytes = maxMessageBytes;
     clientSide.peer = targetSide;
     targetSide.peer = clientSide;
   }
 
-  RouteDecision decision() {
-    return decision;
+  Attempt attempt() {
+    return attempt;
   }
 
   Target target() {
-    return decision.target();
+    return attempt.target();
   }
 
   TargetGroup group() {
-    return decision.group();
+    return attempt.group();
   }
 
   FrameHandler clientSide() {
@@ -237,7 +237,7 @@ final class WebSocketTunnel {
       wasOpened = opened;
     }
     if (count) {
-      target().finished();
+      attempt.finished();
       if (wasOpened) {
         target().webSocketClosed();
         proxy.closed(this);

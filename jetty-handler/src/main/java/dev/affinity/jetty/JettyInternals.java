@@ -1,0 +1,60 @@
+package dev.affinity.jetty;
+
+import java.io.IOException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.proxy.ProxyHandler;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.internal.HttpConnection;
+
+/**
+ * Every place the balancer relies on how Jetty 12 works inside rather than on its API, in one file,
+ * so that a Jetty upgrade has one place to check. Each is covered by a test over a real server
+ * ({@code JettyInternalsTest}) that fails if the behaviour it relies on goes away.
+ */
+final class JettyInternals {
+  // ProxyHandler keeps these on the upstream request for its interim-response (100, 102, 103) handlers.
+  private static final String CLIENT_TO_PROXY_REQUEST_ATTRIBUTE = ProxyHandler.class.getName() + ".clientToProxyRequest";
+  private static final String PROXY_TO_CLIENT_RESPONSE_ATTRIBUTE = ProxyHandler.class.getName() + ".proxyToClientResponse";
+
+  private JettyInternals() {}
+
+  /**
+   * Whether a job given to the server's pool is an HTTP/1 client connection resuming (looking for its
+   * next request) after a response completed outside the thread that parsed the request.
+   */
+  static boolean isHttp1ConnectionResume(Runnable job) {
+    return job instanceof HttpConnection;
+  }
+
+  /** The selectors of a server connector, whose threads may also drive the balancer's target connections; none for other connectors. */
+  static ManagedSelector[] selectors(Connector connector) {
+    return connector instanceof ServerConnector server
+        ? server.getSelectorManager().getBeans(ManagedSelector.class).toArray(new ManagedSelector[0])
+        : new ManagedSelector[0];
+  }
+
+  /**
+   * Registers a connected channel with a server connector's selector, with no interest yet (the
+   * selector must not pick the key before it has its endpoint attached).
+   */
+  static SelectionKey register(SocketChannel channel, ManagedSelector selector) throws IOException {
+    Selector nioSelector = selector.getSelector();
+    if (nioSelector == null) {
+      throw new IOException("the server's selector is stopped");
+    }
+    return channel.register(nioSelector, 0);
+  }
+
+  /** Lets ProxyHandler's interim-response handlers find the client's request and response for an upstream request. */
+  static void linkForInterimResponses(org.eclipse.jetty.client.Request proxyToServerRequest, Request clientToProxyRequest,
+      Response proxyToClientResponse) {
+    proxyToServerRequest.attribute(CLIENT_TO_PROXY_REQUEST_ATTRIBUTE, clientToProxyRequest)
+        .attribute(PROXY_TO_CLIENT_RESPONSE_ATTRIBUTE, proxyToClientResponse);
+  }
+}
