@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Result;
@@ -28,7 +29,9 @@ import org.slf4j.LoggerFactory;
  * Active health checks: each target of each group with checks enabled is probed with
  * {@code GET path} every interval, on Jetty's scheduler, without blocking a thread. Results move the
  * target's {@link dev.affinity.balancer.TargetHealth} state machine; timestamps come from the
- * injected clock. {@link #checkAll()} runs one round on demand, so tests need not wait for timers.
+ * injected clock. {@link #checkAll()} runs one round on demand, and the scheduler can be injected, so
+ * tests need not wait for timers: one that records the probes and runs them when told proves the
+ * schedule (first probe within a quarter interval, then one interval after each answer) in no time.
  */
 public final class HealthChecker extends ContainerLifeCycle {
   private static final Logger LOG = LoggerFactory.getLogger(HealthChecker.class);
@@ -39,15 +42,33 @@ public final class HealthChecker extends ContainerLifeCycle {
   private final HttpClient httpClient;
   private final Scheduler scheduler;
   private final Set<Target> scheduled = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
+  /**
+   * Moves on at each stop: a probe scheduled before a stop is dropped when it fires after a restart,
+   * so that a scheduler which outlives this checker (an injected one) never runs two chains per target.
+   */
+  private final AtomicInteger generation = new AtomicInteger();
 
+  /** Checks on a scheduler of its own (one daemon thread), started and stopped with this checker. */
   public HealthChecker(Supplier<Router> router, Clock clock) {
+    this(router, clock, new ScheduledExecutorScheduler("affinity-health", true), true);
+  }
+
+  /**
+   * Checks on {@code scheduler}, which the caller owns and starts (for example the server's own), and
+   * which this checker neither starts nor stops; a test passes one that runs the probes when told.
+   */
+  public HealthChecker(Supplier<Router> router, Clock clock, Scheduler scheduler) {
+    this(router, clock, requireNonNull(scheduler, "scheduler"), false);
+  }
+
+  private HealthChecker(Supplier<Router> router, Clock clock, Scheduler scheduler, boolean ownsScheduler) {
     this.router = requireNonNull(router, "router");
     this.clock = requireNonNull(clock, "clock");
     this.httpClient = new HttpClient();
     this.httpClient.setFollowRedirects(false);
     this.httpClient.setConnectTimeout(2000);
-    this.scheduler = new ScheduledExecutorScheduler("affinity-health", true);
-    addBean(scheduler, true);
+    this.scheduler = scheduler;
+    addBean(scheduler, ownsScheduler);
     addBean(httpClient, true);
   }
 
@@ -59,6 +80,7 @@ public final class HealthChecker extends ContainerLifeCycle {
 
   @Override
   protected void doStop() throws Exception {
+    generation.incrementAndGet();
     scheduled.clear();
     super.doStop();
   }
@@ -73,7 +95,8 @@ public final class HealthChecker extends ContainerLifeCycle {
         if (scheduled.add(target)) {
           // Spread the first probes over the interval so that many targets do not fire at once.
           long spread = Math.floorMod(target.id().hashCode(), Math.max(1, group.healthCheck().interval().toMillis() / 4));
-          scheduler.schedule(() -> runAndReschedule(target), spread, TimeUnit.MILLISECONDS);
+          int chain = generation.get();
+          scheduler.schedule(() -> runAndReschedule(target, chain), spread, TimeUnit.MILLISECONDS);
         }
       }
     }
@@ -92,8 +115,8 @@ public final class HealthChecker extends ContainerLifeCycle {
     return CompletableFuture.allOf(all.toArray(new CompletableFuture[0]));
   }
 
-  private void runAndReschedule(Target target) {
-    if (!isRunning()) {
+  private void runAndReschedule(Target target, int chain) {
+    if (!isRunning() || chain != generation.get()) {
       return;
     }
     Router current = router.get();
@@ -105,8 +128,8 @@ public final class HealthChecker extends ContainerLifeCycle {
     }
     HealthCheckSettings settings = current.groupOf(target).healthCheck();
     check(target, settings).whenComplete((ignored, failure) -> {
-      if (isRunning()) {
-        scheduler.schedule(() -> runAndReschedule(target), settings.interval().toMillis(), TimeUnit.MILLISECONDS);
+      if (isRunning() && chain == generation.get()) {
+        scheduler.schedule(() -> runAndReschedule(target, chain), settings.interval().toMillis(), TimeUnit.MILLISECONDS);
       }
     });
   }

@@ -1,5 +1,7 @@
 package dev.affinity.session.redis;
 
+import static java.util.Objects.requireNonNull;
+
 import dev.affinity.session.SaveResult;
 import dev.affinity.session.SessionChange;
 import dev.affinity.session.SessionRecord;
@@ -46,12 +48,14 @@ import org.slf4j.LoggerFactory;
  * <p>When Redis is unreachable, a save is tried once more and then kept (bounded: {@value #MAX_PENDING}
  * sessions) and retried in the background every {@value #RETRY_MILLIS} ms, up to
  * {@value #MAX_RETRIES} times; loads and version checks first try to write a kept change of the same
- * session, so nothing older is ever read over it.
+ * session, so nothing older is ever read over it. The background rounds run on an injected
+ * {@link RetryScheduler}, so a test runs them itself instead of waiting for them.
  */
 final class RedisSessionStore implements SessionStore {
   private static final Logger LOG = LoggerFactory.getLogger(RedisSessionStore.class);
   static final int MAX_PENDING = 10_000;
   static final long RETRY_MILLIS = 250;
+  static final Duration RETRY_INTERVAL = Duration.ofMillis(RETRY_MILLIS);
   static final int MAX_RETRIES = 240;
   static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
   private static final String VERSION = "v";
@@ -90,7 +94,7 @@ final class RedisSessionStore implements SessionStore {
   private final Clock clock;
   private final SessionStoreCounters counters = new SessionStoreCounters();
   private final ConcurrentHashMap<String, Pending> pending = new ConcurrentHashMap<>();
-  private final ScheduledExecutorService retrier;
+  private final RetryScheduler retrier;
   private final AbstractRedisClient client;
   private volatile StatefulConnection<String, byte[]> connection;
   private volatile RedisClusterCommands<String, byte[]> commands;
@@ -104,18 +108,63 @@ final class RedisSessionStore implements SessionStore {
     }
   }
 
+  /**
+   * Runs the store's background retry rounds. The default is one daemon thread per store; tests pass
+   * one that records the round and runs it when told, so that "Redis came back, the next round writes
+   * the kept change" and "after {@value #MAX_RETRIES} rounds the write is given up" take no waiting.
+   */
+  interface RetryScheduler extends AutoCloseable {
+    /**
+     * Runs {@code round} every {@code interval} (the first time one interval from now), each run
+     * after the previous one ended, until {@link #close()}.
+     */
+    void scheduleWithFixedDelay(Runnable round, Duration interval);
+
+    /** Stops the rounds; a round already running may finish. */
+    @Override
+    void close();
+
+    /** A daemon thread named {@code affinity-session-redis-retry}. */
+    static RetryScheduler daemonThread() {
+      ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "affinity-session-redis-retry");
+        // Never keeps the JVM alive: a kept write is lost only if the whole target goes away anyway.
+        t.setDaemon(true);
+        return t;
+      });
+      return new RetryScheduler() {
+        @Override
+        public void scheduleWithFixedDelay(Runnable round, Duration interval) {
+          long millis = interval.toMillis();
+          executor.scheduleWithFixedDelay(round, millis, millis, TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        public void close() {
+          executor.shutdownNow();
+        }
+      };
+    }
+  }
+
   RedisSessionStore(String uri, String redactedUri, String prefix, Clock clock) {
-    this.uri = uri;
-    this.redactedUri = redactedUri;
-    this.prefix = prefix;
-    this.clock = clock;
-    this.client = newClient(uri);
-    this.retrier = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "affinity-session-redis-retry");
-      t.setDaemon(true);
-      return t;
-    });
-    retrier.scheduleWithFixedDelay(this::retryPending, RETRY_MILLIS, RETRY_MILLIS, TimeUnit.MILLISECONDS);
+    this(uri, redactedUri, prefix, clock, RetryScheduler.daemonThread());
+  }
+
+  RedisSessionStore(String uri, String redactedUri, String prefix, Clock clock, RetryScheduler retrier) {
+    this.uri = requireNonNull(uri, "uri");
+    this.redactedUri = requireNonNull(redactedUri, "redactedUri");
+    this.prefix = requireNonNull(prefix, "prefix");
+    this.clock = requireNonNull(clock, "clock");
+    this.retrier = requireNonNull(retrier, "retrier");
+    try {
+      this.client = newClient(uri);
+    } catch (RuntimeException e) {
+      // A URI Lettuce refuses: no store, so no retry thread left behind either.
+      retrier.close();
+      throw e;
+    }
+    retrier.scheduleWithFixedDelay(this::retryPending, RETRY_INTERVAL);
   }
 
   static boolean isCluster(String uri) {
@@ -371,6 +420,7 @@ final class RedisSessionStore implements SessionStore {
     }
   }
 
+  /** One background round: every kept write is tried once. */
   private void retryPending() {
     for (Map.Entry<String, Pending> e : pending.entrySet()) {
       Pending kept = e.getValue();
@@ -407,6 +457,15 @@ final class RedisSessionStore implements SessionStore {
     return pending.size();
   }
 
+  /**
+   * True when the connection is open (Lettuce reconnects on its own, after a delay of its own): a test
+   * waits for this, then runs one retry round, instead of spinning rounds until one succeeds.
+   */
+  boolean isConnected() {
+    StatefulConnection<String, byte[]> c = connection;
+    return c != null && c.isOpen();
+  }
+
   @Override
   public void touch(String id, Instant lastAccessedAt, Duration maxInactive) {
     try {
@@ -434,7 +493,7 @@ final class RedisSessionStore implements SessionStore {
 
   @Override
   public void close() {
-    retrier.shutdownNow();
+    retrier.close();
     try {
       if (connection != null) {
         connection.close();

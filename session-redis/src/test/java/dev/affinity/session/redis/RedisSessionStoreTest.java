@@ -118,11 +118,27 @@ class RedisSessionStoreTest {
     }
   }
 
+  /** A store whose background retry rounds run only when the test says so. */
+  static RedisSessionStore storeWithManualRetries(String uri, String prefix, ManualRetryScheduler retries) {
+    return new RedisSessionStore(uri, uri, prefix, CLOCK, retries);
+  }
+
+  /** Lettuce reconnects on its own timer (real time, its exponential delay): the one wait left. */
+  static void awaitConnected(RedisSessionStore store) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    while (!store.isConnected() && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    assertThat(store.isConnected()).as("Lettuce reconnected to the restarted redis-server").isTrue();
+  }
+
   @Test
   void unreachableRedisKeepsWritesAndLosesNothingAcknowledgedOverARestart() throws Exception {
+    ManualRetryScheduler retries = new ManualRetryScheduler();
     try (RedisProcess own = RedisProcess.start("--appendonly", "yes", "--appendfsync", "always");
-         SessionStore raw = RedisSessionStoreProvider.open(own.uri(), "t3:", CLOCK);
+         RedisSessionStore raw = storeWithManualRetries(own.uri(), "t3:", retries);
          SessionStore store = SessionStore.nearCached(raw, 100, Duration.ofMinutes(1), CLOCK)) {
+      assertThat(retries.interval()).isEqualTo(Duration.ofMillis(RedisSessionStore.RETRY_MILLIS));
       String id = Session.newId();
       store.save(SessionChange.creating(record(id, Map.of("n", bytes("0")))));
       SessionRecord current = store.load(id).orElseThrow();
@@ -141,19 +157,51 @@ class RedisSessionStoreTest {
       // A session this target never cached cannot be loaded: an exception, never an empty session.
       assertThatThrownBy(() -> store.load(Session.newId())).isInstanceOf(SessionStoreException.class);
 
+      // While Redis is down a round writes nothing and keeps the change.
+      retries.runRound();
+      assertThat(raw.pendingWrites()).isEqualTo(1);
+      assertThat(store.counters().retries()).isEqualTo(1);
+
       own.restart();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-      while (((RedisSessionStore) raw).pendingWrites() > 0 && System.nanoTime() < deadline) {
-        Thread.onSpinWait();
-      }
-      assertThat(((RedisSessionStore) raw).pendingWrites()).isZero();
-      assertThat(store.counters().retries()).isPositive();
+      awaitConnected(raw);
+      // Nothing wrote it behind the test's back: the next round does.
+      assertThat(raw.pendingWrites()).isEqualTo(1);
+      retries.runRound();
+      assertThat(raw.pendingWrites()).isZero();
+      assertThat(store.counters().retries()).isEqualTo(2);
+      assertThat(store.counters().droppedWrites()).isZero();
       // Everything acknowledged (versions 1-6 written before the kill, 7 kept and retried) is there.
       try (SessionStore fresh = RedisSessionStoreProvider.open(own.uri(), "t3:", CLOCK)) {
         SessionRecord after = fresh.load(id).orElseThrow();
         assertThat(after.version()).isEqualTo(7);
         assertThat(new String(after.attributes().get("n"), StandardCharsets.UTF_8)).isEqualTo("6");
       }
+    }
+    assertThat(retries.isClosed()).as("closing the store stops its retries").isTrue();
+  }
+
+  @Test
+  void aKeptWriteIsGivenUpAfterMaxRetriesRoundsAndCounted() throws Exception {
+    ManualRetryScheduler retries = new ManualRetryScheduler();
+    try (RedisProcess own = RedisProcess.start();
+         RedisSessionStore store = storeWithManualRetries(own.uri(), "t4:", retries)) {
+      String id = Session.newId();
+      store.save(SessionChange.creating(record(id, Map.of("n", bytes("0")))));
+      SessionRecord saved = store.load(id).orElseThrow();
+      own.kill();
+
+      SaveResult kept = store.save(update(saved, Map.of("n", bytes("1")), Set.of()));
+      assertThat(kept).isEqualTo(SaveResult.pending(2));
+      // MAX_RETRIES rounds of 250 ms (a minute of outage), run back to back.
+      for (int round = 1; round < RedisSessionStore.MAX_RETRIES; round++) {
+        retries.runRound();
+      }
+      assertThat(store.pendingWrites()).as("kept through %s rounds", RedisSessionStore.MAX_RETRIES - 1).isEqualTo(1);
+      assertThat(store.counters().droppedWrites()).isZero();
+      retries.runRound();
+      assertThat(store.pendingWrites()).as("given up after %s rounds", RedisSessionStore.MAX_RETRIES).isZero();
+      assertThat(store.counters().retries()).isEqualTo(RedisSessionStore.MAX_RETRIES);
+      assertThat(store.counters().droppedWrites()).isEqualTo(1);
     }
   }
 }
