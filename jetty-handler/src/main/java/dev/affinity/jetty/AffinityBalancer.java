@@ -179,6 +179,11 @@ public class AffinityBalancer extends ProxyHandler {
     return forwarder.badGatewayResponses();
   }
 
+  /** Target connections the direct relay holds open now (carrying an exchange or idle in its pool). */
+  int directRelayConnections() {
+    return connections.openCount();
+  }
+
   public long gatewayTimeoutResponses() {
     return forwarder.gatewayTimeoutResponses();
   }

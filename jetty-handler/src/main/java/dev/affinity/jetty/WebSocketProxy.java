@@ -243,6 +243,13 @@ public class WebSocketProxy extends Handler.Abstract {
     if (!isWebSocketUpgrade(clientToProxyRequest)) {
       return false;
     }
+    if (!isUriSafe(clientToProxyRequest)) {
+      // Jetty's server accepts a query with '|' or '>' or a stray '%' that its own WebSocket handshake
+      // then cannot complete: refused before any target is contacted or counted.
+      AffinityBalancer.writePlain(proxyToClientResponse, proxyToClientCallback, HttpStatus.BAD_REQUEST_400,
+          "400 Bad Request: the WebSocket upgrade's path or query is not a valid URI.\n", null);
+      return true;
+    }
     Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), clientToProxyRequest.isSecure(), "GET", true);
     if (attempt.target() == null) {
       balancer.writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
@@ -266,6 +273,15 @@ public class WebSocketProxy extends Handler.Abstract {
       }
     }
     return false;
+  }
+
+  private static boolean isUriSafe(Request request) {
+    try {
+      request.getHttpURI().toURI();
+      return true;
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   private void connectToTarget(Upgrade upgrade, Attempt attempt) {

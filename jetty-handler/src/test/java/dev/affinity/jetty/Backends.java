@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
@@ -83,7 +84,7 @@ final class Backends implements AutoCloseable {
       server.addConnector(connector);
       server.setHandler(new Handler.Abstract() {
         @Override
-        public boolean handle(Request request, Response response, Callback callback) {
+        public boolean handle(Request request, Response response, Callback callback) throws Exception {
           String path = Request.getPathInContext(request);
           if (path.equals("/health")) {
             response.setStatus(healthStatus);
@@ -96,6 +97,9 @@ final class Backends implements AutoCloseable {
           response.getHeaders().put("X-Backend", id);
           String previous = request.getHeaders().get(AffinityBalancer.PREVIOUS_TARGET_HEADER);
           response.getHeaders().put("X-Seen-Previous", previous == null ? "-" : previous);
+          if (path.equals("/early-hints")) {
+            response.writeInterim(103, HttpFields.build().put("Link", "</style.css>; rel=preload")).get();
+          }
           if (path.equals("/login")) {
             response.getHeaders().add(HttpHeader.SET_COOKIE, "JSESSIONID=" + id + "-session; Path=/; HttpOnly");
           }

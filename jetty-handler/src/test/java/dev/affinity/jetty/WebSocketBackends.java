@@ -74,11 +74,17 @@ final class WebSocketBackends implements AutoCloseable {
     /** Flood frames whose write completed. */
     final AtomicInteger floodFramesWritten = new AtomicInteger();
     final Map<String, String> lastUpgradeHeaders = new ConcurrentHashMap<>();
+    private volatile String lastUpgradePathQuery;
     private Server server;
     private int port;
 
     Backend(String id) {
       this.id = id;
+    }
+
+    /** The raw path and query of the last upgrade this target accepted. */
+    String lastUpgradePathQuery() {
+      return lastUpgradePathQuery;
     }
 
     void start(int wantedPort) throws Exception {
@@ -97,6 +103,7 @@ final class WebSocketBackends implements AutoCloseable {
         upgrades.incrementAndGet();
         lastUpgradeHeaders.clear();
         request.getHeaders().forEach(f -> lastUpgradeHeaders.put(f.getName().toLowerCase(), f.getValue()));
+        lastUpgradePathQuery = request.getHttpURI().getPathQuery();
         return new Echo();
       });
       webSockets.setHandler(new Handler.Abstract() {
