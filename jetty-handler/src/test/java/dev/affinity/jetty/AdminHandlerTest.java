@@ -11,9 +11,9 @@ import org.junit.jupiter.api.Test;
 /** The admin endpoints over real sockets: status page, metrics, draining. */
 class AdminHandlerTest extends BalancerTestBase {
 
-  @Test
-  void statusPageAndMetricsAreServed() throws Exception {
-    startDuration("a", "b");
+  @OverBothPaths
+  void statusPageAndMetricsAreServed(TargetPath path) throws Exception {
+    startDuration(path, "a", "b");
     browser().get("/");
     ContentResponse page = http.GET(balancer.uri().resolve("/affinity/status"));
     assertThat(page.getStatus()).isEqualTo(200);
@@ -32,11 +32,12 @@ class AdminHandlerTest extends BalancerTestBase {
         .contains("affinity_target_healthy{group=\"web\",target=\"a\"} 1")
         .contains("affinity_cookies_sealed_total 1")
         .contains("affinity_cookies_invalid_total{reason=\"tampered\"} 0");
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void drainingKeepsPinnedClientsUntilTheDeregistrationDelayThenMovesThem() throws Exception {
-    start(g -> g.stickiness(dev.affinity.balancer.StickinessPolicy.duration(dev.affinity.cookie.Expiry.sliding(Duration.ofHours(1))))
+  @OverBothPaths
+  void drainingKeepsPinnedClientsUntilTheDeregistrationDelayThenMovesThem(TargetPath path) throws Exception {
+    start(path, g -> g.stickiness(dev.affinity.balancer.StickinessPolicy.duration(dev.affinity.cookie.Expiry.sliding(Duration.ofHours(1))))
         .deregistrationDelay(Duration.ofSeconds(30)), dev.affinity.cookie.CookiePolicy.defaults(), "a", "b");
     UserAgent pinned = browser();
     String target = pinned.get("/").getContentAsString();
@@ -67,6 +68,7 @@ class AdminHandlerTest extends BalancerTestBase {
     ContentResponse undrained = http.newRequest(balancer.uri().resolve("/affinity/targets/" + target + "/undrain"))
         .method(HttpMethod.POST).headers(h -> h.put(AdminHandler.ADMIN_HEADER, "1")).send();
     assertThat(undrained.getContentAsString()).contains("\"draining\":false");
+    path.assertTaken(balancer.balancer());
   }
 
   @Test

@@ -30,9 +30,9 @@ import org.junit.jupiter.api.Test;
 /** The balancer over real sockets: real Jetty backends, a real Jetty client, no mocks. */
 class AffinityBalancerTest extends BalancerTestBase {
 
-  @Test
-  void durationStickinessHoldsOverHundredRequests() throws Exception {
-    startDuration("a", "b", "c");
+  @OverBothPaths
+  void durationStickinessHoldsOverHundredRequests(TargetPath path) throws Exception {
+    startDuration(path, "a", "b", "c");
     UserAgent client = browser();
     ContentResponse first = client.get("/");
     assertThat(first.getStatus()).isEqualTo(200);
@@ -53,22 +53,24 @@ class AffinityBalancerTest extends BalancerTestBase {
     clock.advance(Duration.ofSeconds(37));
     client.get("/");
     assertThat(client.setCookieHeader("AFFINITY")).isNotNull();
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void newClientsAreSpreadRoundRobin() throws Exception {
-    startDuration("a", "b", "c");
+  @OverBothPaths
+  void newClientsAreSpreadRoundRobin(TargetPath path) throws Exception {
+    startDuration(path, "a", "b", "c");
     Map<String, Integer> seen = new HashMap<>();
     for (int i = 0; i < 30; i++) {
       ContentResponse r = browser().get("/");
       seen.merge(r.getContentAsString(), 1, Integer::sum);
     }
     assertThat(seen).containsOnlyKeys("a", "b", "c").containsValues(10, 10, 10);
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void invalidCookiesAreTreatedAsAbsentAndReplaced() throws Exception {
-    startDuration("a", "b", "c");
+  @OverBothPaths
+  void invalidCookiesAreTreatedAsAbsentAndReplaced(TargetPath path) throws Exception {
+    startDuration(path, "a", "b", "c");
     UserAgent honest = browser();
     honest.get("/");
     String valid = honest.jar.get("AFFINITY");
@@ -94,11 +96,12 @@ class AffinityBalancerTest extends BalancerTestBase {
     assertThat(counters.rejectedCount(Rejection.WRONG_NAME)).isEqualTo(1);
     assertThat(counters.rejectedCount(Rejection.OVERSIZED)).isEqualTo(0); // 5000 chars is under the 16 KB limit: tampered/not base64
     assertThat(counters.rejectedTotal()).isGreaterThanOrEqualTo(bad.size() - 1);
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void killedTargetFailsOverWithRewrittenCookieAndPreviousTargetHeader() throws Exception {
-    startDuration("a", "b", "c");
+  @OverBothPaths
+  void killedTargetFailsOverWithRewrittenCookieAndPreviousTargetHeader(TargetPath path) throws Exception {
+    startDuration(path, "a", "b", "c");
     UserAgent client = browser();
     String pinned = client.get("/").getContentAsString();
     backends.get(pinned).kill();
@@ -117,19 +120,21 @@ class AffinityBalancerTest extends BalancerTestBase {
     Target killed = balancer.balancer().router().target(pinned);
     assertThat(killed.isAvailable(clock.instant())).isFalse();
     assertThat(balancer.balancer().router().target(now).rePins()).isEqualTo(1);
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void clientsCannotForgeThePreviousTargetHeader() throws Exception {
-    startDuration("a", "b");
+  @OverBothPaths
+  void clientsCannotForgeThePreviousTargetHeader(TargetPath path) throws Exception {
+    startDuration(path, "a", "b");
     UserAgent client = browser();
     ContentResponse r = client.send(http.newRequest(balancer.uri().resolve("/")).headers(h -> h.put(AffinityBalancer.PREVIOUS_TARGET_HEADER, "evil")));
     assertThat(r.getHeaders().get("X-Seen-Previous")).isEqualTo("-");
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void allTargetsUnhealthyFailsOpen() throws Exception {
-    startDuration("a", "b", "c");
+  @OverBothPaths
+  void allTargetsUnhealthyFailsOpen(TargetPath path) throws Exception {
+    startDuration(path, "a", "b", "c");
     for (Backends.Backend b : backends.all()) {
       b.healthStatus = 503;
     }
@@ -152,11 +157,12 @@ class AffinityBalancerTest extends BalancerTestBase {
     for (int i = 0; i < 6; i++) {
       assertThat(browser().get("/").getContentAsString()).isEqualTo("b");
     }
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void noReachableTargetAnswers503WithRetryAfter() throws Exception {
-    startDuration("a", "b");
+  @OverBothPaths
+  void noReachableTargetAnswers503WithRetryAfter(TargetPath path) throws Exception {
+    startDuration(path, "a", "b");
     for (Backends.Backend b : backends.all()) {
       b.kill();
     }
@@ -167,11 +173,12 @@ class AffinityBalancerTest extends BalancerTestBase {
       assertThat(r.getMediaType()).isEqualTo("text/plain");
       assertThat(r.getContentAsString()).startsWith("503 Service Unavailable").doesNotContain("Exception").doesNotContain("at org.");
     }
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void deadTargetComesBackAfterHealthChecksPass() throws Exception {
-    startDuration("a", "b");
+  @OverBothPaths
+  void deadTargetComesBackAfterHealthChecksPass(TargetPath path) throws Exception {
+    startDuration(path, "a", "b");
     UserAgent client = browser();
     String pinned = client.get("/").getContentAsString();
     backends.get(pinned).kill();
@@ -183,11 +190,12 @@ class AffinityBalancerTest extends BalancerTestBase {
     assertThat(balancer.balancer().router().target(pinned).isAvailable(clock.instant())).isTrue();
     // The moved client stays where it is now: no flapping back.
     assertThat(client.get("/").getContentAsString()).isEqualTo(moved);
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void applicationStickinessFollowsTheApplicationCookie() throws Exception {
-    start(g -> g.stickiness(StickinessPolicy.application("JSESSIONID", Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.defaults(), "a", "b", "c");
+  @OverBothPaths
+  void applicationStickinessFollowsTheApplicationCookie(TargetPath path) throws Exception {
+    start(path, g -> g.stickiness(StickinessPolicy.application("JSESSIONID", Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.defaults(), "a", "b", "c");
     UserAgent client = browser();
     ContentResponse login = client.get("/login");
     String target = login.getContentAsString();
@@ -203,11 +211,12 @@ class AffinityBalancerTest extends BalancerTestBase {
       seen.merge(client.get("/").getContentAsString(), 1, Integer::sum);
     }
     assertThat(seen.keySet()).hasSizeGreaterThan(1);
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void applicationStickinessFailoverKeepsClientOnNewTarget() throws Exception {
-    start(g -> g.stickiness(StickinessPolicy.application("JSESSIONID", Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.defaults(), "a", "b", "c");
+  @OverBothPaths
+  void applicationStickinessFailoverKeepsClientOnNewTarget(TargetPath path) throws Exception {
+    start(path, g -> g.stickiness(StickinessPolicy.application("JSESSIONID", Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.defaults(), "a", "b", "c");
     UserAgent client = browser();
     String first = client.get("/login").getContentAsString();
     backends.get(first).kill();
@@ -218,11 +227,12 @@ class AffinityBalancerTest extends BalancerTestBase {
     for (int i = 0; i < 5; i++) {
       assertThat(client.get("/").getContentAsString()).isEqualTo(second);
     }
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void corsCompanionIsIssuedAndAccepted() throws Exception {
-    start(g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.builder().cors(true).build(), "a", "b", "c");
+  @OverBothPaths
+  void corsCompanionIsIssuedAndAccepted(TargetPath path) throws Exception {
+    start(path, g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.builder().cors(true).build(), "a", "b", "c");
     UserAgent client = browser();
     String pinned = client.get("/").getContentAsString();
     assertThat(client.setCookieHeader("AFFINITYCORS")).contains("SameSite=None").contains("Secure").contains("HttpOnly");
@@ -233,11 +243,12 @@ class AffinityBalancerTest extends BalancerTestBase {
     for (int i = 0; i < 10; i++) {
       assertThat(crossSite.get("/").getContentAsString()).isEqualTo(pinned);
     }
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void twelveKilobyteTicketShardedOverCookiesSurvivesTheRoundTrip() throws Exception {
-    startDuration("a", "b", "c");
+  @OverBothPaths
+  void twelveKilobyteTicketShardedOverCookiesSurvivesTheRoundTrip(TargetPath path) throws Exception {
+    startDuration(path, "a", "b", "c");
     byte[] extra = new byte[9 * 1024];
     new java.util.Random(7).nextBytes(extra);
     AffinityTicket ticket = AffinityTicket.of("c", "web", START, START.plusSeconds(3600), extra);
@@ -257,11 +268,12 @@ class AffinityBalancerTest extends BalancerTestBase {
       assertThat(r.getContentAsString()).isEqualTo("c");
     }
     assertThat(backends.get("c").lastHeaders.get("cookie")).contains("AFFINITY-0=").contains("AFFINITY-3=");
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void routeCookieFromTheApplicationWinsAndUnknownTargetsAreIgnored() throws Exception {
-    startDuration("a", "b", "c");
+  @OverBothPaths
+  void routeCookieFromTheApplicationWinsAndUnknownTargetsAreIgnored(TargetPath path) throws Exception {
+    startDuration(path, "a", "b", "c");
     UserAgent client = browser();
     String pinned = client.get("/").getContentAsString();
     String other = pinned.equals("a") ? "b" : "a";
@@ -271,11 +283,12 @@ class AffinityBalancerTest extends BalancerTestBase {
     }
     client.jar.put("AFFINITYROUTE", cookies.codec().seal("AFFINITYROUTE", AffinityTicket.of("nowhere", "", START, START.plusSeconds(600))));
     assertThat(client.get("/").getContentAsString()).isEqualTo(pinned);
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void neverAnOpenProxy() throws Exception {
-    startDuration("a");
+  @OverBothPaths
+  void neverAnOpenProxy(TargetPath path) throws Exception {
+    startDuration(path, "a");
     AtomicInteger strayConnections = new AtomicInteger();
     try (ServerSocket stray = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
       Thread acceptor = new Thread(() -> {
@@ -310,11 +323,12 @@ class AffinityBalancerTest extends BalancerTestBase {
       }
       assertThat(strayConnections).hasValue(0);
     }
+    path.assertTaken(balancer.balancer());
   }
 
-  @Test
-  void forwardingHeadersAreAppendedToWhatEarlierProxiesSent() throws Exception {
-    startDuration("a");
+  @OverBothPaths
+  void forwardingHeadersAreAppendedToWhatEarlierProxiesSent(TargetPath path) throws Exception {
+    startDuration(path, "a");
     String authority = balancer.uri().getAuthority();
     browser().get("/");
     Map<String, String> seen = backends.get("a").lastHeaders;
@@ -333,6 +347,7 @@ class AffinityBalancerTest extends BalancerTestBase {
     assertThat(seen.get("via")).startsWith("1.0 edge, 1.1 cdn, 1.1 ");
     assertThat(seen.get("forwarded")).isEqualTo("for=203.0.113.9;proto=https, by=127.0.0.1;for=127.0.0.1;host=\"" + authority + "\";proto=http");
     assertThat(seen.get("x-forwarded-for")).isEqualTo("203.0.113.9, 127.0.0.1");
+    path.assertTaken(balancer.balancer());
   }
 
   @Test
@@ -345,9 +360,9 @@ class AffinityBalancerTest extends BalancerTestBase {
     assertThat(Upstream.appendForwardedValue(new StringBuilder(), "a\"b\\c\u0001d")).hasToString("\"a\\\"b\\\\cd\"");
   }
 
-  @Test
-  void statusJsonReportsTargetsAndCounters() throws Exception {
-    startDuration("a", "b");
+  @OverBothPaths
+  void statusJsonReportsTargetsAndCounters(TargetPath path) throws Exception {
+    startDuration(path, "a", "b");
     UserAgent client = browser();
     client.get("/");
     client.get("/");
@@ -360,6 +375,7 @@ class AffinityBalancerTest extends BalancerTestBase {
     assertThat(json).contains("\"name\":\"web\"").contains("\"id\":\"a\"").contains("\"id\":\"b\"")
         .contains("\"stickyHits\":1").contains("\"newPins\":1").contains("\"invalid\":1").contains("\"health\":\"healthy\"");
     assertThat(http.GET(balancer.uri().resolve("/affinity/nope")).getStatus()).isEqualTo(404);
+    path.assertTaken(balancer.balancer());
   }
 
 }

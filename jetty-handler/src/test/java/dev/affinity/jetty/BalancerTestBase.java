@@ -12,19 +12,27 @@ import dev.affinity.cookie.CodecMetrics;
 import dev.affinity.cookie.CookiePolicy;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Keyring;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
+import dev.affinity.jetty.RawTargets.RawTarget;
+import dev.affinity.jetty.RawTargets.Script;
+import java.io.IOException;
+import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.http.HttpCookieStore;
 import org.junit.jupiter.api.AfterEach;
 
-/** Starts real backends, a real balancer and a real client for each test; stops them after. */
+/**
+ * Starts real backends (Jetty {@link Backends} or scripted {@link RawTargets}), a real balancer and
+ * a real client for each test; stops them after. Every {@code start} takes the {@link TargetPath}
+ * the balancer sends requests over; {@link OverBothPaths} runs a test over each.
+ */
 abstract class BalancerTestBase {
   static final Instant START = Instant.parse("2026-11-23T10:00:00Z");
   static final String SECRET = Base64.getEncoder().encodeToString(new byte[32]);
@@ -36,8 +44,13 @@ abstract class BalancerTestBase {
   AffinityServer balancer;
   HttpClient http;
   AffinityCookies cookies;
+  /** The scripted raw targets this test made; closed after it. */
+  final List<RawTarget> rawTargets = new ArrayList<>();
+  /** The balancer server's thread count, for tests about threads. */
+  int maxThreads = 200;
 
-  void start(Consumer<TargetGroup.Builder> group, CookiePolicy policy, String... ids) throws Exception {
+  /** Starts {@code ids} as Jetty backends in group "web" behind a balancer that sends over {@code path}. */
+  void start(TargetPath path, Consumer<TargetGroup.Builder> group, CookiePolicy policy, String... ids) throws Exception {
     backends = Backends.start(ids);
     AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
     cookies = AffinityCookies.of(codec, policy);
@@ -48,16 +61,68 @@ abstract class BalancerTestBase {
       g.target(id, backends.uri(id), 1);
     }
     Router router = Router.builder(cookies).group(g.build()).build();
-    balancer = AffinityServer.builder(router, counters).clock(clock).build().start();
+    balancer = AffinityServer.builder(router, counters).clock(clock).build();
+    path.applyTo(balancer.balancer());
+    balancer.start();
+    startClient();
+  }
+
+  /** {@link #start(TargetPath, Consumer, CookiePolicy, String...)} on the default path, the direct relay. */
+  void start(Consumer<TargetGroup.Builder> group, CookiePolicy policy, String... ids) throws Exception {
+    start(TargetPath.DIRECT_RELAY, group, policy, ids);
+  }
+
+  /** Jetty backends with sliding one-hour duration stickiness, over {@code path}. */
+  void startDuration(TargetPath path, String... ids) throws Exception {
+    start(path, g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.defaults(), ids);
+  }
+
+  void startDuration(String... ids) throws Exception {
+    startDuration(TargetPath.DIRECT_RELAY, ids);
+  }
+
+  /** A scripted raw target (see {@link RawTargets}), closed after the test. */
+  RawTarget target(String name, Script script) throws IOException {
+    RawTarget t = new RawTarget(name, script);
+    rawTargets.add(t);
+    return t;
+  }
+
+  /** A balancer over {@code path} in front of scripted targets, configured before it starts. */
+  void startBalancer(TargetPath path, Consumer<AffinityBalancer> configure, RawTarget... raw) throws Exception {
+    Map<String, URI> group = new LinkedHashMap<>();
+    for (RawTarget t : raw) {
+      group.put(t.name, t.uri());
+    }
+    startBalancer(path, configure, group);
+  }
+
+  /** A balancer over {@code path} in front of any target URIs (say a refused one), configured before it starts. */
+  void startBalancer(TargetPath path, Consumer<AffinityBalancer> configure, Map<String, URI> targetUris) throws Exception {
+    balancer = AffinityServer.builder(rawRouter(targetUris), counters).clock(clock).maxThreads(maxThreads).build();
+    path.applyTo(balancer.balancer());
+    configure.accept(balancer.balancer());
+    balancer.start();
+    startClient();
+  }
+
+  /** Group "web" with duration stickiness and no active health checks: a raw target answers only what its script says. */
+  Router rawRouter(Map<String, URI> targetUris) {
+    AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
+    cookies = AffinityCookies.of(codec, CookiePolicy.defaults());
+    TargetGroup.Builder g = TargetGroup.builder("web")
+        .stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
+        .healthCheck(new HealthCheckSettings(false, "/health", Duration.ofHours(1), Duration.ofSeconds(2), 2, 2, 200, 399, Duration.ofSeconds(10)));
+    targetUris.forEach((id, uri) -> g.target(id, uri, 1));
+    return Router.builder(cookies).group(g.build()).build();
+  }
+
+  void startClient() throws Exception {
     http = new HttpClient();
     http.setHttpCookieStore(new HttpCookieStore.Empty());
     http.setFollowRedirects(false);
     http.setRequestBufferSize(32 * 1024);
     http.start();
-  }
-
-  void startDuration(String... ids) throws Exception {
-    start(g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.defaults(), ids);
   }
 
   UserAgent browser() {
@@ -74,6 +139,9 @@ abstract class BalancerTestBase {
     }
     if (backends != null) {
       backends.close();
+    }
+    for (RawTarget t : rawTargets) {
+      t.close();
     }
   }
 

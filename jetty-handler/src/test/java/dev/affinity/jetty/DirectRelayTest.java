@@ -1,19 +1,10 @@
 package dev.affinity.jetty;
 
+import static dev.affinity.jetty.RawTargets.*;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
-import dev.affinity.balancer.HealthCheckSettings;
-import dev.affinity.balancer.Router;
-import dev.affinity.balancer.StickinessPolicy;
-import dev.affinity.balancer.TargetGroup;
-import dev.affinity.cookie.AffinityCookieCodec;
-import dev.affinity.cookie.AffinityCookies;
-import dev.affinity.cookie.CookiePolicy;
-import dev.affinity.cookie.Expiry;
 import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,31 +16,21 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Consumer;
+import org.eclipse.jetty.client.AbstractConnectionPool;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.CompletableResponseListener;
 import org.eclipse.jetty.client.ContentResponse;
-import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.http.HttpCookieStore;
+import org.eclipse.jetty.client.Destination;
 import org.eclipse.jetty.http.HttpHeader;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -59,22 +40,14 @@ import org.junit.jupiter.api.Test;
 class DirectRelayTest extends BalancerTestBase {
   private static final String NOT_MODIFIED_DATE = "Mon, 01 Jan 2001 00:00:00 GMT";
 
-  private final List<RawTarget> targets = new ArrayList<>();
-
-  @AfterEach
-  void closeTargets() {
-    for (RawTarget t : targets) {
-      t.close();
-    }
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Bodyless requests: the direct path and its kept-alive connections
 
   @Test
   void bodylessGetsGoDirectOverOneKeptAliveConnection() throws Exception {
-    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
-    startBalancer(b -> {}, t);
+    // Direct relay only: counts its own kept-alive connections to the target.
+    RawTarget t = target("r0", RawTargets::echoEveryRequest);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     UserAgent client = browser();
     for (int i = 0; i < 20; i++) {
       ContentResponse r = client.get("/page/" + i + "?q=" + i);
@@ -93,8 +66,9 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void deleteAndOptionsWithoutBodyAlsoGoDirect() throws Exception {
-    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
-    startBalancer(b -> {}, t);
+    // Direct relay only: which methods take it, seen in its own connection pool.
+    RawTarget t = target("r0", RawTargets::echoEveryRequest);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     assertThat(http.newRequest(balancer.uri().resolve("/item/1")).method("DELETE").timeout(5, TimeUnit.SECONDS).send().getContentAsString())
         .isEqualTo("r0 DELETE /item/1");
     assertThat(http.newRequest(balancer.uri().resolve("/item/2")).method("OPTIONS").timeout(5, TimeUnit.SECONDS).send().getContentAsString())
@@ -104,8 +78,8 @@ class DirectRelayTest extends BalancerTestBase {
     awaitIdleConnections(1);
   }
 
-  @Test
-  void hopByHopHeadersAreDroppedBothWays() throws Exception {
+  @OverBothPaths
+  void hopByHopHeadersAreDroppedBothWays(TargetPath path) throws Exception {
     RawTarget t = target("r0", peer -> {
       if (peer.readHead() == null) {
         return;
@@ -115,7 +89,7 @@ class DirectRelayTest extends BalancerTestBase {
           + "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nok");
       peer.awaitEof();
     });
-    startBalancer(b -> {}, t);
+    startBalancer(path, b -> {}, t);
     String answer = raw("GET /hop HTTP/1.1\r\nHost: shop.example\r\nConnection: close, X-Secret\r\nX-Secret: s\r\n"
         + "Keep-Alive: 5\r\nTE: trailers\r\nProxy-Authorization: x\r\nProxy-Connection: keep-alive\r\nTrailer: X-Checksum\r\n"
         + "X-Affinity-Previous-Target: evil\r\nX-Normal: n\r\n\r\n");
@@ -135,16 +109,22 @@ class DirectRelayTest extends BalancerTestBase {
     assertThat(answer).startsWith("HTTP/1.1 200 ");
     Map<String, List<String>> got = headers(answer.substring(0, answer.indexOf("\r\n\r\n") + 4));
     assertThat(got.get("x-kept")).containsExactly("yes");
-    assertThat(got).doesNotContainKeys("x-internal", "keep-alive", "trailer", "proxy-authenticate");
+    if (path == TargetPath.HTTP_CLIENT) {
+      // differs today: the HttpClient path passes on a header the target's Connection header lists.
+      assertThat(got.get("x-internal")).containsExactly("1");
+      assertThat(got).doesNotContainKeys("keep-alive", "trailer", "proxy-authenticate");
+    } else {
+      assertThat(got).doesNotContainKeys("x-internal", "keep-alive", "trailer", "proxy-authenticate");
+    }
     assertThat(got.get("date")).hasSize(1).noneMatch(d -> d.contains("2001"));
     assertThat(got.get("set-cookie")).anyMatch(c -> c.startsWith("AFFINITY="));
     assertThat(answer).endsWith("\r\n\r\nok");
   }
 
-  @Test
-  void http10RequestWithoutHostGetsTheTargetsHostAndPort() throws Exception {
-    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
-    startBalancer(b -> {}, t);
+  @OverBothPaths
+  void http10RequestWithoutHostGetsTheTargetsHostAndPort(TargetPath path) throws Exception {
+    RawTarget t = target("r0", RawTargets::echoEveryRequest);
+    startBalancer(path, b -> {}, t);
     String answer = raw("GET /old HTTP/1.0\r\n\r\n");
     assertThat(answer.substring(0, answer.indexOf("\r\n"))).matches("HTTP/1\\.[01] 200 .*");
     assertThat(answer).endsWith("r0 GET /old");
@@ -159,6 +139,7 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void keptAliveConnectionClosedByTheTargetLeavesThePoolAndTheNextRequestGoesOnANewOne() throws Exception {
+    // Direct relay only: TargetConnections pooling (an idle connection still listens).
     // Each connection answers one request (without Connection: close), then the target closes it (FIN).
     Script answerOnceThenClose = peer -> {
       if (peer.readHead() != null) {
@@ -167,7 +148,7 @@ class DirectRelayTest extends BalancerTestBase {
     };
     RawTarget a = target("a", answerOnceThenClose);
     RawTarget b = target("b", answerOnceThenClose);
-    startBalancer(x -> {}, a, b);
+    startBalancer(TargetPath.DIRECT_RELAY, x -> {}, a, b);
     UserAgent client = browser();
     ContentResponse first = client.get("/");
     assertThat(first.getStatus()).isEqualTo(200);
@@ -188,22 +169,22 @@ class DirectRelayTest extends BalancerTestBase {
     assertThat(balancer.balancer().badGatewayResponses()).isZero();
   }
 
-  @Test
-  void keptAliveConnectionClosedByTheTargetJustAsTheRequestWentOutIsResentOnANewOneNotFailedOver() throws Exception {
-    assertResentOnANewConnection(false);
+  @OverBothPaths
+  void keptAliveConnectionClosedByTheTargetJustAsTheRequestWentOutIsResentOnANewOneNotFailedOver(TargetPath path) throws Exception {
+    assertResentOnANewConnection(path, false);
   }
 
-  @Test
-  void keptAliveConnectionResetByTheTargetJustAsTheRequestWentOutIsResentOnANewOneNotFailedOver() throws Exception {
+  @OverBothPaths
+  void keptAliveConnectionResetByTheTargetJustAsTheRequestWentOutIsResentOnANewOneNotFailedOver(TargetPath path) throws Exception {
     // A reset (RST, as a crashed or rebooted host sends) rather than a FIN.
-    assertResentOnANewConnection(true);
+    assertResentOnANewConnection(path, true);
   }
 
   /**
    * The race a pool cannot see coming: the target gives up on a kept-alive connection just as the
    * next request arrives on it (its keep-alive timeout ran out), and never answers that request.
    */
-  private void assertResentOnANewConnection(boolean reset) throws Exception {
+  private void assertResentOnANewConnection(TargetPath path, boolean reset) throws Exception {
     Script firstConnectionGivesUp = peer -> {
       boolean first = peer.target.accepted.get() == 1;
       String head;
@@ -219,17 +200,28 @@ class DirectRelayTest extends BalancerTestBase {
     };
     RawTarget a = target("a", firstConnectionGivesUp);
     RawTarget b = target("b", firstConnectionGivesUp);
-    startBalancer(x -> {}, a, b);
+    startBalancer(path, x -> {}, a, b);
     UserAgent client = browser();
     ContentResponse first = client.get("/");
     assertThat(first.getStatus()).isEqualTo(200);
     String pinned = first.getContentAsString().split(" ")[0];
     RawTarget pinnedTarget = pinned.equals("a") ? a : b;
     RawTarget other = pinnedTarget == a ? b : a;
-    awaitIdleConnections(1);
+    awaitIdleConnections(path, 1);
 
     ContentResponse second = client.get("/again");
     assertThat(second.getStatus()).isEqualTo(200);
+    if (path == TargetPath.HTTP_CLIENT) {
+      // differs today: the HttpClient path does not resend on a new connection to the same target;
+      // it fails the client over to another target (the request had reached the pinned one).
+      assertThat(second.getContentAsString()).isEqualTo(other.name + " /again");
+      assertThat(pinnedTarget.accepted.get()).isEqualTo(1);
+      assertThat(pinnedTarget.heads).hasSize(2);
+      assertThat(other.accepted.get()).isEqualTo(1);
+      assertThat(balancer.balancer().failovers()).isEqualTo(1);
+      assertThat(balancer.balancer().badGatewayResponses()).isZero();
+      return;
+    }
     assertThat(second.getContentAsString()).as("the client stays on its target").isEqualTo(pinned + " /again");
     assertThat(pinnedTarget.accepted.get()).isEqualTo(2);
     assertThat(pinnedTarget.heads).hasSize(3);
@@ -237,16 +229,16 @@ class DirectRelayTest extends BalancerTestBase {
     assertThat(other.accepted.get()).isZero();
     assertThat(balancer.balancer().failovers()).isZero();
     assertThat(balancer.balancer().badGatewayResponses()).isZero();
-    awaitIdleConnections(1);
+    awaitIdleConnections(path, 1);
   }
 
-  @Test
-  void refusedConnectionFailsOverToAnotherTarget() throws Exception {
-    RawTarget live = target("live", DirectRelayTest::echoEveryRequest);
+  @OverBothPaths
+  void refusedConnectionFailsOverToAnotherTarget(TargetPath path) throws Exception {
+    RawTarget live = target("live", RawTargets::echoEveryRequest);
     Map<String, URI> group = new LinkedHashMap<>();
     group.put("dead", refusedUri());
     group.put("live", live.uri());
-    startBalancer(b -> {}, group);
+    startBalancer(path, b -> {}, group);
     for (int i = 0; i < 4; i++) {
       ContentResponse r = get("/fresh/" + i);
       assertThat(r.getStatus()).isEqualTo(200);
@@ -262,6 +254,7 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void largeChunkedAndFixedLengthBodiesAreRelayedByteExactOnOneConnection() throws Exception {
+    // Direct relay only: its own framing and connection reuse (HttpClient's framing is Jetty's).
     byte[] chunked = randomBytes(3 * 1024 * 1024, 1);
     byte[] fixed = randomBytes(2 * 1024 * 1024, 2);
     RawTarget t = target("r0", eachRequest((peer, head) -> {
@@ -277,7 +270,7 @@ class DirectRelayTest extends BalancerTestBase {
         peer.send(ok("small"));
       }
     }));
-    startBalancer(b -> {}, t);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     ContentResponse c = getBig("/chunked");
     assertThat(c.getStatus()).isEqualTo(200);
     assertThat(c.getContent().length).isEqualTo(chunked.length);
@@ -294,12 +287,13 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void chunkedBodyWithExtensionsAndTrailersIsRelayedAndTheConnectionReused() throws Exception {
+    // Direct relay only: its own framing and connection reuse (HttpClient's framing is Jetty's).
     byte[] body = randomBytes(200_000, 3);
     RawTarget t = target("r0", eachRequest((peer, head) -> {
       peer.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n");
       writeChunked(peer.out, body, true);
     }));
-    startBalancer(b -> {}, t);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     for (int i = 0; i < 3; i++) {
       ContentResponse r = getBig("/t" + i);
       assertThat(r.getStatus()).isEqualTo(200);
@@ -310,6 +304,7 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void eofDelimitedBodyIsRelayedIntactAndTheConnectionNotReused() throws Exception {
+    // Direct relay only: its own framing and connection reuse (HttpClient's framing is Jetty's).
     byte[] body = randomBytes(300_000, 4);
     RawTarget t = target("r0", peer -> {
       if (peer.readHead() != null) {
@@ -318,7 +313,7 @@ class DirectRelayTest extends BalancerTestBase {
         peer.out.flush();
       }
     });
-    startBalancer(b -> {}, t);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     for (int i = 0; i < 2; i++) {
       ContentResponse r = getBig("/eof/" + i);
       assertThat(r.getStatus()).isEqualTo(200);
@@ -330,6 +325,7 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void connectionCloseAndHttp10ResponsesAreNotReused() throws Exception {
+    // Direct relay only: its own connection reuse.
     // The target keeps each connection open after answering: the balancer must not reuse it on its own account.
     RawTarget t = target("r0", peer -> {
       String head = peer.readHead();
@@ -343,7 +339,7 @@ class DirectRelayTest extends BalancerTestBase {
       }
       peer.awaitEof();
     });
-    startBalancer(b -> {}, t);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     for (String path : List.of("/close", "/close", "/http10", "/http10")) {
       ContentResponse r = get(path);
       assertThat(r.getStatus()).isEqualTo(200);
@@ -357,6 +353,7 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void headRelaysContentLengthWithoutBodyAndBothConnectionsStayUsable() throws Exception {
+    // Direct relay only: its own framing and connection reuse (HttpClient's framing is Jetty's).
     RawTarget t = target("r0", eachRequest((peer, head) -> {
       if (head.startsWith("HEAD ")) {
         peer.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\n\r\n");
@@ -364,7 +361,7 @@ class DirectRelayTest extends BalancerTestBase {
         peer.send(ok("after head"));
       }
     }));
-    startBalancer(b -> {}, t);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     try (Wire wire = new Wire()) {
       wire.send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n");
       Reply head = wire.read(true);
@@ -383,6 +380,7 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void noContentAndNotModifiedHaveNoBodyAndKeepTheConnection() throws Exception {
+    // Direct relay only: its own framing and connection reuse (HttpClient's framing is Jetty's).
     RawTarget t = target("r0", eachRequest((peer, head) -> {
       String path = requestLine(head).split(" ")[1];
       if (path.equals("/204")) {
@@ -394,7 +392,7 @@ class DirectRelayTest extends BalancerTestBase {
         peer.send(ok("after"));
       }
     }));
-    startBalancer(b -> {}, t);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     try (Wire wire = new Wire()) {
       wire.send("GET /204 HTTP/1.1\r\nHost: x\r\n\r\n");
       Reply noContent = wire.read(false);
@@ -415,6 +413,7 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void answerArrivingInFragmentsIsReassembled() throws Exception {
+    // Direct relay only: its own parsing of a fragmented answer on the selector.
     String answer = "HTTP/1.1 200 OK\r\nX-Long-Header: " + "v".repeat(3000) + "\r\nContent-Length: 10\r\n\r\n0123456789";
     int[] cuts = {3, 10, 17, 20, 100, 3040, 3041, 3050, answer.length() - 12, answer.length() - 11, answer.length() - 5};
     RawTarget t = target("r0", eachRequest((peer, head) -> {
@@ -426,7 +425,7 @@ class DirectRelayTest extends BalancerTestBase {
       }
       peer.send(answer.substring(from));
     }));
-    startBalancer(b -> {}, t);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     for (int i = 0; i < 2; i++) {
       ContentResponse r = get("/frag");
       assertThat(r.getStatus()).isEqualTo(200);
@@ -438,10 +437,11 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void bytesBeyondTheContentLengthAreNotRelayedAndTheConnectionIsDropped() throws Exception {
+    // Direct relay only: its own framing and connection reuse (HttpClient's framing is Jetty's).
     RawTarget t = target("r0", eachRequest((peer, head) -> {
       peer.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled");
     }));
-    startBalancer(b -> {}, t);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     for (int i = 0; i < 2; i++) {
       ContentResponse r = get("/over");
       assertThat(r.getStatus()).isEqualTo(200);
@@ -450,8 +450,8 @@ class DirectRelayTest extends BalancerTestBase {
     assertThat(t.accepted.get()).as("a connection with stray bytes is not reused").isEqualTo(2);
   }
 
-  @Test
-  void chunkedAnswerWithAContentLengthTooGives502() throws Exception {
+  @OverBothPaths
+  void chunkedAnswerWithAContentLengthTooGives502(TargetPath path) throws Exception {
     // A classic smuggling shape (RFC 9112 section 6.3): the relay must not pass on a length that does not match the body.
     RawTarget t = target("r0", peer -> {
       if (peer.readHead() != null) {
@@ -459,7 +459,7 @@ class DirectRelayTest extends BalancerTestBase {
         peer.awaitEof();
       }
     });
-    startBalancer(b -> {}, t);
+    startBalancer(path, b -> {}, t);
     ContentResponse r = get("/both");
     // Jetty's parser refuses the answer outright: a 502, never a mismatched length.
     assertThat(r.getStatus()).isEqualTo(502);
@@ -469,24 +469,24 @@ class DirectRelayTest extends BalancerTestBase {
   // ---------------------------------------------------------------------------------------------
   // Targets that answer with something unusable
 
-  @Test
-  void garbageFromTheTargetGives502WithAPlainBody() throws Exception {
+  @OverBothPaths
+  void garbageFromTheTargetGives502WithAPlainBody(TargetPath path) throws Exception {
     RawTarget t = target("r0", peer -> {
       if (peer.readHead() != null) {
         peer.send("NOT HTTP\r\n\r\n");
       }
     });
-    startBalancer(b -> {}, t);
+    startBalancer(path, b -> {}, t);
     ContentResponse r = get("/");
     assertThat(r.getStatus()).isEqualTo(502);
     assertThat(r.getHeaders().get(HttpHeader.CONTENT_TYPE)).startsWith("text/plain");
     assertThat(r.getContentAsString()).startsWith("502 Bad Gateway").doesNotContain("Exception").doesNotContain("\tat ");
     assertThat(balancer.balancer().badGatewayResponses()).isEqualTo(1);
-    assertThat(idleConnections()).isZero();
+    assertThat(idleConnections(path)).isZero();
   }
 
-  @Test
-  void interimResponsesAreSkipped() throws Exception {
+  @OverBothPaths
+  void interimResponsesAreSkipped(TargetPath path) throws Exception {
     AtomicInteger served = new AtomicInteger();
     RawTarget t = target("r0", eachRequest((peer, head) -> {
       if (served.incrementAndGet() == 1) {
@@ -500,7 +500,7 @@ class DirectRelayTest extends BalancerTestBase {
         peer.send("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello2");
       }
     }));
-    startBalancer(b -> {}, t);
+    startBalancer(path, b -> {}, t);
     ContentResponse first = get("/1");
     assertThat(first.getStatus()).isEqualTo(200);
     assertThat(first.getContentAsString()).isEqualTo("hello");
@@ -511,16 +511,23 @@ class DirectRelayTest extends BalancerTestBase {
     assertThat(t.accepted.get()).isEqualTo(1);
   }
 
-  @Test
-  void unaskedSwitchingProtocolsGives502() throws Exception {
+  @OverBothPaths
+  void unaskedSwitchingProtocolsGives502(TargetPath path) throws Exception {
     RawTarget t = target("r0", peer -> {
       if (peer.readHead() != null) {
         peer.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n");
         peer.awaitEof();
       }
     });
-    startBalancer(b -> {}, t);
+    startBalancer(path, b -> {}, t);
     ContentResponse r = get("/");
+    if (path == TargetPath.HTTP_CLIENT) {
+      // differs today: the HttpClient path passes the unasked 101 on to the client instead of a 502,
+      // and does not drop the target connection.
+      assertThat(r.getStatus()).isEqualTo(101);
+      assertThat(balancer.balancer().badGatewayResponses()).isZero();
+      return;
+    }
     assertThat(r.getStatus()).isEqualTo(502);
     assertThat(r.getContentAsString()).startsWith("502 Bad Gateway");
     assertThat(t.finished.tryAcquire(2, TimeUnit.SECONDS)).as("the balancer dropped the connection").isTrue();
@@ -529,14 +536,14 @@ class DirectRelayTest extends BalancerTestBase {
   // ---------------------------------------------------------------------------------------------
   // Silence, slowness and deaths
 
-  @Test
-  void silentTargetGives504AfterTheUpstreamTimeout() throws Exception {
+  @OverBothPaths
+  void silentTargetGives504AfterTheUpstreamTimeout(TargetPath path) throws Exception {
     RawTarget t = target("r0", peer -> {
       if (peer.readHead() != null) {
         peer.awaitEof();
       }
     });
-    startBalancer(b -> b.setUpstreamTimeout(Duration.ofMillis(500)), t);
+    startBalancer(path, b -> b.setUpstreamTimeout(Duration.ofMillis(500)), t);
     long start = System.nanoTime();
     ContentResponse r = http.newRequest(balancer.uri().resolve("/stall")).timeout(5, TimeUnit.SECONDS).send();
     long millis = (System.nanoTime() - start) / 1_000_000;
@@ -547,8 +554,8 @@ class DirectRelayTest extends BalancerTestBase {
     assertThat(t.finished.tryAcquire(1, TimeUnit.SECONDS)).as("the watchdog closed the connection").isTrue();
   }
 
-  @Test
-  void timeoutOnAKeptAliveConnectionIsNotRetried() throws Exception {
+  @OverBothPaths
+  void timeoutOnAKeptAliveConnectionIsNotRetried(TargetPath path) throws Exception {
     AtomicInteger served = new AtomicInteger();
     RawTarget t = target("r0", eachRequest((peer, head) -> {
       if (served.incrementAndGet() == 1) {
@@ -558,17 +565,17 @@ class DirectRelayTest extends BalancerTestBase {
         return;
       }
     }));
-    startBalancer(b -> b.setUpstreamTimeout(Duration.ofMillis(300)), t);
+    startBalancer(path, b -> b.setUpstreamTimeout(Duration.ofMillis(300)), t);
     assertThat(get("/1").getContentAsString()).isEqualTo("first");
-    awaitIdleConnections(1);
+    awaitIdleConnections(path, 1);
     ContentResponse r = http.newRequest(balancer.uri().resolve("/2")).timeout(5, TimeUnit.SECONDS).send();
     assertThat(r.getStatus()).isEqualTo(504);
     assertThat(t.accepted.get()).as("no second connection for a request the target may be working on").isEqualTo(1);
     assertThat(t.heads).hasSize(2);
   }
 
-  @Test
-  void slowTargetThatKeepsSendingIsNotCut() throws Exception {
+  @OverBothPaths
+  void slowTargetThatKeepsSendingIsNotCut(TargetPath path) throws Exception {
     RawTarget t = target("r0", peer -> {
       if (peer.readHead() != null) {
         peer.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\n");
@@ -579,21 +586,21 @@ class DirectRelayTest extends BalancerTestBase {
         peer.awaitEof();
       }
     });
-    startBalancer(b -> b.setUpstreamTimeout(Duration.ofMillis(500)), t);
+    startBalancer(path, b -> b.setUpstreamTimeout(Duration.ofMillis(500)), t);
     ContentResponse r = http.newRequest(balancer.uri().resolve("/trickle")).timeout(5, TimeUnit.SECONDS).send();
     assertThat(r.getStatus()).isEqualTo(200);
     assertThat(r.getContentAsString()).isEqualTo("01234567");
     assertThat(balancer.balancer().gatewayTimeoutResponses()).isZero();
   }
 
-  @Test
-  void targetDyingMidBodyCutsTheClientShortWithoutHanging() throws Exception {
+  @OverBothPaths
+  void targetDyingMidBodyCutsTheClientShortWithoutHanging(TargetPath path) throws Exception {
     RawTarget t = target("r0", peer -> {
       if (peer.readHead() != null) {
         peer.send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n0123456789");
       }
     });
-    startBalancer(b -> {}, t);
+    startBalancer(path, b -> {}, t);
     // Over a raw socket: the headers and the ten bytes, then the connection ends (no read timeout).
     long start = System.nanoTime();
     try (Wire wire = new Wire()) {
@@ -616,25 +623,25 @@ class DirectRelayTest extends BalancerTestBase {
       fail("the client hung until its timeout", hung);
     }
     assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(4000);
-    assertThat(idleConnections()).isZero();
+    assertThat(idleConnections(path)).isZero();
   }
 
-  @Test
-  void targetDyingAfterHeadersBeforeAnyBodyGives502() throws Exception {
+  @OverBothPaths
+  void targetDyingAfterHeadersBeforeAnyBodyGives502(TargetPath path) throws Exception {
     RawTarget t = target("r0", peer -> {
       if (peer.readHead() != null) {
         peer.send("HTTP/1.1 200 OK\r\nX-Partial: 1\r\nContent-Length: 100\r\n\r\n");
       }
     });
-    startBalancer(b -> {}, t);
+    startBalancer(path, b -> {}, t);
     ContentResponse r = http.newRequest(balancer.uri().resolve("/")).timeout(5, TimeUnit.SECONDS).send();
     assertThat(r.getStatus()).isEqualTo(502);
     assertThat(r.getHeaders().get("X-Partial")).as("the failed answer's headers are not passed on").isNull();
     assertThat(r.getContentAsString()).startsWith("502 Bad Gateway");
   }
 
-  @Test
-  void clientLeavingMidDownloadClosesTheTargetConnection() throws Exception {
+  @OverBothPaths
+  void clientLeavingMidDownloadClosesTheTargetConnection(TargetPath path) throws Exception {
     AtomicInteger served = new AtomicInteger();
     RawTarget t = target("r0", eachRequest((peer, head) -> {
       if (served.incrementAndGet() == 1) {
@@ -651,14 +658,14 @@ class DirectRelayTest extends BalancerTestBase {
         peer.send(ok("next"));
       }
     }));
-    startBalancer(b -> {}, t);
+    startBalancer(path, b -> {}, t);
     try (Wire wire = new Wire()) {
       wire.send("GET /huge HTTP/1.1\r\nHost: x\r\n\r\n");
       assertThat(wire.readHeadOnly().status).isEqualTo(200);
       wire.in.readNBytes(100_000);
     }
     assertThat(t.finished.tryAcquire(2, TimeUnit.SECONDS)).as("the balancer closed the target connection").isTrue();
-    assertThat(idleConnections()).isZero();
+    assertThat(idleConnections(path)).isZero();
     assertThat(get("/next").getContentAsString()).isEqualTo("next");
     assertThat(t.accepted.get()).isEqualTo(2);
   }
@@ -666,15 +673,16 @@ class DirectRelayTest extends BalancerTestBase {
   // ---------------------------------------------------------------------------------------------
   // What does not take the direct path
 
-  @Test
-  void postWithABodyGoesThroughHttpClientAndArrivesExact() throws Exception {
+  @OverBothPaths
+  void postWithABodyGoesThroughHttpClientAndArrivesExact(TargetPath path) throws Exception {
+    // POST never takes the direct relay: with it on (DIRECT_RELAY) as with it off, the body goes through HttpClient.
     byte[] upload = randomBytes(100_000, 5);
     RawTarget t = target("r0", eachRequest((peer, head) -> {
       byte[] body = peer.readBody(head);
       peer.target.bodies.add(body);
       peer.send(ok("got " + body.length));
     }));
-    startBalancer(b -> {}, t);
+    startBalancer(path, b -> {}, t);
     ContentResponse r = http.POST(balancer.uri().resolve("/upload"))
         .body(new BytesRequestContent("application/octet-stream", upload)).timeout(5, TimeUnit.SECONDS).send();
     assertThat(r.getStatus()).isEqualTo(200);
@@ -683,10 +691,12 @@ class DirectRelayTest extends BalancerTestBase {
     assertThat(t.bodies).singleElement().satisfies(b -> assertThat(sha256(b)).isEqualTo(sha256(upload)));
     assertThat(r.getHeaders().getValuesList(HttpHeader.SET_COOKIE)).anyMatch(c -> c.startsWith("AFFINITY="));
     assertThat(idleConnections()).as("nothing in the direct path's pool").isZero();
+    TargetPath.HTTP_CLIENT.assertTaken(balancer.balancer());
   }
 
   @Test
   void requestsWaitingOnASlowTargetHoldNoServerThread() throws Exception {
+    // Direct relay only: the server threads (none) it holds while a target thinks.
     java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
     RawTarget t = target("r0", eachRequest((peer, head) -> {
       String path = requestLine(head).split(" ")[1];
@@ -696,7 +706,7 @@ class DirectRelayTest extends BalancerTestBase {
       peer.send(ok("r0 " + path));
     }));
     maxThreads = 8;
-    startBalancer(b -> {}, t);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     // Three times the server's threads wait on the target at once...
     int waiting = 24;
     List<java.util.concurrent.CompletableFuture<ContentResponse>> slow = new ArrayList<>();
@@ -726,6 +736,7 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void connectsThatHangTakeAtMostAQuarterOfTheThreadsAndTheServerStillAnswers() throws Exception {
+    // Direct relay only: its connect limit (beyond it, requests go through HttpClient).
     // A listener whose accept queue is full and never drained: the kernel drops further SYNs, so a
     // connect to it hangs until the connect timeout, as to a dead host behind a firewall.
     try (ServerSocket swallower = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
@@ -742,7 +753,7 @@ class DirectRelayTest extends BalancerTestBase {
       }
       try {
         maxThreads = 8;
-        startBalancer(b -> b.setConnectTimeout(Duration.ofSeconds(3)),
+        startBalancer(TargetPath.DIRECT_RELAY, b -> b.setConnectTimeout(Duration.ofSeconds(3)),
             Map.of("hole", URI.create("http://127.0.0.1:" + swallower.getLocalPort())));
         // Three times the server's threads try to connect at once...
         List<java.util.concurrent.CompletableFuture<ContentResponse>> hanging = new ArrayList<>();
@@ -769,8 +780,9 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void theServerIsNonBlockingSoRequestsAreHandledOnTheSelectorThread() throws Exception {
-    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
-    startBalancer(b -> {}, t);
+    // Direct relay only: the server's invocation type, which the direct relay relies on.
+    RawTarget t = target("r0", RawTargets::echoEveryRequest);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> {}, t);
     // Admin, WebSocket and balancer handlers all declare it; one blocking handler would make Jetty
     // dispatch every request to another thread.
     assertThat(balancer.server().getInvocationType()).isEqualTo(org.eclipse.jetty.util.thread.Invocable.InvocationType.NON_BLOCKING);
@@ -780,7 +792,8 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void embeddedInAPlainServerBehindABlockingHandlerTheDirectPathWorksTheSame() throws Exception {
-    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
+    // Direct relay only: the relay inside a plain blocking Jetty server.
+    RawTarget t = target("r0", RawTargets::echoEveryRequest);
     // Any Jetty server: its own thread pool (no in-place resume), and a handler in front that does
     // not say it is non-blocking, so Jetty dispatches every request to a pool thread.
     org.eclipse.jetty.server.Server server = new org.eclipse.jetty.server.Server();
@@ -793,7 +806,7 @@ class DirectRelayTest extends BalancerTestBase {
         return false;
       }
     };
-    AffinityBalancer embedded = new AffinityBalancer(router(Map.of("r0", t.uri())));
+    AffinityBalancer embedded = new AffinityBalancer(rawRouter(Map.of("r0", t.uri())));
     server.setHandler(new org.eclipse.jetty.server.Handler.Sequence(passThrough, embedded));
     server.start();
     try {
@@ -813,8 +826,9 @@ class DirectRelayTest extends BalancerTestBase {
 
   @Test
   void withDirectRelayOffTheSameGetsGoThroughHttpClient() throws Exception {
-    RawTarget t = target("r0", DirectRelayTest::echoEveryRequest);
-    startBalancer(b -> b.setDirectRelay(false), t);
+    // HttpClient path by definition: setDirectRelay(false) takes the GETs the direct relay would take.
+    RawTarget t = target("r0", RawTargets::echoEveryRequest);
+    startBalancer(TargetPath.HTTP_CLIENT, b -> {}, t);
     assertThat(balancer.balancer().isDirectRelay()).isFalse();
     for (int i = 0; i < 3; i++) {
       ContentResponse r = get("/off/" + i);
@@ -827,203 +841,7 @@ class DirectRelayTest extends BalancerTestBase {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Scripted targets
-
-  /** What a raw target does with one accepted connection (which is closed when it returns). */
-  interface Script {
-    void serve(Peer peer) throws Exception;
-  }
-
-  /** Answers every request on a connection with its own name, method and path-query, keeping the connection. */
-  /** What a target does with each request head on a connection, until the balancer closes it. */
-  interface RequestScript {
-    void answer(Peer peer, String head) throws Exception;
-  }
-
-  static Script eachRequest(RequestScript script) {
-    return peer -> {
-      for (String head; (head = peer.readHead()) != null; ) {
-        script.answer(peer, head);
-      }
-    };
-  }
-
-  static void echoEveryRequest(Peer peer) throws IOException {
-    for (String head; (head = peer.readHead()) != null; ) {
-      String[] line = requestLine(head).split(" ");
-      peer.send(ok(peer.target.name + " " + line[0] + " " + line[1]));
-    }
-  }
-
-  private RawTarget target(String name, Script script) throws IOException {
-    RawTarget t = new RawTarget(name, script);
-    targets.add(t);
-    return t;
-  }
-
-  /** A TCP server on loopback that runs {@code script} on each connection and records what came in. */
-  static final class RawTarget implements AutoCloseable {
-    final String name;
-    final ServerSocket server;
-    final AtomicInteger accepted = new AtomicInteger();
-    final List<String> heads = new CopyOnWriteArrayList<>();
-    final List<byte[]> bodies = new CopyOnWriteArrayList<>();
-    /** One permit per connection whose script returned and which is closed. */
-    final Semaphore finished = new Semaphore(0);
-    private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
-
-    RawTarget(String name, Script script) throws IOException {
-      this.name = name;
-      this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-      Thread acceptor = new Thread(() -> {
-        while (!server.isClosed()) {
-          Socket s;
-          try {
-            s = server.accept();
-          } catch (IOException e) {
-            return;
-          }
-          accepted.incrementAndGet();
-          sockets.add(s);
-          Thread t = new Thread(() -> {
-            try {
-              script.serve(new Peer(this, s));
-            } catch (Exception e) {
-              // the balancer or the test hung up
-            } finally {
-              try {
-                s.close();
-              } catch (IOException ignored) {
-                // closing is all that was wanted
-              }
-              sockets.remove(s);
-              finished.release();
-            }
-          }, "raw-target-" + name);
-          t.setDaemon(true);
-          t.start();
-        }
-      }, "raw-target-" + name + "-acceptor");
-      acceptor.setDaemon(true);
-      acceptor.start();
-    }
-
-    int port() {
-      return server.getLocalPort();
-    }
-
-    URI uri() {
-      return URI.create("http://127.0.0.1:" + port());
-    }
-
-    @Override
-    public void close() {
-      try {
-        server.close();
-      } catch (IOException ignored) {
-        // best effort
-      }
-      for (Socket s : sockets) {
-        try {
-          s.close();
-        } catch (IOException ignored) {
-          // best effort
-        }
-      }
-    }
-  }
-
-  /** The target's side of one connection. */
-  static final class Peer {
-    final RawTarget target;
-    final Socket socket;
-    final InputStream in;
-    final OutputStream out;
-
-    Peer(RawTarget target, Socket socket) throws IOException {
-      this.target = target;
-      this.socket = socket;
-      this.in = new BufferedInputStream(socket.getInputStream());
-      this.out = socket.getOutputStream();
-    }
-
-    /** The next request's head (request line and headers), recorded; null when the balancer closed. */
-    String readHead() throws IOException {
-      String head;
-      try {
-        head = DirectRelayTest.readHead(in);
-      } catch (IOException closed) {
-        return null;
-      }
-      if (head != null) {
-        target.heads.add(head);
-      }
-      return head;
-    }
-
-    byte[] readBody(String head) throws IOException {
-      Map<String, List<String>> h = headers(head);
-      if (h.getOrDefault("transfer-encoding", List.of()).stream().anyMatch(v -> v.toLowerCase(Locale.ROOT).contains("chunked"))) {
-        return readChunked(in);
-      }
-      List<String> length = h.get("content-length");
-      return length == null ? new byte[0] : readExactly(in, Integer.parseInt(length.get(0).trim()));
-    }
-
-    void send(String s) throws IOException {
-      out.write(s.getBytes(StandardCharsets.ISO_8859_1));
-      out.flush();
-    }
-
-    /** Waits until the balancer closes the connection (or the test ends and closes it). */
-    void awaitEof() {
-      try {
-        while (in.read() >= 0) {
-          // whatever else comes is ignored
-        }
-      } catch (IOException closed) {
-        // closed either way
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
   // The balancer
-
-  private void startBalancer(Consumer<AffinityBalancer> configure, RawTarget... raw) throws Exception {
-    Map<String, URI> group = new LinkedHashMap<>();
-    for (RawTarget t : raw) {
-      group.put(t.name, t.uri());
-    }
-    startBalancer(configure, group);
-  }
-
-  private void startBalancer(Consumer<AffinityBalancer> configure, Map<String, URI> targetUris) throws Exception {
-    balancer = AffinityServer.builder(router(targetUris), counters).clock(clock).maxThreads(maxThreads).build();
-    configure.accept(balancer.balancer());
-    balancer.start();
-    startClient();
-  }
-
-  private Router router(Map<String, URI> targetUris) {
-    AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
-    cookies = AffinityCookies.of(codec, CookiePolicy.defaults());
-    // No active checks: a raw target answers only what its script says.
-    TargetGroup.Builder g = TargetGroup.builder("web")
-        .stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
-        .healthCheck(new HealthCheckSettings(false, "/health", Duration.ofHours(1), Duration.ofSeconds(2), 2, 2, 200, 399, Duration.ofSeconds(10)));
-    targetUris.forEach((id, uri) -> g.target(id, uri, 1));
-    return Router.builder(cookies).group(g.build()).build();
-  }
-
-  private void startClient() throws Exception {
-    http = new HttpClient();
-    http.setHttpCookieStore(new HttpCookieStore.Empty());
-    http.setFollowRedirects(false);
-    http.start();
-  }
-
-  private int maxThreads = 200;
 
   /** The direct path's own pool of target connections (private in the balancer). */
   private TargetConnections pool() throws Exception {
@@ -1038,11 +856,27 @@ class DirectRelayTest extends BalancerTestBase {
 
   /** The connection goes back to the pool just after the last byte went to the client: wait a little. */
   private void awaitIdleConnections(int expected) throws Exception {
+    awaitIdleConnections(TargetPath.DIRECT_RELAY, expected);
+  }
+
+  /** Idle connections to targets on {@code path}: the direct relay's own pool, or the balancer's HttpClient pools. */
+  private int idleConnections(TargetPath path) throws Exception {
+    if (path == TargetPath.DIRECT_RELAY) {
+      return idleConnections();
+    }
+    int idle = 0;
+    for (Destination d : balancer.balancer().getHttpClient().getDestinations()) {
+      idle += ((AbstractConnectionPool) d.getConnectionPool()).getIdleConnectionCount();
+    }
+    return idle;
+  }
+
+  private void awaitIdleConnections(TargetPath path, int expected) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    while (idleConnections() != expected && System.nanoTime() < deadline) {
+    while (idleConnections(path) != expected && System.nanoTime() < deadline) {
       Thread.sleep(5);
     }
-    assertThat(idleConnections()).as("idle direct-path connections").isEqualTo(expected);
+    assertThat(idleConnections(path)).as("idle connections to targets on %s", path).isEqualTo(expected);
   }
 
   /** A GET that fails within seconds instead of hanging the build when the relay misbehaves. */
@@ -1055,13 +889,6 @@ class DirectRelayTest extends BalancerTestBase {
         .send().get(15, TimeUnit.SECONDS);
   }
 
-  private static URI refusedUri() throws IOException {
-    int port;
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
-    return URI.create("http://127.0.0.1:" + port);
-  }
 
   /** A raw client connection to the balancer. */
   private final class Wire implements AutoCloseable {
@@ -1115,130 +942,4 @@ class DirectRelayTest extends BalancerTestBase {
 
   record Reply(int status, Map<String, List<String>> headers, byte[] body) {}
 
-  // ---------------------------------------------------------------------------------------------
-  // HTTP/1.1 bits
-
-  static String ok(String body) {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + bytes.length + "\r\n\r\n" + body;
-  }
-
-  static String requestLine(String head) {
-    return head.substring(0, head.indexOf("\r\n"));
-  }
-
-  /** Header names (lower case) to their values, in order, from a message head. */
-  static Map<String, List<String>> headers(String head) {
-    Map<String, List<String>> map = new LinkedHashMap<>();
-    String[] lines = head.split("\r\n");
-    for (int i = 1; i < lines.length; i++) {
-      int colon = lines[i].indexOf(':');
-      if (colon > 0) {
-        map.computeIfAbsent(lines[i].substring(0, colon).trim().toLowerCase(Locale.ROOT), k -> new ArrayList<>())
-            .add(lines[i].substring(colon + 1).trim());
-      }
-    }
-    return map;
-  }
-
-  /** Reads up to and including the blank line; null if the stream ended before the first byte. */
-  static String readHead(InputStream in) throws IOException {
-    ByteArrayOutputStream head = new ByteArrayOutputStream();
-    int matched = 0;
-    while (matched < 4) {
-      int b = in.read();
-      if (b < 0) {
-        if (head.size() == 0) {
-          return null;
-        }
-        throw new EOFException("stream ended inside a message head: " + head.toString(StandardCharsets.ISO_8859_1));
-      }
-      head.write(b);
-      matched = (b == '\r' && (matched == 0 || matched == 2)) || (b == '\n' && (matched == 1 || matched == 3)) ? matched + 1
-          : b == '\r' ? 1 : 0;
-    }
-    return head.toString(StandardCharsets.ISO_8859_1);
-  }
-
-  static byte[] readExactly(InputStream in, int n) throws IOException {
-    byte[] bytes = in.readNBytes(n);
-    if (bytes.length != n) {
-      throw new EOFException("expected " + n + " bytes, got " + bytes.length);
-    }
-    return bytes;
-  }
-
-  static byte[] readChunked(InputStream in) throws IOException {
-    ByteArrayOutputStream body = new ByteArrayOutputStream();
-    while (true) {
-      String sizeLine = readLine(in);
-      int semicolon = sizeLine.indexOf(';');
-      int size = Integer.parseInt((semicolon >= 0 ? sizeLine.substring(0, semicolon) : sizeLine).trim(), 16);
-      if (size == 0) {
-        while (!readLine(in).isEmpty()) {
-          // trailers
-        }
-        return body.toByteArray();
-      }
-      body.write(readExactly(in, size));
-      if (!readLine(in).isEmpty()) {
-        throw new IOException("no CRLF after a chunk");
-      }
-    }
-  }
-
-  private static String readLine(InputStream in) throws IOException {
-    StringBuilder line = new StringBuilder();
-    for (int b; (b = in.read()) != '\n'; ) {
-      if (b < 0) {
-        throw new EOFException("stream ended inside a line");
-      }
-      if (b != '\r') {
-        line.append((char) b);
-      }
-    }
-    return line.toString();
-  }
-
-  /** Chunks of varying sizes, several above the relay's 32 KB buffer; optionally extensions and a trailer. */
-  static void writeChunked(OutputStream out, byte[] body, boolean extensionsAndTrailer) throws IOException {
-    int[] sizes = {1, 7, 4096, 32 * 1024, 32 * 1024 + 1, 40_000, 65_536, 100_000, 3, 1000, 131_072};
-    int offset = 0;
-    for (int i = 0; offset < body.length; i++) {
-      int n = Math.min(sizes[i % sizes.length], body.length - offset);
-      String size = Integer.toHexString(n) + (extensionsAndTrailer && i % 3 == 0 ? ";ext=\"v" + i + "\"" : "");
-      out.write((size + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
-      out.write(body, offset, n);
-      out.write("\r\n".getBytes(StandardCharsets.ISO_8859_1));
-      offset += n;
-    }
-    out.write((extensionsAndTrailer ? "0\r\nX-Checksum: abc\r\n\r\n" : "0\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-    out.flush();
-  }
-
-  /** What came until the connection ended; fails (instead of hanging) if it was only a read timeout. */
-  static byte[] readToEofOrFail(InputStream in) throws IOException {
-    ByteArrayOutputStream got = new ByteArrayOutputStream();
-    byte[] buffer = new byte[8192];
-    try {
-      for (int n; (n = in.read(buffer)) >= 0; ) {
-        got.write(buffer, 0, n);
-      }
-    } catch (SocketTimeoutException hung) {
-      fail("the connection stayed open without data after " + got.size() + " bytes");
-    } catch (IOException reset) {
-      // An aborted connection may end in a reset: ended all the same.
-    }
-    return got.toByteArray();
-  }
-
-  static byte[] randomBytes(int n, long seed) {
-    byte[] bytes = new byte[n];
-    new Random(seed).nextBytes(bytes);
-    return bytes;
-  }
-
-  static String sha256(byte[] bytes) throws Exception {
-    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-  }
 }

@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import org.junit.jupiter.api.Test;
 
 /**
  * Rotating keys on a running balancer: a new primary is added while the old key still opens, so no
@@ -50,9 +49,9 @@ class KeyRotationTest extends BalancerTestBase {
     return total;
   }
 
-  @Test
-  void rotationDropsNoActiveClient() throws Exception {
-    startDuration("a", "b", "c");
+  @OverBothPaths
+  void rotationDropsNoActiveClient(TargetPath path) throws Exception {
+    startDuration(path, "a", "b", "c");
     Keyring onlyK1 = keyring;
     List<UserAgent> active = new ArrayList<>();
     List<UserAgent> idle = new ArrayList<>();
@@ -103,5 +102,6 @@ class KeyRotationTest extends BalancerTestBase {
     assertThat(counters.rejectedCount(Rejection.UNKNOWN_KEY) - unknownBefore).isEqualTo(idle.size());
     assertThat(AffinityCookies.of(AffinityCookieCodec.builder().keyring(onlyK1).clock(clock).build(), CookiePolicy.defaults())
         .read(idle.get(0), "AFFINITY")).as("k1 no longer seals anything").isEmpty();
+    path.assertTaken(balancer.balancer());
   }
 }

@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
 
 /**
  * A target is killed while clients are busy and later restarted: no client sees an error, every
@@ -21,11 +20,11 @@ import org.junit.jupiter.api.Test;
  */
 class KillUnderLoadTest extends BalancerTestBase {
 
-  @Test
-  void killAndRestartATargetUnderLoad() throws Exception {
+  @OverBothPaths
+  void killAndRestartATargetUnderLoad(TargetPath path) throws Exception {
     int seconds = Integer.getInteger("affinity.load.seconds", 4);
     int clientCount = Integer.getInteger("affinity.load.clients", 24);
-    start(g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
+    start(path, g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
         .healthCheck(new HealthCheckSettings(true, "/health", Duration.ofMillis(300), Duration.ofMillis(250), 2, 2, 200, 399, Duration.ofSeconds(1))),
         CookiePolicy.defaults(), "a", "b", "c");
     // Set before the first request, when the client's pool for the balancer is made.

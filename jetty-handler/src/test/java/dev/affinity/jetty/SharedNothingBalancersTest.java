@@ -20,7 +20,6 @@ import java.util.List;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.http.HttpCookieStore;
-import org.junit.jupiter.api.Test;
 
 /**
  * All client state lives in the sealed cookie, so balancers that share keys are interchangeable:
@@ -29,8 +28,8 @@ import org.junit.jupiter.api.Test;
  */
 class SharedNothingBalancersTest {
 
-  @Test
-  void clientAlternatingBetweenThreeBalancersStaysOnOneTarget() throws Exception {
+  @OverBothPaths
+  void clientAlternatingBetweenThreeBalancersStaysOnOneTarget(TargetPath path) throws Exception {
     Keyring keys = Keyring.parse("k1:" + BalancerTestBase.SECRET);
     List<AffinityServer> balancers = new ArrayList<>();
     List<CodecCounters> counters = new ArrayList<>();
@@ -46,7 +45,9 @@ class SharedNothingBalancersTest {
         for (String id : List.of("a", "b", "c")) {
           group.target(id, backends.uri(id), 1);
         }
-        balancers.add(AffinityServer.builder(Router.builder(cookies).group(group.build()).build(), c).build().start());
+        AffinityServer balancer = AffinityServer.builder(Router.builder(cookies).group(group.build()).build(), c).build();
+        path.applyTo(balancer.balancer());
+        balancers.add(balancer.start());
         counters.add(c);
       }
       http.start();
@@ -83,6 +84,9 @@ class SharedNothingBalancersTest {
       assertThat(counters).allSatisfy(c -> assertThat(c.rejectedTotal()).isZero());
       // The other two balancers opened a cookie they never sealed.
       assertThat(counters.get(1).openedCount(false) + counters.get(2).openedCount(false)).isGreaterThanOrEqualTo(2);
+      for (AffinityServer balancer : balancers) {
+        path.assertTaken(balancer.balancer());
+      }
     } finally {
       http.stop();
       for (AffinityServer b : balancers) {

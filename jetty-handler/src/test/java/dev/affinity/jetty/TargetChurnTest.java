@@ -12,8 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Targets are killed and restarted one after another, again and again, while clients are busy: on
@@ -25,16 +23,14 @@ import org.junit.jupiter.params.provider.ValueSource;
 class TargetChurnTest extends BalancerTestBase {
   private static final List<String> IDS = List.of("a", "b", "c");
 
-  @ParameterizedTest(name = "directRelay={0}")
-  @ValueSource(booleans = {true, false})
-  void noClientSeesAnErrorWhileTargetsComeAndGo(boolean directRelay) throws Exception {
+  @OverBothPaths
+  void noClientSeesAnErrorWhileTargetsComeAndGo(TargetPath path) throws Exception {
     int clientCount = 24;
     // Health checked every 100 ms, taken back after two good checks: a restarted target is back
     // before the next kill.
-    start(g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
+    start(path, g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
         .healthCheck(new HealthCheckSettings(true, "/health", Duration.ofMillis(100), Duration.ofMillis(90), 2, 1, 200, 399, Duration.ofSeconds(1))),
         CookiePolicy.defaults(), IDS.toArray(String[]::new));
-    balancer.balancer().setDirectRelay(directRelay);
 
     List<UserAgent> clients = new ArrayList<>();
     for (int i = 0; i < clientCount; i++) {
