@@ -533,6 +533,12 @@ public class AffinityBalancer extends ProxyHandler {
 
     @Override
     public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse) {
+      if (serverToProxyResponse.getStatus() == HttpStatus.SWITCHING_PROTOCOLS_101) {
+        // No request on this path asked for an upgrade (WebSockets take WebSocketProxy), so a switch
+        // is not HTTP any more: a bad answer, as on the direct relay (TargetConnection.headerComplete).
+        serverToProxyResponse.abort(new TargetConnection.BadResponseException("target switched protocols unasked"));
+        return;
+      }
       copyTargetResponse(exchange, attempt, serverToProxyResponse.getStatus(), serverToProxyResponse.getHeaders());
     }
   }
