@@ -21,7 +21,7 @@ public final class Forwarder {
    * Tells a target which target the client was pinned to before a failover moved it. The balancer
    * sets it and strips any a client sent; the filter in the target reads it.
    */
-  public static final String PREVIOUS_TARGET_HEADER = "X-Affinity-Previous-Target";
+  public static final String PREVIOUS_TARGET_HEADER = dev.affinity.route.RouteCookies.PREVIOUS_TARGET_HEADER;
 
   /**
    * At most this many moves to another target per exchange. One: a group whose targets all refuse

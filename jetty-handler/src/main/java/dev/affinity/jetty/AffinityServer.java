@@ -52,7 +52,8 @@ public final class AffinityServer {
     connector.setIdleTimeout(b.idleTimeout.toMillis());
     server.addConnector(connector);
     this.balancer = new AffinityBalancer(b.router);
-    this.healthChecker = new HealthChecker(balancer::router, b.clock);
+    // On the server's scheduler, as the connection sweeper is: a test injects one with the Server.
+    this.healthChecker = new HealthChecker(balancer::router, b.clock, server.getScheduler());
     this.admin = requireNonNull(b.adminHandlerFactory.create(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters),
         "the admin handler factory returned null");
     // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.

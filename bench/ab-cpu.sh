@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# A/B of two builds of the standalone balancer on the sticky-hit path: CPU time and system calls
+# per request, the two figures that move little between runs (requests per second moves a lot on a
+# shared 2-core machine). Both balancers run at once, pinned to the same core, in front of one nginx
+# backend; each round measures A then B (then B then A in the next round, and so on).
+#
+#   bench/ab-cpu.sh JAR_A JAR_B
+#
+# Per round and balancer: CPU seconds the balancer process used (utime + stime from /proc) while
+# wrk -t1 -c50 ran for DURATION, divided by the requests wrk completed; then the system calls per
+# request over a second wrk run of the same length (perf stat on the syscall tracepoints, as
+# bench/syscalls.sh). Prints each round and the medians, and B/A.
+#
+# Environment: ROUNDS [6] DURATION [8s] WARMUP [20s] CONNECTIONS [50] PROXY_CPU [0] LOAD_CPU [1]
+#   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]
+# Needs wrk, nginx, perf, curl, python3 (apt-get install wrk nginx linux-perf curl python3) and root
+# (or kernel.perf_event_paranoid <= 1). Everything listens on 127.0.0.1 and stops by itself.
+set -euo pipefail
+if [[ $# -ne 2 ]]; then
+  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+JAR_A=$(realpath "$1") JAR_B=$(realpath "$2")
+ROUNDS=${ROUNDS:-6} DURATION=${DURATION:-8s} WARMUP=${WARMUP:-20s} CONNECTIONS=${CONNECTIONS:-50}
+PROXY_CPU=${PROXY_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
+JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
+export PATH="$PATH:/usr/sbin:/sbin"
+for tool in wrk nginx perf curl python3 java taskset; do
+  command -v "$tool" >/dev/null || { echo "ab-cpu: $tool is needed" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/affinity-ab.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
+  [[ -f "$WORK/nginx/nginx.pid" ]] && kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+read -r BACKEND PORT_A PORT_B <<<"$(python3 -c '
+import socket
+s=[socket.socket() for _ in range(3)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(" ".join(str(x.getsockname()[1]) for x in s))')"
+
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon on;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$BACKEND; location / { return 200 "hello from nginx\n"; } }
+}
+EOF
+taskset -c "$LOAD_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
+
+wait_http() {
+  for _ in $(seq 1 150); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.2; done
+  echo "ab-cpu: $1 did not answer" >&2; exit 1
+}
+
+start_balancer() { # name jar port
+  cat >"$WORK/$1.yaml" <<YAML
+listen: { host: 127.0.0.1, port: $3 }
+keys:
+  - { id: bench1, secret: "YWZmaW5pdHktbG9hZC1iZW5jaC1maXhlZC1rZXktMDE=" }
+targetGroups:
+  - name: bench
+    # Fixed expiry: wrk replays one cookie, so every request is the same sticky hit (see compare.sh).
+    stickiness: { type: duration, duration: PT1H, sliding: false }
+    healthCheck: { path: /, interval: PT5S, timeout: PT2S }
+    targets:
+      - { id: t1, uri: "http://127.0.0.1:$BACKEND" }
+admin: { path: /affinity }
+YAML
+  # shellcheck disable=SC2086
+  taskset -c "$PROXY_CPU" java $JAVA_OPTS -jar "$2" "$WORK/$1.yaml" >"$WORK/$1.out" 2>&1 </dev/null &
+  PIDS+=("$!")
+  eval "PID_$1=$!"
+  wait_http "http://127.0.0.1:$3/"
+}
+start_balancer A "$JAR_A" "$PORT_A"
+start_balancer B "$JAR_B" "$PORT_B"
+
+cookie_of() { # port
+  curl -s -D - -o /dev/null "http://127.0.0.1:$1/" | awk -F'[ ;]' 'tolower($1) == "set-cookie:" && $2 ~ /^AFFINITY=/ {print $2; exit}'
+}
+COOKIE_A=$(cookie_of "$PORT_A") COOKIE_B=$(cookie_of "$PORT_B")
+[[ -n "$COOKIE_A" && -n "$COOKIE_B" ]] || { echo "ab-cpu: no AFFINITY cookie" >&2; exit 1; }
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wrk_run() { # port cookie duration -> requests
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$3" -H "Cookie: $2" "http://127.0.0.1:$1/" | awk '/requests in/ {print $1}'
+}
+TICK=$(getconf CLK_TCK)
+EVENTS=""
+for call in read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epoll_pwait epoll_ctl futex sched_yield poll; do
+  EVENTS+="${EVENTS:+,}syscalls:sys_enter_$call"
+done
+
+measure() { # name -> prints "cpu_us_per_request syscalls_per_request requests_per_second"
+  local pid port cookie t0 t1 n counts calls seconds
+  pid=$(eval echo "\$PID_$1"); port=$(eval echo "\$PORT_$1"); cookie=$(eval echo "\$COOKIE_$1")
+  seconds=${DURATION%s}
+  t0=$(cpu_ticks "$pid"); n=$(wrk_run "$port" "$cookie" "$DURATION"); t1=$(cpu_ticks "$pid")
+  counts="$WORK/perf-$1.txt"
+  perf stat -x, -e "$EVENTS" -p "$pid" -o "$counts" -- \
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Cookie: $cookie" "http://127.0.0.1:$port/" >"$WORK/perf-wrk-$1.txt"
+  calls=$(awk -F, '$1 ~ /^[0-9]+$/ {s += $1} END {print s}' "$counts")
+  python3 -c "
+n=$n; ticks=$t1-$t0; tick=$TICK
+m=int(open('$WORK/perf-wrk-$1.txt').read().split(' requests in')[0].split()[-1])
+print(f'{ticks / tick / n * 1e6:.2f} {$calls / m:.2f} {n / $seconds:.0f}')"
+}
+
+echo "warming up both for $WARMUP each"
+wrk_run "$PORT_A" "$COOKIE_A" "$WARMUP" >/dev/null
+wrk_run "$PORT_B" "$COOKIE_B" "$WARMUP" >/dev/null
+
+printf '%-6s %-2s %14s %14s %10s\n' round jar "CPU µs/req" "syscalls/req" "req/s"
+: >"$WORK/results.txt"
+for r in $(seq 1 "$ROUNDS"); do
+  order="A B"; (( r % 2 == 0 )) && order="B A"
+  for jar in $order; do
+    read -r cpu sys rps <<<"$(measure "$jar")"
+    printf '%-6s %-2s %14s %14s %10s\n' "$r" "$jar" "$cpu" "$sys" "$rps"
+    echo "$r $jar $cpu $sys $rps" >>"$WORK/results.txt"
+  done
+done
+python3 - "$WORK/results.txt" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+def col(jar, i): return [float(r[i]) for r in rows if r[1] == jar]
+for name, i in (("CPU µs/request", 2), ("system calls/request", 3), ("requests/s", 4)):
+    a, b = statistics.median(col("A", i)), statistics.median(col("B", i))
+    ratios = [float(rb[i]) / float(ra[i]) for ra in rows if ra[1] == "A" for rb in rows if rb[1] == "B" and rb[0] == ra[0]]
+    print(f"{name:22s} A {a:9.2f}  B {b:9.2f}  B/A median {statistics.median(ratios):.3f} (rounds {min(ratios):.3f}-{max(ratios):.3f})")
+PY
