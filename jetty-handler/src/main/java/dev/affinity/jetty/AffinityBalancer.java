@@ -254,7 +254,7 @@ public class AffinityBalancer extends ProxyHandler {
     Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), clientToProxyRequest.isSecure(),
         clientToProxyRequest.getMethod(), isBodyless(clientToProxyRequest));
     if (attempt.target() == null) {
-      writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
+      answer(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
       return true;
     }
     if (attempt.movedClient()) {
@@ -366,11 +366,7 @@ public class AffinityBalancer extends ProxyHandler {
       }
       case ANSWER -> {
         proxyToClientResponse.reset();
-        if (next.status() == HttpStatus.SERVICE_UNAVAILABLE_503) {
-          writeNoTarget(clientToProxyRequest, proxyToClientResponse, exchange.proxyToClientCallback, next);
-        } else {
-          writeAnswer(proxyToClientResponse, exchange.proxyToClientCallback, next);
-        }
+        answer(clientToProxyRequest, proxyToClientResponse, exchange.proxyToClientCallback, next);
       }
       default -> exchange.proxyToClientCallback.failed(failure);
     }
@@ -665,6 +661,15 @@ public class AffinityBalancer extends ProxyHandler {
    */
   protected void writeNoTarget(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback, Attempt.Next answer) {
     writeAnswer(proxyToClientResponse, callback, answer);
+  }
+
+  /** Answers as core decided, for every path: a 503 through {@link #writeNoTarget}, anything else as a plain page. */
+  final void answer(Request clientToProxyRequest, Response proxyToClientResponse, Callback callback, Attempt.Next answer) {
+    if (answer.status() == HttpStatus.SERVICE_UNAVAILABLE_503) {
+      writeNoTarget(clientToProxyRequest, proxyToClientResponse, callback, answer);
+    } else {
+      writeAnswer(proxyToClientResponse, callback, answer);
+    }
   }
 
   /** Writes one of core's answers ({@link Attempt.Next.Action#ANSWER}) as a short plain-text page. */

@@ -252,7 +252,7 @@ public class WebSocketProxy extends Handler.Abstract {
     }
     Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), clientToProxyRequest.isSecure(), "GET", true);
     if (attempt.target() == null) {
-      balancer.writeNoTarget(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
+      balancer.answer(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
       return true;
     }
     if (attempt.movedClient()) {
@@ -388,13 +388,7 @@ public class WebSocketProxy extends Handler.Abstract {
         }
         connectToTarget(upgrade, retry);
       }
-      case ANSWER -> {
-        if (next.status() == HttpStatus.SERVICE_UNAVAILABLE_503) {
-          balancer.writeNoTarget(upgrade.clientToProxyRequest, upgrade.proxyToClientResponse, upgrade.proxyToClientCallback, next);
-        } else {
-          AffinityBalancer.writeAnswer(upgrade.proxyToClientResponse, upgrade.proxyToClientCallback, next);
-        }
-      }
+      case ANSWER -> balancer.answer(upgrade.clientToProxyRequest, upgrade.proxyToClientResponse, upgrade.proxyToClientCallback, next);
       default -> upgrade.proxyToClientCallback.failed(failure);
     }
   }

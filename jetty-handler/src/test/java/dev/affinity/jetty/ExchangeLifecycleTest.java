@@ -2,15 +2,8 @@ package dev.affinity.jetty;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.affinity.balancer.HealthCheckSettings;
-import dev.affinity.balancer.Router;
-import dev.affinity.balancer.StickinessPolicy;
 import dev.affinity.balancer.Target;
-import dev.affinity.balancer.TargetGroup;
-import dev.affinity.cookie.AffinityCookieCodec;
-import dev.affinity.cookie.AffinityCookies;
 import dev.affinity.cookie.AffinityTicket;
-import dev.affinity.cookie.CookiePolicy;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.SetCookie;
 import java.io.ByteArrayOutputStream;
@@ -33,8 +26,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.ContentResponse;
-import org.eclipse.jetty.client.HttpClient;
-import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.io.Content;
@@ -46,8 +37,6 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The exchange lifecycle core's {@code Attempt} owns, seen from outside over real sockets: what is
@@ -100,22 +89,6 @@ class ExchangeLifecycleTest extends BalancerTestBase {
     return URI.create("http://127.0.0.1:" + connector.getLocalPort());
   }
 
-  private void startBalancer(Map<String, URI> targets, boolean directRelay) throws Exception {
-    AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
-    cookies = AffinityCookies.of(codec, CookiePolicy.defaults());
-    TargetGroup.Builder g = TargetGroup.builder("web")
-        .stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1))))
-        .healthCheck(new HealthCheckSettings(true, "/health", Duration.ofHours(1), Duration.ofSeconds(2), 2, 2, 200, 399, Duration.ofSeconds(10)));
-    targets.forEach((id, uri) -> g.target(id, uri, 1));
-    Router router = Router.builder(cookies).group(g.build()).build();
-    balancer = AffinityServer.builder(router, counters).clock(clock).build().start();
-    balancer.balancer().setDirectRelay(directRelay);
-    http = new HttpClient();
-    http.setHttpCookieStore(new HttpCookieStore.Empty());
-    http.setFollowRedirects(false);
-    http.start();
-  }
-
   /** An {@code AFFINITY} cookie pinning a client to {@code targetId}, sealed as the balancer would. */
   private String pinCookie(String targetId) {
     Expiry expiry = Expiry.sliding(Duration.ofHours(1));
@@ -144,13 +117,12 @@ class ExchangeLifecycleTest extends BalancerTestBase {
     return b;
   }
 
-  @ParameterizedTest(name = "directRelay={0}")
-  @ValueSource(booleans = {true, false})
-  void aPostToACrashedPinnedTargetIsAnsweredByAnotherWithTheCookieRewrittenAndTheBodyDeliveredOnce(boolean directRelay) throws Exception {
+  @OverBothPaths
+  void aPostToACrashedPinnedTargetIsAnsweredByAnotherWithTheCookieRewrittenAndTheBodyDeliveredOnce(TargetPath path) throws Exception {
     Map<String, URI> targets = new LinkedHashMap<>();
     targets.put("a", echoTarget("a"));
     targets.put("b", echoTarget("b"));
-    startBalancer(targets, directRelay);
+    startBalancer(path, b -> { }, targets);
     echoTargets.get(0).stop(); // "a" crashed: its port refuses connections
     byte[] payload = body(256 * 1024);
 
@@ -169,9 +141,8 @@ class ExchangeLifecycleTest extends BalancerTestBase {
     assertThat(inFlight()).isZero();
   }
 
-  @ParameterizedTest(name = "directRelay={0}")
-  @ValueSource(booleans = {true, false})
-  void aPostWhoseBytesReachedATargetIsNeverSentAgain(boolean directRelay) throws Exception {
+  @OverBothPaths
+  void aPostWhoseBytesReachedATargetIsNeverSentAgain(TargetPath path) throws Exception {
     // "a" reads the whole request, body included, then drops the connection without an answer.
     scripted = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     AtomicInteger requestsToA = new AtomicInteger();
@@ -192,7 +163,7 @@ class ExchangeLifecycleTest extends BalancerTestBase {
     Map<String, URI> targets = new LinkedHashMap<>();
     targets.put("a", URI.create("http://127.0.0.1:" + scripted.getLocalPort()));
     targets.put("b", echoTarget("b"));
-    startBalancer(targets, directRelay);
+    startBalancer(path, b -> { }, targets);
 
     ContentResponse r = http.newRequest(balancer.uri().resolve("/orders")).method(HttpMethod.POST)
         .headers(h -> h.put(HttpHeader.COOKIE, pinCookie("a")))
@@ -229,7 +200,7 @@ class ExchangeLifecycleTest extends BalancerTestBase {
   @Test
   void aWebSocketUpgradeWhoseQueryJavaNetUriRefusesGets400AndLeavesNothingInFlight() throws Exception {
     webSocketBackends = WebSocketBackends.start("ws-1");
-    startBalancer(Map.of("ws-1", webSocketBackends.uri("ws-1")), true);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> { }, Map.of("ws-1", webSocketBackends.uri("ws-1")));
     // Jetty's server accepts '|', '>' and a stray '%' in a query; java.net.URI refuses them. This
     // used to answer 500 and leave the target's in-flight count raised for ever.
     String answer = rawUpgrade("/chat?q=a|b>c%zz");
@@ -248,7 +219,7 @@ class ExchangeLifecycleTest extends BalancerTestBase {
     scripted = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     int dead = scripted.getLocalPort();
     scripted.close();
-    startBalancer(Map.of("ws-dead", URI.create("http://127.0.0.1:" + dead)), true);
+    startBalancer(TargetPath.DIRECT_RELAY, b -> { }, Map.of("ws-dead", URI.create("http://127.0.0.1:" + dead)));
     String answer = rawUpgrade("/chat");
     assertThat(answer).startsWith("HTTP/1.1 503").contains("Retry-After: 5");
     awaitInFlight(0);
