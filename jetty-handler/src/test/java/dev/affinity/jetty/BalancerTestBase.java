@@ -25,9 +25,10 @@ import org.eclipse.jetty.http.HttpCookieStore;
 import org.junit.jupiter.api.AfterEach;
 
 /** Starts real backends, a real balancer and a real client for each test; stops them after. */
-abstract class BalancerTestBase {
+public abstract class BalancerTestBase {
   static final Instant START = Instant.parse("2026-11-23T10:00:00Z");
-  static final String SECRET = Base64.getEncoder().encodeToString(new byte[32]);
+  /** The all-zero test key, as base64 (the launcher's tests write it into YAML). */
+  public static final String SECRET = Base64.getEncoder().encodeToString(new byte[32]);
 
   final TestClock clock = new TestClock(START);
   final CodecCounters counters = CodecMetrics.counting();
