@@ -13,7 +13,8 @@ import java.net.URI;
  */
 public record TargetConfig(String id, URI uri, int weight) {
   public static final int DEFAULT_WEIGHT = 1;
-  public static final int MAX_WEIGHT = 999;
+  /** Core's limit for a target's weight. */
+  public static final int MAX_WEIGHT = dev.affinity.balancer.Target.MAX_WEIGHT;
 
   public TargetConfig {
     requireNonNull(id, "id");
