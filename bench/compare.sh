@@ -21,7 +21,7 @@
 #   NOTE []         (an extra line written with the results)
 #   MAX_SECONDS [1800]  (no new step starts after this long; each step has its own limit)
 #   BUILD_MAX_SECONDS [900]  (limit for each of the two Maven builds)
-#   AFFINITY_JAR [<repo>/jetty-handler/target/affinity-balancer.jar]
+#   AFFINITY_JAR [<repo>/balancer/target/affinity-balancer.jar]
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,7 +56,7 @@ for arg in "$@"; do
   esac
 done
 
-AFFINITY_JAR="${AFFINITY_JAR:-$REPO/jetty-handler/target/affinity-balancer.jar}"
+AFFINITY_JAR="${AFFINITY_JAR:-$REPO/balancer/target/affinity-balancer.jar}"
 BENCH_JAR="$REPO/bench/target/benchmarks.jar"
 
 log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -189,7 +189,7 @@ if [[ "$BUILD" == 1 ]]; then
   log "building bench (shaded benchmarks.jar) and the launcher jar"
   (cd "$REPO" && timeout "$BUILD_MAX_SECONDS" mvn -B -ntp -q -P bench -pl bench -am package -Dmaven.test.skip=true) \
     || die "the bench build failed"
-  (cd "$REPO" && timeout "$BUILD_MAX_SECONDS" mvn -B -ntp -q -pl jetty-handler -am package -Dmaven.test.skip=true) \
+  (cd "$REPO" && timeout "$BUILD_MAX_SECONDS" mvn -B -ntp -q -pl balancer -am package -Dmaven.test.skip=true) \
     || die "the launcher build failed"
 fi
 START_SECONDS=$SECONDS
@@ -615,7 +615,7 @@ ENV_PREFIX="DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS REPS=$R
 [[ "$JIT_PRIORITY" != 1 ]] && ENV_PREFIX="$ENV_PREFIX JIT_PRIORITY=$JIT_PRIORITY"
 [[ "$ONE_BACKEND" != 1 ]] && ENV_PREFIX="$ENV_PREFIX ONE_BACKEND=$ONE_BACKEND"
 [[ "$PIN" != 1 ]] && ENV_PREFIX="$ENV_PREFIX PIN=0"
-[[ "$AFFINITY_JAR" != "$REPO/jetty-handler/target/affinity-balancer.jar" ]] && ENV_PREFIX="$ENV_PREFIX AFFINITY_JAR=$AFFINITY_JAR"
+[[ "$AFFINITY_JAR" != "$REPO/balancer/target/affinity-balancer.jar" ]] && ENV_PREFIX="$ENV_PREFIX AFFINITY_JAR=$AFFINITY_JAR"
 [[ "$PIN" == 1 && ( "$PROXY_CPU" != 0 || "$LOAD_CPU" != 1 ) ]] && ENV_PREFIX="$ENV_PREFIX PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU"
 COMMAND="$ENV_PREFIX bench/compare.sh${ORIGINAL_ARGS[*]:+ ${ORIGINAL_ARGS[*]}}"
 CPU_MODEL="$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)"

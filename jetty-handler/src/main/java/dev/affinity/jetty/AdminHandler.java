@@ -23,8 +23,9 @@ import org.eclipse.jetty.util.Callback;
 /**
  * The balancer's own endpoints under one path ({@code /affinity} by default): {@code status} (a
  * small HTML page that refreshes itself), {@code status.json} with every group and target, their
- * health and counters, and the cookie codec's counters, {@code metrics} in Prometheus text format,
- * and {@code POST targets/{id}/drain|undrain}. Only
+ * health and counters, and the cookie codec's counters, {@code metrics} through a {@link MetricsWriter}
+ * when one is set (the standalone balancer sets a Prometheus one; without one it answers 404), and
+ * {@code POST targets/{id}/drain|undrain}. Only
  * loopback clients are served unless configured otherwise; others get the same 404 as any unknown
  * path, so the admin surface is not advertised.
  */
@@ -36,6 +37,27 @@ public class AdminHandler extends Handler.Abstract {
   private final boolean loopbackOnly;
   private final AffinityBalancer balancer;
   private final CodecCounters codecCounters;
+  private volatile MetricsWriter metricsWriter;
+
+  /**
+   * Renders the counters for {@code metrics} in some exposition format. The handler itself depends on
+   * no metrics library; an application that wants a scrape endpoint brings the format it needs.
+   */
+  @FunctionalInterface
+  public interface MetricsWriter {
+    /** Plain text unless overridden; Prometheus' own writer names its version. */
+    String DEFAULT_CONTENT_TYPE = "text/plain;charset=utf-8";
+
+    /**
+     * The whole scrape, built in memory: it is called on the request's thread, which must not block,
+     * and it reads the live counters, so nothing is counted twice.
+     */
+    String write(AffinityBalancer balancer, CodecCounters codecCounters);
+
+    default String contentType() {
+      return DEFAULT_CONTENT_TYPE;
+    }
+  }
 
   public AdminHandler(String path, boolean loopbackOnly, AffinityBalancer balancer, CodecCounters codecCounters) {
     requireNonNull(path, "path");
@@ -50,6 +72,15 @@ public class AdminHandler extends Handler.Abstract {
 
   public String path() {
     return path;
+  }
+
+  /** Serves {@code metrics} with {@code writer}; {@code null} (the default) answers it with 404. */
+  public void setMetricsWriter(MetricsWriter writer) {
+    this.metricsWriter = writer;
+  }
+
+  public MetricsWriter getMetricsWriter() {
+    return metricsWriter;
   }
 
   /**
@@ -87,13 +118,19 @@ public class AdminHandler extends Handler.Abstract {
         return get ? write(response, callback, "application/json", statusJson()) : methodNotAllowed(response, callback);
       }
       case "/metrics" -> {
+        MetricsWriter writer = metricsWriter;
+        if (writer == null) {
+          AffinityBalancer.writePlain(response, callback, HttpStatus.NOT_FOUND_404,
+              "404 Not Found: no metrics writer is configured. Try " + path + "/status.json\n", null);
+          return true;
+        }
         if (!get) {
           return methodNotAllowed(response, callback);
         }
         response.setStatus(HttpStatus.OK_200);
-        response.getHeaders().put(HttpHeader.CONTENT_TYPE, PrometheusMetrics.CONTENT_TYPE);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, writer.contentType());
         response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
-        Content.Sink.write(response, true, PrometheusMetrics.scrape(balancer, codecCounters), callback);
+        Content.Sink.write(response, true, writer.write(balancer, codecCounters), callback);
         return true;
       }
       default -> {
@@ -148,7 +185,8 @@ public class AdminHandler extends Handler.Abstract {
 
   private boolean notFound(Response response, Callback callback) {
     AffinityBalancer.writePlain(response, callback, HttpStatus.NOT_FOUND_404,
-        "404 Not Found. Try " + path + "/status, " + path + "/status.json or " + path + "/metrics\n", null);
+        "404 Not Found. Try " + path + "/status, " + path + "/status.json"
+            + (metricsWriter == null ? "" : " or " + path + "/metrics") + "\n", null);
     return true;
   }
 

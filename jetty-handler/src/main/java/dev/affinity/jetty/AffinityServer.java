@@ -56,6 +56,9 @@ public final class AffinityServer {
     this.healthChecker = new HealthChecker(balancer::router, b.clock, server.getScheduler());
     this.admin = requireNonNull(b.adminHandlerFactory.create(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters),
         "the admin handler factory returned null");
+    if (b.metricsWriter != null) {
+      admin.setMetricsWriter(b.metricsWriter);
+    }
     // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.
     this.webSocketProxy = new WebSocketProxy(balancer);
     if (b.adminPort == null) {
@@ -165,6 +168,7 @@ public final class AffinityServer {
     private int maxThreads = 200;
     private Clock clock = Clock.systemUTC();
     private AdminHandlerFactory adminHandlerFactory = AdminHandler::new;
+    private AdminHandler.MetricsWriter metricsWriter;
 
     private Builder(Router router, CodecCounters codecCounters) {
       this.router = requireNonNull(router, "router");
@@ -227,6 +231,12 @@ public final class AffinityServer {
     /** The admin handler to use, for instance {@code MyAdminHandler::new}; default {@link AdminHandler}. */
     public Builder adminHandler(AdminHandlerFactory factory) {
       this.adminHandlerFactory = requireNonNull(factory, "factory");
+      return this;
+    }
+
+    /** Serves {@code {admin.path}/metrics} with {@code writer}; without one that path answers 404. */
+    public Builder metrics(AdminHandler.MetricsWriter writer) {
+      this.metricsWriter = requireNonNull(writer, "writer");
       return this;
     }
 

@@ -11,9 +11,9 @@ import org.junit.jupiter.api.Test;
 /** The admin endpoints over real sockets: status page, metrics, draining. */
 class AdminHandlerTest extends BalancerTestBase {
 
-  @OverBothPaths
-  void statusPageAndMetricsAreServed(TargetPath path) throws Exception {
-    startDuration(path, "a", "b");
+  @Test
+  void statusPageIsServedAndMetricsNeedAWriter() throws Exception {
+    startDuration("a", "b");
     browser().get("/");
     ContentResponse page = http.GET(balancer.uri().resolve("/affinity/status"));
     assertThat(page.getStatus()).isEqualTo(200);
@@ -22,17 +22,62 @@ class AdminHandlerTest extends BalancerTestBase {
     ContentResponse root = http.GET(balancer.uri().resolve("/affinity"));
     assertThat(root.getStatus()).isEqualTo(302);
     assertThat(root.getHeaders().get("Location")).endsWith("/affinity/status");
+    // The embeddable handler knows no metrics library: without a writer, metrics is an unknown path.
+    assertThat(balancer.admin().getMetricsWriter()).isNull();
     ContentResponse metrics = http.GET(balancer.uri().resolve("/affinity/metrics"));
-    assertThat(metrics.getStatus()).isEqualTo(200);
-    assertThat(metrics.getHeaders().get("Content-Type")).startsWith("text/plain");
-    String text = metrics.getContentAsString();
-    assertThat(text)
-        .contains("# TYPE affinity_target_requests_total counter")
-        .containsPattern("affinity_target_requests_total\\{group=\"web\",target=\"[ab]\"} 1")
-        .contains("affinity_target_healthy{group=\"web\",target=\"a\"} 1")
-        .contains("affinity_cookies_sealed_total 1")
-        .contains("affinity_cookies_invalid_total{reason=\"tampered\"} 0");
-    path.assertTaken(balancer.balancer());
+    assertThat(metrics.getStatus()).isEqualTo(404);
+    assertThat(metrics.getMediaType()).isEqualTo("text/plain");
+    assertThat(metrics.getContentAsString()).isEqualTo("404 Not Found: no metrics writer is configured. Try /affinity/status.json\n");
+    assertThat(http.GET(balancer.uri().resolve("/affinity/nothing")).getContentAsString())
+        .isEqualTo("404 Not Found. Try /affinity/status, /affinity/status.json\n");
+  }
+
+  @Test
+  void metricsAreWhatTheWriterRendersFromTheLiveCounters() throws Exception {
+    startDuration("a", "b");
+    balancer.admin().setMetricsWriter((b, codec) -> "requests " + b.router().target("a").requests()
+        + "\nsealed " + codec.sealedCount() + "\n");
+    ContentResponse before = http.GET(balancer.uri().resolve("/affinity/metrics"));
+    assertThat(before.getStatus()).isEqualTo(200);
+    assertThat(before.getHeaders().get("Content-Type")).isEqualTo(AdminHandler.MetricsWriter.DEFAULT_CONTENT_TYPE);
+    assertThat(before.getHeaders().get("Cache-Control")).isEqualTo("no-store");
+    assertThat(before.getContentAsString()).isEqualTo("requests 0\nsealed 0\n");
+    for (int i = 0; i < 4; i++) {
+      browser().get("/");
+    }
+    // Round robin over two targets: four new clients, two each, each sealed one cookie.
+    assertThat(http.GET(balancer.uri().resolve("/affinity/metrics")).getContentAsString()).isEqualTo("requests 2\nsealed 4\n");
+    assertThat(http.POST(balancer.uri().resolve("/affinity/metrics")).send().getStatus()).isEqualTo(405);
+    assertThat(http.GET(balancer.uri().resolve("/affinity/nothing")).getContentAsString())
+        .isEqualTo("404 Not Found. Try /affinity/status, /affinity/status.json or /affinity/metrics\n");
+  }
+
+  @Test
+  void theServerBuilderHandsItsMetricsWriterToTheAdminHandler() throws Exception {
+    backends = Backends.start("a");
+    cookies = dev.affinity.cookie.AffinityCookies.of(
+        dev.affinity.cookie.AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build(),
+        dev.affinity.cookie.CookiePolicy.defaults());
+    dev.affinity.balancer.Router router = dev.affinity.balancer.Router.builder(cookies)
+        .group(dev.affinity.balancer.TargetGroup.builder("web").target("a", backends.uri("a"), 1).build()).build();
+    AdminHandler.MetricsWriter writer = new AdminHandler.MetricsWriter() {
+      @Override
+      public String write(AffinityBalancer b, dev.affinity.cookie.CodecCounters codec) {
+        return "{\"groups\":" + b.router().groups().size() + "}";
+      }
+
+      @Override
+      public String contentType() {
+        return "application/json";
+      }
+    };
+    balancer = AffinityServer.builder(router, counters).metrics(writer).clock(clock).build().start();
+    http = new org.eclipse.jetty.client.HttpClient();
+    http.start();
+    assertThat(balancer.admin().getMetricsWriter()).isSameAs(writer);
+    ContentResponse metrics = http.GET(balancer.adminUri() + "/metrics");
+    assertThat(metrics.getHeaders().get("Content-Type")).isEqualTo("application/json");
+    assertThat(metrics.getContentAsString()).isEqualTo("{\"groups\":1}");
   }
 
   @OverBothPaths

@@ -28,10 +28,10 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * with its own id and echoes what the balancer told it; {@code /health} answers 200 unless told to
  * fail, {@code /login} sets {@code JSESSIONID}. A backend can be killed and restarted on its port.
  */
-final class Backends implements AutoCloseable {
+public final class Backends implements AutoCloseable {
   private final Map<String, Backend> backends = new LinkedHashMap<>();
 
-  static Backends start(String... ids) throws Exception {
+  public static Backends start(String... ids) throws Exception {
     Backends b = new Backends();
     for (String id : ids) {
       Backend backend = new Backend(id);
@@ -49,7 +49,7 @@ final class Backends implements AutoCloseable {
     return new ArrayList<>(backends.values());
   }
 
-  URI uri(String id) {
+  public URI uri(String id) {
     return backends.get(id).uri();
   }
 

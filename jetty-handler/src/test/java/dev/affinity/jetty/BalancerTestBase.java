@@ -33,9 +33,10 @@ import org.junit.jupiter.api.AfterEach;
  * a real client for each test; stops them after. Every {@code start} takes the {@link TargetPath}
  * the balancer sends requests over; {@link OverBothPaths} runs a test over each.
  */
-abstract class BalancerTestBase {
+public abstract class BalancerTestBase {
   static final Instant START = Instant.parse("2026-11-23T10:00:00Z");
-  static final String SECRET = Base64.getEncoder().encodeToString(new byte[32]);
+  /** The all-zero test key, as base64 (the launcher's tests write it into YAML). */
+  public static final String SECRET = Base64.getEncoder().encodeToString(new byte[32]);
 
   final TestClock clock = new TestClock(START);
   final CodecCounters counters = CodecMetrics.counting();

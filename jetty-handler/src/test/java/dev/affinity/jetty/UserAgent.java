@@ -18,19 +18,19 @@ import org.eclipse.jetty.http.HttpHeader;
  * clients without one HttpClient each. It keeps cookies the way a browser does (replace by name,
  * forget on {@code Max-Age=0}) and lets tests put arbitrary cookie values in the jar.
  */
-final class UserAgent implements CookieSource {
+public final class UserAgent implements CookieSource {
   private final HttpClient http;
   private final URI base;
   final Map<String, String> jar = new LinkedHashMap<>();
   List<HttpCookie> lastSetCookies = List.of();
   List<String> lastSetCookieHeaders = List.of();
 
-  UserAgent(HttpClient http, URI base) {
+  public UserAgent(HttpClient http, URI base) {
     this.http = http;
     this.base = base;
   }
 
-  ContentResponse get(String path) throws Exception {
+  public ContentResponse get(String path) throws Exception {
     return send(http.newRequest(base.resolve(path)));
   }
 

@@ -131,7 +131,9 @@ class AdminEndpointsFuzzTest {
         .build();
     Router router = Router.builder(cookies).group(web).build();
     t1 = router.target("t1");
+    // A metrics writer that reads the live counters, as the standalone balancer's Prometheus one does.
     balancer = AffinityServer.builder(router, counters).admin("/affinity", false).maxThreads(16)
+        .metrics((b, codecCounters) -> "requests " + b.router().target("t1").requests() + "\nsealed " + codecCounters.sealedCount() + "\n")
         .clock(JettyFuzzFixtures.CLOCK).build();
     HttpConfiguration http = new HttpConfiguration();
     http.setRequestHeaderSize(AffinityServer.REQUEST_HEADER_BYTES);

@@ -9,7 +9,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 
 /** Fixed keys and clock for the jetty-handler fuzz targets, so that a crashing input replays the same way. */
-final class JettyFuzzFixtures {
+public final class JettyFuzzFixtures {
   static final Instant START = Instant.parse("2026-11-23T10:00:00Z");
   static final Clock CLOCK = Clock.fixed(START, ZoneOffset.UTC);
 
@@ -36,7 +36,7 @@ final class JettyFuzzFixtures {
    * the JVM; the other test classes of this module run in the same JVM and connect to real backends.
    * Each fuzz test class calls this in {@code @AfterAll}.
    */
-  static void allowAllConnectionsAgain() {
+  public static void allowAllConnectionsAgain() {
     try {
       // Deliberately not closed: the permission outlives this class.
       @SuppressWarnings({"resource", "unused"})

@@ -1,0 +1,155 @@
+package dev.affinity.standalone;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.balancer.BalancingAlgorithm;
+import dev.affinity.balancer.HealthCheckSettings;
+import dev.affinity.balancer.Router;
+import dev.affinity.balancer.StickinessPolicy;
+import dev.affinity.balancer.TargetGroup;
+import dev.affinity.cookie.AffinityCookieCodec;
+import dev.affinity.cookie.AffinityCookies;
+import dev.affinity.cookie.CodecCounters;
+import dev.affinity.cookie.Expiry;
+import dev.affinity.cookie.Keyring;
+import dev.affinity.jetty.AffinityServer;
+import dev.affinity.standalone.config.BalancerConfig;
+import dev.affinity.standalone.config.ForwardConfig;
+import dev.affinity.standalone.config.HealthCheckConfig;
+import dev.affinity.standalone.config.KeyConfig;
+import dev.affinity.standalone.config.StickinessConfig;
+import dev.affinity.standalone.config.TargetConfig;
+import dev.affinity.standalone.config.TargetGroupConfig;
+import dev.affinity.standalone.config.UpstreamConfig;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * Turns a validated {@link BalancerConfig} into running parts: keyring, codec, cookie policy, target
+ * groups, router and server. Configuration in, core objects out; no policy of its own.
+ */
+public final class BalancerFactory {
+  private final Clock clock;
+  private final CodecCounters codecCounters;
+
+  public BalancerFactory(Clock clock, CodecCounters codecCounters) {
+    this.clock = requireNonNull(clock, "clock");
+    this.codecCounters = requireNonNull(codecCounters, "codecCounters");
+  }
+
+  public static Keyring keyring(BalancerConfig config) {
+    if (config.keys() == null || config.keys().isEmpty()) {
+      return Keyring.ephemeral();
+    }
+    Keyring.Builder builder = Keyring.builder();
+    for (KeyConfig key : config.keys()) {
+      builder.addKey(key.id(), key.secret());
+    }
+    return builder.build();
+  }
+
+  public AffinityCookies cookies(BalancerConfig config, Keyring keyring) {
+    AffinityCookieCodec codec = AffinityCookieCodec.builder()
+        .keyring(keyring)
+        .clock(clock)
+        .metrics(codecCounters)
+        .maxValueLength(config.cookies().maxTotalBytes())
+        .build();
+    return AffinityCookies.of(codec, config.cookies().toPolicy());
+  }
+
+  public Router router(BalancerConfig config, AffinityCookies cookies) {
+    return router(config, cookies, null);
+  }
+
+  /**
+   * The router for {@code config}; with {@code previous}, a reload: targets that remain keep their
+   * state and pins, removed ones drain (see {@link TargetGroup.Builder#reloading}).
+   */
+  public Router router(BalancerConfig config, AffinityCookies cookies, Router previous) {
+    Router.Builder router = Router.builder(cookies);
+    Instant now = clock.instant();
+    for (TargetGroupConfig group : config.targetGroups()) {
+      TargetGroup before = previous == null ? null : previous.group(group.name());
+      router.group(group(group, before, now));
+    }
+    if (config.forward() != null) {
+      for (ForwardConfig forward : config.forward()) {
+        router.forward(forward.group(), forward.weight());
+      }
+    }
+    if (config.groupStickiness() != null) {
+      router.groupStickiness(Expiry.sliding(config.groupStickiness()));
+    }
+    return router.build();
+  }
+
+  static TargetGroup group(TargetGroupConfig config, TargetGroup previous, Instant now) {
+    TargetGroup.Builder group = TargetGroup.builder(config.name())
+        .algorithm(BalancingAlgorithm.named(config.algorithm()))
+        .stickiness(stickiness(config.stickiness()))
+        .healthCheck(health(config.healthCheck()))
+        .slowStart(config.slowStart())
+        .deregistrationDelay(config.deregistrationDelay());
+    if (config.boundedLoadFactor() != null) {
+      group.boundedLoad(config.boundedLoadFactor());
+    }
+    for (TargetConfig target : config.targets()) {
+      group.target(target.id(), target.uri(), target.weight());
+    }
+    if (previous != null) {
+      group.reloading(previous, now);
+    }
+    return group.build();
+  }
+
+  static StickinessPolicy stickiness(StickinessConfig config) {
+    if (config == null || config.type() == StickinessConfig.Type.NONE) {
+      return StickinessPolicy.none();
+    }
+    Expiry expiry = switch (config.expiry()) {
+      case FIXED -> Expiry.fixed(config.duration());
+      case BROWSER_SESSION -> Expiry.browserSession(config.duration());
+      default -> Expiry.sliding(config.duration());
+    };
+    return config.type() == StickinessConfig.Type.APPLICATION
+        ? StickinessPolicy.application(config.appCookie(), expiry)
+        : StickinessPolicy.duration(expiry);
+  }
+
+  static HealthCheckSettings health(HealthCheckConfig config) {
+    if (config == null) {
+      return HealthCheckSettings.defaults();
+    }
+    // A target that refused a connection stays out for one check interval unless checks bring it back first.
+    Duration ejection = config.interval();
+    return new HealthCheckSettings(config.enabled(), config.path(), config.interval(), config.timeout(),
+        config.healthyThreshold(), config.unhealthyThreshold(), config.matcherLow(), config.matcherHigh(), ejection);
+  }
+
+  /** The whole balancer, not yet started. */
+  public AffinityServer server(BalancerConfig config) {
+    Keyring keyring = keyring(config);
+    AffinityCookies cookies = cookies(config, keyring);
+    Router router = router(config, cookies);
+    AffinityServer server = AffinityServer.builder(router, codecCounters)
+        .host(config.listen().host())
+        .port(config.listen().port())
+        .admin(config.admin().path(), config.admin().loopbackOnly())
+        .adminPort(config.admin().port())
+        .clock(clock)
+        .metrics(PrometheusMetrics.INSTANCE)
+        .build();
+    if (config.websocket() != null) {
+      server.webSocketProxy().setMaxMessageBytes(config.websocket().maxMessageBytes());
+      server.webSocketProxy().setIdleTimeout(config.websocket().idleTimeout());
+    }
+    UpstreamConfig upstream = config.upstream();
+    server.balancer().setUpstreamTimeout(upstream.timeout());
+    server.balancer().setConnectTimeout(upstream.connectTimeout());
+    server.balancer().setDirectRelay(upstream.directRelay());
+    return server;
+  }
+
+}

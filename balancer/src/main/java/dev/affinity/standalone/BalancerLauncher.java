@@ -1,0 +1,186 @@
+package dev.affinity.standalone;
+
+import dev.affinity.cookie.CodecMetrics;
+import dev.affinity.jetty.AffinityServer;
+import dev.affinity.standalone.config.BalancerConfig;
+import dev.affinity.standalone.config.BalancerConfigLoader;
+import dev.affinity.standalone.config.ConfigException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.BindException;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
+import org.eclipse.jetty.util.thread.Scheduler;
+
+/**
+ * {@code java -jar affinity-balancer.jar balancer.yaml}: the standalone balancer.
+ *
+ * <pre>
+ *   affinity-balancer.jar FILE            run the balancer FILE describes
+ *   affinity-balancer.jar --check FILE    validate FILE and exit
+ *   affinity-balancer.jar --demo [PORT]   three demo targets behind a balancer on PORT (default 8080)
+ * </pre>
+ *
+ * A bad file gets one message naming the line and the key, exit status 2, and nothing starts.
+ */
+public final class BalancerLauncher {
+  static final int EXIT_USAGE = 64;
+  static final int EXIT_CONFIG = 2;
+  static final int EXIT_START = 1;
+  /** How often the running configuration file is looked at for changes. */
+  static final Duration RELOAD_POLL_INTERVAL = Duration.ofSeconds(2);
+
+  private BalancerLauncher() {}
+
+  public static void main(String[] args) throws Exception {
+    // Before any logger exists: the launcher's own logging, unless the user chose another.
+    if (System.getProperty("logback.configurationFile") == null) {
+      System.setProperty("logback.configurationFile", "dev/affinity/standalone/logback-launcher.xml");
+    }
+    Running running = run(args, System.out, System.err);
+    if (running.exitCode != 0) {
+      System.exit(running.exitCode);
+    }
+    if (running.server != null) {
+      running.server.server().join();
+    }
+  }
+
+  /** What {@link #run} left behind: a started server, or an exit code. */
+  public record Running(int exitCode, AffinityServer server, AutoCloseable extra) implements AutoCloseable {
+    @Override
+    public void close() throws Exception {
+      if (server != null) {
+        server.stop();
+      }
+      if (extra != null) {
+        extra.close();
+      }
+    }
+  }
+
+  public static Running run(String[] args, PrintStream out, PrintStream err) throws Exception {
+    return run(args, out, err, new ScheduledExecutorScheduler("affinity-reload", true));
+  }
+
+  /** As {@link #run(String[], PrintStream, PrintStream)}, polling the file for changes on {@code reloadScheduler}. */
+  static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler) throws Exception {
+    List<String> list = List.of(args);
+    if (list.isEmpty() || list.contains("-h") || list.contains("--help")) {
+      usage(list.isEmpty() ? err : out);
+      return new Running(list.isEmpty() ? EXIT_USAGE : 0, null, null);
+    }
+    if (list.get(0).equals("--demo")) {
+      int port = 8080;
+      if (list.size() > 1) {
+        try {
+          port = Integer.parseInt(list.get(1));
+        } catch (NumberFormatException e) {
+          err.println("affinity: --demo takes a port number, got \"" + list.get(1) + "\"");
+          return new Running(EXIT_USAGE, null, null);
+        }
+      }
+      return demo(port, out, err);
+    }
+    boolean checkOnly = list.get(0).equals("--check");
+    if (checkOnly && list.size() != 2 || !checkOnly && list.size() != 1) {
+      usage(err);
+      return new Running(EXIT_USAGE, null, null);
+    }
+    Path file = Path.of(list.get(checkOnly ? 1 : 0));
+    BalancerConfig config;
+    try {
+      config = BalancerConfigLoader.load(file);
+    } catch (ConfigException e) {
+      err.println("affinity: " + e.getMessage());
+      return new Running(EXIT_CONFIG, null, null);
+    }
+    if (checkOnly) {
+      out.println("affinity: " + file + " is valid (" + config.targetGroups().size() + " target groups)");
+      return new Running(0, null, null);
+    }
+    BalancerFactory factory = new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting());
+    AffinityServer server = factory.server(config);
+    try {
+      server.start();
+    } catch (IOException e) {
+      err.println("affinity: cannot listen on " + config.listen().host() + ":" + config.listen().port() + ": " + rootMessage(e));
+      server.stop();
+      return new Running(EXIT_START, null, null);
+    }
+    // Edits to the file (or SIGHUP) are applied without a restart.
+    server.server().addManaged(new ConfigReloader(file, config, factory, server, reloadScheduler, RELOAD_POLL_INTERVAL));
+    out.println("affinity: balancing on " + server.uri() + "  (status page: " + server.adminUri() + "/status)");
+    out.flush();
+    return new Running(0, server, null);
+  }
+
+  private static Running demo(int port, PrintStream out, PrintStream err) throws Exception {
+    DemoTargets targets = DemoTargets.start(3);
+    StringBuilder yaml = new StringBuilder()
+        .append("listen: { host: 127.0.0.1, port: ").append(port).append(" }\n")
+        .append("targetGroups:\n")
+        .append("  - name: demo\n")
+        .append("    algorithm: round_robin\n")
+        .append("    stickiness: { type: duration, duration: PT1H, sliding: true }\n")
+        .append("    healthCheck: { path: /health, interval: PT2S, timeout: PT1S, healthyThreshold: 2, unhealthyThreshold: 2 }\n")
+        .append("    targets:\n");
+    int i = 1;
+    for (URI uri : targets.uris()) {
+      yaml.append("      - { id: target-").append(i++).append(", uri: \"").append(uri).append("\" }\n");
+    }
+    BalancerConfig config = BalancerConfigLoader.parse(yaml.toString(), "demo.yaml");
+    AffinityServer server = new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting()).server(config);
+    try {
+      server.start();
+    } catch (IOException e) {
+      if (!(rootCause(e) instanceof BindException) || port == 0) {
+        throw e;
+      }
+      server.stop();
+      err.println("affinity: port " + port + " is busy; using a free port instead");
+      String freePort = yaml.toString().replace("port: " + port + " }", "port: 0 }");
+      server = new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting()).server(BalancerConfigLoader.parse(freePort, "demo.yaml"));
+      server.start();
+    }
+    URI uri = server.uri();
+    out.println();
+    out.println("Affinity demo: a sticky balancer in front of three targets");
+    out.println("  balancer   " + uri + "/");
+    for (int t = 0; t < targets.uris().size(); t++) {
+      out.println("  target-" + (t + 1) + "   " + targets.uris().get(t));
+    }
+    out.println("  status     " + uri + "/affinity/status");
+    out.println();
+    out.println("Stickiness: the first request pins you, the next ones stay on the same target:");
+    out.println("  curl -s -c /tmp/affinity.jar -b /tmp/affinity.jar " + uri + "/   # run it a few times");
+    out.println("A new client (no cookie jar) is balanced round robin:");
+    out.println("  curl -s " + uri + "/");
+    out.println("Press Ctrl+C to stop.");
+    out.flush();
+    return new Running(0, server, targets);
+  }
+
+  private static void usage(PrintStream stream) {
+    stream.println("usage: java -jar affinity-balancer.jar FILE.yaml     run the balancer");
+    stream.println("       java -jar affinity-balancer.jar --check FILE  validate a configuration");
+    stream.println("       java -jar affinity-balancer.jar --demo [PORT] run a demo with three targets");
+  }
+
+  private static Throwable rootCause(Throwable t) {
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  private static String rootMessage(Throwable t) {
+    Throwable root = rootCause(t);
+    return root.getMessage() == null ? root.toString() : root.getMessage();
+  }
+
+}

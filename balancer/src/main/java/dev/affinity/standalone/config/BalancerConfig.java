@@ -1,0 +1,49 @@
+package dev.affinity.standalone.config;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.cookie.Keyring;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The standalone balancer's configuration, as read from YAML by {@link BalancerConfigLoader}. The
+ * loader validates everything; the compact constructors only refuse nulls where a value is needed.
+ *
+ * @param keys empty when the file has no {@code keys:} (the launcher then uses an ephemeral key and warns)
+ * @param forward never empty: without {@code forward:} the loader forwards everything to the first group
+ * @param groupStickiness how long a client stays on one target group, or {@code null} for no group stickiness
+ */
+public record BalancerConfig(
+    Listen listen,
+    List<KeyConfig> keys,
+    CookieConfig cookies,
+    List<TargetGroupConfig> targetGroups,
+    List<ForwardConfig> forward,
+    Duration groupStickiness,
+    AdminConfig admin,
+    WebSocketConfig websocket,
+    UpstreamConfig upstream) {
+
+  public BalancerConfig {
+    requireNonNull(listen, "listen");
+    keys = List.copyOf(requireNonNull(keys, "keys"));
+    requireNonNull(cookies, "cookies");
+    targetGroups = List.copyOf(requireNonNull(targetGroups, "targetGroups"));
+    forward = List.copyOf(requireNonNull(forward, "forward"));
+    requireNonNull(admin, "admin");
+    requireNonNull(websocket, "websocket");
+    requireNonNull(upstream, "upstream");
+  }
+
+  /** The keyring of the configured keys (first seals), or empty when none is configured. */
+  public Optional<Keyring> keyring() {
+    return keys.isEmpty() ? Optional.empty() : Optional.of(KeyConfig.toKeyring(keys));
+  }
+
+  /** The group with this name, if any. */
+  public Optional<TargetGroupConfig> targetGroup(String name) {
+    return targetGroups.stream().filter(g -> g.name().equals(name)).findFirst();
+  }
+}

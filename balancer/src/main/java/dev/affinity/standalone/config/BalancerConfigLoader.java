@@ -1,0 +1,109 @@
+package dev.affinity.standalone.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.SortedSet;
+
+/**
+ * Reads and validates the standalone balancer's YAML file (every key: docs/configuration.md). Every
+ * problem, YAML syntax included, becomes a {@link ConfigException} whose one-line message names the
+ * file, the line, the key path and what is wrong; nothing else escapes.
+ *
+ * <p>{@link YamlDocument} turns the text into {@link YamlNode}s that know their line and key path;
+ * one reader per section ({@link ListenReader}, {@link TargetGroupsReader}, ...) declares its keys in
+ * a {@link Schema} and checks its values, leaving to core the rules core already has (ids, names,
+ * cookie and key settings, expiry bounds).
+ */
+public final class BalancerConfigLoader {
+  /** Largest file accepted, in characters. */
+  public static final int MAX_CHARS = YamlDocument.MAX_CHARS;
+
+  /** The top level; the sections' own schemas hang under it, so {@link #acceptedKeys} sees every key. */
+  static final Schema SCHEMA = Schema.keys("listen", "keys", "cookies", "targetGroups", "forward", "groupStickiness",
+          "admin", "websocket", "upstream")
+      .map("listen", ListenReader.SCHEMA)
+      .listOf("keys", KeysReader.SCHEMA)
+      .map("cookies", CookiesReader.SCHEMA)
+      .listOf("targetGroups", TargetGroupsReader.SCHEMA)
+      .listOf("forward", ForwardReader.SCHEMA)
+      .map("groupStickiness", StickinessReader.GROUP_STICKINESS)
+      .map("admin", AdminReader.SCHEMA)
+      .map("websocket", WebSocketReader.SCHEMA)
+      .map("upstream", UpstreamReader.SCHEMA);
+
+  private BalancerConfigLoader() {}
+
+  /** Every key the loader accepts, as dotted paths such as {@code targetGroups[].stickiness.duration}. */
+  static SortedSet<String> acceptedKeys() {
+    return SCHEMA.paths();
+  }
+
+  /** Reads a UTF-8 YAML file; the file name as given is the message's source. */
+  public static BalancerConfig load(Path file) {
+    requireNonNull(file, "file");
+    String source = file.toString();
+    byte[] bytes;
+    try {
+      if (Files.isDirectory(file)) {
+        throw new ConfigException(source, 0, "", "is a directory, not a YAML file");
+      }
+      if (Files.size(file) > 4L * MAX_CHARS) {
+        throw new ConfigException(source, 0, "", "the file is larger than " + MAX_CHARS + " characters");
+      }
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      throw new ConfigException(source, 0, "", "no such file", e);
+    } catch (IOException | SecurityException e) {
+      throw new ConfigException(source, 0, "", "cannot read the file: " + e, e);
+    }
+    return parse(YamlDocument.decodeUtf8(bytes, source), source);
+  }
+
+  /**
+   * Reads YAML text. {@code sourceName} (a file name, say) starts every error message.
+   *
+   * @throws ConfigException for every problem, with the line and key path where it lies
+   */
+  public static BalancerConfig parse(String yaml, String sourceName) {
+    requireNonNull(yaml, "yaml");
+    String source = sourceName == null || sourceName.isEmpty() ? "<config>" : sourceName;
+    try {
+      YamlNode root = YamlDocument.parse(yaml, source);
+      if (root == null) {
+        throw new ConfigException(source, 0, "", "the file is empty (or only comments); it needs at least targetGroups with their targets");
+      }
+      return read(root);
+    } catch (ConfigException e) {
+      throw e;
+    } catch (RuntimeException | StackOverflowError e) {
+      // A safety net: every known problem is reported above with a line; this one was not foreseen.
+      throw new ConfigException(source, 0, "", "cannot read the configuration: " + e, e);
+    }
+  }
+
+  private static BalancerConfig read(YamlNode root) {
+    if (!root.isMap()) {
+      throw root.error("the top level must be a map of settings (" + String.join(", ", SCHEMA.keys()) + "), got " + root.describe());
+    }
+    YamlNode.Mapping top = root.map(SCHEMA);
+    Listen listen = top.has("listen") ? ListenReader.read(top.get("listen")) : Listen.defaults();
+    List<KeyConfig> keys = top.has("keys") ? KeysReader.read(top.get("keys")) : List.of();
+    CookieConfig cookies = top.has("cookies") ? CookiesReader.read(top.get("cookies")) : CookieConfig.defaults();
+    List<TargetGroupConfig> groups = TargetGroupsReader.read(
+        top.required("targetGroups", "list at least one target group with its targets"));
+    List<ForwardConfig> forward = top.has("forward")
+        ? ForwardReader.read(top.get("forward"), groups)
+        : List.of(new ForwardConfig(groups.get(0).name(), ForwardConfig.DEFAULT_WEIGHT));
+    Duration groupStickiness = top.has("groupStickiness") ? StickinessReader.groupStickiness(top.get("groupStickiness")) : null;
+    AdminConfig admin = top.has("admin") ? AdminReader.read(top.get("admin"), listen) : AdminConfig.defaults();
+    WebSocketConfig websocket = top.has("websocket") ? WebSocketReader.read(top.get("websocket")) : WebSocketConfig.defaults();
+    UpstreamConfig upstream = top.has("upstream") ? UpstreamReader.read(top.get("upstream")) : UpstreamConfig.defaults();
+    return new BalancerConfig(listen, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream);
+  }
+}

@@ -1,0 +1,49 @@
+package dev.affinity.standalone.config;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * One target group.
+ *
+ * @param algorithm {@code round_robin} (default), {@code least_outstanding_requests} or {@code weighted_random}
+ * @param slowStart default {@link Duration#ZERO} (off)
+ * @param deregistrationDelay default 300 s
+ * @param boundedLoadFactor {@code null} when bounded load is off, else above 1.0
+ * @param targets may be empty (targets can be registered at run time)
+ */
+public record TargetGroupConfig(
+    String name,
+    String algorithm,
+    StickinessConfig stickiness,
+    HealthCheckConfig healthCheck,
+    Duration slowStart,
+    Duration deregistrationDelay,
+    Double boundedLoadFactor,
+    List<TargetConfig> targets) {
+  public static final String ROUND_ROBIN = "round_robin";
+  public static final String LEAST_OUTSTANDING_REQUESTS = "least_outstanding_requests";
+  public static final String WEIGHTED_RANDOM = "weighted_random";
+  /** The algorithm names, default first. */
+  public static final List<String> ALGORITHMS = List.of(ROUND_ROBIN, LEAST_OUTSTANDING_REQUESTS, WEIGHTED_RANDOM);
+  public static final Duration DEFAULT_SLOW_START = Duration.ZERO;
+  public static final Duration DEFAULT_DEREGISTRATION_DELAY = Duration.ofSeconds(300);
+
+  private static final Set<String> ALGORITHM_SET = Set.copyOf(ALGORITHMS);
+
+  public TargetGroupConfig {
+    requireNonNull(name, "name");
+    requireNonNull(algorithm, "algorithm");
+    if (!ALGORITHM_SET.contains(algorithm)) {
+      throw new IllegalArgumentException("algorithm must be one of " + String.join(", ", ALGORITHMS) + ", got \"" + algorithm + "\"");
+    }
+    requireNonNull(stickiness, "stickiness");
+    requireNonNull(healthCheck, "healthCheck");
+    requireNonNull(slowStart, "slowStart");
+    requireNonNull(deregistrationDelay, "deregistrationDelay");
+    targets = List.copyOf(requireNonNull(targets, "targets"));
+  }
+}

@@ -1,0 +1,134 @@
+package dev.affinity.standalone.config;
+
+import dev.affinity.balancer.HealthCheckSettings;
+import dev.affinity.balancer.Target;
+import dev.affinity.balancer.TargetGroup;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code targetGroups: [ { name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay,
+ * boundedLoad, targets: [ { id, uri, weight } ] } ]}. Group names and target ids follow core's rules
+ * ({@link TargetGroup#builder}, {@link Target}); uniqueness across the file is checked here, where
+ * the first use's line is known.
+ */
+final class TargetGroupsReader {
+  private static final Duration MAX_SLOW_START = Duration.ofMinutes(15);
+  private static final Duration MAX_DEREGISTRATION_DELAY = Duration.ofHours(1);
+  static final Schema TARGET = Schema.keys("id", "uri", "weight");
+  static final Schema BOUNDED_LOAD = Schema.keys("factor");
+  static final Schema SCHEMA = Schema.keys("name", "algorithm", "stickiness", "healthCheck", "slowStart",
+          "deregistrationDelay", "boundedLoad", "targets")
+      .map("stickiness", StickinessReader.SCHEMA)
+      .map("healthCheck", HealthCheckReader.SCHEMA)
+      .map("boundedLoad", BOUNDED_LOAD)
+      .listOf("targets", TARGET);
+
+  private final Map<String, Integer> names = new LinkedHashMap<>();
+  private final Map<String, YamlNode> targetIds = new LinkedHashMap<>();
+
+  private TargetGroupsReader() {}
+
+  static List<TargetGroupConfig> read(YamlNode node) {
+    List<YamlNode> entries = node.list();
+    if (entries.isEmpty()) {
+      throw node.error("must list at least one target group");
+    }
+    TargetGroupsReader reader = new TargetGroupsReader();
+    List<TargetGroupConfig> groups = new ArrayList<>();
+    for (YamlNode entry : entries) {
+      groups.add(reader.group(entry));
+    }
+    return List.copyOf(groups);
+  }
+
+  private TargetGroupConfig group(YamlNode node) {
+    YamlNode.Mapping s = node.map(SCHEMA);
+    YamlNode nameNode = s.required("name", "a group name such as blue");
+    String name = nameNode.string();
+    nameNode.core(() -> TargetGroup.builder(name));
+    Integer firstLine = names.putIfAbsent(name, nameNode.line());
+    if (firstLine != null) {
+      throw nameNode.error("target group " + YamlNode.quote(name) + " is already defined at line " + firstLine);
+    }
+    String algorithm = TargetGroupConfig.ROUND_ROBIN;
+    if (s.has("algorithm")) {
+      YamlNode a = s.get("algorithm");
+      algorithm = a.string().toLowerCase(Locale.ROOT);
+      if (!TargetGroupConfig.ALGORITHMS.contains(algorithm)) {
+        throw a.error("must be one of " + String.join(", ", TargetGroupConfig.ALGORITHMS) + ", got " + YamlNode.quote(a.string()));
+      }
+    }
+    StickinessConfig stickiness = s.has("stickiness") ? StickinessReader.read(s.get("stickiness")) : StickinessConfig.none();
+    HealthCheckConfig healthCheck = s.has("healthCheck") ? HealthCheckReader.read(s.get("healthCheck")) : HealthCheckConfig.defaults();
+    Duration slowStart = s.has("slowStart")
+        ? s.get("slowStart").duration(Duration.ZERO, MAX_SLOW_START, "must be between PT0S (off) and 15 minutes (PT15M)")
+        : TargetGroupConfig.DEFAULT_SLOW_START;
+    Duration deregistrationDelay = s.has("deregistrationDelay")
+        ? s.get("deregistrationDelay").duration(Duration.ZERO, MAX_DEREGISTRATION_DELAY, "must be between PT0S and 1 hour (PT1H)")
+        : TargetGroupConfig.DEFAULT_DEREGISTRATION_DELAY;
+    Double boundedLoadFactor = null;
+    if (s.has("boundedLoad")) {
+      YamlNode f = s.get("boundedLoad").map(BOUNDED_LOAD)
+          .required("factor", "how far above the group mean a target may go, e.g. 1.25");
+      double factor = f.decimal();
+      if (!(factor > 1.0) || factor > 100) {
+        throw f.error("must be above 1.0 and at most 100, got " + YamlNode.quote(f.string()));
+      }
+      boundedLoadFactor = factor;
+    }
+    List<TargetConfig> targets = new ArrayList<>();
+    if (s.has("targets")) {
+      for (YamlNode t : s.get("targets").list()) {
+        targets.add(target(t));
+      }
+    }
+    return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay,
+        boundedLoadFactor, targets);
+  }
+
+  private TargetConfig target(YamlNode node) {
+    YamlNode.Mapping s = node.map(TARGET);
+    YamlNode idNode = s.required("id", "a target id such as blue-1, unique across all groups");
+    String id = idNode.string();
+    // Core's id rule, checked before the uri so that a bad id is reported first, as it comes first.
+    idNode.core(() -> new Target(id, URI.create("http://127.0.0.1:1"), Target.MAX_WEIGHT, HealthCheckSettings.defaults()));
+    YamlNode first = targetIds.putIfAbsent(id, idNode);
+    if (first != null) {
+      throw idNode.error("target id " + YamlNode.quote(id) + " is already used at line " + first.line() + " ("
+          + first.path() + "); ids must be unique across all groups");
+    }
+    URI uri = uri(s.required("uri", "the target's base URI such as \"http://127.0.0.1:9001\""));
+    int weight = s.has("weight") ? s.get("weight").integer(0, Target.MAX_WEIGHT) : TargetConfig.DEFAULT_WEIGHT;
+    return new TargetConfig(id, uri, weight);
+  }
+
+  /** Stricter than core, which takes any http(s) URI: the file must name the port, as a typo there is easy to miss. */
+  private static URI uri(YamlNode node) {
+    String text = node.string();
+    String rule = " must be an http or https URI with host and port";
+    URI uri;
+    try {
+      uri = new URI(text);
+    } catch (URISyntaxException e) {
+      throw node.error(YamlNode.quote(text) + rule + " (" + e.getReason() + ")");
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!(scheme.equals("http") || scheme.equals("https")) || uri.isOpaque() || uri.getHost() == null
+        || uri.getPort() < 1 || uri.getPort() > 65535) {
+      throw node.error(YamlNode.quote(text) + rule);
+    }
+    String path = uri.getRawPath();
+    if ((path != null && !path.isEmpty() && !path.equals("/")) || uri.getRawQuery() != null
+        || uri.getRawFragment() != null || uri.getRawUserInfo() != null) {
+      throw node.error(YamlNode.quote(text) + " must be only scheme://host:port, without path, query, fragment or user info");
+    }
+    return URI.create(scheme + "://" + uri.getRawAuthority());
+  }
+}

@@ -1,0 +1,206 @@
+package dev.affinity.standalone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.affinity.balancer.Target;
+import dev.affinity.jetty.AffinityBalancer;
+import dev.affinity.jetty.AffinityServer;
+import dev.affinity.jetty.Backends;
+import dev.affinity.jetty.BalancerTestBase;
+import dev.affinity.jetty.UserAgent;
+import java.time.Duration;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.http.HttpCookieStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The standalone launcher: a YAML file in, a running balancer out, and reloads applied live. */
+class LauncherTest {
+  @TempDir
+  Path dir;
+  private Backends backends;
+  private HttpClient http;
+  private BalancerLauncher.Running running;
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  private final ManualScheduler reloadScheduler = new ManualScheduler();
+
+  @BeforeEach
+  void setUp() throws Exception {
+    backends = Backends.start("web-1", "web-2", "web-3");
+    http = new HttpClient();
+    http.setHttpCookieStore(new HttpCookieStore.Empty());
+    http.start();
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (running != null) {
+      running.close();
+    }
+    http.stop();
+    backends.close();
+  }
+
+  private String yaml(String... targetIds) {
+    StringBuilder targets = new StringBuilder();
+    for (String id : targetIds) {
+      targets.append("      - { id: ").append(id).append(", uri: \"").append(backends.uri(id)).append("\" }\n");
+    }
+    return "listen: { host: 127.0.0.1, port: 0 }\n"
+        + "keys:\n"
+        + "  - { id: k1, secret: \"" + BalancerTestBase.SECRET + "\" }\n"
+        + "targetGroups:\n"
+        + "  - name: web\n"
+        + "    stickiness: { type: duration, duration: PT1H }\n"
+        + "    healthCheck: { path: /health, interval: PT1M, timeout: PT2S }\n"
+        + "    deregistrationDelay: PT5M\n"
+        + "    targets:\n"
+        + targets;
+  }
+
+  private BalancerLauncher.Running launch(String... args) throws Exception {
+    return BalancerLauncher.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8), reloadScheduler);
+  }
+
+  @Test
+  void runsTheBalancerAFileDescribes() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1", "web-2", "web-3"));
+    running = launch(file.toString());
+    assertThat(running.exitCode()).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("balancing on http://127.0.0.1:");
+    UserAgent client = new UserAgent(http, running.server().uri());
+    String pinned = client.get("/").getContentAsString();
+    for (int i = 0; i < 10; i++) {
+      assertThat(client.get("/").getContentAsString()).isEqualTo(pinned);
+    }
+  }
+
+  @Test
+  void upstreamSettingsReachTheBalancer() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1", "web-2")
+        + "upstream: { timeout: PT30S, connectTimeout: PT1S, directRelay: false }\n");
+    running = launch(file.toString());
+    assertThat(running.exitCode()).isZero();
+    AffinityBalancer balancer = running.server().balancer();
+    assertThat(balancer.isDirectRelay()).isFalse();
+    assertThat(balancer.getHttpClient().getIdleTimeout()).isEqualTo(30_000);
+    assertThat(balancer.getHttpClient().getConnectTimeout()).isEqualTo(1_000);
+    assertThat(new UserAgent(http, running.server().uri()).get("/").getStatus()).isEqualTo(200);
+  }
+
+  @Test
+  void badFileNamesLineAndKeyAndNothingStarts() throws Exception {
+    Path file = Files.writeString(dir.resolve("bad.yaml"),
+        yaml("web-1").replace("duration: PT1H", "duration: PT0S"));
+    running = launch(file.toString());
+    assertThat(running.exitCode()).isEqualTo(2);
+    assertThat(running.server()).isNull();
+    String message = err.toString(StandardCharsets.UTF_8).trim();
+    assertThat(message).startsWith("affinity: ").contains("bad.yaml:6").contains("targetGroups[0].stickiness.duration")
+        .contains("PT0S").doesNotContain("Exception").doesNotContain("\n");
+  }
+
+  @Test
+  void checkValidatesWithoutStarting() throws Exception {
+    Path file = Files.writeString(dir.resolve("ok.yaml"), yaml("web-1"));
+    running = launch("--check", file.toString());
+    assertThat(running.exitCode()).isZero();
+    assertThat(running.server()).isNull();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("is valid");
+    assertThat(launch().exitCode()).isNotZero();
+    assertThat(launch("--check", dir.resolve("missing.yaml").toString()).exitCode()).isEqualTo(2);
+  }
+
+  @Test
+  void reloadKeepsPinsOfRemainingTargetsAndDrainsRemovedOnes() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1", "web-2"));
+    running = launch(file.toString());
+    AffinityServer server = running.server();
+    UserAgent[] clients = new UserAgent[6];
+    String[] pinned = new String[6];
+    for (int i = 0; i < clients.length; i++) {
+      clients[i] = new UserAgent(http, server.uri());
+      pinned[i] = clients[i].get("/").getContentAsString();
+    }
+    Files.writeString(file, yaml("web-2", "web-3"));
+    ConfigReloader reloader = server.server().getBean(ConfigReloader.class);
+    assertThat(reloader.reload()).isTrue();
+    Target removed = server.balancer().router().target("web-1");
+    assertThat(removed.isDraining()).isTrue();
+    assertThat(server.balancer().router().target("web-3")).isNotNull();
+    for (int i = 0; i < clients.length; i++) {
+      ContentResponse r = clients[i].get("/");
+      assertThat(r.getContentAsString()).as("client %d keeps its target during the deregistration delay", i).isEqualTo(pinned[i]);
+    }
+    long rePins = server.balancer().router().groups().get(0).targets().stream().mapToLong(Target::rePins).sum();
+    assertThat(rePins).isZero();
+    // A broken edit is refused and the running configuration stays.
+    Files.writeString(file, "targetGroups: [ oops");
+    assertThat(reloader.reload()).isFalse();
+    assertThat(server.balancer().router().target("web-3")).isNotNull();
+    assertThat(clients[0].get("/").getStatus()).isEqualTo(200);
+  }
+
+  @Test
+  void anEditedFileIsPickedUpByTheNextPoll() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1"));
+    running = launch(file.toString());
+    AffinityServer server = running.server();
+    assertThat(reloadScheduler.isStarted()).as("the reloader manages its scheduler").isTrue();
+    reloadScheduler.advance(BalancerLauncher.RELOAD_POLL_INTERVAL);
+    assertThat(server.balancer().router().target("web-2")).as("an unchanged file is not reloaded").isNull();
+
+    // A longer file: the size changes even where the file system's timestamps are coarse.
+    Files.writeString(file, yaml("web-1", "web-2"));
+    reloadScheduler.advance(BalancerLauncher.RELOAD_POLL_INTERVAL.minusMillis(1));
+    assertThat(server.balancer().router().target("web-2")).as("not before the poll interval").isNull();
+    reloadScheduler.advance(Duration.ofMillis(1));
+    assertThat(server.balancer().router().target("web-2")).isNotNull();
+    assertThat(new UserAgent(http, server.uri()).get("/").getStatus()).isEqualTo(200);
+
+    // A broken edit is refused at the next poll, and polling goes on.
+    Files.writeString(file, "targetGroups: [ oops");
+    reloadScheduler.advance(BalancerLauncher.RELOAD_POLL_INTERVAL);
+    assertThat(server.balancer().router().target("web-2")).isNotNull();
+    assertThat(reloadScheduler.pending()).isEqualTo(1);
+    Files.writeString(file, yaml("web-3"));
+    reloadScheduler.advance(BalancerLauncher.RELOAD_POLL_INTERVAL);
+    assertThat(server.balancer().router().target("web-3")).isNotNull();
+    assertThat(server.balancer().router().target("web-2").isDraining()).isTrue();
+
+    running.close();
+    running = null;
+    assertThat(reloadScheduler.isStopped()).as("stopped with the server").isTrue();
+  }
+
+  @Test
+  void metricsArePrometheusText() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1", "web-2"));
+    running = launch(file.toString());
+    AffinityServer server = running.server();
+    new UserAgent(http, server.uri()).get("/");
+    ContentResponse metrics = http.GET(server.adminUri() + "/metrics");
+    assertThat(metrics.getStatus()).isEqualTo(200);
+    assertThat(metrics.getHeaders().get("Content-Type")).isEqualTo("text/plain; version=0.0.4; charset=utf-8");
+    assertThat(metrics.getHeaders().get("Cache-Control")).isEqualTo("no-store");
+    assertThat(metrics.getContentAsString())
+        .contains("# TYPE affinity_target_requests_total counter")
+        .containsPattern("affinity_target_requests_total\\{group=\"web\",target=\"web-[12]\"} 1")
+        .contains("affinity_target_healthy{group=\"web\",target=\"web-1\"} 1")
+        .contains("affinity_cookies_sealed_total 1")
+        .contains("affinity_cookies_opened_total{cached=\"false\"} 0")
+        .contains("affinity_cookies_invalid_total{reason=\"tampered\"} 0")
+        .contains("affinity_failovers_total 0")
+        .contains("affinity_no_target_responses_total 0");
+  }
+}

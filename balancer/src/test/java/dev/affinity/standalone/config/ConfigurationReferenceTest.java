@@ -1,0 +1,127 @@
+package dev.affinity.standalone.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * docs/configuration.md is the user's reference: it must list exactly the keys the loader accepts,
+ * and its examples must load. The accepted keys come from the section readers' {@link Schema}s, the
+ * documented ones from the first column of the document's tables.
+ */
+class ConfigurationReferenceTest {
+  private static final Path DOCUMENT = Path.of("../docs/configuration.md");
+  /** A table row whose first cell is a key path in backticks: the key, and the example (fifth) cell. */
+  private static final Pattern ROW = Pattern.compile("^\\| `([A-Za-z.\\[\\]]+)` \\|(.*)$");
+
+  private static Map<String, String> documentedExamples() throws IOException {
+    Map<String, String> examples = new LinkedHashMap<>();
+    for (String line : Files.readAllLines(DOCUMENT)) {
+      Matcher row = ROW.matcher(line);
+      if (row.matches()) {
+        String[] cells = row.group(2).split("\\|", -1);
+        assertThat(cells.length).as("cells of the row for %s (key, type, default, allowed, example, on reload)", row.group(1))
+            .isEqualTo(6);
+        String example = cells[3].trim();
+        assertThat(example).as("example of %s", row.group(1)).startsWith("`").endsWith("`");
+        assertThat(examples.put(row.group(1), example.substring(1, example.length() - 1)))
+            .as("%s is listed twice", row.group(1)).isNull();
+      }
+    }
+    return examples;
+  }
+
+  @Test
+  void theDocumentListsExactlyTheKeysTheLoaderAccepts() throws IOException {
+    SortedSet<String> accepted = BalancerConfigLoader.acceptedKeys();
+    SortedSet<String> documented = new TreeSet<>(documentedExamples().keySet());
+    SortedSet<String> undocumented = new TreeSet<>(accepted);
+    undocumented.removeAll(documented);
+    SortedSet<String> refused = new TreeSet<>(documented);
+    refused.removeAll(accepted);
+    assertThat(undocumented).as("keys the loader accepts but %s does not list", DOCUMENT).isEmpty();
+    assertThat(refused).as("keys %s lists but the loader refuses", DOCUMENT).isEmpty();
+    assertThat(documented).hasSizeGreaterThan(50);
+  }
+
+  @Test
+  void aFileMadeOfTheDocumentsExamplesLoads() throws IOException {
+    Map<String, String> examples = documentedExamples();
+    // Leaves only: a section's own example shows it alone, its keys' examples build it whole.
+    Map<String, Object> root = new LinkedHashMap<>();
+    for (Map.Entry<String, String> e : examples.entrySet()) {
+      String key = e.getKey();
+      boolean leaf = examples.keySet().stream().noneMatch(k -> k.startsWith(key + ".") || k.startsWith(key + "[]."));
+      if (leaf) {
+        put(root, key.split("\\."), 0, e.getValue());
+      }
+    }
+    String yaml = flow(root);
+    BalancerConfig config = BalancerConfigLoader.parse(yaml, "examples of " + DOCUMENT);
+    // Every leaf example reached the loader: spot-check one per kind of section.
+    assertThat(config.targetGroups().get(0).stickiness().appCookie()).isEqualTo("JSESSIONID");
+    assertThat(config.targetGroups().get(0).targets().get(0).id()).isEqualTo("blue-1");
+    assertThat(config.forward().get(0).group()).isEqualTo("blue");
+    assertThat(config.listen().tls()).isNotNull();
+    assertThat(config.admin().port()).isEqualTo(9090);
+  }
+
+  @Test
+  void theCompleteFileAtTheTopLoadsAndUsesEveryKey() throws IOException {
+    String text = Files.readString(DOCUMENT);
+    int start = text.indexOf("```yaml\n");
+    String yaml = text.substring(start + "```yaml\n".length(), text.indexOf("```", start + 8));
+    BalancerConfig config = BalancerConfigLoader.parse(yaml, DOCUMENT + " (complete file)");
+    assertThat(config.targetGroups()).hasSize(2);
+    for (String key : BalancerConfigLoader.acceptedKeys()) {
+      String last = key.substring(key.lastIndexOf('.') + 1).replace("[]", "");
+      assertThat(yaml).as("the complete file shows %s", key).contains(last + ":");
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void put(Map<String, Object> map, String[] path, int at, String value) {
+    String segment = path[at];
+    if (at == path.length - 1) {
+      map.put(segment, value);
+      return;
+    }
+    Map<String, Object> child;
+    if (segment.endsWith("[]")) {
+      List<Object> list = (List<Object>) map.computeIfAbsent(segment.substring(0, segment.length() - 2), k -> new ArrayList<>());
+      if (list.isEmpty()) {
+        list.add(new LinkedHashMap<String, Object>());
+      }
+      child = (Map<String, Object>) list.get(0);
+    } else {
+      child = (Map<String, Object>) map.computeIfAbsent(segment, k -> new LinkedHashMap<String, Object>());
+    }
+    put(child, path, at + 1, value);
+  }
+
+  /** YAML flow style: the examples are YAML scalars already, written as they stand. */
+  private static String flow(Object value) {
+    if (value instanceof Map<?, ?> map) {
+      List<String> entries = new ArrayList<>();
+      map.forEach((k, v) -> entries.add(k + ": " + flow(v)));
+      return "{ " + String.join(", ", entries) + " }";
+    }
+    if (value instanceof List<?> list) {
+      List<String> items = new ArrayList<>();
+      list.forEach(v -> items.add(flow(v)));
+      return "[ " + String.join(", ", items) + " ]";
+    }
+    return value.toString();
+  }
+}
