@@ -2,16 +2,17 @@
 # A/B of two builds of the standalone balancer on the sticky-hit path: CPU time and system calls
 # per request, the two figures that move little between runs (requests per second moves a lot on a
 # shared 2-core machine). Both balancers run at once, pinned to the same core, in front of one nginx
-# backend; each round measures A then B (then B then A in the next round, and so on).
+# backend, and each round loads both over the same seconds (one wrk each), so that the machine's
+# noise weighs on both alike.
 #
 #   bench/ab-cpu.sh JAR_A JAR_B
 #
 # Per round and balancer: CPU seconds the balancer process used (utime + stime from /proc) while
-# wrk -t1 -c50 ran for DURATION, divided by the requests wrk completed; then the system calls per
-# request over a second wrk run of the same length (perf stat on the syscall tracepoints, as
-# bench/syscalls.sh). Prints each round and the medians, and B/A.
+# its wrk -t1 -c50 ran for DURATION, divided by the requests that wrk completed; then the system
+# calls per request over a second pair of wrk runs (perf stat on the syscall tracepoints, as
+# bench/syscalls.sh). Prints each round, the medians, and the median of the per-round B/A ratios.
 #
-# Environment: ROUNDS [6] DURATION [8s] WARMUP [20s] CONNECTIONS [50] PROXY_CPU [0] LOAD_CPU [1]
+# Environment: ROUNDS [10] DURATION [8s] WARMUP [20s] CONNECTIONS [50] PROXY_CPU [0] LOAD_CPU [1]
 #   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]
 # Needs wrk, nginx, perf, curl, python3 (apt-get install wrk nginx linux-perf curl python3) and root
 # (or kernel.perf_event_paranoid <= 1). Everything listens on 127.0.0.1 and stops by itself.
@@ -21,7 +22,7 @@ if [[ $# -ne 2 ]]; then
   exit 2
 fi
 JAR_A=$(realpath "$1") JAR_B=$(realpath "$2")
-ROUNDS=${ROUNDS:-6} DURATION=${DURATION:-8s} WARMUP=${WARMUP:-20s} CONNECTIONS=${CONNECTIONS:-50}
+ROUNDS=${ROUNDS:-10} DURATION=${DURATION:-8s} WARMUP=${WARMUP:-20s} CONNECTIONS=${CONNECTIONS:-50}
 PROXY_CPU=${PROXY_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -35,7 +36,7 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
   [[ -f "$WORK/nginx/nginx.pid" ]] && kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
@@ -104,34 +105,50 @@ for call in read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait e
   EVENTS+="${EVENTS:+,}syscalls:sys_enter_$call"
 done
 
-measure() { # name -> prints "cpu_us_per_request syscalls_per_request requests_per_second"
-  local pid port cookie t0 t1 n counts calls seconds
-  pid=$(eval echo "\$PID_$1"); port=$(eval echo "\$PORT_$1"); cookie=$(eval echo "\$COOKIE_$1")
-  seconds=${DURATION%s}
-  t0=$(cpu_ticks "$pid"); n=$(wrk_run "$port" "$cookie" "$DURATION"); t1=$(cpu_ticks "$pid")
-  counts="$WORK/perf-$1.txt"
-  perf stat -x, -e "$EVENTS" -p "$pid" -o "$counts" -- \
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Cookie: $cookie" "http://127.0.0.1:$port/" >"$WORK/perf-wrk-$1.txt"
-  calls=$(awk -F, '$1 ~ /^[0-9]+$/ {s += $1} END {print s}' "$counts")
-  python3 -c "
-n=$n; ticks=$t1-$t0; tick=$TICK
-m=int(open('$WORK/perf-wrk-$1.txt').read().split(' requests in')[0].split()[-1])
-print(f'{ticks / tick / n * 1e6:.2f} {$calls / m:.2f} {n / $seconds:.0f}')"
+# Both balancers are measured over the same seconds, each with its own wrk: whatever else the machine
+# does then (a noisy neighbour, frequency changes) weighs on both alike. Measured one after the
+# other, the same build's CPU per request moved by up to 50 % between runs on the 2-core VM.
+measure_both() { # -> prints "cpuA sysA rpsA cpuB sysB rpsB"
+  local seconds=${DURATION%s} a0 b0 a1 b1
+  a0=$(cpu_ticks "$PID_A"); b0=$(cpu_ticks "$PID_B")
+  wrk_run "$PORT_A" "$COOKIE_A" "$DURATION" >"$WORK/n-A.txt" & local w1=$!
+  wrk_run "$PORT_B" "$COOKIE_B" "$DURATION" >"$WORK/n-B.txt" & local w2=$!
+  wait "$w1" "$w2"
+  a1=$(cpu_ticks "$PID_A"); b1=$(cpu_ticks "$PID_B")
+  local waits=()
+  for jar in A B; do
+    perf stat -x, -e "$EVENTS" -p "$(eval echo "\$PID_$jar")" -o "$WORK/perf-$jar.txt" -- \
+      taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Cookie: $(eval echo "\$COOKIE_$jar")" \
+      "http://127.0.0.1:$(eval echo "\$PORT_$jar")/" >"$WORK/perf-wrk-$jar.txt" &
+    waits+=("$!")
+  done
+  wait "${waits[@]}"
+  python3 - "$WORK" "$a1" "$a0" "$b1" "$b0" "$TICK" "$seconds" <<'PY'
+import sys
+work, a1, a0, b1, b0, tick, seconds = sys.argv[1], *map(float, sys.argv[2:])
+out = []
+for jar, ticks in (("A", a1 - a0), ("B", b1 - b0)):
+    n = int(open(f"{work}/n-{jar}.txt").read())
+    m = int(open(f"{work}/perf-wrk-{jar}.txt").read().split(" requests in")[0].split()[-1])
+    calls = sum(int(l.split(",")[0]) for l in open(f"{work}/perf-{jar}.txt") if l.split(",")[0].isdigit())
+    out += [f"{ticks / tick / n * 1e6:.2f}", f"{calls / m:.2f}", f"{n / seconds:.0f}"]
+print(" ".join(out))
+PY
 }
 
-echo "warming up both for $WARMUP each"
-wrk_run "$PORT_A" "$COOKIE_A" "$WARMUP" >/dev/null
-wrk_run "$PORT_B" "$COOKIE_B" "$WARMUP" >/dev/null
+echo "warming up both for $WARMUP"
+wrk_run "$PORT_A" "$COOKIE_A" "$WARMUP" >/dev/null & w1=$!
+wrk_run "$PORT_B" "$COOKIE_B" "$WARMUP" >/dev/null & w2=$!
+wait "$w1" "$w2"
 
 printf '%-6s %-2s %14s %14s %10s\n' round jar "CPU µs/req" "syscalls/req" "req/s"
 : >"$WORK/results.txt"
 for r in $(seq 1 "$ROUNDS"); do
-  order="A B"; (( r % 2 == 0 )) && order="B A"
-  for jar in $order; do
-    read -r cpu sys rps <<<"$(measure "$jar")"
-    printf '%-6s %-2s %14s %14s %10s\n' "$r" "$jar" "$cpu" "$sys" "$rps"
-    echo "$r $jar $cpu $sys $rps" >>"$WORK/results.txt"
-  done
+  read -r ca sa ra cb sb rb <<<"$(measure_both)"
+  printf '%-6s %-2s %14s %14s %10s\n' "$r" A "$ca" "$sa" "$ra"
+  printf '%-6s %-2s %14s %14s %10s\n' "$r" B "$cb" "$sb" "$rb"
+  echo "$r A $ca $sa $ra" >>"$WORK/results.txt"
+  echo "$r B $cb $sb $rb" >>"$WORK/results.txt"
 done
 python3 - "$WORK/results.txt" <<'PY'
 import statistics, sys

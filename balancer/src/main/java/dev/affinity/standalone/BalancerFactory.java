@@ -21,6 +21,7 @@ import dev.affinity.standalone.config.StickinessConfig;
 import dev.affinity.standalone.config.TargetConfig;
 import dev.affinity.standalone.config.TargetGroupConfig;
 import dev.affinity.standalone.config.UpstreamConfig;
+import dev.affinity.standalone.config.WebSocketConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -141,15 +142,23 @@ public final class BalancerFactory {
         .clock(clock)
         .metrics(PrometheusMetrics.INSTANCE)
         .build();
-    if (config.websocket() != null) {
-      server.webSocketProxy().setMaxMessageBytes(config.websocket().maxMessageBytes());
-      server.webSocketProxy().setIdleTimeout(config.websocket().idleTimeout());
-    }
+    applyLive(server, config);
+    return server;
+  }
+
+  /**
+   * The {@code websocket} and {@code upstream} settings, at start and again at each reload: the
+   * balancer and the WebSocket proxy read them afresh for each request, connect and connection, so
+   * a reload applies them to everything that starts after it.
+   */
+  static void applyLive(AffinityServer server, BalancerConfig config) {
+    WebSocketConfig websocket = config.websocket() != null ? config.websocket() : WebSocketConfig.defaults();
+    server.webSocketProxy().setMaxMessageBytes(websocket.maxMessageBytes());
+    server.webSocketProxy().setIdleTimeout(websocket.idleTimeout());
     UpstreamConfig upstream = config.upstream();
     server.balancer().setUpstreamTimeout(upstream.timeout());
     server.balancer().setConnectTimeout(upstream.connectTimeout());
     server.balancer().setDirectRelay(upstream.directRelay());
-    return server;
   }
 
 }

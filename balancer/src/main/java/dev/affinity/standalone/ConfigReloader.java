@@ -119,6 +119,7 @@ public final class ConfigReloader extends ContainerLifeCycle {
     }
     server.balancer().router(router);
     server.healthChecker().refresh();
+    BalancerFactory.applyLive(server, next);
     if (!Objects.equals(next.listen(), current.listen()) || !Objects.equals(next.admin(), current.admin())) {
       LOG.warn("affinity: listen and admin settings changed in {}; they take effect at the next restart", file);
     }

@@ -152,6 +152,31 @@ class LauncherTest {
   }
 
   @Test
+  void aReloadAppliesUpstreamAndWebSocketSettingsToWhatStartsAfterIt() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1"));
+    running = launch(file.toString());
+    AffinityServer server = running.server();
+    AffinityBalancer balancer = server.balancer();
+    assertThat(balancer.isDirectRelay()).isTrue();
+    Files.writeString(file, yaml("web-1")
+        + "upstream: { timeout: PT30S, connectTimeout: PT1S, directRelay: false }\n"
+        + "websocket: { maxMessageBytes: 4096, idleTimeout: PT1M }\n");
+    assertThat(server.server().getBean(ConfigReloader.class).reload()).isTrue();
+    assertThat(balancer.isDirectRelay()).isFalse();
+    assertThat(balancer.getHttpClient().getIdleTimeout()).isEqualTo(30_000);
+    assertThat(balancer.getHttpClient().getConnectTimeout()).isEqualTo(1_000);
+    assertThat(server.webSocketProxy().getMaxMessageBytes()).isEqualTo(4096);
+    assertThat(server.webSocketProxy().getIdleTimeout()).isEqualTo(Duration.ofMinutes(1));
+    assertThat(new UserAgent(http, server.uri()).get("/").getStatus()).isEqualTo(200);
+    // Removing the sections brings the defaults back, as a fresh start would have them.
+    Files.writeString(file, yaml("web-1"));
+    assertThat(server.server().getBean(ConfigReloader.class).reload()).isTrue();
+    assertThat(balancer.isDirectRelay()).isTrue();
+    assertThat(balancer.getHttpClient().getIdleTimeout()).isEqualTo(60_000);
+    assertThat(server.webSocketProxy().getMaxMessageBytes()).isEqualTo(1024 * 1024);
+  }
+
+  @Test
   void anEditedFileIsPickedUpByTheNextPoll() throws Exception {
     Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1"));
     running = launch(file.toString());

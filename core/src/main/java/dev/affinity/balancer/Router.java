@@ -31,6 +31,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * cookie rewritten, with the old target reported as {@link RouteDecision#previousTargetId()}.
  */
 public final class Router {
+  /** The largest {@link Builder#forward} weight of a target group. */
+  public static final int MAX_FORWARD_WEIGHT = 999;
+
   private final AffinityCookies cookies;
   private final CookieNames names;
   private final List<TargetGroup> groups;
@@ -342,11 +345,11 @@ public final class Router {
       return this;
     }
 
-    /** Share of new clients for a group (0-999). Without any, all traffic goes to the first group. */
+    /** Share of new clients for a group (0-{@value #MAX_FORWARD_WEIGHT}). Without any, all traffic goes to the first group. */
     public Builder forward(String groupName, int weight) {
       requireNonNull(groupName, "groupName");
-      if (weight < 0 || weight > 999) {
-        throw new IllegalArgumentException("forward weight of group " + groupName + " must be between 0 and 999, got " + weight);
+      if (weight < 0 || weight > MAX_FORWARD_WEIGHT) {
+        throw new IllegalArgumentException("forward weight of group " + groupName + " must be between 0 and " + MAX_FORWARD_WEIGHT + ", got " + weight);
       }
       if (forward.putIfAbsent(groupName, weight) != null) {
         throw new IllegalArgumentException("forward names group \"" + groupName + "\" twice");

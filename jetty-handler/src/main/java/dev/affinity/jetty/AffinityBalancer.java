@@ -165,6 +165,10 @@ public class AffinityBalancer extends ProxyHandler {
       throw new IllegalArgumentException("connectTimeout must be positive, got " + timeout);
     }
     this.connectTimeout = timeout;
+    HttpClient client = getHttpClient();
+    if (client != null) {
+      client.setConnectTimeout(timeout.toMillis());
+    }
   }
 
   public long failovers() {

@@ -62,6 +62,8 @@ import org.slf4j.LoggerFactory;
  */
 public class WebSocketProxy extends Handler.Abstract {
   private static final Logger LOG = LoggerFactory.getLogger(WebSocketProxy.class);
+  /** The smallest {@link #setMaxMessageBytes} limit: a control frame's largest payload (RFC 6455 section 5.5). */
+  public static final int MIN_MAX_MESSAGE_BYTES = 125;
 
   private final AffinityBalancer balancer;
   private final Supplier<Router> router;
@@ -91,8 +93,8 @@ public class WebSocketProxy extends Handler.Abstract {
 
   /** Largest message (all fragments together) relayed either way; larger closes both sides with 1009. Default 1 MiB. */
   public void setMaxMessageBytes(int maxMessageBytes) {
-    if (maxMessageBytes < 125) {
-      throw new IllegalArgumentException("websocket maxMessageBytes must be at least 125, got " + maxMessageBytes);
+    if (maxMessageBytes < MIN_MAX_MESSAGE_BYTES) {
+      throw new IllegalArgumentException("websocket maxMessageBytes must be at least " + MIN_MAX_MESSAGE_BYTES + ", got " + maxMessageBytes);
     }
     this.maxMessageBytes = maxMessageBytes;
   }

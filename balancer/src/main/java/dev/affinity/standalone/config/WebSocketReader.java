@@ -1,5 +1,6 @@
 package dev.affinity.standalone.config;
 
+import dev.affinity.jetty.WebSocketProxy;
 import java.time.Duration;
 
 /** {@code websocket: { maxMessageBytes, idleTimeout }}. */
@@ -12,7 +13,7 @@ final class WebSocketReader {
   static WebSocketConfig read(YamlNode node) {
     YamlNode.Mapping s = node.map(SCHEMA);
     int maxMessageBytes = s.has("maxMessageBytes")
-        ? s.get("maxMessageBytes").integer(1, MAX_MESSAGE_BYTES)
+        ? s.get("maxMessageBytes").integer(WebSocketProxy.MIN_MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES)
         : WebSocketConfig.DEFAULT_MAX_MESSAGE_BYTES;
     Duration idleTimeout = s.has("idleTimeout")
         ? s.get("idleTimeout").duration(Duration.ofSeconds(1), Duration.ofDays(1), "must be between 1 second (PT1S) and 1 day (P1D)")

@@ -461,7 +461,10 @@ class BalancerConfigLoaderTest {
         arguments("websocket idle timeout zero", MINIMAL + "websocket: { idleTimeout: 0 }\n", 5, "websocket.idleTimeout",
             "must be between 1 second (PT1S) and 1 day (P1D), got PT0S"),
         arguments("websocket message too large", MINIMAL + "websocket:\n  maxMessageBytes: 1000000000\n", 6,
-            "websocket.maxMessageBytes", "must be a whole number between 1 and 67108864, got 1000000000"),
+            "websocket.maxMessageBytes", "must be a whole number between 125 and 67108864, got 1000000000"),
+        // Below a control frame's payload the proxy itself refuses it: refused here, with the line.
+        arguments("websocket message smaller than a control frame", MINIMAL + "websocket:\n  maxMessageBytes: 124\n", 6,
+            "websocket.maxMessageBytes", "must be a whole number between 125 and 67108864, got 124"),
         arguments("upstream timeout zero", MINIMAL + "upstream: { timeout: 0 }\n", 5, "upstream.timeout",
             "must be between 100 milliseconds (PT0.1S) and 1 day (P1D), got PT0S"),
         arguments("upstream connect timeout too long", MINIMAL + "upstream:\n  connectTimeout: PT1H\n", 6, "upstream.connectTimeout",
