@@ -206,7 +206,13 @@ class DirectRelayTest extends BalancerTestBase {
     ContentResponse second = client.get("/again");
     assertThat(second.getStatus()).isEqualTo(200);
     assertThat(second.getContentAsString()).as("the client stays on its target").isEqualTo(pinned + " /again");
-    assertThat(pinnedTarget.accepted.get()).isEqualTo(2);
+    if (path == TargetPath.DIRECT_RELAY) {
+      assertThat(pinnedTarget.accepted.get()).isEqualTo(2);
+    } else {
+      // Jetty's HttpClient pool may open a spare connection while it replaces the closed one (seen
+      // once in CI: 3 accepted, the third unused); what matters is below: one resend, same target.
+      assertThat(pinnedTarget.accepted.get()).isBetween(2, 3);
+    }
     assertThat(pinnedTarget.heads).hasSize(3);
     assertThat(requestLine(pinnedTarget.heads.get(2))).isEqualTo(requestLine(pinnedTarget.heads.get(1)));
     assertThat(other.accepted.get()).isZero();
