@@ -188,7 +188,7 @@ public final class AffinityCookies {
     Instant expires = maxAge == null ? null : now.plus(maxAge);
     boolean secure = policy.secureMode().secure(secureRequest);
     List<SetCookie> out = new ArrayList<>(4);
-    addValue(out, name, value, maxAge, expires, secure, policy.sameSite(), request);
+    addValue(out, name, value, maxAge, expires, secure, policy.sameSite(secure), request);
     String cors = CookieNames.corsCompanion(name);
     if (policy.cors()) {
       addValue(out, cors, value, maxAge, expires, true, SameSite.NONE, request);
@@ -203,7 +203,8 @@ public final class AffinityCookies {
     requireNonNull(name, "name");
     requireNonNull(request, "request");
     List<SetCookie> out = new ArrayList<>(2);
-    addRemovals(out, name, -1, policy.secureMode().secure(secureRequest), policy.sameSite(), request);
+    boolean secure = policy.secureMode().secure(secureRequest);
+    addRemovals(out, name, -1, secure, policy.sameSite(secure), request);
     addRemovals(out, CookieNames.corsCompanion(name), -1, true, SameSite.NONE, request);
     return out;
   }

@@ -57,6 +57,17 @@ public final class CookiePolicy {
     return sameSite;
   }
 
+  /**
+   * The {@code SameSite} a cookie gets when it is {@code secure} or not. A configured {@code None}
+   * needs {@code Secure} (RFC 6265bis), which a cookie answering a plain-HTTP request under
+   * {@link SecureMode#AUTO} does not get: that one is {@code Lax}, what browsers apply to a cookie
+   * without {@code SameSite} anyway, so it still works for same-site requests instead of being
+   * refused by the browser (or failing the request).
+   */
+  public SameSite sameSite(boolean secure) {
+    return sameSite == SameSite.NONE && !secure ? SameSite.LAX : sameSite;
+  }
+
   public SecureMode secureMode() {
     return secure;
   }

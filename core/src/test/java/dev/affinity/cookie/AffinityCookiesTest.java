@@ -128,6 +128,25 @@ class AffinityCookiesTest {
   }
 
   @Test
+  void sameSiteNoneOnAPlainRequestUnderSecureAutoIsLaxInsteadOfFailing() {
+    // SameSite=None needs Secure, which a plain-HTTP answer under secure: auto does not carry: the
+    // cookie falls back to Lax (a browser's own default) rather than making the request fail.
+    AffinityCookies none = cookies(CookiePolicy.builder().sameSite(SameSite.NONE).secure(SecureMode.AUTO).build());
+    AffinityTicket ticket = ticket("t1", 0);
+    SetCookie plain = none.issue(NAME, ticket, expiry, false, CookieSource.empty()).get(0);
+    assertThat(plain.secure()).isFalse();
+    assertThat(plain.sameSite()).isEqualTo(SameSite.LAX);
+    SetCookie tls = none.issue(NAME, ticket, expiry, true, CookieSource.empty()).get(0);
+    assertThat(tls.secure()).isTrue();
+    assertThat(tls.sameSite()).isEqualTo(SameSite.NONE);
+    Map<String, String> carried = Map.of(NAME, "x");
+    assertThat(none.expire(NAME, false, carried::get)).singleElement()
+        .satisfies(c -> assertThat(c.sameSite()).isEqualTo(SameSite.LAX));
+    AffinityCookies always = cookies(CookiePolicy.builder().sameSite(SameSite.NONE).secure(SecureMode.ALWAYS).build());
+    assertThat(always.issue(NAME, ticket, expiry, false, CookieSource.empty()).get(0).sameSite()).isEqualTo(SameSite.NONE);
+  }
+
+  @Test
   void browserSessionCookieHasNoMaxAgeOrExpires() {
     Expiry session = Expiry.browserSession(Duration.ofMinutes(30));
     AffinityTicket ticket = session.newTicket("t1", "web", clock.instant());
