@@ -229,11 +229,6 @@ final class Upstream {
     return names;
   }
 
-  /** An {@code X-Forwarded-For} value: the one the request came with (if any), then this hop's client. */
-  static String forwardedFor(String existing, String remote) {
-    return existing == null ? remote : existing + ", " + remote;
-  }
-
   /** One RFC 7239 {@code Forwarded} element, each value quoted only where the RFC needs it. */
   static String forwardedElement(String by, String forValue, String host, String proto) {
     StringBuilder b = new StringBuilder(64);
