@@ -372,6 +372,18 @@ public final class TrustedProxies {
     return values[0] == null ? null : values;
   }
 
+  /** Equal when they trust the same blocks, in the same order, and read the same header the same way. */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof TrustedProxies other && header == other.header && recursive == other.recursive
+        && cidrs().equals(other.cidrs());
+  }
+
+  @Override
+  public int hashCode() {
+    return cidrs().hashCode() * 31 + header.hashCode() * 2 + (recursive ? 1 : 0);
+  }
+
   @Override
   public String toString() {
     return "TrustedProxies" + Arrays.toString(cidrs) + " header=" + header.headerName() + " recursive=" + recursive;
