@@ -139,6 +139,8 @@ public final class BalancerFactory {
         .port(config.listen().port())
         .admin(config.admin().path(), config.admin().loopbackOnly())
         .adminPort(config.admin().port())
+        .trustedProxies(config.trustedProxies())
+        .proxyProtocol(config.listen().proxyProtocol())
         .clock(clock)
         .metrics(PrometheusMetrics.INSTANCE)
         .build();
@@ -147,9 +149,9 @@ public final class BalancerFactory {
   }
 
   /**
-   * The {@code websocket} and {@code upstream} settings, at start and again at each reload: the
-   * balancer and the WebSocket proxy read them afresh for each request, connect and connection, so
-   * a reload applies them to everything that starts after it.
+   * The {@code websocket}, {@code upstream} and {@code trustedProxies} settings, at start and again at
+   * each reload: the balancer and the WebSocket proxy read them afresh for each request, connect and
+   * connection, so a reload applies them to everything that starts after it.
    */
   static void applyLive(AffinityServer server, BalancerConfig config) {
     WebSocketConfig websocket = config.websocket() != null ? config.websocket() : WebSocketConfig.defaults();
@@ -159,6 +161,7 @@ public final class BalancerFactory {
     server.balancer().setUpstreamTimeout(upstream.timeout());
     server.balancer().setConnectTimeout(upstream.connectTimeout());
     server.balancer().setDirectRelay(upstream.directRelay());
+    server.balancer().setTrustedProxies(config.trustedProxies());
   }
 
 }

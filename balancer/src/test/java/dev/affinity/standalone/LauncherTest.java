@@ -177,6 +177,59 @@ class LauncherTest {
   }
 
   @Test
+  void trustedProxiesTakeEffectAndAReloadSwapsThemLive() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1") + "trustedProxies: [ 127.0.0.1 ]\n");
+    running = launch(file.toString());
+    AffinityServer server = running.server();
+    String https = "GET / HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n";
+    String admin = "GET /affinity/status.json HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n\r\n";
+    // 127.0.0.1 is a trusted TLS terminator: its client used https, and is remote.
+    assertThat(raw(server, null, https)).startsWith("HTTP/1.1 200 ").containsPattern("(?i)set-cookie: AFFINITY=[^\r]*; Secure");
+    assertThat(raw(server, null, admin)).startsWith("HTTP/1.1 404 ");
+
+    Files.writeString(file, yaml("web-1") + "trustedProxies: { cidrs: [ 10.0.0.0/8 ], header: Forwarded, recursive: false }\n");
+    assertThat(server.server().getBean(ConfigReloader.class).reload()).isTrue();
+    assertThat(server.balancer().getTrustedProxies().header()).isEqualTo(dev.affinity.balancer.TrustedProxies.Header.FORWARDED);
+    // Now 127.0.0.1 is nobody's proxy: it is the client, and what it says about https is ignored.
+    assertThat(raw(server, null, https)).startsWith("HTTP/1.1 200 ").doesNotContain("Secure");
+    assertThat(raw(server, null, admin)).startsWith("HTTP/1.1 200 ");
+  }
+
+  @Test
+  void proxyProtocolOnTheListenerIsRequiredFromTrustedProxies() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"),
+        yaml("web-1").replace("port: 0 }", "port: 0, proxyProtocol: true }") + "trustedProxies: [ 127.0.0.1/32 ]\n");
+    running = launch(file.toString());
+    assertThat(running.exitCode()).isZero();
+    AffinityServer server = running.server();
+    String get = "GET /affinity/status.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assertThat(raw(server, null, get)).as("a trusted peer without a PROXY header is closed").isEmpty();
+    assertThat(raw(server, "PROXY TCP4 203.0.113.9 127.0.0.1 4711 80\r\n", get)).startsWith("HTTP/1.1 404 ");
+    assertThat(raw(server, "PROXY TCP4 127.0.0.1 127.0.0.1 4711 80\r\n", get)).startsWith("HTTP/1.1 200 ");
+  }
+
+  /** One request on a new connection from 127.0.0.1, after {@code proxyHeader} if any; what came back until the close. */
+  private static String raw(AffinityServer server, String proxyHeader, String request) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
+      socket.setSoTimeout(5_000);
+      java.io.OutputStream o = socket.getOutputStream();
+      try {
+        o.write(((proxyHeader == null ? "" : proxyHeader) + request).getBytes(StandardCharsets.ISO_8859_1));
+        o.flush();
+      } catch (java.net.SocketException closed) {
+        // closed before the request was written: nothing comes back
+      }
+      ByteArrayOutputStream got = new ByteArrayOutputStream();
+      try {
+        socket.getInputStream().transferTo(got);
+      } catch (java.net.SocketException reset) {
+        // a close with unread bytes resets: what came before is the answer
+      }
+      return got.toString(StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  @Test
   void anEditedFileIsPickedUpByTheNextPoll() throws Exception {
     Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1"));
     running = launch(file.toString());

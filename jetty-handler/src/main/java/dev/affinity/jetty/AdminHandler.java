@@ -99,7 +99,9 @@ public class AdminHandler extends Handler.Abstract {
     if (!pathInContext.equals(path) && !pathInContext.startsWith(path + "/")) {
       return false;
     }
-    if (loopbackOnly && !isLoopback(request.getConnectionMetaData().getRemoteSocketAddress())) {
+    // The client as core's trusted-proxy rule resolves it: a request a trusted proxy on this machine
+    // relays for a remote client is not a loopback one.
+    if (loopbackOnly && !ClientOrigins.isLoopbackClient(request, balancer.getTrustedProxies())) {
       AffinityBalancer.writePlain(response, callback, HttpStatus.NOT_FOUND_404, "404 Not Found\n", null);
       return true;
     }

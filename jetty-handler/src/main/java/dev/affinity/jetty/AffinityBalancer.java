@@ -3,10 +3,12 @@ package dev.affinity.jetty;
 import static java.util.Objects.requireNonNull;
 
 import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.ClientOrigin;
 import dev.affinity.balancer.Forwarder;
 import dev.affinity.balancer.RouteDecision;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
+import dev.affinity.balancer.TrustedProxies;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
@@ -94,6 +96,7 @@ public class AffinityBalancer extends ProxyHandler {
   // would need one go through HttpClient (which connects without holding a thread) instead.
   private final AtomicInteger connecting = new AtomicInteger();
   private volatile int maxConnecting = 16;
+  private volatile TrustedProxies trustedProxies = TrustedProxies.none();
 
   public AffinityBalancer(Router router) {
     this(router, System::nanoTime);
@@ -118,6 +121,26 @@ public class AffinityBalancer extends ProxyHandler {
 
   public boolean isDirectRelay() {
     return directRelay;
+  }
+
+  /**
+   * The proxies in front whose forwarding headers (and PROXY protocol headers, on a listener that
+   * takes them) are believed: core's rule decides the client's address and scheme from them, and so
+   * {@code Secure} on cookies, the forwarding headers targets get, and whether the admin endpoints
+   * see a loopback client. Default {@link TrustedProxies#none()}: every peer is the client and its
+   * forwarding headers are dropped. Swapped atomically; requests that start afterwards use the new one.
+   */
+  public void setTrustedProxies(TrustedProxies trustedProxies) {
+    this.trustedProxies = requireNonNull(trustedProxies, "trustedProxies");
+  }
+
+  public TrustedProxies getTrustedProxies() {
+    return trustedProxies;
+  }
+
+  /** The client as a trusted proxy described it, or {@code null} when the request's peer is not one (see {@link ClientOrigins}). */
+  ClientOrigin relayedOrigin(Request clientToProxyRequest) {
+    return ClientOrigins.relayed(clientToProxyRequest, trustedProxies);
   }
 
   /**
@@ -255,7 +278,10 @@ public class AffinityBalancer extends ProxyHandler {
           "CONNECT is not supported: this is a reverse proxy.\n", null);
       return true;
     }
-    Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), clientToProxyRequest.isSecure(),
+    ClientOrigin relayed = relayedOrigin(clientToProxyRequest);
+    // Secure follows the client's scheme: behind a trusted TLS terminator, https though the socket is plain.
+    boolean secure = relayed != null ? relayed.isSecure() : clientToProxyRequest.isSecure();
+    Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), secure,
         clientToProxyRequest.getMethod(), isBodyless(clientToProxyRequest));
     if (attempt.target() == null) {
       answer(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
@@ -265,10 +291,10 @@ public class AffinityBalancer extends ProxyHandler {
       onStickinessBroken(clientToProxyRequest, attempt.decision());
     }
     if (LOG.isDebugEnabled()) {
-      LOG.debug("{} C2P {} {} -> {}", requestId(clientToProxyRequest), clientToProxyRequest.getMethod(),
-          clientToProxyRequest.getHttpURI().getPathQuery(), attempt);
+      LOG.debug("{} C2P {} {} from {} -> {}", requestId(clientToProxyRequest), clientToProxyRequest.getMethod(),
+          clientToProxyRequest.getHttpURI().getPathQuery(), ClientOrigins.clientForLog(clientToProxyRequest, relayed), attempt);
     }
-    forward(new Exchange(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt), false);
+    forward(new Exchange(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, relayed, attempt), false);
     return true;
   }
 
@@ -333,10 +359,14 @@ public class AffinityBalancer extends ProxyHandler {
     final Response proxyToClientResponse;
     final Callback proxyToClientCallback;
     final String pathQuery;
+    /** The client as a trusted proxy described it; {@code null} when the peer is the client. */
+    final ClientOrigin relayed;
     volatile Attempt attempt;
 
-    Exchange(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, Attempt attempt) {
+    Exchange(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, ClientOrigin relayed,
+        Attempt attempt) {
       this.clientToProxyRequest = clientToProxyRequest;
+      this.relayed = relayed;
       this.proxyToClientResponse = proxyToClientResponse;
       this.proxyToClientCallback = proxyToClientCallback;
       this.pathQuery = upstreamPathQuery(clientToProxyRequest);
@@ -392,7 +422,7 @@ public class AffinityBalancer extends ProxyHandler {
     void send(TargetConnection kept) {
       Request clientToProxyRequest = exchange.clientToProxyRequest;
       RequestHead requestHead = new RequestHead(clientToProxyRequest.getMethod(), exchange.pathQuery);
-      Upstream.toTarget(clientToProxyRequest, attempt, getViaHost(), false, requestHead::header);
+      Upstream.toTarget(clientToProxyRequest, exchange.relayed, attempt, getViaHost(), false, requestHead::header);
       requestHead.end();
       URI origin = attempt.target().uri();
       long silenceLimitMillis = upstreamTimeout.toMillis();
@@ -475,7 +505,8 @@ public class AffinityBalancer extends ProxyHandler {
     org.eclipse.jetty.client.Request proxyToServerRequest = getHttpClient().newRequest(uri).method(clientToProxyRequest.getMethod());
     JettyInternals.linkForInterimResponses(proxyToServerRequest, clientToProxyRequest, proxyToClientResponse);
     proxyToServerRequest.attribute(EXCHANGE, exchange);
-    proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, attempt, getViaHost(), false, headers::add));
+    proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, exchange.relayed, attempt, getViaHost(), false,
+        headers::add));
     if (!isBodyless(clientToProxyRequest) || clientToProxyRequest.getLength() > 0) {
       if (HttpHeaderValue.CONTINUE.is(clientToProxyRequest.getHeaders().get(HttpHeader.EXPECT))) {
         // The body is read from the client only once the target said 100 Continue.

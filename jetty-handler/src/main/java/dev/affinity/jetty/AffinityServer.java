@@ -3,6 +3,7 @@ package dev.affinity.jetty;
 import static java.util.Objects.requireNonNull;
 
 import dev.affinity.balancer.Router;
+import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.cookie.CodecCounters;
 import java.net.URI;
 import java.time.Clock;
@@ -45,13 +46,17 @@ public final class AffinityServer {
     // and over) that cost more than parsing the line afresh: off, the balancer measured 1.09-1.13x the
     // throughput and 0.88-0.92x the CPU per request (two A/Bs of 8 pairs, BENCHMARKS.md).
     http.setHeaderCacheSize(0);
-    this.connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    this.balancer = new AffinityBalancer(b.router);
+    balancer.setTrustedProxies(b.trustedProxies);
+    // PROXY protocol only on the public listener; the admin port (if any) is for local tools.
+    this.connector = b.proxyProtocol
+        ? new ServerConnector(server, new ProxyProtocolGate(balancer::getTrustedProxies), new HttpConnectionFactory(http))
+        : new ServerConnector(server, new HttpConnectionFactory(http));
     connector.setHost(b.host);
     connector.setPort(b.port);
     // A client that trickles its request (slowloris) holds a connection at most this long.
     connector.setIdleTimeout(b.idleTimeout.toMillis());
     server.addConnector(connector);
-    this.balancer = new AffinityBalancer(b.router);
     // On the server's scheduler, as the connection sweeper is: a test injects one with the Server.
     this.healthChecker = new HealthChecker(balancer::router, b.clock, server.getScheduler());
     this.admin = requireNonNull(b.adminHandlerFactory.create(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters),
@@ -169,6 +174,8 @@ public final class AffinityServer {
     private Clock clock = Clock.systemUTC();
     private AdminHandlerFactory adminHandlerFactory = AdminHandler::new;
     private AdminHandler.MetricsWriter metricsWriter;
+    private TrustedProxies trustedProxies = TrustedProxies.none();
+    private boolean proxyProtocol;
 
     private Builder(Router router, CodecCounters codecCounters) {
       this.router = requireNonNull(router, "router");
@@ -240,7 +247,30 @@ public final class AffinityServer {
       return this;
     }
 
+    /**
+     * The proxies in front whose forwarding headers (and PROXY headers) are believed; default none.
+     * The balancer's {@link AffinityBalancer#setTrustedProxies} swaps them while running.
+     */
+    public Builder trustedProxies(TrustedProxies trustedProxies) {
+      this.trustedProxies = requireNonNull(trustedProxies, "trustedProxies");
+      return this;
+    }
+
+    /**
+     * Whether the listener takes PROXY protocol (v1 and v2, as AWS NLB and HAProxy's
+     * {@code send-proxy-v2} send it): required from trusted proxies, and a connection from any other
+     * peer that sends one is closed. Needs {@link #trustedProxies}: nobody could send one otherwise.
+     */
+    public Builder proxyProtocol(boolean proxyProtocol) {
+      this.proxyProtocol = proxyProtocol;
+      return this;
+    }
+
     public AffinityServer build() {
+      if (proxyProtocol && trustedProxies.isEmpty()) {
+        throw new IllegalStateException("proxyProtocol needs trustedProxies: with none, no peer may send a PROXY header"
+            + " and every connection that does is closed");
+      }
       return new AffinityServer(this);
     }
   }

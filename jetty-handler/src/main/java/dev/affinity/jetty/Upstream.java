@@ -1,6 +1,7 @@
 package dev.affinity.jetty;
 
 import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.ClientOrigin;
 import dev.affinity.balancer.Forwarder;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -57,11 +58,19 @@ final class Upstream {
    * The request headers a target gets, in order: the client's end-to-end headers (hop-by-hop ones,
    * those its {@code Connection} header names, and any {@code X-Affinity-Previous-Target} dropped),
    * then the balancer's own: {@code Host} if the client sent none, the previous target after a
-   * failover, {@code Via}, {@code Forwarded}, {@code X-Forwarded-For} (appended to the client's),
-   * {@code -Proto} and {@code -Host}. For a WebSocket upgrade, the handshake fields are left to the
-   * balancer's own client.
+   * failover, {@code Via}, {@code Forwarded}, {@code X-Forwarded-For}, {@code -Proto} and {@code -Host}.
+   * For a WebSocket upgrade, the handshake fields are left to the balancer's own client.
+   *
+   * <p>Forwarding headers follow core's {@link dev.affinity.balancer.TrustedProxies} rule. From a peer
+   * that is not a trusted proxy ({@code relayed == null}) the client's {@code Forwarded} and
+   * {@code X-Forwarded-*} are dropped, so a client cannot tell a target it is someone else: the target
+   * gets the balancer's own values only. From a trusted proxy the chains are kept and the peer is
+   * appended; {@code X-Forwarded-Proto} and {@code -Host} say what the proxy said the client used.
+   *
+   * @param relayed the client as a trusted proxy described it, or {@code null} when the peer is not one
    */
-  static void toTarget(Request clientToProxyRequest, Attempt attempt, String viaHost, boolean webSocket, HeaderSink sink) {
+  static void toTarget(Request clientToProxyRequest, ClientOrigin relayed, Attempt attempt, String viaHost, boolean webSocket,
+      HeaderSink sink) {
     HttpFields clientHeaders = clientToProxyRequest.getHeaders();
     Set<String> connectionListed = connectionListed(clientHeaders);
     String remote = Request.getRemoteAddr(clientToProxyRequest);
@@ -69,7 +78,7 @@ final class Upstream {
     StringBuilder via = null;
     StringBuilder forwarded = null;
     StringBuilder forwardedFor = null;
-    String forwardedHost = null;
+    boolean keepChain = relayed != null;
     for (HttpField field : clientHeaders) {
       HttpHeader header = field.getHeader();
       if ((header != null && HOP_HEADERS.contains(header))
@@ -85,10 +94,15 @@ final class Upstream {
       }
       switch (header) {
         case VIA -> via = joinValues(via, field);
-        case FORWARDED -> forwarded = joinValues(forwarded, field);
-        case X_FORWARDED_FOR -> forwardedFor = joinValues(forwardedFor, field);
-        case X_FORWARDED_PROTO -> { }
-        case X_FORWARDED_HOST -> forwardedHost = forwardedHost == null ? field.getValue() : forwardedHost;
+        case FORWARDED -> forwarded = keepChain ? joinValues(forwarded, field) : null;
+        case X_FORWARDED_FOR -> forwardedFor = keepChain ? joinValues(forwardedFor, field) : null;
+        // Written afresh below, from the socket or from what a trusted proxy said.
+        case X_FORWARDED_PROTO, X_FORWARDED_HOST -> { }
+        case X_FORWARDED_PORT, X_FORWARDED_SERVER -> {
+          if (keepChain) {
+            sink.add(field);
+          }
+        }
         case SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_SUBPROTOCOL,
             CONTENT_LENGTH -> {
           if (!webSocket) {
@@ -122,8 +136,8 @@ final class Upstream {
     sink.add(new HttpField(HttpHeader.FORWARDED, joined(forwarded,
         forwardedElement(Request.getLocalAddr(clientToProxyRequest), remote, clientHost, scheme != null ? scheme : proto))));
     sink.add(new HttpField(HttpHeader.X_FORWARDED_FOR, joined(forwardedFor, remote)));
-    sink.add(new HttpField(HttpHeader.X_FORWARDED_PROTO, proto));
-    String host = clientHost != null ? clientHost : forwardedHost;
+    sink.add(new HttpField(HttpHeader.X_FORWARDED_PROTO, keepChain ? relayed.scheme() : proto));
+    String host = keepChain ? relayed.host() : clientHost;
     if (host != null) {
       sink.add(new HttpField(HttpHeader.X_FORWARDED_HOST, host));
     }

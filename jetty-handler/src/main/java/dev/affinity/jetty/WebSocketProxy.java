@@ -3,6 +3,7 @@ package dev.affinity.jetty;
 import static java.util.Objects.requireNonNull;
 
 import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.ClientOrigin;
 import dev.affinity.balancer.Forwarder;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
@@ -252,7 +253,9 @@ public class WebSocketProxy extends Handler.Abstract {
           "400 Bad Request: the WebSocket upgrade's path or query is not a valid URI.\n", null);
       return true;
     }
-    Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), clientToProxyRequest.isSecure(), "GET", true);
+    ClientOrigin relayed = balancer.relayedOrigin(clientToProxyRequest);
+    boolean secure = relayed != null ? relayed.isSecure() : clientToProxyRequest.isSecure();
+    Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), secure, "GET", true);
     if (attempt.target() == null) {
       balancer.answer(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
       return true;
@@ -260,7 +263,7 @@ public class WebSocketProxy extends Handler.Abstract {
     if (attempt.movedClient()) {
       balancer.onStickinessBroken(clientToProxyRequest, attempt.decision());
     }
-    connectToTarget(new Upgrade(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback), attempt);
+    connectToTarget(new Upgrade(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, relayed), attempt);
     return true;
   }
 
@@ -299,7 +302,8 @@ public class WebSocketProxy extends Handler.Abstract {
           webSocketUri(attempt.target(), clientToProxyRequest), tunnel.targetSide());
       proxyToServerRequest.timeout(upgradeTimeout.toMillis(), TimeUnit.MILLISECONDS);
       proxyToServerRequest.setConfiguration(sessionConfiguration());
-      proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, attempt, balancer.getViaHost(), true, headers::add));
+      proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, upgrade.relayed, attempt, balancer.getViaHost(), true,
+          headers::add));
       List<String> subProtocols = clientToProxyRequest.getHeaders().getCSV(HttpHeader.SEC_WEBSOCKET_SUBPROTOCOL, true);
       if (!subProtocols.isEmpty()) {
         proxyToServerRequest.setSubProtocols(subProtocols);
@@ -441,5 +445,6 @@ public class WebSocketProxy extends Handler.Abstract {
   }
 
   /** One client's upgrade, across its attempts. */
-  private record Upgrade(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback) {}
+  /** One upgrade across its attempts; {@code relayed} is the client as a trusted proxy described it, else {@code null}. */
+  private record Upgrade(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, ClientOrigin relayed) {}
 }

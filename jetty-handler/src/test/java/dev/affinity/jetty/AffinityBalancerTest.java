@@ -338,7 +338,9 @@ class AffinityBalancerTest extends BalancerTestBase {
     assertThat(seen.get("x-forwarded-proto")).isEqualTo("http");
     assertThat(seen.get("x-forwarded-host")).isEqualTo(authority);
 
-    // Behind another proxy: each list keeps the earlier hops in front, as one field.
+    // Behind another proxy (a trusted one: an untrusted client's forwarding headers are dropped,
+    // TrustedProxiesBalancerTest): each list keeps the earlier hops in front, as one field.
+    balancer.balancer().setTrustedProxies(dev.affinity.balancer.TrustedProxies.of("127.0.0.1"));
     UserAgent client = browser();
     client.send(http.newRequest(balancer.uri().resolve("/")).headers(h -> h
         .add("Via", "1.0 edge").add("Via", " ").add("Via", "1.1 cdn")

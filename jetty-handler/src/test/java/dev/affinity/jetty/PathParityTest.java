@@ -95,22 +95,44 @@ class PathParityTest extends BalancerTestBase {
   }
 
   @OverBothPaths
-  void forwardingHeadersAreAppendedToTheClientsOrSetFromItsHost(TargetPath path) throws Exception {
+  void forwardingHeadersAreAppendedToATrustedProxysOrSetFromItsHost(TargetPath path) throws Exception {
     RawTarget t = target("r0", RawTargets::echoEveryRequest);
-    startBalancer(path, b -> {}, t);
+    startBalancer(path, b -> b.setTrustedProxies(dev.affinity.balancer.TrustedProxies.of("127.0.0.1")), t);
 
     String answer = raw("GET /f HTTP/1.1\r\nHost: shop.example:8080\r\nX-Forwarded-For: 203.0.113.9\r\n"
-        + "Forwarded: for=203.0.113.9;proto=https\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\n"
+        + "Forwarded: for=203.0.113.9;proto=https\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: www.example\r\n"
         + "Connection: close\r\n\r\n");
 
     assertThat(answer).startsWith("HTTP/1.1 200 ");
     Map<String, List<String>> sent = headers(t.heads.get(0));
     assertThat(sent.get("host")).containsExactly("shop.example:8080");
     assertThat(sent.get("x-forwarded-for")).containsExactly("203.0.113.9, 127.0.0.1");
-    assertThat(sent.get("x-forwarded-proto")).containsExactly("http");
-    assertThat(sent.get("x-forwarded-host")).containsExactly("shop.example:8080");
+    // What the trusted proxy said the client used, not this hop's plain HTTP.
+    assertThat(sent.get("x-forwarded-proto")).containsExactly("https");
+    assertThat(sent.get("x-forwarded-host")).containsExactly("www.example");
     assertThat(sent.get("forwarded"))
         .containsExactly("for=203.0.113.9;proto=https, by=127.0.0.1;for=127.0.0.1;host=\"shop.example:8080\";proto=http");
+    assertThat(sent.get("via")).singleElement().asString().matches("1\\.1 \\S+");
+    path.assertTaken(balancer.balancer());
+  }
+
+  @OverBothPaths
+  void forwardingHeadersFromAnUntrustedClientAreReplacedByTheBalancersOwn(TargetPath path) throws Exception {
+    RawTarget t = target("r0", RawTargets::echoEveryRequest);
+    startBalancer(path, b -> {}, t);
+
+    String answer = raw("GET /f HTTP/1.1\r\nHost: shop.example:8080\r\nX-Forwarded-For: 203.0.113.9\r\n"
+        + "Forwarded: for=203.0.113.9;proto=https\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\n"
+        + "X-Forwarded-Port: 443\r\nX-Forwarded-Server: edge\r\nConnection: close\r\n\r\n");
+
+    assertThat(answer).startsWith("HTTP/1.1 200 ");
+    Map<String, List<String>> sent = headers(t.heads.get(0));
+    assertThat(sent.get("host")).containsExactly("shop.example:8080");
+    assertThat(sent.get("x-forwarded-for")).containsExactly("127.0.0.1");
+    assertThat(sent.get("x-forwarded-proto")).containsExactly("http");
+    assertThat(sent.get("x-forwarded-host")).containsExactly("shop.example:8080");
+    assertThat(sent.get("forwarded")).containsExactly("by=127.0.0.1;for=127.0.0.1;host=\"shop.example:8080\";proto=http");
+    assertThat(sent).doesNotContainKeys("x-forwarded-port", "x-forwarded-server");
     assertThat(sent.get("via")).singleElement().asString().matches("1\\.1 \\S+");
     path.assertTaken(balancer.balancer());
   }

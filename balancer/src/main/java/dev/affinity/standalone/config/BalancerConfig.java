@@ -2,6 +2,7 @@ package dev.affinity.standalone.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.cookie.Keyring;
 import java.time.Duration;
 import java.util.List;
@@ -14,6 +15,7 @@ import java.util.Optional;
  * @param keys empty when the file has no {@code keys:} (the launcher then uses an ephemeral key and warns)
  * @param forward never empty: without {@code forward:} the loader forwards everything to the first group
  * @param groupStickiness how long a client stays on one target group, or {@code null} for no group stickiness
+ * @param trustedProxies whose forwarding and PROXY headers are believed; {@link TrustedProxies#none()} without the key
  */
 public record BalancerConfig(
     Listen listen,
@@ -24,7 +26,8 @@ public record BalancerConfig(
     Duration groupStickiness,
     AdminConfig admin,
     WebSocketConfig websocket,
-    UpstreamConfig upstream) {
+    UpstreamConfig upstream,
+    TrustedProxies trustedProxies) {
 
   public BalancerConfig {
     requireNonNull(listen, "listen");
@@ -35,6 +38,7 @@ public record BalancerConfig(
     requireNonNull(admin, "admin");
     requireNonNull(websocket, "websocket");
     requireNonNull(upstream, "upstream");
+    requireNonNull(trustedProxies, "trustedProxies");
   }
 
   /** The keyring of the configured keys (first seals), or empty when none is configured. */

@@ -2,6 +2,7 @@ package dev.affinity.standalone.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.TrustedProxies;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -26,7 +27,7 @@ public final class BalancerConfigLoader {
 
   /** The top level; the sections' own schemas hang under it, so {@link #acceptedKeys} sees every key. */
   static final Schema SCHEMA = Schema.keys("listen", "keys", "cookies", "targetGroups", "forward", "groupStickiness",
-          "admin", "websocket", "upstream")
+          "admin", "websocket", "upstream", "trustedProxies")
       .map("listen", ListenReader.SCHEMA)
       .listOf("keys", KeysReader.SCHEMA)
       .map("cookies", CookiesReader.SCHEMA)
@@ -35,7 +36,8 @@ public final class BalancerConfigLoader {
       .map("groupStickiness", StickinessReader.GROUP_STICKINESS)
       .map("admin", AdminReader.SCHEMA)
       .map("websocket", WebSocketReader.SCHEMA)
-      .map("upstream", UpstreamReader.SCHEMA);
+      .map("upstream", UpstreamReader.SCHEMA)
+      .map("trustedProxies", TrustedProxiesReader.SCHEMA);
 
   private BalancerConfigLoader() {}
 
@@ -104,6 +106,12 @@ public final class BalancerConfigLoader {
     AdminConfig admin = top.has("admin") ? AdminReader.read(top.get("admin"), listen) : AdminConfig.defaults();
     WebSocketConfig websocket = top.has("websocket") ? WebSocketReader.read(top.get("websocket")) : WebSocketConfig.defaults();
     UpstreamConfig upstream = top.has("upstream") ? UpstreamReader.read(top.get("upstream")) : UpstreamConfig.defaults();
-    return new BalancerConfig(listen, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream);
+    TrustedProxies trustedProxies = top.has("trustedProxies") ? TrustedProxiesReader.read(top.get("trustedProxies")) : TrustedProxies.none();
+    if (listen.proxyProtocol() && trustedProxies.isEmpty()) {
+      throw top.get("listen").map(ListenReader.SCHEMA).get("proxyProtocol").error(
+          "needs trustedProxies: a PROXY header is accepted only from a trusted proxy, so with none every connection"
+              + " that sends one is closed; list the load balancers' addresses in trustedProxies, or remove proxyProtocol");
+    }
+    return new BalancerConfig(listen, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies);
   }
 }

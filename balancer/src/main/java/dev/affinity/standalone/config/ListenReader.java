@@ -2,11 +2,11 @@ package dev.affinity.standalone.config;
 
 import java.util.regex.Pattern;
 
-/** {@code listen: { host, port, tls: { keystore, password } }}. */
+/** {@code listen: { host, port, tls: { keystore, password }, proxyProtocol }}. */
 final class ListenReader {
   private static final Pattern HOST = Pattern.compile("[A-Za-z0-9._:%\\[\\]-]{1,253}");
   static final Schema TLS = Schema.keys("keystore", "password");
-  static final Schema SCHEMA = Schema.keys("host", "port", "tls").map("tls", TLS);
+  static final Schema SCHEMA = Schema.keys("host", "port", "tls", "proxyProtocol").map("tls", TLS);
 
   private ListenReader() {}
 
@@ -22,7 +22,9 @@ final class ListenReader {
     }
     int port = s.has("port") ? s.get("port").integer(0, 65535) : Listen.DEFAULT_PORT;
     TlsConfig tls = s.has("tls") ? tls(s.get("tls")) : null;
-    return new Listen(host, port, tls);
+    // Whether anybody may send a PROXY header is checked with trustedProxies (BalancerConfigLoader).
+    boolean proxyProtocol = s.has("proxyProtocol") && s.get("proxyProtocol").bool();
+    return new Listen(host, port, tls, proxyProtocol);
   }
 
   private static TlsConfig tls(YamlNode node) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
+import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.cookie.CookiePolicy;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.SameSite;
@@ -138,6 +139,28 @@ class BalancerConfigLoaderTest {
     assertThat(config.admin()).isEqualTo(new AdminConfig("/affinity", true, null));
     assertThat(config.websocket()).isEqualTo(new WebSocketConfig(1024 * 1024, Duration.ofMinutes(5)));
     assertThat(config.upstream()).isEqualTo(new UpstreamConfig(Duration.ofSeconds(60), Duration.ofSeconds(2), true));
+    assertThat(config.trustedProxies()).isEqualTo(TrustedProxies.none());
+    assertThat(config.listen().proxyProtocol()).isFalse();
+  }
+
+  @Test
+  void trustedProxiesShorthandAndLongForm() {
+    BalancerConfig shorthand = BalancerConfigLoader.parse(MINIMAL + "trustedProxies: [ 127.0.0.1/32, 10.0.0.0/8, \"2001:db8::/32\", 192.0.2.7 ]\n", "t.yaml");
+    assertThat(shorthand.trustedProxies()).isEqualTo(TrustedProxies.of("127.0.0.1/32", "10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"));
+    assertThat(shorthand.trustedProxies().header()).isEqualTo(TrustedProxies.Header.X_FORWARDED_FOR);
+    assertThat(shorthand.trustedProxies().recursive()).isTrue();
+
+    BalancerConfig longForm = BalancerConfigLoader.parse(MINIMAL
+        + "trustedProxies: { cidrs: [ 10.0.0.0/8 ], header: forwarded, recursive: false }\n", "t.yaml");
+    assertThat(longForm.trustedProxies()).isEqualTo(
+        TrustedProxies.builder().cidr("10.0.0.0/8").header(TrustedProxies.Header.FORWARDED).recursive(false).build());
+
+    BalancerConfig none = BalancerConfigLoader.parse(MINIMAL + "trustedProxies: []\n", "t.yaml");
+    assertThat(none.trustedProxies().isEmpty()).isTrue();
+
+    BalancerConfig proxied = BalancerConfigLoader.parse("listen: { port: 8080, proxyProtocol: true }\ntrustedProxies: [ 10.0.0.0/8 ]\n"
+        + MINIMAL, "t.yaml");
+    assertThat(proxied.listen()).isEqualTo(new Listen("127.0.0.1", 8080, null, true));
   }
 
   @Test
@@ -233,7 +256,7 @@ class BalancerConfigLoaderTest {
             targetGroup:
               - name: blue
             """, 2, "targetGroup",
-            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream"),
+            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream, trustedProxies"),
         arguments("targetGroups missing", "listen: { port: 8080 }\n", 1, "targetGroups", "is required"),
         arguments("targetGroups empty", "targetGroups: []\n", 1, "targetGroups", "must list at least one target group"),
         arguments("targetGroups is a map", """
@@ -347,9 +370,27 @@ class BalancerConfigLoaderTest {
                 targets: blue-1
             """, 3, "targetGroups[0].targets", "must be a list, got \"blue-1\""),
         arguments("listen is a list", "listen: [127.0.0.1, 8080]\n" + MINIMAL, 1, "listen",
-            "must be a map of host, port, tls, got a list"),
+            "must be a map of host, port, tls, proxyProtocol, got a list"),
         arguments("listen has no value", "listen:\n" + MINIMAL, 1, "listen",
-            "must be a map of host, port, tls, got no value (remove the key to use the defaults)"),
+            "must be a map of host, port, tls, proxyProtocol, got no value (remove the key to use the defaults)"),
+        arguments("trusted proxy not an address", "trustedProxies:\n  - 10.0.0.0/8\n  - proxy.internal\n" + MINIMAL, 3,
+            "trustedProxies[1]", "trusted proxy must be an IPv4 or IPv6 address with an optional /prefix"),
+        arguments("trusted proxy host bits", "trustedProxies: { cidrs: [ 10.0.0.1/8 ] }\n" + MINIMAL, 1,
+            "trustedProxies.cidrs[0]", "has host bits set below its /8 prefix; write the block as 10.0.0.0/8"),
+        arguments("trusted proxy prefix", "trustedProxies: [ \"::/129\" ]\n" + MINIMAL, 1,
+            "trustedProxies[0]", "trusted proxy prefix must be between 0 and 128 for IPv6"),
+        arguments("trusted proxy header", "trustedProxies:\n  cidrs: [ 10.0.0.0/8 ]\n  header: X-Real-IP\n" + MINIMAL, 3,
+            "trustedProxies.header", "must be X-Forwarded-For or Forwarded, got \"X-Real-IP\""),
+        arguments("trusted proxies without cidrs", "trustedProxies: { header: Forwarded }\n" + MINIMAL, 1,
+            "trustedProxies.cidrs", "is required"),
+        arguments("trusted proxies a string", "trustedProxies: 10.0.0.0/8\n" + MINIMAL, 1,
+            "trustedProxies", "must be a list"),
+        arguments("proxyProtocol without trusted proxies", "listen:\n  port: 8080\n  proxyProtocol: true\n" + MINIMAL, 3,
+            "listen.proxyProtocol", "needs trustedProxies: a PROXY header is accepted only from a trusted proxy"),
+        arguments("proxyProtocol with an empty list", "listen: { proxyProtocol: true }\ntrustedProxies: []\n" + MINIMAL, 1,
+            "listen.proxyProtocol", "needs trustedProxies"),
+        arguments("proxyProtocol not a boolean", "listen: { proxyProtocol: v2 }\n" + MINIMAL, 1,
+            "listen.proxyProtocol", "must be true or false, got \"v2\""),
         arguments("listen port too big", "listen: { port: 70000 }\n" + MINIMAL, 1, "listen.port",
             "must be a whole number between 0 and 65535, got 70000"),
         arguments("tls without password", "listen:\n  tls:\n    keystore: ks.p12\n" + MINIMAL, 3, "listen.tls.password", "is required"),
