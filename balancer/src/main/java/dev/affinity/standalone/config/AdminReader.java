@@ -1,5 +1,6 @@
 package dev.affinity.standalone.config;
 
+import java.util.List;
 import java.util.regex.Pattern;
 
 /** {@code admin: { path, loopbackOnly, port }}. */
@@ -9,7 +10,7 @@ final class AdminReader {
 
   private AdminReader() {}
 
-  static AdminConfig read(YamlNode node, Listen listen) {
+  static AdminConfig read(YamlNode node, List<Listen> listeners) {
     YamlNode.Mapping s = node.map(SCHEMA);
     String path = AdminConfig.DEFAULT_PATH;
     if (s.has("path")) {
@@ -25,9 +26,11 @@ final class AdminReader {
     if (s.has("port")) {
       YamlNode p = s.get("port");
       port = p.integer(0, 65535);
-      if (port != 0 && port == listen.port()) {
-        throw p.error("must differ from listen.port (" + listen.port()
-            + "); leave admin.port out to serve the admin pages on the balancer's listener");
+      for (Listen listen : listeners) {
+        if (port != 0 && port == listen.port()) {
+          throw p.error("must differ from " + (listeners.size() == 1 ? "listen.port" : "every listener's port") + " (" + listen.port()
+              + "); leave admin.port out to serve the admin pages on the balancer's first listener");
+        }
       }
     }
     return new AdminConfig(path, loopbackOnly, port);

@@ -11,12 +11,13 @@ import java.util.Optional;
  * The standalone balancer's configuration, as read from YAML by {@link BalancerConfigLoader}. The
  * loader validates everything; the compact constructors only refuse nulls where a value is needed.
  *
+ * @param listeners never empty: {@code listeners:}, or the one {@code listen:} (by default 127.0.0.1:8080)
  * @param keys empty when the file has no {@code keys:} (the launcher then uses an ephemeral key and warns)
  * @param forward never empty: without {@code forward:} the loader forwards everything to the first group
  * @param groupStickiness how long a client stays on one target group, or {@code null} for no group stickiness
  */
 public record BalancerConfig(
-    Listen listen,
+    List<Listen> listeners,
     List<KeyConfig> keys,
     CookieConfig cookies,
     List<TargetGroupConfig> targetGroups,
@@ -27,7 +28,10 @@ public record BalancerConfig(
     UpstreamConfig upstream) {
 
   public BalancerConfig {
-    requireNonNull(listen, "listen");
+    listeners = List.copyOf(requireNonNull(listeners, "listeners"));
+    if (listeners.isEmpty()) {
+      throw new IllegalArgumentException("listeners must not be empty");
+    }
     keys = List.copyOf(requireNonNull(keys, "keys"));
     requireNonNull(cookies, "cookies");
     targetGroups = List.copyOf(requireNonNull(targetGroups, "targetGroups"));
@@ -35,6 +39,11 @@ public record BalancerConfig(
     requireNonNull(admin, "admin");
     requireNonNull(websocket, "websocket");
     requireNonNull(upstream, "upstream");
+  }
+
+  /** The first listener: {@code listen:}, or the first of {@code listeners:}. */
+  public Listen listen() {
+    return listeners.get(0);
   }
 
   /** The keyring of the configured keys (first seals), or empty when none is configured. */
