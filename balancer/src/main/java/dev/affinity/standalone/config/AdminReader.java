@@ -10,7 +10,8 @@ final class AdminReader {
 
   private AdminReader() {}
 
-  static AdminConfig read(YamlNode node, List<Listen> listeners) {
+  /** @param listenersKey whether the listeners came from {@code listeners:} (else from {@code listen:} or its default) */
+  static AdminConfig read(YamlNode node, List<Listen> listeners, boolean listenersKey) {
     YamlNode.Mapping s = node.map(SCHEMA);
     String path = AdminConfig.DEFAULT_PATH;
     if (s.has("path")) {
@@ -28,7 +29,7 @@ final class AdminReader {
       port = p.integer(0, 65535);
       for (Listen listen : listeners) {
         if (port != 0 && port == listen.port()) {
-          throw p.error("must differ from " + (listeners.size() == 1 ? "listen.port" : "every listener's port") + " (" + listen.port()
+          throw p.error("must differ from " + (listenersKey ? "every listener's port" : "listen.port") + " (" + listen.port()
               + "); leave admin.port out to serve the admin pages on the balancer's first listener");
         }
       }

@@ -121,7 +121,7 @@ public final class BalancerConfigLoader {
         ? ForwardReader.read(top.get("forward"), groups)
         : List.of(new ForwardConfig(groups.get(0).name(), ForwardConfig.DEFAULT_WEIGHT));
     Duration groupStickiness = top.has("groupStickiness") ? StickinessReader.groupStickiness(top.get("groupStickiness")) : null;
-    AdminConfig admin = top.has("admin") ? AdminReader.read(top.get("admin"), listeners) : AdminConfig.defaults();
+    AdminConfig admin = top.has("admin") ? AdminReader.read(top.get("admin"), listeners, top.has("listeners")) : AdminConfig.defaults();
     WebSocketConfig websocket = top.has("websocket") ? WebSocketReader.read(top.get("websocket")) : WebSocketConfig.defaults();
     UpstreamConfig upstream = top.has("upstream") ? UpstreamReader.read(top.get("upstream")) : UpstreamConfig.defaults();
     return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream);
