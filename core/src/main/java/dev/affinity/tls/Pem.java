@@ -131,6 +131,10 @@ public final class Pem {
 
   static String read(Path file) {
     try {
+      // A FIFO or a device (/dev/zero) would block or never end; certificates live in regular files.
+      if (Files.exists(file) && !Files.isRegularFile(file)) {
+        throw new KeyMaterialException(file + ": is not a regular file");
+      }
       if (Files.size(file) > MAX_FILE_BYTES) {
         throw new KeyMaterialException(file + ": is larger than " + MAX_FILE_BYTES + " bytes; not a PEM file");
       }

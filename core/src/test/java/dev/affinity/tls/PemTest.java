@@ -97,6 +97,8 @@ class PemTest {
     Path garbage = Files.writeString(dir.resolve("garbage.pem"), "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n");
     assertThatThrownBy(() -> Pem.certificates(garbage)).isInstanceOf(KeyMaterialException.class)
         .hasMessageStartingWith(garbage + ": ");
+    assertThatThrownBy(() -> Pem.certificates(Path.of("/dev/zero"))).hasMessage("/dev/zero: is not a regular file");
+    assertThatThrownBy(() -> Pem.certificates(dir)).hasMessage(dir + ": is not a regular file");
     Path missing = dir.resolve("missing.pem");
     assertThatThrownBy(() -> Pem.certificates(missing)).hasMessage(missing + ": no such file");
   }

@@ -265,6 +265,10 @@ class YamlNode {
       Path file = fileNode.filePath();
       String secret;
       try {
+        // A FIFO or a device (/dev/zero) would block the load or never end; secrets live in regular files.
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+          throw fileNode.error("the secret file " + file + " is not a regular file");
+        }
         if (Files.size(file) > MAX_SECRET_FILE_BYTES) {
           throw fileNode.error("the secret file " + file + " is larger than " + MAX_SECRET_FILE_BYTES + " bytes");
         }

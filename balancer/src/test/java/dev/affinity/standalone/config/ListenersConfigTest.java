@@ -91,6 +91,7 @@ class ListenersConfigTest {
         "the environment variable AFFINITY_SURELY_NOT_SET_42 is not set");
     refused("keys:\n  - { id: k1, secret: { env: PATH, file: k } }\n", 2, "keys[0].secret", "give one of file and env");
     refused("keys:\n  - { id: k1, secret: { vault: x } }\n", 2, "keys[0].secret.vault", "unknown key \"vault\"");
+    refused("keys:\n  - { id: k1, secret: { file: /dev/zero } }\n", 2, "keys[0].secret.file", "the secret file /dev/zero is not a regular file");
   }
 
   @Test
