@@ -13,13 +13,17 @@ import dev.affinity.cookie.CodecCounters;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Keyring;
 import dev.affinity.jetty.AffinityServer;
+import dev.affinity.jetty.ListenerSpec;
 import dev.affinity.standalone.config.BalancerConfig;
 import dev.affinity.standalone.config.ForwardConfig;
 import dev.affinity.standalone.config.HealthCheckConfig;
 import dev.affinity.standalone.config.KeyConfig;
+import dev.affinity.standalone.config.Listen;
 import dev.affinity.standalone.config.StickinessConfig;
 import dev.affinity.standalone.config.TargetConfig;
 import dev.affinity.standalone.config.TargetGroupConfig;
+import dev.affinity.standalone.config.TlsConfig;
+import dev.affinity.tls.ServerCertificates;
 import dev.affinity.standalone.config.UpstreamConfig;
 import dev.affinity.standalone.config.WebSocketConfig;
 import java.time.Clock;
@@ -134,18 +138,39 @@ public final class BalancerFactory {
     Keyring keyring = keyring(config);
     AffinityCookies cookies = cookies(config, keyring);
     Router router = router(config, cookies);
-    AffinityServer server = AffinityServer.builder(router, codecCounters)
-        .host(config.listen().host())
-        .port(config.listen().port())
+    AffinityServer.Builder builder = AffinityServer.builder(router, codecCounters);
+    for (Listen listen : config.listeners()) {
+      builder.listener(listener(listen));
+    }
+    AffinityServer server = builder
         .admin(config.admin().path(), config.admin().loopbackOnly())
         .adminPort(config.admin().port())
         .trustedProxies(config.trustedProxies())
-        .proxyProtocol(config.listen().proxyProtocol())
         .clock(clock)
         .metrics(PrometheusMetrics.INSTANCE)
         .build();
     applyLive(server, config);
     return server;
+  }
+
+  /** A {@code listen}/{@code listeners} entry as jetty-handler's listener; the loader has checked its files. */
+  static ListenerSpec listener(Listen listen) {
+    ListenerSpec.Builder listener = ListenerSpec.builder().host(listen.host()).port(listen.port());
+    TlsConfig tls = listen.tls();
+    if (tls != null) {
+      ServerCertificates certificates = tls.keystore() != null
+          ? ServerCertificates.keyStore(tls.keystore(), tls.password())
+          : ServerCertificates.pem(tls.certificates());
+      ListenerSpec.Tls.Builder settings = ListenerSpec.Tls.builder(certificates).protocols(tls.protocols());
+      if (tls.clientCa() != null) {
+        settings.clientCa(tls.clientCa());
+      }
+      listener.tls(settings.build());
+    }
+    if (listen.redirectToHttps() != null) {
+      listener.redirectToHttps(listen.redirectToHttps());
+    }
+    return listener.proxyProtocol(listen.proxyProtocol()).build();
   }
 
   /**

@@ -5,6 +5,7 @@ import dev.affinity.jetty.AffinityServer;
 import dev.affinity.standalone.config.BalancerConfig;
 import dev.affinity.standalone.config.BalancerConfigLoader;
 import dev.affinity.standalone.config.ConfigException;
+import dev.affinity.tls.KeyMaterialException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.BindException;
@@ -104,11 +105,22 @@ public final class BalancerLauncher {
       return new Running(0, null, null);
     }
     BalancerFactory factory = new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting());
-    AffinityServer server = factory.server(config);
+    AffinityServer server;
+    try {
+      server = factory.server(config);
+    } catch (KeyMaterialException e) {
+      // The loader read these files a moment ago; they changed (or went) since.
+      err.println("affinity: " + file + ": " + e.getMessage());
+      return new Running(EXIT_CONFIG, null, null);
+    }
     try {
       server.start();
     } catch (IOException e) {
-      err.println("affinity: cannot listen on " + config.listen().host() + ":" + config.listen().port() + ": " + rootMessage(e));
+      StringBuilder addresses = new StringBuilder();
+      for (var listen : config.listeners()) {
+        addresses.append(addresses.length() == 0 ? "" : ", ").append(listen.host()).append(':').append(listen.port());
+      }
+      err.println("affinity: cannot listen on " + addresses + ": " + rootMessage(e));
       server.stop();
       return new Running(EXIT_START, null, null);
     }

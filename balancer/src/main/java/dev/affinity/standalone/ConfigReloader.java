@@ -120,8 +120,9 @@ public final class ConfigReloader extends ContainerLifeCycle {
     server.balancer().router(router);
     server.healthChecker().refresh();
     BalancerFactory.applyLive(server, next);
-    if (!Objects.equals(next.listen(), current.listen()) || !Objects.equals(next.admin(), current.admin())) {
-      LOG.warn("affinity: listen and admin settings changed in {}; they take effect at the next restart", file);
+    // Certificate files are reloaded by each TLS listener as they change; the listeners themselves need a restart.
+    if (!Objects.equals(next.listeners(), current.listeners()) || !Objects.equals(next.admin(), current.admin())) {
+      LOG.warn("affinity: listen/listeners and admin settings changed in {}; they take effect at the next restart", file);
     }
     current = next;
     LOG.info("affinity: reloaded {} ({} target groups)", file, next.targetGroups().size());

@@ -7,15 +7,28 @@ import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.cookie.CodecCounters;
 import java.net.URI;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.server.ConnectionFactory;
+import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
- * A ready-to-run balancer: a Jetty {@link Server} with one HTTP connector, the admin endpoints, the
+ * A ready-to-run balancer: a Jetty {@link Server} with its {@link ListenerSpec}s (plain HTTP, HTTPS with
+ * certificates reloaded as their files change, redirects to HTTPS), the admin endpoints, the
  * {@link AffinityBalancer} and its {@link HealthChecker}, all owned by the server's lifecycle. Used
  * by the standalone launcher, the demo and the tests; embedders who already have a server add
  * {@link AffinityBalancer} to it directly.
@@ -25,7 +38,10 @@ public final class AffinityServer {
   public static final int REQUEST_HEADER_BYTES = 32 * 1024;
 
   private final Server server;
-  private final ServerConnector connector;
+  /** One per listener, in the builder's order. */
+  private final List<ServerConnector> connectors = new ArrayList<>();
+  private final List<ListenerSpec> listeners;
+  private final Map<ServerConnector, ListenerSslContextFactory> tls = new HashMap<>();
   private final AffinityBalancer balancer;
   private final WebSocketProxy webSocketProxy;
   private final HealthChecker healthChecker;
@@ -48,15 +64,41 @@ public final class AffinityServer {
     http.setHeaderCacheSize(0);
     this.balancer = new AffinityBalancer(b.router);
     balancer.setTrustedProxies(b.trustedProxies);
-    // PROXY protocol only on the public listener; the admin port (if any) is for local tools.
-    this.connector = b.proxyProtocol
-        ? new ServerConnector(server, new ProxyProtocolGate(balancer::getTrustedProxies), new HttpConnectionFactory(http))
-        : new ServerConnector(server, new HttpConnectionFactory(http));
-    connector.setHost(b.host);
-    connector.setPort(b.port);
-    // A client that trickles its request (slowloris) holds a connection at most this long.
-    connector.setIdleTimeout(b.idleTimeout.toMillis());
-    server.addConnector(connector);
+    this.listeners = b.listeners();
+    Scheduler certificateScheduler = b.certificateScheduler != null ? b.certificateScheduler : server.getScheduler();
+    Map<Connector, Integer> redirects = new LinkedHashMap<>();
+    for (ListenerSpec listener : listeners) {
+      List<ConnectionFactory> factories = new ArrayList<>(3);
+      ListenerSslContextFactory ssl = null;
+      if (listener.proxyProtocol()) {
+        // PROXY protocol first, before TLS: the proxy in front passes the client's bytes through untouched.
+        factories.add(new ProxyProtocolGate(balancer::getTrustedProxies));
+      }
+      if (listener.tls().isPresent()) {
+        ssl = new ListenerSslContextFactory(listener.toString(), listener.tls().get(),
+            certificateScheduler, b.clock, b.certificatePollInterval);
+        HttpConfiguration https = new HttpConfiguration(http);
+        https.setSecureScheme("https");
+        // No SNI host check: a client without SNI (an IP address, an old client) gets the first certificate,
+        // whatever Host it then sends, as on ALB; routing is by cookie, not by host.
+        https.addCustomizer(new SecureRequestCustomizer(false));
+        factories.add(new SslConnectionFactory(ssl, HttpVersion.HTTP_1_1.asString()));
+        factories.add(new HttpConnectionFactory(https));
+      } else {
+        factories.add(new HttpConnectionFactory(http));
+      }
+      ServerConnector connector = new ServerConnector(server, factories.toArray(new ConnectionFactory[0]));
+      if (ssl != null) {
+        tls.put(connector, ssl);
+      }
+      connector.setHost(listener.host());
+      connector.setPort(listener.port());
+      // A client that trickles its request (slowloris) holds a connection at most this long.
+      connector.setIdleTimeout(b.idleTimeout.toMillis());
+      server.addConnector(connector);
+      connectors.add(connector);
+      listener.redirectToHttps().ifPresent(port -> redirects.put(connector, port));
+    }
     // On the server's scheduler, as the connection sweeper is: a test injects one with the Server.
     this.healthChecker = new HealthChecker(balancer::router, b.clock, server.getScheduler());
     this.admin = requireNonNull(b.adminHandlerFactory.create(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters),
@@ -66,19 +108,20 @@ public final class AffinityServer {
     }
     // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.
     this.webSocketProxy = new WebSocketProxy(balancer);
+    Handler root;
     if (b.adminPort == null) {
       this.adminConnector = null;
-      server.setHandler(new Handler.Sequence(admin, webSocketProxy, balancer));
+      root = new Handler.Sequence(admin, webSocketProxy, balancer);
     } else {
       // Admin on its own listener: the public port never serves it, the admin port serves nothing else.
       this.adminConnector = new ServerConnector(server, new HttpConnectionFactory(http));
-      adminConnector.setHost(b.host);
+      adminConnector.setHost(listeners.get(0).host());
       adminConnector.setPort(b.adminPort);
       server.addConnector(adminConnector);
       Handler publicSide = new Handler.Sequence(webSocketProxy, balancer);
       // The public side is the wrapped handler, not just a bean, so that its handlers know their
       // Server like they do when there is no admin port.
-      server.setHandler(new Handler.Wrapper(publicSide) {
+      root = new Handler.Wrapper(publicSide) {
         @Override
         public boolean handle(org.eclipse.jetty.server.Request request, org.eclipse.jetty.server.Response response,
             org.eclipse.jetty.util.Callback callback) throws Exception {
@@ -90,9 +133,10 @@ public final class AffinityServer {
           }
           return super.handle(request, response, callback);
         }
-      });
+      };
       server.addBean(admin, true);
     }
+    server.setHandler(redirects.isEmpty() ? root : new HttpsRedirect(redirects, root));
     server.addBean(healthChecker, true);
   }
 
@@ -130,8 +174,23 @@ public final class AffinityServer {
     return admin;
   }
 
+  /** The first listener's bound port. */
   public int port() {
-    return connector.getLocalPort();
+    return port(0);
+  }
+
+  /** The bound port of listener {@code index} (in the builder's order). */
+  public int port(int index) {
+    return connectors.get(index).getLocalPort();
+  }
+
+  public List<ListenerSpec> listeners() {
+    return listeners;
+  }
+
+  /** Listener {@code index}'s TLS context, or null for a plain listener; tests look at its reloads. */
+  ListenerSslContextFactory tls(int index) {
+    return tls.get(connectors.get(index));
   }
 
   /** Where the admin endpoints are served: the admin port when one is configured, else the main listener. */
@@ -142,13 +201,19 @@ public final class AffinityServer {
     return URI.create("http://" + uri().getHost() + ":" + adminConnector.getLocalPort() + admin.path());
   }
 
-  /** {@code http://host:port} as the connector is bound. */
+  /** {@code http://host:port} or {@code https://host:port} of the first listener, as it is bound. */
   public URI uri() {
+    return uri(0);
+  }
+
+  /** {@code http://host:port} or {@code https://host:port} of listener {@code index}, as it is bound. */
+  public URI uri(int index) {
+    ServerConnector connector = connectors.get(index);
     String host = connector.getHost() == null || connector.getHost().isEmpty() ? "127.0.0.1" : connector.getHost();
     if (host.contains(":")) {
       host = "[" + host + "]";
     }
-    return URI.create("http://" + host + ":" + port());
+    return URI.create((tls.containsKey(connector) ? "https://" : "http://") + host + ":" + connector.getLocalPort());
   }
 
   /**
@@ -162,10 +227,17 @@ public final class AffinityServer {
 
   /** Listener, admin and thread settings; the routing itself comes in as a {@link Router}. */
   public static final class Builder {
+    /** How often TLS listeners look at their certificate files for a rotation, by default. */
+    public static final Duration DEFAULT_CERTIFICATE_POLL_INTERVAL = Duration.ofSeconds(5);
+
     private final Router router;
     private final CodecCounters codecCounters;
     private String host = "127.0.0.1";
     private int port;
+    private boolean hostOrPortSet;
+    private final List<ListenerSpec> listeners = new ArrayList<>();
+    private Scheduler certificateScheduler;
+    private Duration certificatePollInterval = DEFAULT_CERTIFICATE_POLL_INTERVAL;
     private String adminPath = "/affinity";
     private boolean adminLoopbackOnly = true;
     private Integer adminPort;
@@ -182,18 +254,85 @@ public final class AffinityServer {
       this.codecCounters = requireNonNull(codecCounters, "codecCounters");
     }
 
+    /** The one plain listener's interface, default 127.0.0.1; for several listeners, or TLS, use {@link #listener}. */
     public Builder host(String host) {
       this.host = requireNonNull(host, "host");
+      refuseBoth();
+      hostOrPortSet = true;
       return this;
     }
 
-    /** 0 picks a free port. */
+    /** The one plain listener's port; 0 picks a free port. */
     public Builder port(int port) {
       if (port < 0 || port > 65535) {
         throw new IllegalArgumentException("port must be between 0 and 65535, got " + port);
       }
       this.port = port;
+      refuseBoth();
+      hostOrPortSet = true;
       return this;
+    }
+
+    /**
+     * Adds a listener (in order: the first is {@link AffinityServer#uri()}); instead of
+     * {@link #host}/{@link #port}. Ports other than 0 must be unique, and a redirect listener's
+     * target must be a TLS listener's port.
+     */
+    public Builder listener(ListenerSpec listener) {
+      requireNonNull(listener, "listener");
+      if (hostOrPortSet) {
+        throw new IllegalStateException("host/port already set the one plain listener (" + host + ":" + port
+            + "); describe every listener with listener(...) instead");
+      }
+      for (ListenerSpec other : listeners) {
+        if (listener.port() != 0 && other.port() == listener.port()) {
+          throw new IllegalArgumentException("port " + listener.port() + " is used by two listeners: " + other + " and " + listener);
+        }
+      }
+      listeners.add(listener);
+      return this;
+    }
+
+    private void refuseBoth() {
+      if (!listeners.isEmpty()) {
+        throw new IllegalStateException("listeners are already set (" + listeners + "); host/port describe the one plain listener"
+            + " when there is no listener(...)");
+      }
+    }
+
+    /**
+     * Where TLS listeners look at their certificate files for a rotation: default the server's own
+     * scheduler, every {@link #DEFAULT_CERTIFICATE_POLL_INTERVAL}.
+     */
+    public Builder certificateReloads(Scheduler scheduler, Duration pollInterval) {
+      this.certificateScheduler = requireNonNull(scheduler, "scheduler");
+      requireNonNull(pollInterval, "pollInterval");
+      if (pollInterval.compareTo(Duration.ofMillis(10)) < 0) {
+        throw new IllegalArgumentException("certificate pollInterval must be at least 10 ms, got " + pollInterval);
+      }
+      this.certificatePollInterval = pollInterval;
+      return this;
+    }
+
+    List<ListenerSpec> listeners() {
+      if (listeners.isEmpty()) {
+        return List.of(ListenerSpec.builder().host(host).port(port).proxyProtocol(proxyProtocol).build());
+      }
+      if (proxyProtocol) {
+        throw new IllegalStateException("proxyProtocol(true) is for the one listener of host()/port(); with listener(...), "
+            + "set it on each ListenerSpec");
+      }
+      for (ListenerSpec listener : listeners) {
+        if (listener.redirectToHttps().isPresent()) {
+          int target = listener.redirectToHttps().getAsInt();
+          boolean tlsTarget = listeners.stream().anyMatch(l -> l.tls().isPresent() && l.port() == target);
+          if (!tlsTarget) {
+            throw new IllegalArgumentException("listener " + listener + " redirects to port " + target
+                + ", which is not the port of a TLS listener of this server");
+          }
+        }
+      }
+      return List.copyOf(listeners);
     }
 
     public Builder admin(String path, boolean loopbackOnly) {
@@ -229,7 +368,7 @@ public final class AffinityServer {
       return this;
     }
 
-    /** The clock health results are stamped with (the codec has its own, usually the same). */
+    /** The clock health results are stamped with, and certificate expiry is judged by (the codec has its own, usually the same). */
     public Builder clock(Clock clock) {
       this.clock = requireNonNull(clock, "clock");
       return this;
@@ -267,7 +406,8 @@ public final class AffinityServer {
     }
 
     public AffinityServer build() {
-      if (proxyProtocol && trustedProxies.isEmpty()) {
+      boolean anyProxyProtocol = proxyProtocol || listeners.stream().anyMatch(ListenerSpec::proxyProtocol);
+      if (anyProxyProtocol && trustedProxies.isEmpty()) {
         throw new IllegalStateException("proxyProtocol needs trustedProxies: with none, no peer may send a PROXY header"
             + " and every connection that does is closed");
       }

@@ -1,5 +1,6 @@
 package dev.affinity.standalone.config;
 
+import java.util.List;
 import java.util.regex.Pattern;
 
 /** {@code admin: { path, loopbackOnly, port }}. */
@@ -9,7 +10,8 @@ final class AdminReader {
 
   private AdminReader() {}
 
-  static AdminConfig read(YamlNode node, Listen listen) {
+  /** @param listenersKey whether the listeners came from {@code listeners:} (else from {@code listen:} or its default) */
+  static AdminConfig read(YamlNode node, List<Listen> listeners, boolean listenersKey) {
     YamlNode.Mapping s = node.map(SCHEMA);
     String path = AdminConfig.DEFAULT_PATH;
     if (s.has("path")) {
@@ -25,9 +27,11 @@ final class AdminReader {
     if (s.has("port")) {
       YamlNode p = s.get("port");
       port = p.integer(0, 65535);
-      if (port != 0 && port == listen.port()) {
-        throw p.error("must differ from listen.port (" + listen.port()
-            + "); leave admin.port out to serve the admin pages on the balancer's listener");
+      for (Listen listen : listeners) {
+        if (port != 0 && port == listen.port()) {
+          throw p.error("must differ from " + (listenersKey ? "every listener's port" : "listen.port") + " (" + listen.port()
+              + "); leave admin.port out to serve the admin pages on the balancer's first listener");
+        }
       }
     }
     return new AdminConfig(path, loopbackOnly, port);

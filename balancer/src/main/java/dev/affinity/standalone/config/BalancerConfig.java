@@ -12,13 +12,14 @@ import java.util.Optional;
  * The standalone balancer's configuration, as read from YAML by {@link BalancerConfigLoader}. The
  * loader validates everything; the compact constructors only refuse nulls where a value is needed.
  *
+ * @param listeners never empty: {@code listeners:}, or the one {@code listen:} (by default 127.0.0.1:8080)
  * @param keys empty when the file has no {@code keys:} (the launcher then uses an ephemeral key and warns)
  * @param forward never empty: without {@code forward:} the loader forwards everything to the first group
  * @param groupStickiness how long a client stays on one target group, or {@code null} for no group stickiness
  * @param trustedProxies whose forwarding and PROXY headers are believed; {@link TrustedProxies#none()} without the key
  */
 public record BalancerConfig(
-    Listen listen,
+    List<Listen> listeners,
     List<KeyConfig> keys,
     CookieConfig cookies,
     List<TargetGroupConfig> targetGroups,
@@ -30,7 +31,10 @@ public record BalancerConfig(
     TrustedProxies trustedProxies) {
 
   public BalancerConfig {
-    requireNonNull(listen, "listen");
+    listeners = List.copyOf(requireNonNull(listeners, "listeners"));
+    if (listeners.isEmpty()) {
+      throw new IllegalArgumentException("listeners must not be empty");
+    }
     keys = List.copyOf(requireNonNull(keys, "keys"));
     requireNonNull(cookies, "cookies");
     targetGroups = List.copyOf(requireNonNull(targetGroups, "targetGroups"));
@@ -39,6 +43,11 @@ public record BalancerConfig(
     requireNonNull(websocket, "websocket");
     requireNonNull(upstream, "upstream");
     requireNonNull(trustedProxies, "trustedProxies");
+  }
+
+  /** The first listener: {@code listen:}, or the first of {@code listeners:}. */
+  public Listen listen() {
+    return listeners.get(0);
   }
 
   /** The keyring of the configured keys (first seals), or empty when none is configured. */

@@ -26,9 +26,10 @@ public final class BalancerConfigLoader {
   public static final int MAX_CHARS = YamlDocument.MAX_CHARS;
 
   /** The top level; the sections' own schemas hang under it, so {@link #acceptedKeys} sees every key. */
-  static final Schema SCHEMA = Schema.keys("listen", "keys", "cookies", "targetGroups", "forward", "groupStickiness",
+  static final Schema SCHEMA = Schema.keys("listen", "listeners", "keys", "cookies", "targetGroups", "forward", "groupStickiness",
           "admin", "websocket", "upstream", "trustedProxies")
       .map("listen", ListenReader.SCHEMA)
+      .listOf("listeners", ListenReader.LISTENER)
       .listOf("keys", KeysReader.SCHEMA)
       .map("cookies", CookiesReader.SCHEMA)
       .listOf("targetGroups", TargetGroupsReader.SCHEMA)
@@ -64,7 +65,8 @@ public final class BalancerConfigLoader {
     } catch (IOException | SecurityException e) {
       throw new ConfigException(source, 0, "", "cannot read the file: " + e, e);
     }
-    return parse(YamlDocument.decodeUtf8(bytes, source), source);
+    Path directory = file.toAbsolutePath().getParent();
+    return parse(YamlDocument.decodeUtf8(bytes, source), source, directory == null ? Path.of("") : directory);
   }
 
   /**
@@ -73,10 +75,19 @@ public final class BalancerConfigLoader {
    * @throws ConfigException for every problem, with the line and key path where it lies
    */
   public static BalancerConfig parse(String yaml, String sourceName) {
+    return parse(yaml, sourceName, Path.of(""));
+  }
+
+  /**
+   * As {@link #parse(String, String)}, with relative paths in the file (certificates, keys, secret
+   * files) resolved against {@code baseDir}, as {@link #load} does against the file's directory.
+   */
+  public static BalancerConfig parse(String yaml, String sourceName, Path baseDir) {
     requireNonNull(yaml, "yaml");
+    requireNonNull(baseDir, "baseDir");
     String source = sourceName == null || sourceName.isEmpty() ? "<config>" : sourceName;
     try {
-      YamlNode root = YamlDocument.parse(yaml, source);
+      YamlNode root = YamlDocument.parse(yaml, source, baseDir);
       if (root == null) {
         throw new ConfigException(source, 0, "", "the file is empty (or only comments); it needs at least targetGroups with their targets");
       }
@@ -94,7 +105,16 @@ public final class BalancerConfigLoader {
       throw root.error("the top level must be a map of settings (" + String.join(", ", SCHEMA.keys()) + "), got " + root.describe());
     }
     YamlNode.Mapping top = root.map(SCHEMA);
-    Listen listen = top.has("listen") ? ListenReader.read(top.get("listen")) : Listen.defaults();
+    List<Listen> listeners;
+    if (top.has("listeners")) {
+      if (top.has("listen")) {
+        throw top.get("listeners").error("cannot be used together with listen (line " + top.get("listen").line()
+            + "); listen is the one-listener shorthand, move it into listeners");
+      }
+      listeners = ListenReader.readList(top.get("listeners"));
+    } else {
+      listeners = List.of(top.has("listen") ? ListenReader.read(top.get("listen")) : Listen.defaults());
+    }
     List<KeyConfig> keys = top.has("keys") ? KeysReader.read(top.get("keys")) : List.of();
     CookieConfig cookies = top.has("cookies") ? CookiesReader.read(top.get("cookies")) : CookieConfig.defaults();
     List<TargetGroupConfig> groups = TargetGroupsReader.read(
@@ -103,15 +123,30 @@ public final class BalancerConfigLoader {
         ? ForwardReader.read(top.get("forward"), groups)
         : List.of(new ForwardConfig(groups.get(0).name(), ForwardConfig.DEFAULT_WEIGHT));
     Duration groupStickiness = top.has("groupStickiness") ? StickinessReader.groupStickiness(top.get("groupStickiness")) : null;
-    AdminConfig admin = top.has("admin") ? AdminReader.read(top.get("admin"), listen) : AdminConfig.defaults();
+    AdminConfig admin = top.has("admin") ? AdminReader.read(top.get("admin"), listeners, top.has("listeners")) : AdminConfig.defaults();
     WebSocketConfig websocket = top.has("websocket") ? WebSocketReader.read(top.get("websocket")) : WebSocketConfig.defaults();
     UpstreamConfig upstream = top.has("upstream") ? UpstreamReader.read(top.get("upstream")) : UpstreamConfig.defaults();
     TrustedProxies trustedProxies = top.has("trustedProxies") ? TrustedProxiesReader.read(top.get("trustedProxies")) : TrustedProxies.none();
-    if (listen.proxyProtocol() && trustedProxies.isEmpty()) {
-      throw top.get("listen").map(ListenReader.SCHEMA).get("proxyProtocol").error(
-          "needs trustedProxies: a PROXY header is accepted only from a trusted proxy, so with none every connection"
-              + " that sends one is closed; list the load balancers' addresses in trustedProxies, or remove proxyProtocol");
+    if (trustedProxies.isEmpty()) {
+      YamlNode proxyProtocol = firstProxyProtocol(top, listeners);
+      if (proxyProtocol != null) {
+        throw proxyProtocol.error(
+            "needs trustedProxies: a PROXY header is accepted only from a trusted proxy, so with none every connection"
+                + " that sends one is closed; list the load balancers' addresses in trustedProxies, or remove proxyProtocol");
+      }
     }
-    return new BalancerConfig(listen, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies);
+    return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies);
+  }
+
+  /** The {@code proxyProtocol: true} node of the first listener that asks for it, or {@code null}. */
+  private static YamlNode firstProxyProtocol(YamlNode.Mapping top, List<Listen> listeners) {
+    for (int i = 0; i < listeners.size(); i++) {
+      if (listeners.get(i).proxyProtocol()) {
+        return top.has("listeners")
+            ? top.get("listeners").list().get(i).map(ListenReader.LISTENER).get("proxyProtocol")
+            : top.get("listen").map(ListenReader.SCHEMA).get("proxyProtocol");
+      }
+    }
+    return null;
   }
 }

@@ -4,7 +4,7 @@ import dev.affinity.cookie.Keyring;
 import java.util.ArrayList;
 import java.util.List;
 
-/** {@code keys: [ { id, secret } ]}; ids and secrets are checked by core's {@link Keyring}. */
+/** {@code keys: [ { id, secret } ]} (secret inline, from a file or from the environment); ids and secrets are checked by core's {@link Keyring}. */
 final class KeysReader {
   static final Schema SCHEMA = Schema.keys("id", "secret");
 
@@ -22,7 +22,7 @@ final class KeysReader {
       YamlNode idNode = s.required("id", "a short key id such as k1");
       YamlNode secretNode = s.required("secret", "base64 of 32 random bytes, e.g. `openssl rand -base64 32`");
       String id = idNode.string();
-      String secret = secretNode.string();
+      String secret = secretNode.secret();
       try {
         keyring.addKey(id, secret);
       } catch (IllegalArgumentException e) {

@@ -2,20 +2,43 @@ package dev.affinity.standalone.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.tls.PemPair;
+import java.nio.file.Path;
+import java.util.List;
+
 /**
- * TLS for the listener.
+ * A listener's TLS: PEM certificates (several chosen by SNI) or a key store, the protocol versions,
+ * and optionally the CAs whose client certificates are required. Paths are resolved against the YAML
+ * file's directory; the loader has read every file once and checked each key against its certificate.
  *
- * @param keystore path of a PKCS#12 or JKS key store, as written in the file (not resolved or checked)
- * @param password the key store password
+ * @param certificates PEM pairs, first the default; empty with a key store
+ * @param keystore a PKCS#12 or JKS file, or {@code null} with PEM certificates
+ * @param password the key store's password, or {@code null} with PEM certificates
+ * @param protocols some of TLSv1.3 and TLSv1.2
+ * @param clientCa a PEM bundle of CAs for client certificates, or {@code null} for none
  */
-public record TlsConfig(String keystore, String password) {
+public record TlsConfig(List<PemPair> certificates, Path keystore, String password, List<String> protocols, Path clientCa) {
+  public static final List<String> DEFAULT_PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+
   public TlsConfig {
-    requireNonNull(keystore, "keystore");
-    requireNonNull(password, "password");
+    certificates = List.copyOf(requireNonNull(certificates, "certificates"));
+    protocols = List.copyOf(requireNonNull(protocols, "protocols"));
+    if (certificates.isEmpty() == (keystore == null)) {
+      throw new IllegalArgumentException("give PEM certificates or a key store, one of the two");
+    }
+    if ((keystore == null) != (password == null)) {
+      throw new IllegalArgumentException("a key store goes with its password, and only a key store");
+    }
+  }
+
+  /** A key store with the default protocols and no client certificates. */
+  public TlsConfig(String keystore, String password) {
+    this(List.of(), Path.of(keystore), requireNonNull(password, "password"), DEFAULT_PROTOCOLS, null);
   }
 
   @Override
   public String toString() {
-    return "TlsConfig[keystore=" + keystore + ", password=****]";
+    return "TlsConfig[certificates=" + certificates + ", keystore=" + keystore + ", password=" + (password == null ? null : "****")
+        + ", protocols=" + protocols + ", clientCa=" + clientCa + "]";
   }
 }

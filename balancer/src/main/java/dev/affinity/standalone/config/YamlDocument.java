@@ -7,6 +7,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Optional;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.composer.Composer;
@@ -39,8 +40,13 @@ final class YamlDocument {
 
   private YamlDocument() {}
 
-  /** The document's root value, or null when it is empty or only comments. */
+  /** The document's root value, or null when it is empty or only comments; relative paths from the working directory. */
   static YamlNode parse(String yaml, String source) {
+    return parse(yaml, source, Path.of(""));
+  }
+
+  /** As {@link #parse(String, String)}, relative paths in the file resolved against {@code baseDir}. */
+  static YamlNode parse(String yaml, String source, Path baseDir) {
     String text = !yaml.isEmpty() && yaml.charAt(0) == '\uFEFF' ? yaml.substring(1) : yaml;
     if (text.length() > MAX_CHARS) {
       throw new ConfigException(source, 0, "", "the file is larger than " + MAX_CHARS + " characters");
@@ -71,7 +77,7 @@ final class YamlDocument {
     if (root.isEmpty() || YamlNode.isNull(root.get())) {
       return null;
     }
-    return new YamlNode(source, root.get(), YamlNode.lineOf(root.get(), 1), "");
+    return new YamlNode(source, root.get(), YamlNode.lineOf(root.get(), 1), "", baseDir);
   }
 
   /** Strict UTF-8; a bad byte is reported with its line. */

@@ -1,5 +1,11 @@
 package dev.affinity.standalone.config;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,16 +35,29 @@ class YamlNode {
   /** Where an unknown-key message sends the reader for every accepted key. */
   static final String REFERENCE = "docs/configuration.md";
 
+  private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,127}");
+  /** Larger than any password or key; keeps a wrong path (a log, a device) cheap to refuse. */
+  static final int MAX_SECRET_FILE_BYTES = 64 * 1024;
+  /** A secret that is not written inline: {@code { file: PATH }} or {@code { env: NAME }}. */
+  static final Schema SECRET = Schema.keys("file", "env");
+
   private final String source;
   private final Node node;
   private final int line;
   private final String path;
+  /** Where relative paths in the file point from: the YAML file's directory. */
+  private final Path baseDir;
 
   YamlNode(String source, Node node, int line, String path) {
+    this(source, node, line, path, Path.of(""));
+  }
+
+  YamlNode(String source, Node node, int line, String path, Path baseDir) {
     this.source = source;
     this.node = node;
     this.line = line;
     this.path = path;
+    this.baseDir = baseDir;
   }
 
   int line() {
@@ -96,7 +115,7 @@ class YamlNode {
         throw new ConfigException(source, keyLine, keyPath, "duplicate key; " + quote(key) + " is already set at line " + firstLine);
       }
       Node value = tuple.getValueNode();
-      mapping.entries.put(key, new YamlNode(source, value, isNull(value) ? keyLine : lineOf(value, keyLine), keyPath));
+      mapping.entries.put(key, new YamlNode(source, value, isNull(value) ? keyLine : lineOf(value, keyLine), keyPath, baseDir));
     }
     return mapping;
   }
@@ -110,7 +129,7 @@ class YamlNode {
     List<YamlNode> items = new ArrayList<>(nodes.size());
     for (int i = 0; i < nodes.size(); i++) {
       Node item = nodes.get(i);
-      items.add(new YamlNode(source, item, lineOf(item, line), path + "[" + i + "]"));
+      items.add(new YamlNode(source, item, lineOf(item, line), path + "[" + i + "]", baseDir));
     }
     return items;
   }
@@ -209,6 +228,80 @@ class YamlNode {
 
   String describe() {
     return describe(node);
+  }
+
+  /**
+   * A file path, relative ones resolved against the YAML file's directory (so that the file can be
+   * run from anywhere); whether the file is there is for the caller to check.
+   */
+  Path filePath() {
+    String value = string();
+    if (value.isBlank()) {
+      throw error("must be a file path, got an empty string");
+    }
+    try {
+      return baseDir.resolve(value).normalize();
+    } catch (InvalidPathException e) {
+      throw error("must be a file path, got " + quote(value) + " (" + e.getReason() + ")");
+    }
+  }
+
+  /**
+   * A secret: written inline ({@code "…"}), read from a file ({@code { file: PATH }}, relative to the
+   * YAML file's directory, one trailing newline dropped) or from the environment
+   * ({@code { env: NAME }}). A missing file or variable, or an empty secret, is refused here; the
+   * secret itself never appears in a message.
+   */
+  String secret() {
+    if (!isMap()) {
+      return string();
+    }
+    Mapping m = map(SECRET);
+    if (m.has("file") == m.has("env")) {
+      throw error("must be the secret itself, { file: PATH } or { env: NAME }; give one of file and env");
+    }
+    if (m.has("file")) {
+      YamlNode fileNode = m.get("file");
+      Path file = fileNode.filePath();
+      String secret;
+      try {
+        // A FIFO or a device (/dev/zero) would block the load or never end; secrets live in regular files.
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+          throw fileNode.error("the secret file " + file + " is not a regular file");
+        }
+        if (Files.size(file) > MAX_SECRET_FILE_BYTES) {
+          throw fileNode.error("the secret file " + file + " is larger than " + MAX_SECRET_FILE_BYTES + " bytes");
+        }
+        secret = Files.readString(file, StandardCharsets.UTF_8);
+      } catch (NoSuchFileException e) {
+        throw fileNode.error("cannot read the secret file " + file + ": no such file");
+      } catch (IOException | SecurityException e) {
+        throw fileNode.error("cannot read the secret file " + file + ": " + e);
+      }
+      // `echo secret > file` and editors end the file with a newline that is not part of the secret.
+      if (secret.endsWith("\r\n")) {
+        secret = secret.substring(0, secret.length() - 2);
+      } else if (secret.endsWith("\n")) {
+        secret = secret.substring(0, secret.length() - 1);
+      }
+      if (secret.isEmpty()) {
+        throw fileNode.error("the secret file " + file + " is empty");
+      }
+      return secret;
+    }
+    YamlNode envNode = m.get("env");
+    String name = envNode.string();
+    if (!ENV_NAME.matcher(name).matches()) {
+      throw envNode.error("must be an environment variable name (letters, digits and _), got " + quote(name));
+    }
+    String secret = System.getenv(name);
+    if (secret == null) {
+      throw envNode.error("the environment variable " + name + " is not set");
+    }
+    if (secret.isEmpty()) {
+      throw envNode.error("the environment variable " + name + " is empty");
+    }
+    return secret;
   }
 
   private void checkTag() {

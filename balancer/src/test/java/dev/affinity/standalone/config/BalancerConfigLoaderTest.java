@@ -173,7 +173,7 @@ class BalancerConfigLoaderTest {
   @Test
   void alternativeSpellings() {
     BalancerConfig config = BalancerConfigLoader.parse("""
-        listen: { host: 0.0.0.0, port: 0, tls: { keystore: ks.p12, password: secret } }
+        listen: { host: 0.0.0.0, port: 0 }
         cookies: { sameSite: none, secure: always, prefix: LB }
         targetGroups:
           - name: app
@@ -189,7 +189,7 @@ class BalancerConfigLoaderTest {
         admin: { path: /ops/lb, loopbackOnly: false, port: 9090 }
         websocket: { maxMessageBytes: 65_536, idleTimeout: 3600 }
         """, "alt.yaml");
-    assertThat(config.listen()).isEqualTo(new Listen("0.0.0.0", 0, new TlsConfig("ks.p12", "secret")));
+    assertThat(config.listen()).isEqualTo(new Listen("0.0.0.0", 0, null));
     assertThat(config.cookies().sameSite()).isEqualTo(SameSite.NONE);
     assertThat(config.cookies().secure()).isEqualTo(SecureMode.ALWAYS);
     assertThat(config.cookies().prefix()).isEqualTo("LB");
@@ -256,7 +256,7 @@ class BalancerConfigLoaderTest {
             targetGroup:
               - name: blue
             """, 2, "targetGroup",
-            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream, trustedProxies"),
+            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, listeners, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream, trustedProxies"),
         arguments("targetGroups missing", "listen: { port: 8080 }\n", 1, "targetGroups", "is required"),
         arguments("targetGroups empty", "targetGroups: []\n", 1, "targetGroups", "must list at least one target group"),
         arguments("targetGroups is a map", """

@@ -14,6 +14,7 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * docs/configuration.md is the user's reference: it must list exactly the keys the loader accepts,
@@ -55,34 +56,66 @@ class ConfigurationReferenceTest {
     assertThat(documented).hasSizeGreaterThan(50);
   }
 
+  /**
+   * Keys that exclude each other (listen or listeners; PEM certificates or a key store; TLS or a
+   * redirect) cannot all be in one file: each variant leaves out the keys under these prefixes.
+   */
+  private static final List<List<String>> VARIANTS = List.of(
+      List.of("listeners", "listen.tls.keystore", "listen.tls.password"),
+      List.of("listeners", "listen.tls.certificates"),
+      List.of("listen.", "listeners[].tls.keystore", "listeners[].tls.password", "listeners[].redirectToHttps"),
+      List.of("listen.", "listeners[].tls.certificates", "listeners[].redirectToHttps"));
+
   @Test
-  void aFileMadeOfTheDocumentsExamplesLoads() throws IOException {
+  @SuppressWarnings("unchecked")
+  void aFileMadeOfTheDocumentsExamplesLoads(@TempDir Path files) throws IOException {
+    TlsFiles.writeTo(files);
     Map<String, String> examples = documentedExamples();
     // Leaves only: a section's own example shows it alone, its keys' examples build it whole.
-    Map<String, Object> root = new LinkedHashMap<>();
-    for (Map.Entry<String, String> e : examples.entrySet()) {
-      String key = e.getKey();
-      boolean leaf = examples.keySet().stream().noneMatch(k -> k.startsWith(key + ".") || k.startsWith(key + "[]."));
-      if (leaf) {
-        put(root, key.split("\\."), 0, e.getValue());
+    List<String> leaves = new ArrayList<>();
+    for (String key : examples.keySet()) {
+      if (examples.keySet().stream().noneMatch(k -> k.startsWith(key + ".") || k.startsWith(key + "[]."))) {
+        leaves.add(key);
       }
     }
-    String yaml = flow(root);
-    BalancerConfig config = BalancerConfigLoader.parse(yaml, "examples of " + DOCUMENT);
-    // Every leaf example reached the loader: spot-check one per kind of section.
-    assertThat(config.targetGroups().get(0).stickiness().appCookie()).isEqualTo("JSESSIONID");
-    assertThat(config.targetGroups().get(0).targets().get(0).id()).isEqualTo("blue-1");
-    assertThat(config.forward().get(0).group()).isEqualTo("blue");
-    assertThat(config.listen().tls()).isNotNull();
-    assertThat(config.admin().port()).isEqualTo(9090);
+    SortedSet<String> loaded = new TreeSet<>();
+    for (List<String> leftOut : VARIANTS) {
+      Map<String, Object> root = new LinkedHashMap<>();
+      for (String key : leaves) {
+        if (leftOut.stream().noneMatch(key::startsWith)) {
+          put(root, key.split("\\."), 0, examples.get(key));
+          loaded.add(key);
+        }
+      }
+      boolean listenersVariant = root.containsKey("listeners");
+      if (listenersVariant && leftOut.contains("listeners[].redirectToHttps") && leftOut.contains("listeners[].tls.keystore")) {
+        // The redirect example needs a TLS listener to point at: the first entry is one.
+        ((List<Object>) root.get("listeners")).add(new LinkedHashMap<>(Map.of("port", "8080",
+            "redirectToHttps", examples.get("listeners[].redirectToHttps"))));
+        loaded.add("listeners[].redirectToHttps");
+      }
+      String yaml = flow(root);
+      BalancerConfig config = BalancerConfigLoader.parse(yaml, "examples of " + DOCUMENT + " without " + leftOut, files);
+      // Every leaf example reached the loader: spot-check one per kind of section.
+      assertThat(config.targetGroups().get(0).stickiness().appCookie()).isEqualTo("JSESSIONID");
+      assertThat(config.targetGroups().get(0).targets().get(0).id()).isEqualTo("blue-1");
+      assertThat(config.forward().get(0).group()).isEqualTo("blue");
+      assertThat(config.listen().tls()).isNotNull();
+      assertThat(config.admin().port()).isEqualTo(9090);
+      if (listenersVariant && config.listeners().size() == 2) {
+        assertThat(config.listeners().get(1).redirectToHttps()).isEqualTo(config.listen().port());
+      }
+    }
+    assertThat(loaded).as("every example loaded in some variant").containsAll(leaves);
   }
 
   @Test
-  void theCompleteFileAtTheTopLoadsAndUsesEveryKey() throws IOException {
+  void theCompleteFileAtTheTopLoadsAndUsesEveryKey(@TempDir Path files) throws IOException {
+    TlsFiles.writeTo(files);
     String text = Files.readString(DOCUMENT);
     int start = text.indexOf("```yaml\n");
     String yaml = text.substring(start + "```yaml\n".length(), text.indexOf("```", start + 8));
-    BalancerConfig config = BalancerConfigLoader.parse(yaml, DOCUMENT + " (complete file)");
+    BalancerConfig config = BalancerConfigLoader.parse(yaml, DOCUMENT + " (complete file)", files);
     assertThat(config.targetGroups()).hasSize(2);
     for (String key : BalancerConfigLoader.acceptedKeys()) {
       String last = key.substring(key.lastIndexOf('.') + 1).replace("[]", "");

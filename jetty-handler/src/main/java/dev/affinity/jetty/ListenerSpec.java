@@ -1,0 +1,216 @@
+package dev.affinity.jetty;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.tls.ServerCertificates;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * One address {@link AffinityServer} accepts clients on: plain HTTP, HTTPS ({@link Tls}), or a
+ * plain listener that only redirects to an HTTPS one ({@link Builder#redirectToHttps}). Built with
+ * a fail-fast builder; immutable.
+ */
+public final class ListenerSpec {
+  private final String host;
+  private final int port;
+  private final Tls tls;
+  private final Integer redirectToHttps;
+  private final boolean proxyProtocol;
+
+  private ListenerSpec(Builder b) {
+    this.host = b.host;
+    this.port = b.port;
+    this.tls = b.tls;
+    this.redirectToHttps = b.redirectToHttps;
+    this.proxyProtocol = b.proxyProtocol;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A plain HTTP listener. */
+  public static ListenerSpec http(String host, int port) {
+    return builder().host(host).port(port).build();
+  }
+
+  public String host() {
+    return host;
+  }
+
+  /** The configured port; 0 picks a free one (see {@link AffinityServer#port(int)} for the bound one). */
+  public int port() {
+    return port;
+  }
+
+  public Optional<Tls> tls() {
+    return Optional.ofNullable(tls);
+  }
+
+  /** The HTTPS port every request on this listener is redirected to, if this is a redirect listener. */
+  public OptionalInt redirectToHttps() {
+    return redirectToHttps == null ? OptionalInt.empty() : OptionalInt.of(redirectToHttps);
+  }
+
+  /** Whether connections start with a PROXY protocol header (required from trusted proxies, refused from others). */
+  public boolean proxyProtocol() {
+    return proxyProtocol;
+  }
+
+  @Override
+  public String toString() {
+    return (tls != null ? "https://" : "http://") + host + ":" + port
+        + (redirectToHttps != null ? " (redirects to HTTPS port " + redirectToHttps + ")" : "")
+        + (proxyProtocol ? " (PROXY protocol)" : "");
+  }
+
+  public static final class Builder {
+    private String host = "127.0.0.1";
+    private int port;
+    private Tls tls;
+    private Integer redirectToHttps;
+    private boolean proxyProtocol;
+
+    private Builder() {}
+
+    /**
+     * Whether connections start with a PROXY protocol (v1/v2) header, as AWS NLB and HAProxy's
+     * {@code send-proxy-v2} send it: required from the server's trusted proxies, and a connection from
+     * any other peer that sends one is closed. The server refuses it without trusted proxies.
+     */
+    public Builder proxyProtocol(boolean proxyProtocol) {
+      this.proxyProtocol = proxyProtocol;
+      return this;
+    }
+
+    /** The interface to bind; default 127.0.0.1. */
+    public Builder host(String host) {
+      this.host = requireNonNull(host, "host");
+      return this;
+    }
+
+    /** 0 picks a free port. */
+    public Builder port(int port) {
+      this.port = checkPort("port", port);
+      return this;
+    }
+
+    /** Serves HTTPS with these settings. */
+    public Builder tls(Tls tls) {
+      requireNonNull(tls, "tls");
+      if (redirectToHttps != null) {
+        throw new IllegalStateException("a listener that redirects to HTTPS port " + redirectToHttps + " serves no TLS itself");
+      }
+      this.tls = tls;
+      return this;
+    }
+
+    /**
+     * Answers every request with {@code 301} to {@code https://HOST:port/path?query} (HOST from the
+     * request's Host header); {@code port} must be an HTTPS listener of the same server.
+     */
+    public Builder redirectToHttps(int port) {
+      if (tls != null) {
+        throw new IllegalStateException("a TLS listener cannot also redirect to HTTPS port " + port);
+      }
+      if (port < 1 || port > 65535) {
+        throw new IllegalArgumentException("redirectToHttps must be a port between 1 and 65535, got " + port);
+      }
+      this.redirectToHttps = port;
+      return this;
+    }
+
+    public ListenerSpec build() {
+      return new ListenerSpec(this);
+    }
+  }
+
+  /**
+   * TLS settings of a listener: where the certificates come from (PEM pairs or a key store, several
+   * chosen by SNI), the protocol versions (TLSv1.3 and TLSv1.2 only) and, optionally, the CAs whose
+   * client certificates are required.
+   */
+  public static final class Tls {
+    /** The protocol versions a listener may offer: TLS 1.0 and 1.1 are broken, SSL long gone. */
+    public static final List<String> SUPPORTED_PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+
+    private final ServerCertificates certificates;
+    private final List<String> protocols;
+    private final Path clientCa;
+
+    private Tls(Builder b) {
+      this.certificates = b.certificates;
+      this.protocols = List.copyOf(b.protocols);
+      this.clientCa = b.clientCa;
+    }
+
+    public static Builder builder(ServerCertificates certificates) {
+      return new Builder(certificates);
+    }
+
+    public ServerCertificates certificates() {
+      return certificates;
+    }
+
+    /** The protocol versions offered, default TLSv1.3 and TLSv1.2. */
+    public List<String> protocols() {
+      return protocols;
+    }
+
+    /** The PEM bundle of CAs client certificates must chain to; empty when no client certificate is asked for. */
+    public Optional<Path> clientCa() {
+      return Optional.ofNullable(clientCa);
+    }
+
+    public static final class Builder {
+      private final ServerCertificates certificates;
+      private Set<String> protocols = new LinkedHashSet<>(SUPPORTED_PROTOCOLS);
+      private Path clientCa;
+
+      private Builder(ServerCertificates certificates) {
+        this.certificates = requireNonNull(certificates, "certificates");
+      }
+
+      /** Some of {@link #SUPPORTED_PROTOCOLS}, each once. */
+      public Builder protocols(List<String> protocols) {
+        requireNonNull(protocols, "protocols");
+        if (protocols.isEmpty()) {
+          throw new IllegalArgumentException("protocols must name at least one of " + SUPPORTED_PROTOCOLS + ", got none");
+        }
+        Set<String> chosen = new LinkedHashSet<>();
+        for (String protocol : protocols) {
+          if (!SUPPORTED_PROTOCOLS.contains(protocol)) {
+            throw new IllegalArgumentException("protocols must be among " + SUPPORTED_PROTOCOLS + ", got \"" + protocol + "\"");
+          }
+          if (!chosen.add(protocol)) {
+            throw new IllegalArgumentException("protocols names \"" + protocol + "\" twice");
+          }
+        }
+        this.protocols = chosen;
+        return this;
+      }
+
+      /** Requires a client certificate issued by one of the CAs in this PEM bundle (mutual TLS). */
+      public Builder clientCa(Path bundle) {
+        this.clientCa = requireNonNull(bundle, "bundle");
+        return this;
+      }
+
+      public Tls build() {
+        return new Tls(this);
+      }
+    }
+  }
+
+  static int checkPort(String what, int port) {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException(what + " must be between 0 and 65535, got " + port);
+    }
+    return port;
+  }
+}

@@ -1,0 +1,200 @@
+package dev.affinity.jetty;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.tls.KeyMaterialException;
+import dev.affinity.tls.Pem;
+import dev.affinity.tls.ServerCertificates;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.Principal;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLSession;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.eclipse.jetty.util.ssl.X509;
+import org.eclipse.jetty.util.thread.Scheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One TLS listener's {@link SslContextFactory}: its certificates from {@link ServerCertificates},
+ * chosen by SNI (a client without SNI, or asking for a name no certificate has, gets the first
+ * certificate, as ALB's default certificate), TLSv1.3/TLSv1.2 only, and
+ * client certificates required when a client CA is set.
+ *
+ * <p>While started it looks at its certificate files every poll interval and, when their bytes
+ * changed, loads them as a whole and swaps them in with {@link #reload}: handshakes from then on use
+ * the new certificates, open connections keep theirs. A set that does not load (a certificate whose
+ * key has not been written yet, a file half-written) leaves the running certificates in place and is
+ * tried again at the next poll.
+ */
+class ListenerSslContextFactory extends SslContextFactory.Server {
+  private static final Logger LOG = LoggerFactory.getLogger(ListenerSslContextFactory.class);
+  /** Certificates expiring sooner than this are warned about at each load. */
+  static final Duration EXPIRY_WARNING = Duration.ofDays(14);
+
+  private final String name;
+  private final ServerCertificates certificates;
+  private final Scheduler scheduler;
+  private final Clock clock;
+  private final Duration pollInterval;
+  /** Key aliases in key store order; the first of a key type is the default certificate. */
+  private volatile List<String> aliases;
+  private volatile byte[] fingerprint;
+  private volatile List<X509Certificate> expiring;
+  private volatile Scheduler.Task poll;
+
+  /**
+   * Loads the certificates now, so that a bad set fails the server's build, not its start.
+   *
+   * @throws KeyMaterialException when they cannot be loaded
+   */
+  ListenerSslContextFactory(String name, ListenerSpec.Tls tls, Scheduler scheduler, Clock clock, Duration pollInterval) {
+    this.name = requireNonNull(name, "name");
+    this.certificates = tls.certificates();
+    this.scheduler = requireNonNull(scheduler, "scheduler");
+    this.clock = requireNonNull(clock, "clock");
+    this.pollInterval = requireNonNull(pollInterval, "pollInterval");
+    // Jetty's default cipher suites already leave out the weak ones; the protocol floor is ours.
+    setIncludeProtocols(tls.protocols().toArray(new String[0]));
+    tls.clientCa().ifPresent(bundle -> {
+      setTrustStore(Pem.trustStore(bundle));
+      setNeedClientAuth(true);
+    });
+    // Renegotiation is a TLS 1.2 denial-of-service lever with no use for a balancer's clients.
+    setRenegotiationAllowed(false);
+    this.fingerprint = fingerprint();
+    use(certificates.load());
+  }
+
+  /** Installs {@code store} (before start or inside {@link #reload}). */
+  private void use(KeyStore store) {
+    setKeyStore(store);
+    setKeyManagerPassword(certificates.keyPassword());
+    this.aliases = ServerCertificates.keyAliases(store);
+    this.expiring = ServerCertificates.expiringWithin(store, clock.instant(), EXPIRY_WARNING);
+    for (X509Certificate certificate : expiring) {
+      LOG.warn("affinity: listener {}: the certificate {} expires at {}, within {} days; renew it",
+          name, certificate.getSubjectX500Principal().getName(), certificate.getNotAfter().toInstant(), EXPIRY_WARNING.toDays());
+    }
+  }
+
+  /** The leaf certificates that expired or expire within {@link #EXPIRY_WARNING} as of the last load. */
+  List<X509Certificate> expiringCertificates() {
+    return expiring;
+  }
+
+  @Override
+  protected void doStart() throws Exception {
+    super.doStart();
+    schedulePoll();
+  }
+
+  @Override
+  protected void doStop() throws Exception {
+    Scheduler.Task task = poll;
+    if (task != null) {
+      task.cancel();
+    }
+    super.doStop();
+  }
+
+  private void schedulePoll() {
+    poll = scheduler.schedule(this::poll, pollInterval.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** One look at the files; public to the package so that tests can run it without a scheduler. */
+  void poll() {
+    try {
+      reloadIfChanged();
+    } catch (RuntimeException e) {
+      LOG.error("affinity: listener {}: certificate reload failed; keeping the running certificates", name, e);
+    } finally {
+      if (isRunning()) {
+        schedulePoll();
+      }
+    }
+  }
+
+  /** Returns true when new certificates were swapped in. */
+  boolean reloadIfChanged() {
+    byte[] now = fingerprint();
+    if (Arrays.equals(now, fingerprint)) {
+      return false;
+    }
+    KeyStore store;
+    try {
+      store = certificates.load();
+    } catch (KeyMaterialException e) {
+      // Mid-rotation (say the new certificate is there, its key not yet): keep serving, look again next poll.
+      LOG.warn("affinity: listener {}: the certificate files changed but do not load yet ({}); keeping the running"
+          + " certificates and trying again in {}", name, e.getMessage(), pollInterval);
+      return false;
+    }
+    try {
+      reload(factory -> use(store));
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot install the new certificates of listener " + name, e);
+    }
+    fingerprint = now;
+    LOG.info("affinity: listener {}: reloaded its certificates from {}", name, certificates.files());
+    return true;
+  }
+
+  /** A digest of every certificate file's bytes (a missing file counts as such). */
+  private byte[] fingerprint() {
+    try {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      for (Path file : certificates.files()) {
+        byte[] bytes;
+        try {
+          bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+          bytes = ("missing " + file).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+        digest.update(Integer.toString(bytes.length).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        digest.update((byte) ':');
+        digest.update(bytes);
+      }
+      return digest.digest();
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JDK has SHA-256", e);
+    }
+  }
+
+  @Override
+  public String sniSelect(String keyType, Principal[] issuers, SSLSession session, String sniHost, Collection<X509> certificates) {
+    if (sniHost != null) {
+      X509 match = certificates.stream().filter(x509 -> x509.matches(sniHost))
+          .min(Comparator.comparingInt(x509 -> x509.getWilds().size())) // an exact name beats a wildcard
+          .orElse(null);
+      if (match != null) {
+        return match.getAlias();
+      }
+      if (aliases.stream().map(this::getX509).filter(Objects::nonNull).anyMatch(x509 -> x509.matches(sniHost))) {
+        return null; // a certificate of another key type has the name: let the JDK ask for that type
+      }
+    }
+    // No SNI, or a name no certificate has: the first certificate (ALB's default certificate). For
+    // another key type, null makes the JDK ask again with the first certificate's type.
+    String first = aliases.get(0);
+    for (X509 x509 : certificates) {
+      if (x509.getAlias().equals(first)) {
+        return first;
+      }
+    }
+    return null;
+  }
+}
