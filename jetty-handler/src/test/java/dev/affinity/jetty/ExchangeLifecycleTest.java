@@ -138,7 +138,7 @@ class ExchangeLifecycleTest extends BalancerTestBase {
     assertThat(r.getHeaders().getValuesList(HttpHeader.SET_COOKIE)).as("the pin moves to b")
         .anySatisfy(c -> assertThat(c).startsWith("AFFINITY="));
     assertThat(balancer.balancer().failovers()).isEqualTo(1);
-    assertThat(inFlight()).isZero();
+    awaitInFlight(0);
   }
 
   @OverBothPaths
@@ -174,7 +174,7 @@ class ExchangeLifecycleTest extends BalancerTestBase {
     assertThat(requestsToA.get()).as("sent to a once").isEqualTo(1);
     assertThat(bodiesSeen.get("b")).as("never sent to b").isEmpty();
     assertThat(balancer.balancer().failovers()).isZero();
-    assertThat(inFlight()).isZero();
+    awaitInFlight(0);
   }
 
   /** Reads a request head and its Content-Length body; returns the head. */
