@@ -6,6 +6,10 @@ import dev.affinity.balancer.Router;
 import dev.affinity.cookie.CodecCounters;
 import java.net.URI;
 import java.time.Clock;
+import org.eclipse.jetty.http2.WindowRateControl;
+import org.eclipse.jetty.http2.server.AbstractHTTP2ServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -14,7 +18,8 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
- * A ready-to-run balancer: a Jetty {@link Server} with one HTTP connector, the admin endpoints, the
+ * A ready-to-run balancer: a Jetty {@link Server} with one HTTP connector (HTTP/1.1, and h2c unless
+ * {@linkplain Builder#http2(boolean) turned off}), the admin endpoints, the
  * {@link AffinityBalancer} and its {@link HealthChecker}, all owned by the server's lifecycle. Used
  * by the standalone launcher, the demo and the tests; embedders who already have a server add
  * {@link AffinityBalancer} to it directly.
@@ -22,6 +27,16 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 public final class AffinityServer {
   /** Sharded affinity cookies need more than Jetty's 8 KB default for request headers. */
   public static final int REQUEST_HEADER_BYTES = 32 * 1024;
+  /** Streams one HTTP/2 connection may have open at once (Jetty's default, and DESIGN's {@code h2MaxConcurrentStreams}). */
+  public static final int H2_MAX_CONCURRENT_STREAMS = 128;
+  /**
+   * Frames per second and HTTP/2 connection that do no work for the server (a {@code RST_STREAM}, an
+   * empty {@code DATA} or {@code SETTINGS}, a {@code PING}, a {@code PRIORITY}...) before the connection
+   * is closed with {@code GOAWAY ENHANCE_YOUR_CALM}: the defence against rapid reset (CVE-2023-44487),
+   * where a client opens and cancels streams in a loop so that the server starts work it never finishes.
+   * A browser cancels a few streams when a page is left; a flood cancels thousands.
+   */
+  public static final int H2_MAX_IDLE_EVENTS_PER_SECOND = 128;
 
   private final Server server;
   private final ServerConnector connector;
@@ -45,7 +60,7 @@ public final class AffinityServer {
     // and over) that cost more than parsing the line afresh: off, the balancer measured 1.09-1.13x the
     // throughput and 0.88-0.92x the CPU per request (two A/Bs of 8 pairs, BENCHMARKS.md).
     http.setHeaderCacheSize(0);
-    this.connector = new ServerConnector(server, new HttpConnectionFactory(http));
+    this.connector = new ServerConnector(server, httpFactories(http, b.http2));
     connector.setHost(b.host);
     connector.setPort(b.port);
     // A client that trickles its request (slowloris) holds a connection at most this long.
@@ -66,7 +81,7 @@ public final class AffinityServer {
       server.setHandler(new Handler.Sequence(admin, webSocketProxy, balancer));
     } else {
       // Admin on its own listener: the public port never serves it, the admin port serves nothing else.
-      this.adminConnector = new ServerConnector(server, new HttpConnectionFactory(http));
+      this.adminConnector = new ServerConnector(server, httpFactories(http, false));
       adminConnector.setHost(b.host);
       adminConnector.setPort(b.adminPort);
       server.addConnector(adminConnector);
@@ -89,6 +104,36 @@ public final class AffinityServer {
       server.addBean(admin, true);
     }
     server.addBean(healthChecker, true);
+  }
+
+  /**
+   * The connection factories of a plain listener: HTTP/1.1 first, then, with {@code http2}, h2c, so
+   * that one port takes HTTP/1.1 (and its WebSocket upgrades), HTTP/2 with prior knowledge (Jetty's
+   * HTTP/1 connection sees the {@code PRI * HTTP/2.0} preface and hands over) and HTTP/2 after
+   * {@code Upgrade: h2c}. A TLS listener puts {@code SslConnectionFactory(ssl, "alpn")} and an ALPN
+   * factory offering {@code h2, http/1.1} in front instead, with an {@code HTTP2ServerConnectionFactory}
+   * under {@link #limitHttp2} (see jetty-handler/README.md, "HTTP/2").
+   */
+  public static ConnectionFactory[] httpFactories(HttpConfiguration http, boolean http2) {
+    requireNonNull(http, "http");
+    HttpConnectionFactory http1 = new HttpConnectionFactory(http);
+    if (!http2) {
+      return new ConnectionFactory[] {http1};
+    }
+    return new ConnectionFactory[] {http1, limitHttp2(new HTTP2CServerConnectionFactory(http))};
+  }
+
+  /**
+   * The balancer's HTTP/2 limits on a server connection factory (h2c here, h2 on a TLS listener): at
+   * most {@value #H2_MAX_CONCURRENT_STREAMS} concurrent streams per connection, and at most
+   * {@value #H2_MAX_IDLE_EVENTS_PER_SECOND} frames per second that do no work (see
+   * {@link #H2_MAX_IDLE_EVENTS_PER_SECOND}) before the connection is closed.
+   */
+  public static <F extends AbstractHTTP2ServerConnectionFactory> F limitHttp2(F factory) {
+    requireNonNull(factory, "factory");
+    factory.setMaxConcurrentStreams(H2_MAX_CONCURRENT_STREAMS);
+    factory.setRateControlFactory(new WindowRateControl.Factory(H2_MAX_IDLE_EVENTS_PER_SECOND));
+    return factory;
   }
 
   public static Builder builder(Router router, CodecCounters codecCounters) {
@@ -169,6 +214,7 @@ public final class AffinityServer {
     private Clock clock = Clock.systemUTC();
     private AdminHandlerFactory adminHandlerFactory = AdminHandler::new;
     private AdminHandler.MetricsWriter metricsWriter;
+    private boolean http2 = true;
 
     private Builder(Router router, CodecCounters codecCounters) {
       this.router = requireNonNull(router, "router");
@@ -211,6 +257,15 @@ public final class AffinityServer {
         throw new IllegalArgumentException("idleTimeout must be positive, got " + timeout);
       }
       this.idleTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Whether the listener also speaks HTTP/2 without TLS (h2c: prior knowledge and {@code Upgrade: h2c}),
+     * beside HTTP/1.1. Default {@code true}. The admin port, when there is one, speaks HTTP/1.1 only.
+     */
+    public Builder http2(boolean http2) {
+      this.http2 = http2;
       return this;
     }
 
