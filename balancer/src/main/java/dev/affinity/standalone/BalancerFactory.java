@@ -92,7 +92,8 @@ public final class BalancerFactory {
         .stickiness(stickiness(config.stickiness()))
         .healthCheck(health(config.healthCheck()))
         .slowStart(config.slowStart())
-        .deregistrationDelay(config.deregistrationDelay());
+        .deregistrationDelay(config.deregistrationDelay())
+        .protocol(config.protocolVersion());
     if (config.boundedLoadFactor() != null) {
       group.boundedLoad(config.boundedLoadFactor());
     }
@@ -137,6 +138,7 @@ public final class BalancerFactory {
     AffinityServer server = AffinityServer.builder(router, codecCounters)
         .host(config.listen().host())
         .port(config.listen().port())
+        .http2(config.listen().http2())
         .admin(config.admin().path(), config.admin().loopbackOnly())
         .adminPort(config.admin().port())
         .clock(clock)

@@ -2,11 +2,11 @@ package dev.affinity.standalone.config;
 
 import java.util.regex.Pattern;
 
-/** {@code listen: { host, port, tls: { keystore, password } }}. */
+/** {@code listen: { host, port, http2, tls: { keystore, password } }}. */
 final class ListenReader {
   private static final Pattern HOST = Pattern.compile("[A-Za-z0-9._:%\\[\\]-]{1,253}");
   static final Schema TLS = Schema.keys("keystore", "password");
-  static final Schema SCHEMA = Schema.keys("host", "port", "tls").map("tls", TLS);
+  static final Schema SCHEMA = Schema.keys("host", "port", "http2", "tls").map("tls", TLS);
 
   private ListenReader() {}
 
@@ -21,8 +21,9 @@ final class ListenReader {
       }
     }
     int port = s.has("port") ? s.get("port").integer(0, 65535) : Listen.DEFAULT_PORT;
+    boolean http2 = s.has("http2") ? s.get("http2").bool() : Listen.DEFAULT_HTTP2;
     TlsConfig tls = s.has("tls") ? tls(s.get("tls")) : null;
-    return new Listen(host, port, tls);
+    return new Listen(host, port, tls, http2);
   }
 
   private static TlsConfig tls(YamlNode node) {
