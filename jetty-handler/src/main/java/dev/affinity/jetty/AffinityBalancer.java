@@ -145,7 +145,12 @@ public class AffinityBalancer extends ProxyHandler {
    * target; targets carried over keep their state.
    */
   public void router(Router newRouter) {
-    router.set(requireNonNull(newRouter, "newRouter"));
+    requireNonNull(newRouter, "newRouter");
+    if (isStarted()) {
+      // Before the swap, so that the first request routed by the new router finds the client.
+      startHttp2ClientIfNeeded(newRouter);
+    }
+    router.set(newRouter);
   }
 
   /**
@@ -217,7 +222,7 @@ public class AffinityBalancer extends ProxyHandler {
     ThreadPool pool = getServer() == null ? null : getServer().getThreadPool();
     maxConnecting = pool instanceof ThreadPool.SizedThreadPool sized ? Math.max(2, sized.getMaxThreads() / 4) : 16;
     connections.reopen();
-    startHttp2Client();
+    startHttp2ClientIfNeeded(router.get());
     // On the server's scheduler (injected with the Server, as tests do), not a thread of its own.
     scheduleSweep(getServer().getScheduler());
   }
@@ -234,10 +239,21 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   /**
-   * The client for {@link TargetProtocol#HTTP2} groups, on the HTTP/1 client's executor, scheduler
-   * and buffers (no threads of its own but a selector). Made whether or not a group asks for HTTP/2
-   * now: a reload may turn one on.
+   * Makes the client for {@link TargetProtocol#HTTP2} groups once a router has such a group (at start,
+   * or at the reload that brings the first one), on the HTTP/1 client's executor, scheduler and
+   * buffers: a balancer without HTTP/2 targets runs exactly as before, without its selector.
    */
+  private synchronized void startHttp2ClientIfNeeded(Router routes) {
+    if (http2Client != null || routes.groups().stream().noneMatch(g -> g.protocol() == TargetProtocol.HTTP2)) {
+      return;
+    }
+    try {
+      startHttp2Client();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot start the HTTP/2 client to targets: " + e, e);
+    }
+  }
+
   private void startHttp2Client() throws Exception {
     HttpClient http1 = getHttpClient();
     HTTP2Client transport = new HTTP2Client();
@@ -260,7 +276,7 @@ public class AffinityBalancer extends ProxyHandler {
     http2Client = h2;
   }
 
-  /** The client that carries requests to {@link TargetProtocol#HTTP2} groups; {@code null} while stopped. */
+  /** The client that carries requests to {@link TargetProtocol#HTTP2} groups; {@code null} until a router has one, and while stopped. */
   HttpClient getHttp2Client() {
     return http2Client;
   }

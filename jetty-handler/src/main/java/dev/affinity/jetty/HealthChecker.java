@@ -44,7 +44,8 @@ public final class HealthChecker extends ContainerLifeCycle {
   private final Supplier<Router> router;
   private final Clock clock;
   private final HttpClient httpClient;
-  private final HttpClient http2Client;
+  // Made at the first check of an HTTP2 group, on the HTTP/1 client's threads.
+  private HttpClient http2Client;
   private final Scheduler scheduler;
   private final Set<Target> scheduled = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
   /**
@@ -72,13 +73,9 @@ public final class HealthChecker extends ContainerLifeCycle {
     this.httpClient = new HttpClient();
     this.httpClient.setFollowRedirects(false);
     this.httpClient.setConnectTimeout(2000);
-    this.http2Client = new HttpClient(new HttpClientTransportOverHTTP2(new HTTP2Client()));
-    this.http2Client.setFollowRedirects(false);
-    this.http2Client.setConnectTimeout(2000);
     this.scheduler = scheduler;
     addBean(scheduler, ownsScheduler);
     addBean(httpClient, true);
-    addBean(http2Client, true);
   }
 
   @Override
@@ -92,6 +89,30 @@ public final class HealthChecker extends ContainerLifeCycle {
     generation.incrementAndGet();
     scheduled.clear();
     super.doStop();
+    synchronized (this) {
+      if (http2Client != null) {
+        removeBean(http2Client);
+        http2Client = null;
+      }
+    }
+  }
+
+  /** The client for HTTP2 groups' checks, made and started at the first one. */
+  private synchronized HttpClient http2Client() throws Exception {
+    if (http2Client == null) {
+      HttpClient h2 = new HttpClient(new HttpClientTransportOverHTTP2(new HTTP2Client()));
+      h2.setFollowRedirects(false);
+      h2.setConnectTimeout(httpClient.getConnectTimeout());
+      h2.setExecutor(httpClient.getExecutor());
+      h2.setScheduler(httpClient.getScheduler());
+      h2.setByteBufferPool(httpClient.getByteBufferPool());
+      addBean(h2, true);
+      if (!h2.isStarted()) {
+        h2.start();
+      }
+      http2Client = h2;
+    }
+    return http2Client;
   }
 
   /** Starts checking targets that are new in the current router (after a reload). */
@@ -151,8 +172,8 @@ public final class HealthChecker extends ContainerLifeCycle {
   /** One probe, over HTTP/2 for an {@link TargetProtocol#HTTP2} group (a target that speaks only HTTP/1.1 there fails it). */
   CompletableFuture<Void> check(Target target, HealthCheckSettings settings, TargetProtocol protocol) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    HttpClient client = protocol == TargetProtocol.HTTP2 ? http2Client : httpClient;
     try {
+      HttpClient client = protocol == TargetProtocol.HTTP2 ? http2Client() : httpClient;
       client.newRequest(target.uri().resolve(settings.path()))
           .headers(h -> h.put(HttpHeader.USER_AGENT, USER_AGENT))
           .timeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS)
@@ -160,7 +181,7 @@ public final class HealthChecker extends ContainerLifeCycle {
             record(target, settings, result);
             done.complete(null);
           });
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       target.health().checkFailed(clock.instant(), "health check could not be sent: " + e.getMessage());
       done.complete(null);
     }
