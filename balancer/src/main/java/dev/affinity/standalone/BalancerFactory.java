@@ -96,7 +96,8 @@ public final class BalancerFactory {
         .stickiness(stickiness(config.stickiness()))
         .healthCheck(health(config.healthCheck()))
         .slowStart(config.slowStart())
-        .deregistrationDelay(config.deregistrationDelay());
+        .deregistrationDelay(config.deregistrationDelay())
+        .protocol(config.protocolVersion());
     if (config.boundedLoadFactor() != null) {
       group.boundedLoad(config.boundedLoadFactor());
     }
@@ -170,7 +171,7 @@ public final class BalancerFactory {
     if (listen.redirectToHttps() != null) {
       listener.redirectToHttps(listen.redirectToHttps());
     }
-    return listener.proxyProtocol(listen.proxyProtocol()).build();
+    return listener.proxyProtocol(listen.proxyProtocol()).http2(listen.http2()).build();
   }
 
   /**

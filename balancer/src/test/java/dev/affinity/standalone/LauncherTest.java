@@ -176,6 +176,74 @@ class LauncherTest {
     assertThat(server.webSocketProxy().getMaxMessageBytes()).isEqualTo(1024 * 1024);
   }
 
+  /** A Jetty HttpClient speaking h2c with prior knowledge. */
+  private static HttpClient h2c() throws Exception {
+    HttpClient client = new HttpClient(new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(
+        new org.eclipse.jetty.http2.client.HTTP2Client()));
+    client.setHttpCookieStore(new HttpCookieStore.Empty());
+    client.start();
+    return client;
+  }
+
+  @Test
+  void theListenerSpeaksH2cUnlessListenHttp2IsFalse() throws Exception {
+    HttpClient h2c = h2c();
+    try {
+      Path on = Files.writeString(dir.resolve("on.yaml"), yaml("web-1"));
+      running = launch(on.toString());
+      ContentResponse r = h2c.newRequest(running.server().uri().resolve("/")).timeout(10, java.util.concurrent.TimeUnit.SECONDS).send();
+      assertThat(r.getVersion()).isEqualTo(org.eclipse.jetty.http.HttpVersion.HTTP_2);
+      assertThat(r.getContentAsString()).isEqualTo("web-1");
+      running.close();
+      Path off = Files.writeString(dir.resolve("off.yaml"),
+          yaml("web-1").replace("listen: { host: 127.0.0.1, port: 0 }", "listen: { host: 127.0.0.1, port: 0, http2: false }"));
+      running = launch(off.toString());
+      java.net.URI uri = running.server().uri();
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> h2c.newRequest(uri.resolve("/")).timeout(5, java.util.concurrent.TimeUnit.SECONDS).send())
+          .as("an HTTP/1.1-only listener does not take the HTTP/2 preface").isNotNull();
+      assertThat(new UserAgent(http, uri).get("/").getContentAsString()).isEqualTo("web-1");
+    } finally {
+      h2c.stop();
+    }
+  }
+
+  @Test
+  void aGroupsProtocolVersionChangeTakesEffectOnReloadAndAListenHttp2ChangeWaitsForARestart() throws Exception {
+    Backends h2Backends = Backends.startHttp2("h2-1");
+    ch.qos.logback.classic.Logger reloaderLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(ConfigReloader.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged = new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    reloaderLog.addAppender(logged);
+    HttpClient h2c = h2c();
+    try {
+      String http1 = yaml("web-1").replace(backends.uri("web-1").toString(), h2Backends.uri("h2-1").toString()).replace("web-1", "h2-1");
+      Path file = Files.writeString(dir.resolve("balancer.yaml"), http1);
+      running = launch(file.toString());
+      AffinityServer server = running.server();
+      UserAgent client = new UserAgent(http, server.uri());
+      assertThat(client.get("/").getHeaders().get("X-Seen-Protocol")).isEqualTo("HTTP/1.1");
+      Files.writeString(file, http1.replace("  - name: web\n", "  - name: web\n    protocolVersion: HTTP2\n")
+          .replace("port: 0 }", "port: 0, http2: false }"));
+      assertThat(server.server().getBean(ConfigReloader.class).reload()).isTrue();
+      assertThat(server.balancer().router().group("web").protocol()).isEqualTo(dev.affinity.balancer.TargetProtocol.HTTP2);
+      ContentResponse after = client.get("/");
+      assertThat(after.getHeaders().get("X-Seen-Protocol")).as("live: the next request goes over HTTP/2").isEqualTo("HTTP/2.0");
+      assertThat(after.getContentAsString()).isEqualTo("h2-1");
+      // listen.http2 is restart-only: the listener still speaks h2c, and the reload said so.
+      assertThat(h2c.newRequest(server.uri().resolve("/")).timeout(10, java.util.concurrent.TimeUnit.SECONDS).send().getVersion())
+          .isEqualTo(org.eclipse.jetty.http.HttpVersion.HTTP_2);
+      assertThat(logged.list).anySatisfy(e -> assertThat(e.getFormattedMessage()).contains("take effect at the next restart"));
+      // And back: the group's next request is HTTP/1.1 again.
+      Files.writeString(file, http1);
+      assertThat(server.server().getBean(ConfigReloader.class).reload()).isTrue();
+      assertThat(client.get("/").getHeaders().get("X-Seen-Protocol")).isEqualTo("HTTP/1.1");
+    } finally {
+      reloaderLog.detachAppender(logged);
+      h2c.stop();
+      h2Backends.close();
+    }
+  }
+
   @Test
   void trustedProxiesTakeEffectAndAReloadSwapsThemLive() throws Exception {
     Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1") + "trustedProxies: [ 127.0.0.1 ]\n");

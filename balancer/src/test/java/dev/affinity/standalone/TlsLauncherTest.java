@@ -158,6 +158,8 @@ class TlsLauncherTest {
     ListenerSpec redirect = BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, 8443));
     assertThat(BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, true)).proxyProtocol()).isTrue();
     assertThat(BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, false)).proxyProtocol()).isFalse();
+    assertThat(BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, null, false, false)).http2()).isFalse();
+    assertThat(BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, null, false, true)).http2()).isTrue();
     assertThat(redirect.redirectToHttps()).hasValue(8443);
     assertThat(redirect.tls()).isEmpty();
   }

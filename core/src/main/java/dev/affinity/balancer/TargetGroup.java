@@ -26,6 +26,7 @@ public final class TargetGroup {
   private final Duration slowStart;
   private final Duration deregistrationDelay;
   private final double boundedLoadFactor;
+  private final TargetProtocol protocol;
   private final Target[] all;
   private volatile EligibleTargets eligibleTargets;
   private final List<Target> targets;
@@ -39,6 +40,7 @@ public final class TargetGroup {
     this.slowStart = b.slowStart;
     this.deregistrationDelay = b.deregistrationDelay;
     this.boundedLoadFactor = b.boundedLoadFactor;
+    this.protocol = b.protocol;
     this.all = b.targets.toArray(new Target[0]);
     this.targets = Collections.unmodifiableList(new ArrayList<>(b.targets));
     Map<String, Target> map = new HashMap<>();
@@ -79,6 +81,11 @@ public final class TargetGroup {
   /** 0 when bounded load is off. */
   public double boundedLoadFactor() {
     return boundedLoadFactor;
+  }
+
+  /** The protocol the balancer speaks to this group's targets, health checks included. */
+  public TargetProtocol protocol() {
+    return protocol;
   }
 
   public List<Target> targets() {
@@ -262,6 +269,7 @@ public final class TargetGroup {
     private Duration slowStart = Duration.ZERO;
     private Duration deregistrationDelay = Duration.ofSeconds(300);
     private double boundedLoadFactor;
+    private TargetProtocol protocol = TargetProtocol.HTTP1;
     private final List<Target> targets = new ArrayList<>();
     private final List<Object[]> specs = new ArrayList<>();
     private TargetGroup previous;
@@ -313,6 +321,12 @@ public final class TargetGroup {
         throw new IllegalArgumentException("boundedLoad factor must be above 1.0 (and at most 100), got " + factor);
       }
       this.boundedLoadFactor = factor;
+      return this;
+    }
+
+    /** The protocol to speak to the targets, health checks included; default {@link TargetProtocol#HTTP1}. */
+    public Builder protocol(TargetProtocol protocol) {
+      this.protocol = requireNonNull(protocol, "protocol");
       return this;
     }
 

@@ -9,6 +9,7 @@ import dev.affinity.balancer.RouteDecision;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TrustedProxies;
+import dev.affinity.balancer.TargetProtocol;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
@@ -31,6 +32,8 @@ import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpURI;
 import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.http2.client.HTTP2Client;
+import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.ManagedSelector;
 import org.eclipse.jetty.proxy.ProxyHandler;
@@ -55,11 +58,13 @@ import org.slf4j.LoggerFactory;
  * connections ({@link TargetConnection}), registered with the selector of the server connector the
  * client came in on: the thread that reads a target's answer writes it to the client, with no hand-off
  * in between, as in HAProxy's event loop (see BENCHMARKS.md). Everything else (request bodies,
- * {@code https://} targets, HTTP/2 requests of unknown length, connectors without a selector) goes
+ * {@code https://} targets, every request from an HTTP/2 client, connectors without a selector) goes
  * through Jetty's asynchronous {@code HttpClient} with {@link ProxyHandler}'s response listener,
  * which streams bodies both ways and handles {@code 100-continue}. {@code ProxyHandler}'s hooks for
  * building the upstream request and filtering the answer are {@code final} here: neither path uses them. {@link #setDirectRelay(boolean) setDirectRelay(false)}
- * sends everything through {@code HttpClient}. Connecting to a target is the direct path's one
+ * sends everything through {@code HttpClient}. A target group whose {@linkplain TargetProtocol protocol}
+ * is HTTP/2 is always reached through a second {@code HttpClient}, over Jetty's HTTP/2 transport (h2c
+ * with prior knowledge to {@code http://} targets, h2 over ALPN to {@code https://} ones). Connecting to a target is the direct path's one
  * blocking step, done on a pool thread; while a quarter of the server's threads are connecting (a
  * target swallowing connects holds each for the connect timeout), new requests that would need a
  * new connection go through {@code HttpClient}, which connects without holding a thread.
@@ -97,6 +102,8 @@ public class AffinityBalancer extends ProxyHandler {
   private final AtomicInteger connecting = new AtomicInteger();
   private volatile int maxConnecting = 16;
   private volatile TrustedProxies trustedProxies = TrustedProxies.none();
+  // HTTP/2 to the targets of groups that ask for it: made at start, on the HTTP/1 client's threads.
+  private volatile HttpClient http2Client;
 
   public AffinityBalancer(Router router) {
     this(router, System::nanoTime);
@@ -161,7 +168,12 @@ public class AffinityBalancer extends ProxyHandler {
    * target; targets carried over keep their state.
    */
   public void router(Router newRouter) {
-    router.set(requireNonNull(newRouter, "newRouter"));
+    requireNonNull(newRouter, "newRouter");
+    if (isStarted()) {
+      // Before the swap, so that the first request routed by the new router finds the client.
+      startHttp2ClientIfNeeded(newRouter);
+    }
+    router.set(newRouter);
   }
 
   /**
@@ -179,6 +191,11 @@ public class AffinityBalancer extends ProxyHandler {
     if (client != null) {
       client.setIdleTimeout(timeout.toMillis());
     }
+    HttpClient h2 = http2Client;
+    if (h2 != null) {
+      h2.setIdleTimeout(timeout.toMillis());
+      ((HttpClientTransportOverHTTP2) h2.getHttpClientTransport()).getHTTP2Client().setStreamIdleTimeout(timeout.toMillis());
+    }
   }
 
   /** How long connecting to a target may take before it counts as refused. Default 2 s. */
@@ -191,6 +208,10 @@ public class AffinityBalancer extends ProxyHandler {
     HttpClient client = getHttpClient();
     if (client != null) {
       client.setConnectTimeout(timeout.toMillis());
+    }
+    HttpClient h2 = http2Client;
+    if (h2 != null) {
+      h2.setConnectTimeout(timeout.toMillis());
     }
   }
 
@@ -224,6 +245,7 @@ public class AffinityBalancer extends ProxyHandler {
     ThreadPool pool = getServer() == null ? null : getServer().getThreadPool();
     maxConnecting = pool instanceof ThreadPool.SizedThreadPool sized ? Math.max(2, sized.getMaxThreads() / 4) : 16;
     connections.reopen();
+    startHttp2ClientIfNeeded(router.get());
     // On the server's scheduler (injected with the Server, as tests do), not a thread of its own.
     scheduleSweep(getServer().getScheduler());
   }
@@ -232,6 +254,54 @@ public class AffinityBalancer extends ProxyHandler {
   protected void doStop() throws Exception {
     connections.close();
     super.doStop();
+    HttpClient h2 = http2Client;
+    if (h2 != null) {
+      removeBean(h2);
+      http2Client = null;
+    }
+  }
+
+  /**
+   * Makes the client for {@link TargetProtocol#HTTP2} groups once a router has such a group (at start,
+   * or at the reload that brings the first one), on the HTTP/1 client's executor, scheduler and
+   * buffers: a balancer without HTTP/2 targets runs exactly as before, without its selector.
+   */
+  private synchronized void startHttp2ClientIfNeeded(Router routes) {
+    if (http2Client != null || routes.groups().stream().noneMatch(g -> g.protocol() == TargetProtocol.HTTP2)) {
+      return;
+    }
+    try {
+      startHttp2Client();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot start the HTTP/2 client to targets: " + e, e);
+    }
+  }
+
+  private void startHttp2Client() throws Exception {
+    HttpClient http1 = getHttpClient();
+    HTTP2Client transport = new HTTP2Client();
+    transport.setStreamIdleTimeout(upstreamTimeout.toMillis());
+    // Room for sharded affinity cookies (up to 16 KB by default) in the upstream request headers.
+    transport.setMaxRequestHeadersSize(32 * 1024);
+    transport.setMaxResponseHeadersSize(32 * 1024);
+    HttpClient h2 = new HttpClient(new HttpClientTransportOverHTTP2(transport));
+    h2.setExecutor(http1.getExecutor());
+    h2.setScheduler(http1.getScheduler());
+    h2.setByteBufferPool(http1.getByteBufferPool());
+    h2.setFollowRedirects(false);
+    h2.setHttpCookieStore(new org.eclipse.jetty.http.HttpCookieStore.Empty());
+    h2.setUserAgentField(null);
+    configureTimeoutsAndBuffers(h2);
+    addBean(h2, true);
+    if (!h2.isStarted()) {
+      h2.start();
+    }
+    http2Client = h2;
+  }
+
+  /** The client that carries requests to {@link TargetProtocol#HTTP2} groups; {@code null} until a router has one, and while stopped. */
+  HttpClient getHttp2Client() {
+    return http2Client;
   }
 
   private void scheduleSweep(Scheduler scheduler) {
@@ -250,6 +320,22 @@ public class AffinityBalancer extends ProxyHandler {
   @Override
   protected void configureHttpClient(HttpClient httpClient) {
     super.configureHttpClient(httpClient);
+    configureTimeoutsAndBuffers(httpClient);
+    HttpClientTransport transport = httpClient.getHttpClientTransport();
+    // Stickiness sends one client's (or many clients') requests to one target, so a target's pool
+    // holds every busy connection. The default FIRST strategy scans the pool from the start, over
+    // all the busy ones, on every request (~8 % of a core in a profile at 50 connections); round
+    // robin starts after the connection taken last, which is usually the longest idle one.
+    // (HTTP/1 only: the HTTP/2 client keeps Jetty's multiplexing pool, one connection for many streams.)
+    transport.setConnectionPoolFactory(destination ->
+        new RoundRobinConnectionPool(destination, destination.getHttpClient().getMaxConnectionsPerDestination()));
+    // Measured and left at Jetty's defaults (bench/compare.sh, BENCHMARKS.md): NON_BLOCKING response
+    // listeners (0.75x the throughput: one selector thread then relays every response) and sharing
+    // the server's thread pool (+5 % throughput but p99 from 15 to 22 ms at 50 connections).
+  }
+
+  /** What both clients (HTTP/1 and HTTP/2 to targets) share: the timeouts and room for large headers. */
+  private void configureTimeoutsAndBuffers(HttpClient httpClient) {
     httpClient.setConnectTimeout(connectTimeout.toMillis());
     // The upstream timeout is the connections' idle timeout: it is checked by the idle check every
     // connection has anyway. Set per request instead, it was re-armed twice on every request (about
@@ -259,16 +345,6 @@ public class AffinityBalancer extends ProxyHandler {
     // Room for sharded affinity cookies (up to 16 KB by default) in the upstream request headers.
     httpClient.setRequestBufferSize(32 * 1024);
     httpClient.setResponseBufferSize(32 * 1024);
-    HttpClientTransport transport = httpClient.getHttpClientTransport();
-    // Stickiness sends one client's (or many clients') requests to one target, so a target's pool
-    // holds every busy connection. The default FIRST strategy scans the pool from the start, over
-    // all the busy ones, on every request (~8 % of a core in a profile at 50 connections); round
-    // robin starts after the connection taken last, which is usually the longest idle one.
-    transport.setConnectionPoolFactory(destination ->
-        new RoundRobinConnectionPool(destination, destination.getHttpClient().getMaxConnectionsPerDestination()));
-    // Measured and left at Jetty's defaults (bench/compare.sh, BENCHMARKS.md): NON_BLOCKING response
-    // listeners (0.75x the throughput: one selector thread then relays every response) and sharing
-    // the server's thread pool (+5 % throughput but p99 from 15 to 22 ms at 50 connections).
   }
 
   @Override
@@ -336,10 +412,16 @@ public class AffinityBalancer extends ProxyHandler {
 
   /**
    * The direct relay carries requests that may be sent again ({@link Forwarder#isReplayable}: a
-   * kept-alive connection the target closed meanwhile is retried on a new one), to plain HTTP targets.
+   * kept-alive connection the target closed meanwhile is retried on a new one) from HTTP/1 clients, to
+   * plain HTTP/1 targets. An HTTP/2 client's stream is not a connection the relay can carry on from.
    */
   static boolean isDirectlyRelayable(Request request, Attempt attempt) {
-    return attempt.replayable() && "http".equals(attempt.target().uri().getScheme());
+    return attempt.replayable() && "http".equals(attempt.target().uri().getScheme())
+        && attempt.group().protocol() == TargetProtocol.HTTP1 && !isHttp2(request);
+  }
+
+  private static boolean isHttp2(Request request) {
+    return request.getConnectionMetaData().getHttpVersion() == HttpVersion.HTTP_2;
   }
 
   /** A selector of the server connector the request came in on, or {@code null} if it has none. */
@@ -502,7 +584,8 @@ public class AffinityBalancer extends ProxyHandler {
     // Origin from configuration, path and query from the client: an absolute-form request line
     // naming another host cannot steer the balancer anywhere else.
     URI uri = HttpURI.build(attempt.target().uri()).pathQuery(exchange.pathQuery).toURI();
-    org.eclipse.jetty.client.Request proxyToServerRequest = getHttpClient().newRequest(uri).method(clientToProxyRequest.getMethod());
+    HttpClient client = attempt.group().protocol() == TargetProtocol.HTTP2 ? http2Client : getHttpClient();
+    org.eclipse.jetty.client.Request proxyToServerRequest = client.newRequest(uri).method(clientToProxyRequest.getMethod());
     JettyInternals.linkForInterimResponses(proxyToServerRequest, clientToProxyRequest, proxyToClientResponse);
     proxyToServerRequest.attribute(EXCHANGE, exchange);
     proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, exchange.relayed, attempt, getViaHost(), false,

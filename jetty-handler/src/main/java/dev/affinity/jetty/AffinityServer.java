@@ -16,6 +16,12 @@ import java.util.Map;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
+import org.eclipse.jetty.http2.HTTP2Cipher;
+import org.eclipse.jetty.http2.WindowRateControl;
+import org.eclipse.jetty.http2.server.AbstractHTTP2ServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -27,8 +33,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
- * A ready-to-run balancer: a Jetty {@link Server} with its {@link ListenerSpec}s (plain HTTP, HTTPS with
- * certificates reloaded as their files change, redirects to HTTPS), the admin endpoints, the
+ * A ready-to-run balancer: a Jetty {@link Server} with its {@link ListenerSpec}s (plain HTTP/1.1 and h2c,
+ * HTTPS with h2 over ALPN and certificates reloaded as their files change, redirects to HTTPS), the admin endpoints, the
  * {@link AffinityBalancer} and its {@link HealthChecker}, all owned by the server's lifecycle. Used
  * by the standalone launcher, the demo and the tests; embedders who already have a server add
  * {@link AffinityBalancer} to it directly.
@@ -36,6 +42,16 @@ import org.eclipse.jetty.util.thread.Scheduler;
 public final class AffinityServer {
   /** Sharded affinity cookies need more than Jetty's 8 KB default for request headers. */
   public static final int REQUEST_HEADER_BYTES = 32 * 1024;
+  /** Streams one HTTP/2 connection may have open at once (Jetty's default, and DESIGN's {@code h2MaxConcurrentStreams}). */
+  public static final int H2_MAX_CONCURRENT_STREAMS = 128;
+  /**
+   * Frames per second and HTTP/2 connection that do no work for the server (a {@code RST_STREAM}, an
+   * empty {@code DATA} or {@code SETTINGS}, a {@code PING}, a {@code PRIORITY}...) before the connection
+   * is closed with {@code GOAWAY ENHANCE_YOUR_CALM}: the defence against rapid reset (CVE-2023-44487),
+   * where a client opens and cancels streams in a loop so that the server starts work it never finishes.
+   * A browser cancels a few streams when a page is left; a flood cancels thousands.
+   */
+  public static final int H2_MAX_IDLE_EVENTS_PER_SECOND = 128;
 
   private final Server server;
   /** One per listener, in the builder's order. */
@@ -82,10 +98,23 @@ public final class AffinityServer {
         // No SNI host check: a client without SNI (an IP address, an old client) gets the first certificate,
         // whatever Host it then sends, as on ALB; routing is by cookie, not by host.
         https.addCustomizer(new SecureRequestCustomizer(false));
-        factories.add(new SslConnectionFactory(ssl, HttpVersion.HTTP_1_1.asString()));
-        factories.add(new HttpConnectionFactory(https));
+        if (listener.http2()) {
+          // h2 or http/1.1 by ALPN (RFC 7301); a client that offers neither, or no ALPN at all, gets HTTP/1.1.
+          // HTTP/2 over TLS 1.2 needs the AEAD ciphers first (RFC 7540 section 9.2.2).
+          ssl.setCipherComparator(HTTP2Cipher.COMPARATOR);
+          // ALPN protocol ids are case-sensitive (RFC 7301): "http/1.1", not HttpVersion's "HTTP/1.1".
+          ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory("h2", "http/1.1");
+          alpn.setDefaultProtocol("http/1.1");
+          factories.add(new SslConnectionFactory(ssl, alpn.getProtocol()));
+          factories.add(alpn);
+          factories.add(limitHttp2(new HTTP2ServerConnectionFactory(https)));
+          factories.add(new HttpConnectionFactory(https));
+        } else {
+          factories.add(new SslConnectionFactory(ssl, HttpVersion.HTTP_1_1.asString()));
+          factories.add(new HttpConnectionFactory(https));
+        }
       } else {
-        factories.add(new HttpConnectionFactory(http));
+        factories.addAll(List.of(httpFactories(http, listener.http2())));
       }
       ServerConnector connector = new ServerConnector(server, factories.toArray(new ConnectionFactory[0]));
       if (ssl != null) {
@@ -114,7 +143,7 @@ public final class AffinityServer {
       root = new Handler.Sequence(admin, webSocketProxy, balancer);
     } else {
       // Admin on its own listener: the public port never serves it, the admin port serves nothing else.
-      this.adminConnector = new ServerConnector(server, new HttpConnectionFactory(http));
+      this.adminConnector = new ServerConnector(server, httpFactories(http, false));
       adminConnector.setHost(listeners.get(0).host());
       adminConnector.setPort(b.adminPort);
       server.addConnector(adminConnector);
@@ -138,6 +167,36 @@ public final class AffinityServer {
     }
     server.setHandler(redirects.isEmpty() ? root : new HttpsRedirect(redirects, root));
     server.addBean(healthChecker, true);
+  }
+
+  /**
+   * The connection factories of a plain listener: HTTP/1.1 first, then, with {@code http2}, h2c, so
+   * that one port takes HTTP/1.1 (and its WebSocket upgrades), HTTP/2 with prior knowledge (Jetty's
+   * HTTP/1 connection sees the {@code PRI * HTTP/2.0} preface and hands over) and HTTP/2 after
+   * {@code Upgrade: h2c}. A TLS listener puts {@code SslConnectionFactory(ssl, "alpn")} and an ALPN
+   * factory offering {@code h2, http/1.1} in front instead, with an {@code HTTP2ServerConnectionFactory}
+   * under {@link #limitHttp2} (see jetty-handler/README.md, "HTTP/2").
+   */
+  public static ConnectionFactory[] httpFactories(HttpConfiguration http, boolean http2) {
+    requireNonNull(http, "http");
+    HttpConnectionFactory http1 = new HttpConnectionFactory(http);
+    if (!http2) {
+      return new ConnectionFactory[] {http1};
+    }
+    return new ConnectionFactory[] {http1, limitHttp2(new HTTP2CServerConnectionFactory(http))};
+  }
+
+  /**
+   * The balancer's HTTP/2 limits on a server connection factory (h2c here, h2 on a TLS listener): at
+   * most {@value #H2_MAX_CONCURRENT_STREAMS} concurrent streams per connection, and at most
+   * {@value #H2_MAX_IDLE_EVENTS_PER_SECOND} frames per second that do no work (see
+   * {@link #H2_MAX_IDLE_EVENTS_PER_SECOND}) before the connection is closed.
+   */
+  public static <F extends AbstractHTTP2ServerConnectionFactory> F limitHttp2(F factory) {
+    requireNonNull(factory, "factory");
+    factory.setMaxConcurrentStreams(H2_MAX_CONCURRENT_STREAMS);
+    factory.setRateControlFactory(new WindowRateControl.Factory(H2_MAX_IDLE_EVENTS_PER_SECOND));
+    return factory;
   }
 
   public static Builder builder(Router router, CodecCounters codecCounters) {
@@ -248,6 +307,7 @@ public final class AffinityServer {
     private AdminHandler.MetricsWriter metricsWriter;
     private TrustedProxies trustedProxies = TrustedProxies.none();
     private boolean proxyProtocol;
+    private boolean http2 = true;
 
     private Builder(Router router, CodecCounters codecCounters) {
       this.router = requireNonNull(router, "router");
@@ -316,11 +376,11 @@ public final class AffinityServer {
 
     List<ListenerSpec> listeners() {
       if (listeners.isEmpty()) {
-        return List.of(ListenerSpec.builder().host(host).port(port).proxyProtocol(proxyProtocol).build());
+        return List.of(ListenerSpec.builder().host(host).port(port).proxyProtocol(proxyProtocol).http2(http2).build());
       }
-      if (proxyProtocol) {
-        throw new IllegalStateException("proxyProtocol(true) is for the one listener of host()/port(); with listener(...), "
-            + "set it on each ListenerSpec");
+      if (proxyProtocol || !http2) {
+        throw new IllegalStateException("proxyProtocol(...) and http2(...) are for the one listener of host()/port(); with "
+            + "listener(...), set them on each ListenerSpec");
       }
       for (ListenerSpec listener : listeners) {
         if (listener.redirectToHttps().isPresent()) {
@@ -357,6 +417,15 @@ public final class AffinityServer {
         throw new IllegalArgumentException("idleTimeout must be positive, got " + timeout);
       }
       this.idleTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Whether the listener also speaks HTTP/2 without TLS (h2c: prior knowledge and {@code Upgrade: h2c}),
+     * beside HTTP/1.1. Default {@code true}. The admin port, when there is one, speaks HTTP/1.1 only.
+     */
+    public Builder http2(boolean http2) {
+      this.http2 = http2;
       return this;
     }
 

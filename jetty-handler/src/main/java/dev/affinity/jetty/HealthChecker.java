@@ -6,6 +6,7 @@ import dev.affinity.balancer.HealthCheckSettings;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
+import dev.affinity.balancer.TargetProtocol;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -19,6 +20,8 @@ import java.util.function.Supplier;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Result;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http2.client.HTTP2Client;
+import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
 import org.eclipse.jetty.util.component.ContainerLifeCycle;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
@@ -27,7 +30,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Active health checks: each target of each group with checks enabled is probed with
- * {@code GET path} every interval, on Jetty's scheduler, without blocking a thread. Results move the
+ * {@code GET path} every interval, on Jetty's scheduler, without blocking a thread, in the group's
+ * {@linkplain TargetGroup#protocol() protocol} (HTTP/1.1, or HTTP/2 as the group's requests go). Results move the
  * target's {@link dev.affinity.balancer.TargetHealth} state machine; timestamps come from the
  * injected clock. {@link #checkAll()} runs one round on demand, and the scheduler can be injected, so
  * tests need not wait for timers: one that records the probes and runs them when told proves the
@@ -40,6 +44,8 @@ public final class HealthChecker extends ContainerLifeCycle {
   private final Supplier<Router> router;
   private final Clock clock;
   private final HttpClient httpClient;
+  // Made at the first check of an HTTP2 group, on the HTTP/1 client's threads.
+  private HttpClient http2Client;
   private final Scheduler scheduler;
   private final Set<Target> scheduled = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
   /**
@@ -83,6 +89,30 @@ public final class HealthChecker extends ContainerLifeCycle {
     generation.incrementAndGet();
     scheduled.clear();
     super.doStop();
+    synchronized (this) {
+      if (http2Client != null) {
+        removeBean(http2Client);
+        http2Client = null;
+      }
+    }
+  }
+
+  /** The client for HTTP2 groups' checks, made and started at the first one. */
+  private synchronized HttpClient http2Client() throws Exception {
+    if (http2Client == null) {
+      HttpClient h2 = new HttpClient(new HttpClientTransportOverHTTP2(new HTTP2Client()));
+      h2.setFollowRedirects(false);
+      h2.setConnectTimeout(httpClient.getConnectTimeout());
+      h2.setExecutor(httpClient.getExecutor());
+      h2.setScheduler(httpClient.getScheduler());
+      h2.setByteBufferPool(httpClient.getByteBufferPool());
+      addBean(h2, true);
+      if (!h2.isStarted()) {
+        h2.start();
+      }
+      http2Client = h2;
+    }
+    return http2Client;
   }
 
   /** Starts checking targets that are new in the current router (after a reload). */
@@ -108,7 +138,7 @@ public final class HealthChecker extends ContainerLifeCycle {
     for (TargetGroup group : router.get().groups()) {
       if (group.healthCheck().enabled()) {
         for (Target target : group.targets()) {
-          all.add(check(target, group.healthCheck()));
+          all.add(check(target, group.healthCheck(), group.protocol()));
         }
       }
     }
@@ -126,8 +156,9 @@ public final class HealthChecker extends ContainerLifeCycle {
       scheduled.remove(target);
       return;
     }
-    HealthCheckSettings settings = current.groupOf(target).healthCheck();
-    check(target, settings).whenComplete((ignored, failure) -> {
+    TargetGroup group = current.groupOf(target);
+    HealthCheckSettings settings = group.healthCheck();
+    check(target, settings, group.protocol()).whenComplete((ignored, failure) -> {
       if (isRunning() && chain == generation.get()) {
         scheduler.schedule(() -> runAndReschedule(target, chain), settings.interval().toMillis(), TimeUnit.MILLISECONDS);
       }
@@ -135,16 +166,22 @@ public final class HealthChecker extends ContainerLifeCycle {
   }
 
   CompletableFuture<Void> check(Target target, HealthCheckSettings settings) {
+    return check(target, settings, TargetProtocol.HTTP1);
+  }
+
+  /** One probe, over HTTP/2 for an {@link TargetProtocol#HTTP2} group (a target that speaks only HTTP/1.1 there fails it). */
+  CompletableFuture<Void> check(Target target, HealthCheckSettings settings, TargetProtocol protocol) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     try {
-      httpClient.newRequest(target.uri().resolve(settings.path()))
+      HttpClient client = protocol == TargetProtocol.HTTP2 ? http2Client() : httpClient;
+      client.newRequest(target.uri().resolve(settings.path()))
           .headers(h -> h.put(HttpHeader.USER_AGENT, USER_AGENT))
           .timeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS)
           .send(result -> {
             record(target, settings, result);
             done.complete(null);
           });
-    } catch (RuntimeException e) {
+    } catch (Exception e) {
       target.health().checkFailed(clock.instant(), "health check could not be sent: " + e.getMessage());
       done.complete(null);
     }

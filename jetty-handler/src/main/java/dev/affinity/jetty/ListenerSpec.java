@@ -21,8 +21,10 @@ public final class ListenerSpec {
   private final Tls tls;
   private final Integer redirectToHttps;
   private final boolean proxyProtocol;
+  private final boolean http2;
 
   private ListenerSpec(Builder b) {
+    this.http2 = b.http2;
     this.host = b.host;
     this.port = b.port;
     this.tls = b.tls;
@@ -57,6 +59,11 @@ public final class ListenerSpec {
     return redirectToHttps == null ? OptionalInt.empty() : OptionalInt.of(redirectToHttps);
   }
 
+  /** Whether the listener also speaks HTTP/2: h2c (prior knowledge and {@code Upgrade: h2c}) when plain, h2 over ALPN with TLS. */
+  public boolean http2() {
+    return http2;
+  }
+
   /** Whether connections start with a PROXY protocol header (required from trusted proxies, refused from others). */
   public boolean proxyProtocol() {
     return proxyProtocol;
@@ -75,8 +82,18 @@ public final class ListenerSpec {
     private Tls tls;
     private Integer redirectToHttps;
     private boolean proxyProtocol;
+    private boolean http2 = true;
 
     private Builder() {}
+
+    /**
+     * Whether the listener also speaks HTTP/2 beside HTTP/1.1 (default {@code true}): h2c on a plain
+     * listener, h2 chosen by ALPN on a TLS one. HTTP/1.1 and its WebSocket upgrades work either way.
+     */
+    public Builder http2(boolean http2) {
+      this.http2 = http2;
+      return this;
+    }
 
     /**
      * Whether connections start with a PROXY protocol (v1/v2) header, as AWS NLB and HAProxy's

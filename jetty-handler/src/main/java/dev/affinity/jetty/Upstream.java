@@ -28,10 +28,15 @@ import org.eclipse.jetty.server.Request;
 final class Upstream {
   private Upstream() {}
 
-  /** Hop-by-hop headers (RFC 9110 section 7.6.1), the same set Jetty's {@code ProxyHandler} drops. */
+  /**
+   * Hop-by-hop headers (RFC 9110 section 7.6.1), the same set Jetty's {@code ProxyHandler} drops, and
+   * {@code HTTP2-Settings}: it belongs to an {@code Upgrade: h2c} of the client's own connection (RFC
+   * 7540 section 3.2.1), which the balancer answers itself and never passes on, whatever the client's
+   * {@code Connection} header lists.
+   */
   static final Set<HttpHeader> HOP_HEADERS = EnumSet.of(HttpHeader.CONNECTION, HttpHeader.KEEP_ALIVE,
       HttpHeader.PROXY_AUTHORIZATION, HttpHeader.PROXY_AUTHENTICATE, HttpHeader.PROXY_CONNECTION,
-      HttpHeader.TRANSFER_ENCODING, HttpHeader.TE, HttpHeader.TRAILER, HttpHeader.UPGRADE);
+      HttpHeader.TRANSFER_ENCODING, HttpHeader.TE, HttpHeader.TRAILER, HttpHeader.UPGRADE, HttpHeader.HTTP2_SETTINGS);
 
   /** The handshake fields of one WebSocket hop: the balancer's client to the target makes its own. */
   private static final Set<String> WEBSOCKET_HANDSHAKE = Set.of("sec-websocket-key", "sec-websocket-version",
@@ -117,6 +122,15 @@ final class Upstream {
         }
       }
     }
+    if (clientHost == null && isHttp2(clientToProxyRequest)) {
+      // HTTP/2 carries the host in :authority, not in a Host header; a proxy to HTTP/1.1 makes it the
+      // Host (RFC 9113 section 8.3.1), so that a target sees the same Host whichever way the client came.
+      String authority = clientToProxyRequest.getHttpURI().getAuthority();
+      if (authority != null && !authority.isEmpty()) {
+        clientHost = authority;
+        sink.add(new HttpField(HttpHeader.HOST, authority));
+      }
+    }
     if (clientHost == null) {
       // An HTTP/1.0 client may send none; HTTP/1.1 requires one (RFC 9112 section 3.2).
       URI origin = attempt.target().uri();
@@ -141,6 +155,10 @@ final class Upstream {
     if (host != null) {
       sink.add(new HttpField(HttpHeader.X_FORWARDED_HOST, host));
     }
+  }
+
+  private static boolean isHttp2(Request request) {
+    return request.getConnectionMetaData().getHttpVersion() == org.eclipse.jetty.http.HttpVersion.HTTP_2;
   }
 
   /**

@@ -11,6 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -27,14 +28,25 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * Real Jetty servers on ephemeral loopback ports standing in for application targets. Each answers
  * with its own id and echoes what the balancer told it; {@code /health} answers 200 unless told to
  * fail, {@code /login} sets {@code JSESSIONID}. A backend can be killed and restarted on its port.
+ * Each answer says in {@code X-Seen-Protocol} which protocol the request came in ({@code HTTP/1.1},
+ * {@code HTTP/2.0}); {@link #startHttp2} backends also take h2c (prior knowledge and upgrade).
  */
 public final class Backends implements AutoCloseable {
   private final Map<String, Backend> backends = new LinkedHashMap<>();
 
   public static Backends start(String... ids) throws Exception {
+    return start(false, ids);
+  }
+
+  /** Backends that speak h2c as well as HTTP/1.1 on their port. */
+  public static Backends startHttp2(String... ids) throws Exception {
+    return start(true, ids);
+  }
+
+  private static Backends start(boolean http2, String... ids) throws Exception {
     Backends b = new Backends();
     for (String id : ids) {
-      Backend backend = new Backend(id);
+      Backend backend = new Backend(id, http2);
       backend.start(0);
       b.backends.put(id, backend);
     }
@@ -65,19 +77,29 @@ public final class Backends implements AutoCloseable {
     final AtomicInteger requests = new AtomicInteger();
     final Map<String, String> lastHeaders = new ConcurrentHashMap<>();
     volatile int healthStatus = 200;
+    /** The protocol of the last health check this backend answered ({@code HTTP/1.1}, {@code HTTP/2.0}). */
+    volatile String healthProtocol;
+    final boolean http2;
     private volatile boolean killing;
     private Server server;
     private int port;
 
     Backend(String id) {
+      this(id, false);
+    }
+
+    Backend(String id, boolean http2) {
       this.id = id;
+      this.http2 = http2;
     }
 
     void start(int wantedPort) throws Exception {
       server = new Server(new QueuedThreadPool(16, 2));
       HttpConfiguration config = new HttpConfiguration();
       config.setRequestHeaderSize(AffinityServer.REQUEST_HEADER_BYTES);
-      ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+      ServerConnector connector = http2
+          ? new ServerConnector(server, 1, 1, new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config))
+          : new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
       connector.setHost("127.0.0.1");
       connector.setPort(wantedPort);
       connector.setReuseAddress(true);
@@ -87,6 +109,7 @@ public final class Backends implements AutoCloseable {
         public boolean handle(Request request, Response response, Callback callback) throws Exception {
           String path = Request.getPathInContext(request);
           if (path.equals("/health")) {
+            healthProtocol = request.getConnectionMetaData().getProtocol();
             response.setStatus(healthStatus);
             Content.Sink.write(response, true, "health " + healthStatus, callback);
             return true;
@@ -95,6 +118,7 @@ public final class Backends implements AutoCloseable {
           lastHeaders.clear();
           request.getHeaders().forEach(f -> lastHeaders.put(f.getName().toLowerCase(), f.getValue()));
           response.getHeaders().put("X-Backend", id);
+          response.getHeaders().put("X-Seen-Protocol", request.getConnectionMetaData().getProtocol());
           String previous = request.getHeaders().get(AffinityBalancer.PREVIOUS_TARGET_HEADER);
           response.getHeaders().put("X-Seen-Previous", previous == null ? "-" : previous);
           if (path.equals("/early-hints")) {

@@ -49,10 +49,12 @@ public abstract class BalancerTestBase {
   final List<RawTarget> rawTargets = new ArrayList<>();
   /** The balancer server's thread count, for tests about threads. */
   int maxThreads = 200;
+  /** Whether {@code start} makes backends that also speak h2c ({@link Backends#startHttp2}). */
+  boolean http2Backends;
 
   /** Starts {@code ids} as Jetty backends in group "web" behind a balancer that sends over {@code path}. */
   void start(TargetPath path, Consumer<TargetGroup.Builder> group, CookiePolicy policy, String... ids) throws Exception {
-    backends = Backends.start(ids);
+    backends = http2Backends ? Backends.startHttp2(ids) : Backends.start(ids);
     AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
     cookies = AffinityCookies.of(codec, policy);
     TargetGroup.Builder g = TargetGroup.builder("web")

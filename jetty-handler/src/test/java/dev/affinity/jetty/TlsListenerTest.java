@@ -121,6 +121,59 @@ class TlsListenerTest extends BalancerTestBase {
     return ListenerSpec.builder().host("127.0.0.1").port(0).tls(tls).build();
   }
 
+  /** Jetty's HTTP/2 client over TLS (ALPN offers h2 only), trusting the test CA. */
+  private HttpClient h2Client() throws Exception {
+    SslContextFactory.Client ssl = new SslContextFactory.Client();
+    ssl.setTrustStore(trust());
+    org.eclipse.jetty.http2.client.HTTP2Client http2 = new org.eclipse.jetty.http2.client.HTTP2Client();
+    HttpClient client = new HttpClient(new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(http2));
+    client.setSslContextFactory(ssl);
+    client.setHttpCookieStore(new HttpCookieStore.Empty());
+    client.setSocketAddressResolver((host, port, context, promise) -> promise.succeeded(List.of(new InetSocketAddress("127.0.0.1", port))));
+    client.start();
+    return client;
+  }
+
+  @Test
+  void aTlsListenerSpeaksH2ByAlpnAndHttp11ToClientsThatDoNotAskForIt() throws Exception {
+    startWith(https(pem(write(siteA, "a", KeyForm.PKCS8)).build()));
+    HttpClient h2 = h2Client();
+    try {
+      ContentResponse overH2 = h2.GET("https://a.test:" + balancer.port() + "/hello");
+      assertThat(overH2.getVersion()).isEqualTo(org.eclipse.jetty.http.HttpVersion.HTTP_2);
+      assertThat(overH2.getStatus()).isEqualTo(200);
+      assertThat(overH2.getContentAsString()).isIn("web-1", "web-2");
+      String cookie = overH2.getHeaders().getValuesList(HttpHeader.SET_COOKIE).stream()
+          .filter(c -> c.startsWith("AFFINITY=")).findFirst().orElseThrow();
+      assertThat(cookie).contains("; Secure");
+      // The pin holds on the next stream of the same connection.
+      String value = cookie.substring(0, cookie.indexOf(';'));
+      for (int i = 0; i < 5; i++) {
+        ContentResponse again = h2.newRequest("https://a.test:" + balancer.port() + "/again")
+            .headers(h -> h.put(HttpHeader.COOKIE, value)).send();
+        assertThat(again.getContentAsString()).isEqualTo(overH2.getContentAsString());
+      }
+    } finally {
+      h2.stop();
+    }
+    ContentResponse overH1 = http.GET("https://a.test:" + balancer.port() + "/hello");
+    assertThat(overH1.getVersion()).isEqualTo(org.eclipse.jetty.http.HttpVersion.HTTP_1_1);
+    assertThat(overH1.getStatus()).isEqualTo(200);
+  }
+
+  @Test
+  void aTlsListenerWithHttp2OffOffersNoH2() throws Exception {
+    startWith(ListenerSpec.builder().host("127.0.0.1").port(0).http2(false).tls(pem(write(siteA, "a", KeyForm.PKCS8)).build()).build());
+    HttpClient h2 = h2Client();
+    try {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> h2.GET("https://a.test:" + balancer.port() + "/hello"))
+          .as("an h2-only client finds no h2 to negotiate").isInstanceOf(Exception.class);
+    } finally {
+      h2.stop();
+    }
+    assertThat(http.GET("https://a.test:" + balancer.port() + "/hello").getStatus()).isEqualTo(200);
+  }
+
   @Test
   void httpsReachesTheBackendAndTheAffinityCookieIsSecure() throws Exception {
     startWith(https(pem(write(siteA, "a", KeyForm.PKCS8)).build()));
@@ -351,8 +404,13 @@ class TlsListenerTest extends BalancerTestBase {
     String output = run(List.of("curl", "-sS", "-i", "--cacert", caFile.toString(), "--resolve", "a.test:" + port + ":127.0.0.1",
         "https://a.test:" + port + "/"), null);
 
-    assertThat(output).startsWith("HTTP/1.1 200").containsPattern("(?i)set-cookie: AFFINITY=[^\\r\\n]*; Secure");
+    // curl offers h2 and http/1.1 by ALPN: the listener picks h2.
+    assertThat(output).startsWith("HTTP/2 200").containsPattern("(?i)set-cookie: AFFINITY=[^\\r\\n]*; Secure");
     assertThat(output.substring(output.indexOf("\r\n\r\n") + 4)).isIn("web-1", "web-2");
+
+    String http11 = run(List.of("curl", "-sS", "-i", "--http1.1", "--cacert", caFile.toString(), "--resolve",
+        "a.test:" + port + ":127.0.0.1", "https://a.test:" + port + "/"), null);
+    assertThat(http11).startsWith("HTTP/1.1 200").containsPattern("(?i)set-cookie: AFFINITY=[^\\r\\n]*; Secure");
   }
 
   private static boolean onPath(String binary) {

@@ -267,6 +267,31 @@ class WebSocketProxyTest extends BalancerTestBase {
   }
 
   @Test
+  void aWebSocketOverHttp2ExtendedConnectRfc8441IsRoutedByTheSameCookiesAndRelayed() throws Exception {
+    startWebSockets("a", "b", "c");
+    webSocketClient.stop();
+    HttpClient h2 = new HttpClient(new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(
+        new org.eclipse.jetty.http2.client.HTTP2Client()));
+    h2.setHttpCookieStore(new HttpCookieStore.Empty());
+    webSocketClient = new WebSocketCoreClient(h2, new WebSocketComponents());
+    webSocketClient.start();
+    Endpoint first = connect(null, Map.of());
+    first.connected.get(WAIT_SECONDS, TimeUnit.SECONDS);
+    // RFC 8441 answers the CONNECT with 200, not 101; the affinity cookie rides on it all the same.
+    assertThat(first.upgradeStatus).isEqualTo(200);
+    String cookie = setCookie(first, "AFFINITY");
+    assertThat(cookie).isNotNull();
+    String target = first.ask("who");
+    assertThat(target).isIn("a", "b", "c");
+    assertThat(first.ask("header:X-Forwarded-Proto")).isEqualTo("http");
+    for (int i = 0; i < 3; i++) {
+      Endpoint again = open("AFFINITY=" + cookie);
+      assertThat(again.ask("who")).isEqualTo(target);
+    }
+    assertThat(balancer.webSocketProxy().upgrades()).isEqualTo(4);
+  }
+
+  @Test
   void newClientGetsItsCookieOnThe101AndTheTargetGetsForwardingHeaders() throws Exception {
     startWebSockets("a", "b", "c");
     Endpoint e = connect("JSESSIONID=app-session", Map.of(AffinityBalancer.PREVIOUS_TARGET_HEADER, "evil"));

@@ -11,10 +11,14 @@ import static java.util.Objects.requireNonNull;
  * @param redirectToHttps the HTTPS port every request is redirected to, or {@code null} for a listener that serves
  * @param proxyProtocol whether the listener takes PROXY protocol v1/v2 (required from {@code trustedProxies},
  *     refused from everyone else); default false
+ * @param http2 whether the listener also speaks HTTP/2 (h2c on a plain listener, h2 over ALPN on a TLS one),
+ *     default {@code true}
  */
-public record Listen(String host, int port, TlsConfig tls, Integer redirectToHttps, boolean proxyProtocol) {
+public record Listen(String host, int port, TlsConfig tls, Integer redirectToHttps, boolean proxyProtocol, boolean http2) {
   public static final String DEFAULT_HOST = "127.0.0.1";
   public static final int DEFAULT_PORT = 8080;
+
+  public static final boolean DEFAULT_HTTP2 = true;
 
   public Listen {
     requireNonNull(host, "host");
@@ -23,19 +27,19 @@ public record Listen(String host, int port, TlsConfig tls, Integer redirectToHtt
     }
   }
 
-  /** A listener that serves (plain, or TLS when {@code tls} is set), without PROXY protocol. */
+  /** A listener that serves (plain, or TLS when {@code tls} is set), without PROXY protocol, HTTP/2 on. */
   public Listen(String host, int port, TlsConfig tls) {
-    this(host, port, tls, null, false);
+    this(host, port, tls, null, false, DEFAULT_HTTP2);
   }
 
-  /** Without PROXY protocol. */
+  /** Without PROXY protocol, HTTP/2 on. */
   public Listen(String host, int port, TlsConfig tls, Integer redirectToHttps) {
-    this(host, port, tls, redirectToHttps, false);
+    this(host, port, tls, redirectToHttps, false, DEFAULT_HTTP2);
   }
 
-  /** A listener that serves, with or without PROXY protocol. */
+  /** A listener that serves, with or without PROXY protocol, HTTP/2 on. */
   public Listen(String host, int port, TlsConfig tls, boolean proxyProtocol) {
-    this(host, port, tls, null, proxyProtocol);
+    this(host, port, tls, null, proxyProtocol, DEFAULT_HTTP2);
   }
 
   public static Listen defaults() {

@@ -15,8 +15,8 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * {@code listen: { host, port, tls, proxyProtocol }} (the one-listener shorthand) and
- * {@code listeners: [ { host, port, tls, redirectToHttps, proxyProtocol } ]}. TLS files are read here, once, so
+ * {@code listen: { host, port, tls, proxyProtocol, http2 }} (the one-listener shorthand) and
+ * {@code listeners: [ { host, port, tls, redirectToHttps, proxyProtocol, http2 } ]}. TLS files are read here, once, so
  * that an unreadable file, a PEM file without a certificate or a key that is not its certificate's
  * stops the balancer at load with the line of the key that names it.
  */
@@ -25,8 +25,8 @@ final class ListenReader {
   static final Schema CERTIFICATE = Schema.keys("cert", "key");
   static final Schema TLS = Schema.keys("certificates", "protocols", "clientCa", "keystore", "password")
       .listOf("certificates", CERTIFICATE);
-  static final Schema SCHEMA = Schema.keys("host", "port", "tls", "proxyProtocol").map("tls", TLS);
-  static final Schema LISTENER = Schema.keys("host", "port", "tls", "redirectToHttps", "proxyProtocol").map("tls", TLS);
+  static final Schema SCHEMA = Schema.keys("host", "port", "tls", "proxyProtocol", "http2").map("tls", TLS);
+  static final Schema LISTENER = Schema.keys("host", "port", "tls", "redirectToHttps", "proxyProtocol", "http2").map("tls", TLS);
 
   private ListenReader() {}
 
@@ -95,7 +95,8 @@ final class ListenReader {
     }
     // Whether anybody may send a PROXY header is checked with trustedProxies (BalancerConfigLoader).
     boolean proxyProtocol = s.has("proxyProtocol") && s.get("proxyProtocol").bool();
-    return new Listen(host, port, tls, redirect, proxyProtocol);
+    boolean http2 = s.has("http2") ? s.get("http2").bool() : Listen.DEFAULT_HTTP2;
+    return new Listen(host, port, tls, redirect, proxyProtocol, http2);
   }
 
   private static TlsConfig tls(YamlNode node) {

@@ -2,6 +2,7 @@ package dev.affinity.standalone.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.TargetProtocol;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -14,6 +15,7 @@ import java.util.Set;
  * @param deregistrationDelay default 300 s
  * @param boundedLoadFactor {@code null} when bounded load is off, else above 1.0
  * @param targets may be empty (targets can be registered at run time)
+ * @param protocolVersion how the balancer speaks to the targets, default {@link TargetProtocol#HTTP1}
  */
 public record TargetGroupConfig(
     String name,
@@ -23,7 +25,8 @@ public record TargetGroupConfig(
     Duration slowStart,
     Duration deregistrationDelay,
     Double boundedLoadFactor,
-    List<TargetConfig> targets) {
+    List<TargetConfig> targets,
+    TargetProtocol protocolVersion) {
   public static final String ROUND_ROBIN = "round_robin";
   public static final String LEAST_OUTSTANDING_REQUESTS = "least_outstanding_requests";
   public static final String WEIGHTED_RANDOM = "weighted_random";
@@ -45,5 +48,12 @@ public record TargetGroupConfig(
     requireNonNull(slowStart, "slowStart");
     requireNonNull(deregistrationDelay, "deregistrationDelay");
     targets = List.copyOf(requireNonNull(targets, "targets"));
+    requireNonNull(protocolVersion, "protocolVersion");
+  }
+
+  /** With {@code protocolVersion} at its default, HTTP1. */
+  public TargetGroupConfig(String name, String algorithm, StickinessConfig stickiness, HealthCheckConfig healthCheck,
+      Duration slowStart, Duration deregistrationDelay, Double boundedLoadFactor, List<TargetConfig> targets) {
+    this(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor, targets, TargetProtocol.HTTP1);
   }
 }

@@ -3,6 +3,7 @@ package dev.affinity.standalone.config;
 import dev.affinity.balancer.HealthCheckSettings;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
+import dev.affinity.balancer.TargetProtocol;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -23,7 +24,7 @@ final class TargetGroupsReader {
   private static final Duration MAX_DEREGISTRATION_DELAY = Duration.ofHours(1);
   static final Schema TARGET = Schema.keys("id", "uri", "weight");
   static final Schema BOUNDED_LOAD = Schema.keys("factor");
-  static final Schema SCHEMA = Schema.keys("name", "algorithm", "stickiness", "healthCheck", "slowStart",
+  static final Schema SCHEMA = Schema.keys("name", "algorithm", "protocolVersion", "stickiness", "healthCheck", "slowStart",
           "deregistrationDelay", "boundedLoad", "targets")
       .map("stickiness", StickinessReader.SCHEMA)
       .map("healthCheck", HealthCheckReader.SCHEMA)
@@ -65,6 +66,7 @@ final class TargetGroupsReader {
         throw a.error("must be one of " + String.join(", ", TargetGroupConfig.ALGORITHMS) + ", got " + YamlNode.quote(a.string()));
       }
     }
+    TargetProtocol protocolVersion = s.has("protocolVersion") ? protocolVersion(s.get("protocolVersion")) : TargetProtocol.HTTP1;
     StickinessConfig stickiness = s.has("stickiness") ? StickinessReader.read(s.get("stickiness")) : StickinessConfig.none();
     HealthCheckConfig healthCheck = s.has("healthCheck") ? HealthCheckReader.read(s.get("healthCheck")) : HealthCheckConfig.defaults();
     Duration slowStart = s.has("slowStart")
@@ -90,7 +92,19 @@ final class TargetGroupsReader {
       }
     }
     return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay,
-        boundedLoadFactor, targets);
+        boundedLoadFactor, targets, protocolVersion);
+  }
+
+  /** {@code HTTP1} or {@code HTTP2}; DESIGN's {@code GRPC} (HTTP/2 with gRPC health checks) is refused until it is built. */
+  private static TargetProtocol protocolVersion(YamlNode node) {
+    String value = node.string().toUpperCase(Locale.ROOT);
+    return switch (value) {
+      case "HTTP1" -> TargetProtocol.HTTP1;
+      case "HTTP2" -> TargetProtocol.HTTP2;
+      case "GRPC" -> throw node.error("GRPC is not supported yet (HTTP/2 to the targets with gRPC health checks); "
+          + "use HTTP2, with a healthCheck path the targets answer over HTTP/2");
+      default -> throw node.error("must be one of HTTP1, HTTP2, got " + YamlNode.quote(node.string()));
+    };
   }
 
   private TargetConfig target(YamlNode node) {

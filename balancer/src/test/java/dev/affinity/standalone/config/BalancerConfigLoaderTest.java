@@ -164,6 +164,19 @@ class BalancerConfigLoaderTest {
   }
 
   @Test
+  void http2Keys() {
+    BalancerConfig config = BalancerConfigLoader.parse("listen: { port: 8080, http2: false }\n"
+        + MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: HTTP2\n"), "h2.yaml");
+    assertThat(config.listen()).isEqualTo(new Listen("127.0.0.1", 8080, null, false));
+    assertThat(config.targetGroups().get(0).protocolVersion()).isEqualTo(dev.affinity.balancer.TargetProtocol.HTTP2);
+    BalancerConfig defaults = BalancerConfigLoader.parse(MINIMAL, "min.yaml");
+    assertThat(defaults.listen().http2()).isTrue();
+    assertThat(defaults.targetGroups().get(0).protocolVersion()).isEqualTo(dev.affinity.balancer.TargetProtocol.HTTP1);
+    assertThat(BalancerConfigLoader.parse(MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: http1\n"), "l.yaml")
+        .targetGroups().get(0).protocolVersion()).isEqualTo(dev.affinity.balancer.TargetProtocol.HTTP1);
+  }
+
+  @Test
   void upstreamSection() {
     BalancerConfig config = BalancerConfigLoader.parse(MINIMAL
         + "upstream: { timeout: PT4M, connectTimeout: PT0.5S, directRelay: false }\n", "up.yaml");
@@ -370,9 +383,9 @@ class BalancerConfigLoaderTest {
                 targets: blue-1
             """, 3, "targetGroups[0].targets", "must be a list, got \"blue-1\""),
         arguments("listen is a list", "listen: [127.0.0.1, 8080]\n" + MINIMAL, 1, "listen",
-            "must be a map of host, port, tls, proxyProtocol, got a list"),
+            "must be a map of host, port, tls, proxyProtocol, http2, got a list"),
         arguments("listen has no value", "listen:\n" + MINIMAL, 1, "listen",
-            "must be a map of host, port, tls, proxyProtocol, got no value (remove the key to use the defaults)"),
+            "must be a map of host, port, tls, proxyProtocol, http2, got no value (remove the key to use the defaults)"),
         arguments("trusted proxy not an address", "trustedProxies:\n  - 10.0.0.0/8\n  - proxy.internal\n" + MINIMAL, 3,
             "trustedProxies[1]", "trusted proxy must be an IPv4 or IPv6 address with an optional /prefix"),
         arguments("trusted proxy host bits", "trustedProxies: { cidrs: [ 10.0.0.1/8 ] }\n" + MINIMAL, 1,
@@ -514,6 +527,11 @@ class BalancerConfigLoaderTest {
             "must be true or false, got \"maybe\""),
         arguments("upstream unknown key", MINIMAL + "upstream: { idleTimeout: PT1M }\n", 5, "upstream.idleTimeout",
             "unknown key \"idleTimeout\""),
+        arguments("listen http2 not a boolean", "listen: { http2: h2c }\n" + MINIMAL, 1, "listen.http2", "must be true or false, got \"h2c\""),
+        arguments("protocolVersion GRPC is not supported yet", MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: GRPC\n"),
+            3, "targetGroups[0].protocolVersion", "GRPC is not supported yet"),
+        arguments("protocolVersion unknown", MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: HTTP3\n"),
+            3, "targetGroups[0].protocolVersion", "must be one of HTTP1, HTTP2, got \"HTTP3\""),
         arguments("custom tag", "listen: { host: !env HOST }\n" + MINIMAL, 1, "listen.host", "uses the YAML tag !env"),
         arguments("merge key", "base: &b { port: 1 }\n" + MINIMAL, 1, "base", "unknown key \"base\""),
         arguments("error inside a merged map names the anchor's line", """

@@ -23,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ConfigurationReferenceTest {
   private static final Path DOCUMENT = Path.of("../docs/configuration.md");
-  /** A table row whose first cell is a key path in backticks: the key, and the example (fifth) cell. */
-  private static final Pattern ROW = Pattern.compile("^\\| `([A-Za-z.\\[\\]]+)` \\|(.*)$");
+  /** A table row whose first cell is a key path in backticks (letters and digits: {@code listen.http2}): the key, and the example (fifth) cell. */
+  private static final Pattern ROW = Pattern.compile("^\\| `([A-Za-z0-9.\\[\\]]+)` \\|(.*)$");
 
   private static Map<String, String> documentedExamples() throws IOException {
     Map<String, String> examples = new LinkedHashMap<>();

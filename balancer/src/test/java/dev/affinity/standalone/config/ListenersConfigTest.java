@@ -141,8 +141,8 @@ class ListenersConfigTest {
 
   @Test
   void keysOtherEngineersAddAreNotAcceptedYet() {
-    // http2 and rules come with HTTP/2 and rules; until then they are unknown, not ignored.
-    for (String key : List.of("http2: true", "rules: []")) {
+    // rules come with listener rules; until then they are unknown, not ignored.
+    for (String key : List.of("rules: []")) {
       refused("listeners:\n  - { port: 8080, " + key + " }\n", 2, "listeners[0]." + key.substring(0, key.indexOf(':')), "unknown key");
     }
   }
@@ -154,5 +154,7 @@ class ListenersConfigTest {
     BalancerConfig config = load("trustedProxies: [ 127.0.0.1 ]\nlisteners:\n  - { port: 8081 }\n"
         + "  - { port: 8443, proxyProtocol: true, tls: { certificates: [ { cert: site.crt, key: site.key } ] } }\n");
     assertThat(config.listeners()).extracting(Listen::proxyProtocol).containsExactly(false, true);
+    BalancerConfig h2 = load("listeners:\n  - { port: 8081, http2: false }\n  - { port: 8082 }\n");
+    assertThat(h2.listeners()).extracting(Listen::http2).containsExactly(false, true);
   }
 }

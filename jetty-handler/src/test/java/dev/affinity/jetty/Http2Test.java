@@ -1,0 +1,250 @@
+package dev.affinity.jetty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.affinity.balancer.HealthCheckSettings;
+import dev.affinity.balancer.Router;
+import dev.affinity.balancer.StickinessPolicy;
+import dev.affinity.balancer.TargetGroup;
+import dev.affinity.balancer.TargetProtocol;
+import dev.affinity.cookie.AffinityCookieCodec;
+import dev.affinity.cookie.AffinityCookies;
+import dev.affinity.cookie.CookiePolicy;
+import dev.affinity.cookie.Expiry;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.client.ContentResponse;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.StringRequestContent;
+import org.eclipse.jetty.http.HttpCookieStore;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.http2.client.HTTP2Client;
+import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** HTTP/2 from clients (h2c) and to targets (a group's protocol HTTP2), over real sockets. */
+class Http2Test extends BalancerTestBase {
+  private HttpClient h2;
+
+  /** A Jetty HttpClient that speaks h2c with prior knowledge, as {@code curl --http2-prior-knowledge} does. */
+  HttpClient h2cClient() throws Exception {
+    HTTP2Client transport = new HTTP2Client();
+    // Room for sharded affinity cookies, as a browser has.
+    transport.setMaxRequestHeadersSize(AffinityServer.REQUEST_HEADER_BYTES);
+    HttpClient client = new HttpClient(new HttpClientTransportOverHTTP2(transport));
+    client.setHttpCookieStore(new HttpCookieStore.Empty());
+    client.setFollowRedirects(false);
+    client.setRequestBufferSize(AffinityServer.REQUEST_HEADER_BYTES);
+    client.start();
+    h2 = client;
+    return client;
+  }
+
+  @AfterEach
+  void stopH2() throws Exception {
+    if (h2 != null) {
+      h2.stop();
+    }
+  }
+
+  /**
+   * Jetty 12 gives an HTTP/2 request whose HEADERS frame ended the stream a length of -1, not 0 (its
+   * end shows only as the first read returning EOF), so such a request counts as possibly having a
+   * body: not replayable. This test fails the day Jetty says 0, when bodyless HTTP/2 requests become
+   * replayable through {@code isBodyless} as they are.
+   */
+  @Test
+  void jettyGivesAnHttp2RequestEndedWithItsHeadersNoLengthSoItIsNotTakenForBodyless() throws Exception {
+    Map<String, String> seen = new ConcurrentHashMap<>();
+    Server server = new Server();
+    ServerConnector connector = new ServerConnector(server, AffinityServer.httpFactories(new HttpConfiguration(), true));
+    connector.setHost("127.0.0.1");
+    server.addConnector(connector);
+    server.setHandler(new Handler.Abstract() {
+      @Override
+      public boolean handle(Request request, Response response, Callback callback) {
+        seen.put(request.getMethod(), request.getConnectionMetaData().getProtocol() + " length=" + request.getLength()
+            + " bodyless=" + AffinityBalancer.isBodyless(request));
+        Content.Source.consumeAll(request, Callback.NOOP);
+        Content.Sink.write(response, true, "ok", callback);
+        return true;
+      }
+    });
+    server.start();
+    try {
+      HttpClient client = h2cClient();
+      String base = "http://127.0.0.1:" + connector.getLocalPort() + "/";
+      assertThat(client.newRequest(base).method(HttpMethod.GET).timeout(5, TimeUnit.SECONDS).send().getVersion()).isEqualTo(HttpVersion.HTTP_2);
+      client.newRequest(base).method(HttpMethod.DELETE).timeout(5, TimeUnit.SECONDS).send();
+      client.newRequest(base).method(HttpMethod.POST).body(new StringRequestContent("body")).timeout(5, TimeUnit.SECONDS).send();
+      assertThat(seen).containsEntry("GET", "HTTP/2.0 length=-1 bodyless=false")
+          .containsEntry("DELETE", "HTTP/2.0 length=-1 bodyless=false")
+          .containsEntry("POST", "HTTP/2.0 length=4 bodyless=false");
+    } finally {
+      server.stop();
+    }
+  }
+
+  @Test
+  void h2cClientsStickAndHaveTheirCookieIssuedAndRefreshed() throws Exception {
+    startDuration("a", "b", "c");
+    UserAgent client = new UserAgent(h2cClient(), balancer.uri());
+    ContentResponse first = client.get("/");
+    assertThat(first.getStatus()).isEqualTo(200);
+    assertThat(first.getVersion()).isEqualTo(HttpVersion.HTTP_2);
+    String pinned = first.getContentAsString();
+    assertThat(client.setCookieHeader("AFFINITY")).contains("Path=/").contains("HttpOnly").contains("SameSite=Lax").contains("Max-Age=3600");
+    // An HTTP1 group is reached over HTTP/1.1 whatever the client spoke, with the client's authority as Host.
+    assertThat(first.getHeaders().get("X-Seen-Protocol")).isEqualTo("HTTP/1.1");
+    Backends.Backend target = backends.get(pinned);
+    assertThat(target.lastHeaders).containsEntry("host", "127.0.0.1:" + balancer.port())
+        .containsEntry("x-forwarded-host", "127.0.0.1:" + balancer.port()).containsEntry("via", "2.0 " + Upstream.DEFAULT_VIA_HOST);
+    for (int i = 0; i < 50; i++) {
+      ContentResponse r = client.get("/page/" + i);
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getContentAsString()).isEqualTo(pinned);
+    }
+    assertThat(balancer.balancer().router().target(pinned).stickyHits()).isEqualTo(50);
+    assertThat(client.lastSetCookies).isEmpty();
+    clock.advance(java.time.Duration.ofSeconds(37));
+    client.get("/");
+    assertThat(client.setCookieHeader("AFFINITY")).as("the sliding cookie is refreshed").isNotNull();
+    // HTTP/2 streams never take the direct relay.
+    assertThat(balancer.balancer().directRelayConnections()).isZero();
+    TargetPath.HTTP_CLIENT.assertTaken(balancer.balancer());
+  }
+
+  @Test
+  void h2cClientsFailOverWhenTheirTargetRefusesTheConnectionBodiesIncluded() throws Exception {
+    startDuration("a", "b", "c");
+    UserAgent client = new UserAgent(h2cClient(), balancer.uri());
+    String pinned = client.get("/").getContentAsString();
+    backends.get(pinned).kill();
+    ContentResponse moved = client.send(h2.newRequest(balancer.uri().resolve("/cart")).method(HttpMethod.POST)
+        .body(new StringRequestContent("item=1")));
+    assertThat(moved.getStatus()).isEqualTo(200);
+    String now = moved.getContentAsString();
+    assertThat(now).isNotEqualTo(pinned);
+    assertThat(moved.getHeaders().get("X-Seen-Previous")).isEqualTo(pinned);
+    assertThat(cookies.read(client, "AFFINITY")).get().extracting(dev.affinity.cookie.AffinityTicket::targetId).isEqualTo(now);
+    assertThat(client.get("/").getContentAsString()).isEqualTo(now);
+    assertThat(balancer.balancer().failovers()).isEqualTo(1);
+  }
+
+  @Test
+  void h2cClientsGetAndUseTheCorsCompanion() throws Exception {
+    start(g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(java.time.Duration.ofHours(1)))),
+        CookiePolicy.builder().cors(true).build(), "a", "b", "c");
+    UserAgent client = new UserAgent(h2cClient(), balancer.uri());
+    String pinned = client.get("/").getContentAsString();
+    assertThat(client.setCookieHeader("AFFINITYCORS")).contains("SameSite=None").contains("Secure").contains("HttpOnly");
+    UserAgent crossSite = new UserAgent(h2, balancer.uri());
+    crossSite.jar.put("AFFINITYCORS", client.jar.get("AFFINITYCORS"));
+    for (int i = 0; i < 10; i++) {
+      assertThat(crossSite.get("/").getContentAsString()).isEqualTo(pinned);
+    }
+  }
+
+  @Test
+  void aTwelveKilobyteTicketShardedOverCookiesTravelsOverHttp2BothWays() throws Exception {
+    http2Backends = true;
+    start(g -> g.protocol(TargetProtocol.HTTP2).stickiness(StickinessPolicy.duration(Expiry.sliding(java.time.Duration.ofHours(1)))),
+        CookiePolicy.defaults(), "a", "b", "c");
+    byte[] extra = new byte[9 * 1024];
+    new java.util.Random(7).nextBytes(extra);
+    dev.affinity.cookie.AffinityTicket ticket = dev.affinity.cookie.AffinityTicket.of("c", "web", START, START.plusSeconds(3600), extra);
+    List<dev.affinity.cookie.SetCookie> set = cookies.issue("AFFINITY", ticket, Expiry.sliding(java.time.Duration.ofHours(1)), false,
+        dev.affinity.cookie.CookieSource.empty());
+    assertThat(set).hasSizeGreaterThanOrEqualTo(4);
+    UserAgent client = new UserAgent(h2cClient(), balancer.uri());
+    for (dev.affinity.cookie.SetCookie c : set) {
+      client.jar.put(c.name(), c.value());
+    }
+    for (int i = 0; i < 5; i++) {
+      ContentResponse r = client.get("/");
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getContentAsString()).isEqualTo("c");
+    }
+    assertThat(backends.get("c").lastHeaders.get("cookie")).contains("AFFINITY-0=").contains("AFFINITY-3=");
+  }
+
+  @Test
+  void anHttp2GroupIsReachedOverHttp2AndSoAreItsHealthChecks() throws Exception {
+    http2Backends = true;
+    start(g -> g.protocol(TargetProtocol.HTTP2).stickiness(StickinessPolicy.duration(Expiry.sliding(java.time.Duration.ofHours(1)))),
+        CookiePolicy.defaults(), "a", "b");
+    // From an HTTP/1.1 client (which would otherwise take the direct relay) and from an h2c client.
+    UserAgent http1 = browser();
+    ContentResponse r = http1.get("/");
+    assertThat(r.getStatus()).isEqualTo(200);
+    assertThat(r.getVersion()).isEqualTo(HttpVersion.HTTP_1_1);
+    assertThat(r.getHeaders().get("X-Seen-Protocol")).isEqualTo("HTTP/2.0");
+    String pinned = r.getContentAsString();
+    for (int i = 0; i < 10; i++) {
+      assertThat(http1.get("/").getContentAsString()).isEqualTo(pinned);
+    }
+    assertThat(backends.get(pinned).lastHeaders).containsEntry("x-forwarded-host", "127.0.0.1:" + balancer.port());
+    UserAgent h2client = new UserAgent(h2cClient(), balancer.uri());
+    ContentResponse overH2 = h2client.send(h2.newRequest(balancer.uri().resolve("/upload")).method(HttpMethod.POST)
+        .body(new StringRequestContent("x".repeat(100_000))));
+    assertThat(overH2.getStatus()).as(overH2.getContentAsString()).isEqualTo(200);
+    assertThat(overH2.getHeaders().get("X-Seen-Protocol")).isEqualTo("HTTP/2.0");
+    assertThat(balancer.balancer().directRelayConnections()).isZero();
+    assertThat(balancer.balancer().getHttpClient().getDestinations()).as("nothing went over HTTP/1 to an HTTP2 group").isEmpty();
+    assertThat(balancer.balancer().getHttp2Client().getDestinations()).isNotEmpty();
+    balancer.healthChecker().checkAll().get(10, TimeUnit.SECONDS);
+    assertThat(backends.get("a").healthProtocol).isEqualTo("HTTP/2.0");
+    assertThat(backends.get("b").healthProtocol).isEqualTo("HTTP/2.0");
+  }
+
+  @Test
+  void anHttp2GroupsTargetThatRefusesIsEjectedAndTheClientMoves() throws Exception {
+    http2Backends = true;
+    start(g -> g.protocol(TargetProtocol.HTTP2).stickiness(StickinessPolicy.duration(Expiry.sliding(java.time.Duration.ofHours(1)))),
+        CookiePolicy.defaults(), "a", "b");
+    UserAgent client = browser();
+    String pinned = client.get("/").getContentAsString();
+    backends.get(pinned).kill();
+    ContentResponse moved = client.get("/");
+    assertThat(moved.getStatus()).isEqualTo(200);
+    assertThat(moved.getContentAsString()).isNotEqualTo(pinned);
+    assertThat(moved.getHeaders().get("X-Seen-Previous")).isEqualTo(pinned);
+    assertThat(moved.getHeaders().get("X-Seen-Protocol")).isEqualTo("HTTP/2.0");
+  }
+
+  @Test
+  void upgradeH2cAndHttp2SettingsNeverReachATargetEvenWhenTheListenerSpeaksNoHttp2() throws Exception {
+    backends = Backends.start("a");
+    AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
+    cookies = AffinityCookies.of(codec, CookiePolicy.defaults());
+    // No health checks: their requests would be the target's last.
+    Router router = Router.builder(cookies).group(TargetGroup.builder("web").target("a", backends.uri("a"), 1)
+        .healthCheck(new HealthCheckSettings(false, "/health", java.time.Duration.ofHours(1), java.time.Duration.ofSeconds(2), 2, 2, 200, 399,
+            java.time.Duration.ofSeconds(10)))
+        .build()).build();
+    balancer = AffinityServer.builder(router, counters).clock(clock).http2(false).build().start();
+    for (TargetPath path : TargetPath.values()) {
+      path.applyTo(balancer.balancer());
+      String answer = raw("GET /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\n"
+          + "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nX-Kept: 1\r\n\r\n");
+      assertThat(answer).as(path.name()).startsWith("HTTP/1.1 200").doesNotContain("101");
+      assertThat(backends.get("a").lastHeaders).as(path.name()).containsKey("x-kept")
+          .doesNotContainKeys("upgrade", "http2-settings", "connection");
+      // Without Connection naming it too: HTTP2-Settings is dropped as hop-by-hop on its own.
+      raw("GET /up HTTP/1.1\r\nHost: x\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nConnection: close\r\n\r\n");
+      assertThat(backends.get("a").lastHeaders).as(path.name()).doesNotContainKeys("http2-settings");
+    }
+  }
+}
