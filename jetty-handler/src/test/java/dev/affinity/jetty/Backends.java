@@ -114,6 +114,10 @@ public final class Backends implements AutoCloseable {
             Content.Sink.write(response, true, "health " + healthStatus, callback);
             return true;
           }
+          // An application reads the body it was sent before it answers. (One that answers first and leaves
+          // an HTTP/2 upload unread makes Jetty reset the stream after the answer, and whether the
+          // balancer's HTTP/2 client still takes that answer is a race: see the session note.)
+          Content.Source.consumeAll(request);
           requests.incrementAndGet();
           lastHeaders.clear();
           request.getHeaders().forEach(f -> lastHeaders.put(f.getName().toLowerCase(), f.getValue()));
