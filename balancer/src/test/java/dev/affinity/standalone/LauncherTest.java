@@ -1,5 +1,7 @@
 package dev.affinity.standalone;
 
+import dev.affinity.jetty.ManualScheduler;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.affinity.balancer.Target;

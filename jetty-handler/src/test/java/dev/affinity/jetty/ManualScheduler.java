@@ -14,7 +14,7 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * A Jetty {@link Scheduler} whose time moves only when a test calls {@link #advance}: due tasks then
  * run on the test's thread, in the order they fall due, so a test of periodic work never sleeps.
  */
-final class ManualScheduler extends AbstractLifeCycle implements Scheduler {
+public final class ManualScheduler extends AbstractLifeCycle implements Scheduler {
   private final List<Entry> tasks = new ArrayList<>();
   private long nowNanos;
   private long sequence;
@@ -46,7 +46,7 @@ final class ManualScheduler extends AbstractLifeCycle implements Scheduler {
   }
 
   /** Moves time forward by {@code by}, running every task that falls due (including ones they schedule). */
-  void advance(Duration by) {
+  public void advance(Duration by) {
     long until;
     synchronized (this) {
       until = nowNanos + by.toNanos();
@@ -67,7 +67,7 @@ final class ManualScheduler extends AbstractLifeCycle implements Scheduler {
     }
   }
 
-  synchronized int pending() {
+  public synchronized int pending() {
     return tasks.size();
   }
 }
