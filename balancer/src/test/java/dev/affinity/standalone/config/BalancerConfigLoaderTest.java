@@ -167,7 +167,7 @@ class BalancerConfigLoaderTest {
   void http2Keys() {
     BalancerConfig config = BalancerConfigLoader.parse("listen: { port: 8080, http2: false }\n"
         + MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: HTTP2\n"), "h2.yaml");
-    assertThat(config.listen()).isEqualTo(new Listen("127.0.0.1", 8080, null, false));
+    assertThat(config.listen()).isEqualTo(new Listen("127.0.0.1", 8080, null, null, false, false));
     assertThat(config.targetGroups().get(0).protocolVersion()).isEqualTo(dev.affinity.balancer.TargetProtocol.HTTP2);
     BalancerConfig defaults = BalancerConfigLoader.parse(MINIMAL, "min.yaml");
     assertThat(defaults.listen().http2()).isTrue();

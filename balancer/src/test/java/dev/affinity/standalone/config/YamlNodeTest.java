@@ -38,7 +38,7 @@ class YamlNodeTest {
             stickness: { type: duration }
         """, "t.yaml"));
     assertThat(e.getMessage()).isEqualTo("t.yaml:3: targetGroups[0].stickness: unknown key \"stickness\"; did you mean"
-        + " \"stickiness\"? Allowed keys: name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay,"
+        + " \"stickiness\"? Allowed keys: name, algorithm, protocolVersion, stickiness, healthCheck, slowStart, deregistrationDelay,"
         + " boundedLoad, targets (every key: docs/configuration.md)");
   }
 
