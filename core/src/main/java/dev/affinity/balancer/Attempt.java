@@ -168,6 +168,15 @@ public final class Attempt {
     requireNonNull(failure, "failure");
     Target target = requireTarget();
     finished();
+    if (failure.kind == Failure.Kind.CLIENT) {
+      // The client's side broke (it left mid-upload, or its body passed the limit): the target did
+      // nothing wrong, so it is neither counted against nor retried elsewhere.
+      if (answerBegun || failure.status == 0) {
+        return Next.ABORT;
+      }
+      forwarder.tooLarge.increment();
+      return tooLarge(forwarder.maxRequestBodyBytes());
+    }
     target.failed();
     Instant now = router.cookies().now();
     if (failure.kind == Failure.Kind.REFUSED && target.health().ejected(now, "connection refused: " + failure.detail)) {
@@ -211,6 +220,10 @@ public final class Attempt {
       }
     }
     return refused ? noTarget() : badGateway();
+  }
+
+  static Next tooLarge(long limit) {
+    return Next.answer(413, -1, "the request body is larger than the " + limit + " bytes this balancer accepts.");
   }
 
   private Next badGateway() {
@@ -265,7 +278,7 @@ public final class Attempt {
 
   /** What went wrong with an attempt, as far as the retry rule cares. */
   public static final class Failure {
-    enum Kind { REFUSED, CLOSED_EARLY, TIMED_OUT, BAD_ANSWER, REJECTED }
+    enum Kind { REFUSED, CLOSED_EARLY, TIMED_OUT, BAD_ANSWER, REJECTED, CLIENT }
 
     final Kind kind;
     final boolean reusedConnection;
@@ -310,6 +323,16 @@ public final class Attempt {
      */
     public static Failure upgradeRefused(int status) {
       return status >= 400 && status < 500 ? new Failure(Kind.REJECTED, false, status, null) : badAnswer();
+    }
+
+    /**
+     * The client's request body could not be sent on: the client went away or stopped mid-body
+     * ({@code tooLarge} false), or the body passed {@link Forwarder#maxRequestBodyBytes()} while it was
+     * streamed ({@code tooLarge} true: a {@code 413} when no answer has begun). Never the target's
+     * fault: not counted against it, never retried.
+     */
+    public static Failure clientBody(boolean tooLarge) {
+      return new Failure(Kind.CLIENT, false, tooLarge ? 413 : 0, null);
     }
 
     /** Whether the connection could not be made (nothing reached the target). */

@@ -36,6 +36,11 @@ public final class Forwarder {
   final LongAdder noTarget = new LongAdder();
   final LongAdder badGateway = new LongAdder();
   final LongAdder gatewayTimeout = new LongAdder();
+  final LongAdder tooLarge = new LongAdder();
+  private volatile long maxRequestBodyBytes = NO_BODY_LIMIT;
+
+  /** {@link #maxRequestBodyBytes()} when bodies of any size are passed on. */
+  public static final long NO_BODY_LIMIT = Long.MAX_VALUE;
 
   public Forwarder(Supplier<Router> router) {
     this.router = requireNonNull(router, "router");
@@ -74,6 +79,40 @@ public final class Forwarder {
       case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE" -> true;
       default -> false;
     };
+  }
+
+  /**
+   * The largest request body passed on to a target, in bytes; {@link #NO_BODY_LIMIT} by default.
+   * Bodies are streamed, never buffered whole, so the limit protects the targets, not the balancer.
+   */
+  public long maxRequestBodyBytes() {
+    return maxRequestBodyBytes;
+  }
+
+  public void setMaxRequestBodyBytes(long maxRequestBodyBytes) {
+    if (maxRequestBodyBytes < 0) {
+      throw new IllegalArgumentException("maxRequestBodyBytes must not be negative, got " + maxRequestBodyBytes);
+    }
+    this.maxRequestBodyBytes = maxRequestBodyBytes;
+  }
+
+  /**
+   * How to answer a request whose declared length ({@code Content-Length}) already passes
+   * {@link #maxRequestBodyBytes()}, before any target is chosen: {@code 413}, counted in {@link #tooLargeResponses()};
+   * {@code null} when the length is unknown ({@code -1}) or within the limit. A body of unknown length
+   * that passes the limit while streamed ends as {@link Attempt.Failure#clientBody(boolean)}.
+   */
+  public Attempt.Next refuseLength(long declaredLength) {
+    if (declaredLength <= maxRequestBodyBytes) {
+      return null;
+    }
+    tooLarge.increment();
+    return Attempt.tooLarge(maxRequestBodyBytes);
+  }
+
+  /** Requests answered {@code 413} because their body passed {@link #maxRequestBodyBytes()}. */
+  public long tooLargeResponses() {
+    return tooLarge.sum();
   }
 
   /** Requests moved to another target after their target failed. */

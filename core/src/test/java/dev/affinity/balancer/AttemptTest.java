@@ -203,6 +203,50 @@ class AttemptTest {
   }
 
   @Test
+  void aBodyPastTheLimitIs413AndNeverTheTargetsFault() {
+    start(duration(), "a", "b");
+    forwarder.setMaxRequestBodyBytes(1000);
+    Attempt a = forwarder.begin(new CookieJar(), false, "POST", false);
+    Target chosen = a.target();
+    Next next = a.failed(Failure.clientBody(true), false);
+    assertThat(next.action()).isEqualTo(Next.Action.ANSWER);
+    assertThat(next.status()).isEqualTo(413);
+    assertThat(next.reason()).contains("1000 bytes");
+    assertThat(forwarder.tooLargeResponses()).isEqualTo(1);
+    assertThat(chosen.inFlight()).isZero();
+    assertThat(chosen.failures()).isZero();
+    assertThat(forwarder.failovers()).isZero();
+    assertThat(forwarder.badGatewayResponses()).isZero();
+  }
+
+  @Test
+  void aClientThatLeavesMidBodyIsCutShortWithoutBlamingTheTarget() {
+    start(duration(), "a");
+    Attempt a = forwarder.begin(new CookieJar(), false, "POST", false);
+    assertThat(a.failed(Failure.clientBody(false), false).action()).isEqualTo(Next.Action.ABORT);
+    assertThat(target("a").failures()).isZero();
+    // Past the limit once the answer began: all that can be done is to cut it short.
+    Attempt b = forwarder.begin(new CookieJar(), false, "POST", false);
+    assertThat(b.failed(Failure.clientBody(true), true).action()).isEqualTo(Next.Action.ABORT);
+    assertThat(target("a").failures()).isZero();
+    assertThat(target("a").inFlight()).isZero();
+  }
+
+  @Test
+  void aDeclaredLengthPastTheLimitIsRefusedBeforeAnyTargetIsChosen() {
+    start(duration(), "a");
+    assertThat(forwarder.refuseLength(10_000_000_000L)).isNull();
+    forwarder.setMaxRequestBodyBytes(10);
+    assertThat(forwarder.refuseLength(-1)).isNull();
+    assertThat(forwarder.refuseLength(10)).isNull();
+    Next refused = forwarder.refuseLength(11);
+    assertThat(refused.status()).isEqualTo(413);
+    assertThat(forwarder.tooLargeResponses()).isEqualTo(1);
+    assertThat(target("a").requests()).isZero();
+    assertThatThrownBy(() -> forwarder.setMaxRequestBodyBytes(-1)).hasMessageContaining("-1");
+  }
+
+  @Test
   void noTargetAtAllIsA503WithRetryAfter() {
     start(duration(), "a");
     target("a").drain(clock.instant());

@@ -236,6 +236,25 @@ public class AffinityBalancer extends ProxyHandler {
     return forwarder.gatewayTimeoutResponses();
   }
 
+  /** Requests answered {@code 413}: their body passed {@link #setMaxRequestBodyBytes}. */
+  public long tooLargeResponses() {
+    return forwarder.tooLargeResponses();
+  }
+
+  /**
+   * The largest request body passed on to a target ({@link Limits#maxRequestBodyBytes()}); a larger
+   * declared length is answered {@code 413} before any target is chosen, and a body of unknown length
+   * that grows past it is cut there: {@code 413} if the target has not begun its answer, else the
+   * answer is cut short. Default: no limit.
+   */
+  public void setMaxRequestBodyBytes(long maxRequestBodyBytes) {
+    forwarder.setMaxRequestBodyBytes(maxRequestBodyBytes);
+  }
+
+  public long getMaxRequestBodyBytes() {
+    return forwarder.maxRequestBodyBytes();
+  }
+
   @Override
   protected void doStart() throws Exception {
     super.doStart();
@@ -354,6 +373,11 @@ public class AffinityBalancer extends ProxyHandler {
           "CONNECT is not supported: this is a reverse proxy.\n", null);
       return true;
     }
+    Attempt.Next tooLarge = forwarder.refuseLength(clientToProxyRequest.getLength());
+    if (tooLarge != null) {
+      writeAnswer(proxyToClientResponse, proxyToClientCallback, tooLarge);
+      return true;
+    }
     ClientOrigin relayed = relayedOrigin(clientToProxyRequest);
     // Secure follows the client's scheme: behind a trusted TLS terminator, https though the socket is plain.
     boolean secure = relayed != null ? relayed.isSecure() : clientToProxyRequest.isSecure();
@@ -444,6 +468,10 @@ public class AffinityBalancer extends ProxyHandler {
     /** The client as a trusted proxy described it; {@code null} when the peer is the client. */
     final ClientOrigin relayed;
     volatile Attempt attempt;
+    /** The client's body could not be read to the end (set by {@link ReplayableContent}). */
+    volatile boolean clientBodyFailed;
+    /** ... because it grew past the body limit. */
+    volatile boolean bodyTooLarge;
 
     Exchange(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, ClientOrigin relayed,
         Attempt attempt) {
@@ -595,10 +623,11 @@ public class AffinityBalancer extends ProxyHandler {
         // The body is read from the client only once the target said 100 Continue.
         AsyncRequestContent delayed = new AsyncRequestContent();
         proxyToServerRequest.body(delayed);
-        proxyToServerRequest.attribute(CONTINUE, (Runnable) () -> Content.copy(new ReplayableContent(clientToProxyRequest), delayed,
+        proxyToServerRequest.attribute(CONTINUE, (Runnable) () -> Content.copy(
+            new ReplayableContent(clientToProxyRequest, exchange, forwarder.maxRequestBodyBytes()), delayed,
             Callback.from(delayed::close, delayed::fail)));
       } else {
-        proxyToServerRequest.body(new ReplayableContent(clientToProxyRequest));
+        proxyToServerRequest.body(new ReplayableContent(clientToProxyRequest, exchange, forwarder.maxRequestBodyBytes()));
       }
     }
     proxyToServerRequest.send(new BalancerResponseListener(exchange, attempt, proxyToServerRequest));
@@ -609,16 +638,37 @@ public class AffinityBalancer extends ProxyHandler {
    * refused connect) does not fail the client's request, whose body then goes to the next target.
    */
   private static final class ReplayableContent extends ProxyRequestContent {
+    private final Exchange exchange;
+    private final long limit;
     private volatile boolean read;
+    private long bytes;
 
-    ReplayableContent(Request clientToProxyRequest) {
+    ReplayableContent(Request clientToProxyRequest, Exchange exchange, long limit) {
       super(clientToProxyRequest);
+      this.exchange = exchange;
+      this.limit = limit;
     }
 
     @Override
     public Content.Chunk read() {
       read = true;
-      return super.read();
+      Content.Chunk chunk = super.read();
+      if (chunk == null) {
+        return null;
+      }
+      if (Content.Chunk.isFailure(chunk)) {
+        // The client went away or broke its body: its doing, not the target's (see attemptFailed).
+        exchange.clientBodyFailed = true;
+        return chunk;
+      }
+      bytes += chunk.remaining();
+      if (bytes > limit) {
+        chunk.release();
+        exchange.clientBodyFailed = true;
+        exchange.bodyTooLarge = true;
+        return Content.Chunk.from(new BodyTooLargeException(limit), true);
+      }
+      return chunk;
     }
 
     @Override
@@ -626,6 +676,13 @@ public class AffinityBalancer extends ProxyHandler {
       if (read) {
         super.fail(failure, last);
       }
+    }
+  }
+
+  /** A streamed request body grew past the limit. */
+  static final class BodyTooLargeException extends java.io.IOException {
+    BodyTooLargeException(long limit) {
+      super("request body larger than " + limit + " bytes");
     }
   }
 
@@ -676,8 +733,11 @@ public class AffinityBalancer extends ProxyHandler {
       org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback, Throwable failure) {
     Exchange exchange = exchange(proxyToServerRequest);
     boolean answerReceived = serverToProxyResponse != null && serverToProxyResponse.getStatus() > 0;
-    // HttpClient does not say whether the connection was a kept-alive one: see Upstream.classify.
-    attemptFailed(exchange, exchange.attempt, failure, Upstream.classify(failure, true, answerReceived));
+    Attempt.Failure classified = exchange.clientBodyFailed
+        ? Attempt.Failure.clientBody(exchange.bodyTooLarge)
+        // HttpClient does not say whether the connection was a kept-alive one: see Upstream.classify.
+        : Upstream.classify(failure, true, answerReceived);
+    attemptFailed(exchange, exchange.attempt, failure, classified);
   }
 
   private static Exchange exchange(org.eclipse.jetty.client.Request proxyToServerRequest) {
@@ -793,6 +853,10 @@ public class AffinityBalancer extends ProxyHandler {
   /** Writes one of core's answers ({@link Attempt.Next.Action#ANSWER}) as a short plain-text page. */
   static void writeAnswer(Response response, Callback callback, Attempt.Next answer) {
     int status = answer.status();
+    if (status == HttpStatus.PAYLOAD_TOO_LARGE_413) {
+      // The rest of the body stays unread: the connection cannot carry another request after it.
+      response.getHeaders().put(HttpHeader.CONNECTION, HttpHeaderValue.CLOSE.asString());
+    }
     writePlain(response, callback, status, status + " " + HttpStatus.getMessage(status) + ": " + answer.reason() + "\n",
         answer.retryAfterSeconds() < 0 ? null : Integer.toString(answer.retryAfterSeconds()));
   }

@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Connector;
@@ -25,6 +26,7 @@ import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -40,10 +42,6 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * {@link AffinityBalancer} to it directly.
  */
 public final class AffinityServer {
-  /** Sharded affinity cookies need more than Jetty's 8 KB default for request headers. */
-  public static final int REQUEST_HEADER_BYTES = 32 * 1024;
-  /** Streams one HTTP/2 connection may have open at once (Jetty's default, and DESIGN's {@code h2MaxConcurrentStreams}). */
-  public static final int H2_MAX_CONCURRENT_STREAMS = 128;
   /**
    * Frames per second and HTTP/2 connection that do no work for the server (a {@code RST_STREAM}, an
    * empty {@code DATA} or {@code SETTINGS}, a {@code PING}, a {@code PRIORITY}...) before the connection
@@ -63,14 +61,17 @@ public final class AffinityServer {
   private final HealthChecker healthChecker;
   private final AdminHandler admin;
   private final ServerConnector adminConnector;
+  private final Limits limits;
+  private final LongAdder requestHeadTimeouts = new LongAdder();
 
   private AffinityServer(Builder b) {
-    QueuedThreadPool threads = new AffinityThreadPool(b.maxThreads);
+    this.limits = b.limits;
+    QueuedThreadPool threads = new AffinityThreadPool(limits.threads());
     threads.setName("affinity");
     this.server = new Server(threads);
     server.setStopAtShutdown(true);
     HttpConfiguration http = new HttpConfiguration();
-    http.setRequestHeaderSize(REQUEST_HEADER_BYTES);
+    http.setRequestHeaderSize(limits.maxRequestHeaderBytes());
     http.setSendServerVersion(false);
     http.setSendXPoweredBy(false);
     // No per-connection cache of request header fields. Each header line is looked up in it character
@@ -80,6 +81,7 @@ public final class AffinityServer {
     http.setHeaderCacheSize(0);
     this.balancer = new AffinityBalancer(b.router);
     balancer.setTrustedProxies(b.trustedProxies);
+    balancer.setMaxRequestBodyBytes(limits.maxRequestBodyBytes());
     this.listeners = b.listeners();
     Scheduler certificateScheduler = b.certificateScheduler != null ? b.certificateScheduler : server.getScheduler();
     Map<Connector, Integer> redirects = new LinkedHashMap<>();
@@ -107,14 +109,17 @@ public final class AffinityServer {
           alpn.setDefaultProtocol("http/1.1");
           factories.add(new SslConnectionFactory(ssl, alpn.getProtocol()));
           factories.add(alpn);
-          factories.add(limitHttp2(new HTTP2ServerConnectionFactory(https)));
-          factories.add(new HttpConnectionFactory(https));
+          factories.add(limitHttp2(new HTTP2ServerConnectionFactory(https), limits.h2MaxConcurrentStreams()));
+          factories.add(http1(https, b.requestHeadTimer));
         } else {
           factories.add(new SslConnectionFactory(ssl, HttpVersion.HTTP_1_1.asString()));
-          factories.add(new HttpConnectionFactory(https));
+          factories.add(http1(https, b.requestHeadTimer));
         }
       } else {
-        factories.addAll(List.of(httpFactories(http, listener.http2())));
+        factories.add(http1(http, b.requestHeadTimer));
+        if (listener.http2()) {
+          factories.add(limitHttp2(new HTTP2CServerConnectionFactory(http), limits.h2MaxConcurrentStreams()));
+        }
       }
       ServerConnector connector = new ServerConnector(server, factories.toArray(new ConnectionFactory[0]));
       if (ssl != null) {
@@ -122,8 +127,8 @@ public final class AffinityServer {
       }
       connector.setHost(listener.host());
       connector.setPort(listener.port());
-      // A client that trickles its request (slowloris) holds a connection at most this long.
-      connector.setIdleTimeout(b.idleTimeout.toMillis());
+      // Restarts on every byte: a client trickling its request head is cut by the request head timeout.
+      connector.setIdleTimeout(limits.idleTimeout().toMillis());
       server.addConnector(connector);
       connectors.add(connector);
       listener.redirectToHttps().ifPresent(port -> redirects.put(connector, port));
@@ -143,7 +148,7 @@ public final class AffinityServer {
       root = new Handler.Sequence(admin, webSocketProxy, balancer);
     } else {
       // Admin on its own listener: the public port never serves it, the admin port serves nothing else.
-      this.adminConnector = new ServerConnector(server, httpFactories(http, false));
+      this.adminConnector = new ServerConnector(server, http1(http, b.requestHeadTimer));
       adminConnector.setHost(listeners.get(0).host());
       adminConnector.setPort(b.adminPort);
       server.addConnector(adminConnector);
@@ -166,6 +171,9 @@ public final class AffinityServer {
       server.addBean(admin, true);
     }
     server.setHandler(redirects.isEmpty() ? root : new HttpsRedirect(redirects, root));
+    // Over the public listeners only: a full balancer still answers on its admin port. Past the limit
+    // Jetty stops accepting (the kernel's backlog holds new clients) until a connection closes.
+    server.addBean(new NetworkConnectionLimit(limits.maxConnections(), connectors.toArray(new Connector[0])));
     server.addBean(healthChecker, true);
   }
 
@@ -183,18 +191,26 @@ public final class AffinityServer {
     if (!http2) {
       return new ConnectionFactory[] {http1};
     }
-    return new ConnectionFactory[] {http1, limitHttp2(new HTTP2CServerConnectionFactory(http))};
+    return new ConnectionFactory[] {http1, limitHttp2(new HTTP2CServerConnectionFactory(http), Limits.DEFAULT_H2_MAX_CONCURRENT_STREAMS)};
+  }
+
+  /** HTTP/1.1 with the request head timeout of {@link Limits#requestHeaderTimeout()}. */
+  private HttpConnectionFactory http1(HttpConfiguration http, Scheduler timer) {
+    return new RequestHeadTimeout(http, limits.requestHeaderTimeout(), timer, requestHeadTimeouts);
   }
 
   /**
    * The balancer's HTTP/2 limits on a server connection factory (h2c here, h2 on a TLS listener): at
-   * most {@value #H2_MAX_CONCURRENT_STREAMS} concurrent streams per connection, and at most
+   * most {@code maxConcurrentStreams} concurrent streams per connection ({@link Limits#h2MaxConcurrentStreams()}), and at most
    * {@value #H2_MAX_IDLE_EVENTS_PER_SECOND} frames per second that do no work (see
    * {@link #H2_MAX_IDLE_EVENTS_PER_SECOND}) before the connection is closed.
    */
-  public static <F extends AbstractHTTP2ServerConnectionFactory> F limitHttp2(F factory) {
+  public static <F extends AbstractHTTP2ServerConnectionFactory> F limitHttp2(F factory, int maxConcurrentStreams) {
     requireNonNull(factory, "factory");
-    factory.setMaxConcurrentStreams(H2_MAX_CONCURRENT_STREAMS);
+    if (maxConcurrentStreams < 1) {
+      throw new IllegalArgumentException("maxConcurrentStreams must be at least 1, got " + maxConcurrentStreams);
+    }
+    factory.setMaxConcurrentStreams(maxConcurrentStreams);
     // No RFC 8441 (WebSockets over HTTP/2, SETTINGS_ENABLE_CONNECT_PROTOCOL): the relay on an h2 stream
     // sometimes lost the first message under load in CI. Clients then use an HTTP/1.1 upgrade, which
     // browsers do whenever the server does not offer extended CONNECT.
@@ -227,6 +243,16 @@ public final class AffinityServer {
   /** Proxies WebSocket upgrades; its setters take the {@code websocket} settings. */
   public WebSocketProxy webSocketProxy() {
     return webSocketProxy;
+  }
+
+  /** The limits this server was built with. */
+  public Limits limits() {
+    return limits;
+  }
+
+  /** Connections closed with {@code 408} because a request head was not complete within {@link Limits#requestHeaderTimeout()}. */
+  public long requestHeadTimeouts() {
+    return requestHeadTimeouts.sum();
   }
 
   public HealthChecker healthChecker() {
@@ -304,8 +330,8 @@ public final class AffinityServer {
     private String adminPath = "/affinity";
     private boolean adminLoopbackOnly = true;
     private Integer adminPort;
-    private java.time.Duration idleTimeout = java.time.Duration.ofSeconds(30);
-    private int maxThreads = 200;
+    private Limits limits = Limits.defaults();
+    private Scheduler requestHeadTimer;
     private Clock clock = Clock.systemUTC();
     private AdminHandlerFactory adminHandlerFactory = AdminHandler::new;
     private AdminHandler.MetricsWriter metricsWriter;
@@ -414,13 +440,15 @@ public final class AffinityServer {
       return this;
     }
 
-    /** How long a client connection may sit idle (including mid-request) before it is closed. Default 30 s. */
-    public Builder idleTimeout(java.time.Duration timeout) {
-      requireNonNull(timeout, "timeout");
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("idleTimeout must be positive, got " + timeout);
-      }
-      this.idleTimeout = timeout;
+    /** Timeouts, connection, size and thread limits; default {@link Limits#defaults()}. */
+    public Builder limits(Limits limits) {
+      this.limits = requireNonNull(limits, "limits");
+      return this;
+    }
+
+    /** Where request head timeouts are timed: default each connector's own scheduler (tests inject a manual one). */
+    public Builder requestHeadTimer(Scheduler scheduler) {
+      this.requestHeadTimer = requireNonNull(scheduler, "scheduler");
       return this;
     }
 
@@ -430,14 +458,6 @@ public final class AffinityServer {
      */
     public Builder http2(boolean http2) {
       this.http2 = http2;
-      return this;
-    }
-
-    public Builder maxThreads(int maxThreads) {
-      if (maxThreads < 8) {
-        throw new IllegalArgumentException("maxThreads must be at least 8, got " + maxThreads);
-      }
-      this.maxThreads = maxThreads;
       return this;
     }
 

@@ -96,7 +96,7 @@ public final class Backends implements AutoCloseable {
     void start(int wantedPort) throws Exception {
       server = new Server(new QueuedThreadPool(16, 2));
       HttpConfiguration config = new HttpConfiguration();
-      config.setRequestHeaderSize(AffinityServer.REQUEST_HEADER_BYTES);
+      config.setRequestHeaderSize(Limits.DEFAULT_MAX_REQUEST_HEADER_BYTES);
       ServerConnector connector = http2
           ? new ServerConnector(server, 1, 1, new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config))
           : new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));

@@ -102,7 +102,7 @@ public abstract class BalancerTestBase {
 
   /** A balancer over {@code path} in front of any target URIs (say a refused one), configured before it starts. */
   void startBalancer(TargetPath path, Consumer<AffinityBalancer> configure, Map<String, URI> targetUris) throws Exception {
-    balancer = AffinityServer.builder(rawRouter(targetUris), counters).clock(clock).maxThreads(maxThreads).build();
+    balancer = AffinityServer.builder(rawRouter(targetUris), counters).clock(clock).limits(Limits.builder().threads(maxThreads).build()).build();
     path.applyTo(balancer.balancer());
     configure.accept(balancer.balancer());
     balancer.start();

@@ -193,7 +193,7 @@ class HostileTrafficTest extends BalancerTestBase {
         .healthCheck(new HealthCheckSettings(true, "/health", Duration.ofHours(1), Duration.ofSeconds(1), 2, 2, 200, 399, Duration.ofSeconds(10)))
         .target("a", backends.uri("a"), 1).build();
     Router router = Router.builder(cookies).group(web).build();
-    balancer = AffinityServer.builder(router, counters).clock(clock).maxThreads(16).idleTimeout(Duration.ofMillis(800)).build().start();
+    balancer = AffinityServer.builder(router, counters).clock(clock).limits(Limits.builder().threads(16).idleTimeout(Duration.ofMillis(800)).build()).build().start();
     http = new org.eclipse.jetty.client.HttpClient();
     http.start();
     List<Socket> slow = new ArrayList<>();

@@ -42,11 +42,11 @@ class Http2Test extends BalancerTestBase {
   HttpClient h2cClient() throws Exception {
     HTTP2Client transport = new HTTP2Client();
     // Room for sharded affinity cookies, as a browser has.
-    transport.setMaxRequestHeadersSize(AffinityServer.REQUEST_HEADER_BYTES);
+    transport.setMaxRequestHeadersSize(Limits.DEFAULT_MAX_REQUEST_HEADER_BYTES);
     HttpClient client = new HttpClient(new HttpClientTransportOverHTTP2(transport));
     client.setHttpCookieStore(new HttpCookieStore.Empty());
     client.setFollowRedirects(false);
-    client.setRequestBufferSize(AffinityServer.REQUEST_HEADER_BYTES);
+    client.setRequestBufferSize(Limits.DEFAULT_MAX_REQUEST_HEADER_BYTES);
     client.start();
     h2 = client;
     return client;

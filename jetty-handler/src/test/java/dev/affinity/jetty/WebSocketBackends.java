@@ -90,7 +90,7 @@ final class WebSocketBackends implements AutoCloseable {
     void start(int wantedPort) throws Exception {
       server = new Server(new QueuedThreadPool(16, 2));
       HttpConfiguration config = new HttpConfiguration();
-      config.setRequestHeaderSize(AffinityServer.REQUEST_HEADER_BYTES);
+      config.setRequestHeaderSize(Limits.DEFAULT_MAX_REQUEST_HEADER_BYTES);
       ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
       connector.setHost("127.0.0.1");
       connector.setPort(wantedPort);

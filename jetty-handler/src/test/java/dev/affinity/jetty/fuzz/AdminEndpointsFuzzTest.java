@@ -17,6 +17,7 @@ import dev.affinity.cookie.CookiePolicy;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.jetty.AdminHandler;
 import dev.affinity.jetty.AffinityServer;
+import dev.affinity.jetty.Limits;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -132,11 +133,11 @@ class AdminEndpointsFuzzTest {
     Router router = Router.builder(cookies).group(web).build();
     t1 = router.target("t1");
     // A metrics writer that reads the live counters, as the standalone balancer's Prometheus one does.
-    balancer = AffinityServer.builder(router, counters).admin("/affinity", false).maxThreads(16)
+    balancer = AffinityServer.builder(router, counters).admin("/affinity", false).limits(Limits.builder().threads(16).build())
         .metrics((b, codecCounters) -> "requests " + b.router().target("t1").requests() + "\nsealed " + codecCounters.sealedCount() + "\n")
         .clock(JettyFuzzFixtures.CLOCK).build();
     HttpConfiguration http = new HttpConfiguration();
-    http.setRequestHeaderSize(AffinityServer.REQUEST_HEADER_BYTES);
+    http.setRequestHeaderSize(Limits.DEFAULT_MAX_REQUEST_HEADER_BYTES);
     http.setSendServerVersion(false);
     http.setSendXPoweredBy(false);
     connector = new LocalConnector(balancer.server(), new HttpConnectionFactory(http));
