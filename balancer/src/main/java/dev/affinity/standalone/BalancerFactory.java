@@ -147,6 +147,7 @@ public final class BalancerFactory {
         .admin(config.admin().path(), config.admin().loopbackOnly())
         .adminPort(config.admin().port())
         .trustedProxies(config.trustedProxies())
+        .limits(config.limits())
         .clock(clock)
         .metrics(PrometheusMetrics.INSTANCE)
         .build();
@@ -175,7 +176,7 @@ public final class BalancerFactory {
   }
 
   /**
-   * The {@code websocket}, {@code upstream} and {@code trustedProxies} settings, at start and again at
+   * The {@code websocket}, {@code upstream}, {@code trustedProxies} and {@code limits.maxRequestBodyBytes} settings, at start and again at
    * each reload: the balancer and the WebSocket proxy read them afresh for each request, connect and
    * connection, so a reload applies them to everything that starts after it.
    */
@@ -188,6 +189,7 @@ public final class BalancerFactory {
     server.balancer().setConnectTimeout(upstream.connectTimeout());
     server.balancer().setDirectRelay(upstream.directRelay());
     server.balancer().setTrustedProxies(config.trustedProxies());
+    server.balancer().setMaxRequestBodyBytes(config.limits().maxRequestBodyBytes());
   }
 
 }

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.affinity.balancer.Router;
 import dev.affinity.cookie.AffinityCookies;
 import dev.affinity.jetty.AffinityServer;
+import dev.affinity.jetty.Limits;
 import dev.affinity.standalone.config.BalancerConfig;
 import dev.affinity.standalone.config.BalancerConfigLoader;
 import dev.affinity.standalone.config.ConfigException;
@@ -123,6 +124,11 @@ public final class ConfigReloader extends ContainerLifeCycle {
     // Certificate files are reloaded by each TLS listener as they change; the listeners themselves need a restart.
     if (!Objects.equals(next.listeners(), current.listeners()) || !Objects.equals(next.admin(), current.admin())) {
       LOG.warn("affinity: listen/listeners and admin settings changed in {}; they take effect at the next restart", file);
+    }
+    Limits restartOnly = next.limits().toBuilder().maxRequestBodyBytes(current.limits().maxRequestBodyBytes()).build();
+    if (!restartOnly.equals(current.limits())) {
+      LOG.warn("affinity: limits changed in {}; maxRequestBodyBytes applies now, the others at the next restart (in force: {})",
+          file, server.limits());
     }
     current = next;
     LOG.info("affinity: reloaded {} ({} target groups)", file, next.targetGroups().size());

@@ -178,6 +178,46 @@ class LauncherTest {
     assertThat(server.webSocketProxy().getMaxMessageBytes()).isEqualTo(1024 * 1024);
   }
 
+  @Test
+  void limitsReachTheServerAndAReloadChangesOnlyTheBodyLimitLive() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1")
+        + "limits: { idleTimeout: PT45S, requestHeaderTimeout: PT5S, maxConnections: 500, maxRequestHeaderBytes: 16384,\n"
+        + "          maxRequestBodyBytes: 100, threads: 64, h2MaxConcurrentStreams: 32 }\n");
+    running = launch(file.toString());
+    AffinityServer server = running.server();
+    dev.affinity.jetty.Limits expected = dev.affinity.jetty.Limits.builder().idleTimeout(Duration.ofSeconds(45))
+        .requestHeaderTimeout(Duration.ofSeconds(5)).maxConnections(500).maxRequestHeaderBytes(16384)
+        .maxRequestBodyBytes(100).threads(64).h2MaxConcurrentStreams(32).build();
+    assertThat(server.limits()).isEqualTo(expected);
+    // Each on the running server (LimitsTest shows what each does to clients).
+    assertThat(((org.eclipse.jetty.util.thread.QueuedThreadPool) server.server().getThreadPool()).getMaxThreads()).isEqualTo(64);
+    org.eclipse.jetty.server.ServerConnector connector = (org.eclipse.jetty.server.ServerConnector) server.server().getConnectors()[0];
+    assertThat(connector.getIdleTimeout()).isEqualTo(45_000);
+    assertThat(connector.getConnectionFactory(org.eclipse.jetty.server.HttpConnectionFactory.class).getHttpConfiguration()
+        .getRequestHeaderSize()).isEqualTo(16384);
+    assertThat(connector.getConnectionFactory(org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory.class)
+        .getMaxConcurrentStreams()).isEqualTo(32);
+    assertThat(server.server().getBean(org.eclipse.jetty.server.NetworkConnectionLimit.class).getMaxNetworkConnectionCount())
+        .isEqualTo(500);
+    assertThat(post(server, 100)).isEqualTo(200);
+    assertThat(post(server, 101)).isEqualTo(413);
+    String status = http.GET(server.adminUri().resolve(server.admin().path() + "/status.json")).getContentAsString();
+    assertThat(status).contains("\"tooLarge413\":1").contains("\"maxRequestBodyBytes\":\"100\"").contains("\"threads\":64");
+    // The body limit applies at once; the others wait for a restart, and status.json keeps showing those in force.
+    Files.writeString(file, yaml("web-1") + "limits: { maxRequestBodyBytes: 1000, threads: 32 }\n");
+    assertThat(server.server().getBean(ConfigReloader.class).reload()).isTrue();
+    assertThat(post(server, 1000)).isEqualTo(200);
+    assertThat(server.limits().threads()).isEqualTo(64);
+    assertThat(server.balancer().getMaxRequestBodyBytes()).isEqualTo(1000);
+    status = http.GET(server.adminUri().resolve(server.admin().path() + "/status.json")).getContentAsString();
+    assertThat(status).contains("\"maxRequestBodyBytes\":\"1000\"").contains("\"threads\":64");
+  }
+
+  private int post(AffinityServer server, int bytes) throws Exception {
+    return http.newRequest(server.uri().resolve("/")).method("POST")
+        .body(new org.eclipse.jetty.client.StringRequestContent("x".repeat(bytes))).send().getStatus();
+  }
+
   /** A Jetty HttpClient speaking h2c with prior knowledge. */
   private static HttpClient h2c() throws Exception {
     HttpClient client = new HttpClient(new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(

@@ -229,6 +229,15 @@ public class AdminHandler extends Handler.Abstract {
     return true;
   }
 
+  private volatile Limits limits;
+  private volatile java.util.function.LongSupplier requestHeadTimeouts;
+
+  /** Shows the server's limits and its request head timeouts in {@code status.json}; {@link AffinityServer} calls it. */
+  void serverLimits(Limits limits, java.util.function.LongSupplier requestHeadTimeouts) {
+    this.limits = requireNonNull(limits, "limits");
+    this.requestHeadTimeouts = requireNonNull(requestHeadTimeouts, "requestHeadTimeouts");
+  }
+
   /** The whole picture, as JSON. */
   public String statusJson() {
     Router router = balancer.router();
@@ -278,7 +287,24 @@ public class AdminHandler extends Handler.Abstract {
         .field("noTarget503", balancer.noTargetResponses())
         .field("badGateway502", balancer.badGatewayResponses())
         .field("gatewayTimeout504", balancer.gatewayTimeoutResponses())
-        .endObject();
+        .field("tooLarge413", balancer.tooLargeResponses());
+    if (requestHeadTimeouts != null) {
+      json.field("requestHeadTimeout408", requestHeadTimeouts.getAsLong());
+    }
+    json.endObject();
+    if (limits != null) {
+      // The values in force: a reload changes only maxRequestBodyBytes, the rest at the next restart.
+      long body = balancer.getMaxRequestBodyBytes();
+      json.key("limits").object()
+          .field("maxRequestBodyBytes", body == Limits.NO_BODY_LIMIT ? "none" : Long.toString(body))
+          .field("idleTimeout", limits.idleTimeout().toString())
+          .field("requestHeaderTimeout", limits.requestHeaderTimeout().toString())
+          .field("maxConnections", limits.maxConnections())
+          .field("maxRequestHeaderBytes", limits.maxRequestHeaderBytes())
+          .field("threads", limits.threads())
+          .field("h2MaxConcurrentStreams", limits.h2MaxConcurrentStreams())
+          .endObject();
+    }
     return json.endObject().toString();
   }
 }

@@ -140,6 +140,7 @@ public final class AffinityServer {
     if (b.metricsWriter != null) {
       admin.setMetricsWriter(b.metricsWriter);
     }
+    admin.serverLimits(limits, requestHeadTimeouts::sum);
     // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.
     this.webSocketProxy = new WebSocketProxy(balancer);
     Handler root;

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.cookie.Keyring;
+import dev.affinity.jetty.Limits;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -17,6 +18,7 @@ import java.util.Optional;
  * @param forward never empty: without {@code forward:} the loader forwards everything to the first group
  * @param groupStickiness how long a client stays on one target group, or {@code null} for no group stickiness
  * @param trustedProxies whose forwarding and PROXY headers are believed; {@link TrustedProxies#none()} without the key
+ * @param limits {@code limits:}, each absent key at its default ({@link Limits#defaults()})
  */
 public record BalancerConfig(
     List<Listen> listeners,
@@ -28,7 +30,8 @@ public record BalancerConfig(
     AdminConfig admin,
     WebSocketConfig websocket,
     UpstreamConfig upstream,
-    TrustedProxies trustedProxies) {
+    TrustedProxies trustedProxies,
+    Limits limits) {
 
   public BalancerConfig {
     listeners = List.copyOf(requireNonNull(listeners, "listeners"));
@@ -43,6 +46,7 @@ public record BalancerConfig(
     requireNonNull(websocket, "websocket");
     requireNonNull(upstream, "upstream");
     requireNonNull(trustedProxies, "trustedProxies");
+    requireNonNull(limits, "limits");
   }
 
   /** The first listener: {@code listen:}, or the first of {@code listeners:}. */

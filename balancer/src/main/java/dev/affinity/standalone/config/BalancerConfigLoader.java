@@ -3,6 +3,7 @@ package dev.affinity.standalone.config;
 import static java.util.Objects.requireNonNull;
 
 import dev.affinity.balancer.TrustedProxies;
+import dev.affinity.jetty.Limits;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -27,7 +28,7 @@ public final class BalancerConfigLoader {
 
   /** The top level; the sections' own schemas hang under it, so {@link #acceptedKeys} sees every key. */
   static final Schema SCHEMA = Schema.keys("listen", "listeners", "keys", "cookies", "targetGroups", "forward", "groupStickiness",
-          "admin", "websocket", "upstream", "trustedProxies")
+          "admin", "websocket", "upstream", "trustedProxies", "limits")
       .map("listen", ListenReader.SCHEMA)
       .listOf("listeners", ListenReader.LISTENER)
       .listOf("keys", KeysReader.SCHEMA)
@@ -38,7 +39,8 @@ public final class BalancerConfigLoader {
       .map("admin", AdminReader.SCHEMA)
       .map("websocket", WebSocketReader.SCHEMA)
       .map("upstream", UpstreamReader.SCHEMA)
-      .map("trustedProxies", TrustedProxiesReader.SCHEMA);
+      .map("trustedProxies", TrustedProxiesReader.SCHEMA)
+      .map("limits", LimitsReader.SCHEMA);
 
   private BalancerConfigLoader() {}
 
@@ -135,7 +137,9 @@ public final class BalancerConfigLoader {
                 + " that sends one is closed; list the load balancers' addresses in trustedProxies, or remove proxyProtocol");
       }
     }
-    return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies);
+    Limits limits = top.has("limits") ? LimitsReader.read(top.get("limits")) : Limits.defaults();
+    return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies,
+        limits);
   }
 
   /** The {@code proxyProtocol: true} node of the first listener that asks for it, or {@code null}. */

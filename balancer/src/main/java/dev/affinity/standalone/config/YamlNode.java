@@ -153,16 +153,25 @@ class YamlNode {
   }
 
   private int integer(int min, int max, String rule) {
+    return (int) longInteger(min, max, rule);
+  }
+
+  /** A whole number in {@code [min, max]} that may pass an int (a byte count). */
+  long longInteger(long min, long max) {
+    return longInteger(min, max, "must be a whole number between " + min + " and " + max);
+  }
+
+  private long longInteger(long min, long max, String rule) {
     String value = string().trim();
     String digits = value.replace("_", "");
-    if (!INTEGER.matcher(value).matches() || digits.length() > 12) {
+    if (!INTEGER.matcher(value).matches() || digits.length() > 18) {
       throw error(rule + ", got " + quote(value));
     }
     long parsed = Long.parseLong(digits);
     if (parsed < min || parsed > max) {
       throw error(rule + ", got " + parsed);
     }
-    return (int) parsed;
+    return parsed;
   }
 
   double decimal() {

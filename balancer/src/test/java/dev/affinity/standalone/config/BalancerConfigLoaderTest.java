@@ -177,6 +177,20 @@ class BalancerConfigLoaderTest {
   }
 
   @Test
+  void limitsSection() {
+    assertThat(BalancerConfigLoader.parse(MINIMAL, "l.yaml").limits()).isEqualTo(dev.affinity.jetty.Limits.defaults());
+    BalancerConfig config = BalancerConfigLoader.parse(MINIMAL
+        + "limits: { idleTimeout: PT45S, requestHeaderTimeout: PT5S, maxConnections: 500, maxRequestHeaderBytes: 16_384,\n"
+        + "          maxRequestBodyBytes: 10_000_000_000, threads: 64, h2MaxConcurrentStreams: 32 }\n", "l.yaml");
+    assertThat(config.limits()).isEqualTo(dev.affinity.jetty.Limits.builder().idleTimeout(Duration.ofSeconds(45))
+        .requestHeaderTimeout(Duration.ofSeconds(5)).maxConnections(500).maxRequestHeaderBytes(16_384)
+        .maxRequestBodyBytes(10_000_000_000L).threads(64).h2MaxConcurrentStreams(32).build());
+    // One key alone leaves the others at their defaults.
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "limits: { maxRequestBodyBytes: 0 }\n", "l.yaml").limits())
+        .isEqualTo(dev.affinity.jetty.Limits.builder().maxRequestBodyBytes(0).build());
+  }
+
+  @Test
   void upstreamSection() {
     BalancerConfig config = BalancerConfigLoader.parse(MINIMAL
         + "upstream: { timeout: PT4M, connectTimeout: PT0.5S, directRelay: false }\n", "up.yaml");
@@ -269,7 +283,7 @@ class BalancerConfigLoaderTest {
             targetGroup:
               - name: blue
             """, 2, "targetGroup",
-            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, listeners, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream, trustedProxies"),
+            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, listeners, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream, trustedProxies, limits"),
         arguments("targetGroups missing", "listen: { port: 8080 }\n", 1, "targetGroups", "is required"),
         arguments("targetGroups empty", "targetGroups: []\n", 1, "targetGroups", "must list at least one target group"),
         arguments("targetGroups is a map", """
@@ -527,6 +541,24 @@ class BalancerConfigLoaderTest {
             "must be true or false, got \"maybe\""),
         arguments("upstream unknown key", MINIMAL + "upstream: { idleTimeout: PT1M }\n", 5, "upstream.idleTimeout",
             "unknown key \"idleTimeout\""),
+        arguments("limits threads too few", MINIMAL + "limits: { threads: 4 }\n", 5, "limits.threads",
+            "must be a whole number between 8 and 10000, got 4"),
+        arguments("limits negative body", MINIMAL + "limits:\n  maxRequestBodyBytes: -1\n", 6, "limits.maxRequestBodyBytes",
+            "must be a whole number between 0 and 9223372036854775806, got -1"),
+        arguments("limits body not a number", MINIMAL + "limits: { maxRequestBodyBytes: 10MB }\n", 5, "limits.maxRequestBodyBytes",
+            "got \"10MB\""),
+        arguments("limits header timeout zero", MINIMAL + "limits: { requestHeaderTimeout: 0 }\n", 5, "limits.requestHeaderTimeout",
+            "must be between 100 milliseconds (PT0.1S) and 1 hour (PT1H), got PT0S"),
+        arguments("limits idle timeout too long", MINIMAL + "limits: { idleTimeout: P2D }\n", 5, "limits.idleTimeout",
+            "must be between 100 milliseconds (PT0.1S) and 1 day (P1D), got PT48H"),
+        arguments("limits no connections", MINIMAL + "limits: { maxConnections: 0 }\n", 5, "limits.maxConnections",
+            "must be a whole number between 1 and 1000000, got 0"),
+        arguments("limits tiny header", MINIMAL + "limits: { maxRequestHeaderBytes: 100 }\n", 5, "limits.maxRequestHeaderBytes",
+            "must be a whole number between 1024 and 1048576, got 100"),
+        arguments("limits no streams", MINIMAL + "limits: { h2MaxConcurrentStreams: 0 }\n", 5, "limits.h2MaxConcurrentStreams",
+            "must be a whole number between 1 and 10000, got 0"),
+        arguments("limits unknown key", MINIMAL + "limits: { maxBodyBytes: 1 }\n", 5, "limits.maxBodyBytes",
+            "unknown key \"maxBodyBytes\" Allowed keys: idleTimeout, requestHeaderTimeout, maxConnections"),
         arguments("listen http2 not a boolean", "listen: { http2: h2c }\n" + MINIMAL, 1, "listen.http2", "must be true or false, got \"h2c\""),
         arguments("protocolVersion GRPC is not supported yet", MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: GRPC\n"),
             3, "targetGroups[0].protocolVersion", "GRPC is not supported yet"),
