@@ -299,7 +299,7 @@ public final class Demo implements AutoCloseable {
       out.println("  curl       curl --cacert " + certificates.caFile() + " " + local + "api/products");
       out.println("  chromium   chromium --user-data-dir=$(mktemp -d) --ignore-certificate-errors-spki-list="
           + certificates.serverKeyPin() + " " + local);
-      out.println("The chromium line trusts this one server key and no other; any other browser warns once.");
+      out.println("That chromium trusts this one server key and no other; other browsers warn until the CA is imported.");
       out.println();
     }
     out.println("Open the shop and add a few products: creating the cart pins you to the target that");
