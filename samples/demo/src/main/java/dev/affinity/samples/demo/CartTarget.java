@@ -9,8 +9,12 @@ import org.apache.catalina.Wrapper;
 import org.apache.catalina.connector.Connector;
 import org.apache.catalina.core.StandardContext;
 import org.apache.catalina.startup.Tomcat;
+import org.apache.catalina.valves.RemoteIpValve;
 import org.apache.tomcat.util.scan.StandardJarScanner;
 import org.eclipse.jetty.ee10.webapp.WebAppContext;
+import org.eclipse.jetty.server.ForwardedRequestCustomizer;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -18,6 +22,11 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 /**
  * One target: the cart WAR in a servlet container on 127.0.0.1. It can be killed (the container
  * stops, connections are refused) and restarted on the same port, as a fresh process would be.
+ *
+ * <p>Both containers believe the balancer's {@code X-Forwarded-Proto} (and Jetty its {@code Forwarded}),
+ * as containers behind a TLS-terminating proxy are set up to: {@code request.isSecure()} then says
+ * whether the shopper is on HTTPS, and the filter's cookies get {@code Secure} by it. Only the
+ * balancer can send those headers here; the targets listen on loopback.
  */
 abstract class CartTarget implements AutoCloseable {
   final String id;
@@ -98,7 +107,9 @@ abstract class CartTarget implements AutoCloseable {
       QueuedThreadPool threads = new QueuedThreadPool(32, 2);
       threads.setName(id);
       Server s = new Server(threads);
-      ServerConnector connector = new ServerConnector(s, 1, 1);
+      HttpConfiguration http = new HttpConfiguration();
+      http.addCustomizer(new ForwardedRequestCustomizer());
+      ServerConnector connector = new ServerConnector(s, 1, 1, new HttpConnectionFactory(http));
       connector.setHost("127.0.0.1");
       connector.setPort(port);
       connector.setReuseAddress(true);
@@ -155,6 +166,10 @@ abstract class CartTarget implements AutoCloseable {
       connector.setProperty("address", "127.0.0.1");
       t.setConnector(connector);
       t.getHost().setAutoDeploy(false);
+      // Its default internalProxies take loopback, where the balancer connects from.
+      RemoteIpValve forwarded = new RemoteIpValve();
+      forwarded.setProtocolHeader("X-Forwarded-Proto");
+      t.getEngine().getPipeline().addValve(forwarded);
       // No JSP engine here: the default servlet (static files) only, instead of Tomcat's global web.xml.
       t.setAddDefaultWebXmlToWebapp(false);
       Context context = t.addWebapp("", webapp.toString());

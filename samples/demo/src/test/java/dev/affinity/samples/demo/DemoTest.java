@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.affinity.cookie.AffinityTicket;
 import java.net.http.HttpResponse;
+import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -89,6 +92,17 @@ class DemoTest {
       assertThat(again.count()).isEqualTo(3);
       assertThat(again.failedOverNow()).isFalse();
     }
+  }
+
+  @Test
+  @Order(3)
+  void overPlainHttpTheAffinityCookiesAreNotSecure() throws Exception {
+    HttpResponse<String> added = shopper().send("POST", "/api/cart", "action=add&sku=mug");
+    List<String> affinity = added.headers().allValues("set-cookie").stream().filter(c -> c.startsWith("AFFINITY")).toList();
+    assertThat(affinity).as("route and session cookies").hasSize(2);
+    // A browser on http:// would never send a Secure cookie back (the targets believe X-Forwarded-Proto: http).
+    assertThat(affinity).allSatisfy(c -> assertThat(Arrays.stream(c.split(";")).skip(1).map(a -> a.trim().toLowerCase(Locale.ROOT)))
+        .contains("httponly", "samesite=lax").doesNotContain("secure"));
   }
 
   @Test
