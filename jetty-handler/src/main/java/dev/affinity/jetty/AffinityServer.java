@@ -114,7 +114,13 @@ public final class AffinityServer {
           factories.add(new HttpConnectionFactory(https));
         }
       } else {
-        factories.addAll(List.of(httpFactories(http, listener.http2())));
+        HttpConfiguration plain = http;
+        if (listener.proxyProtocol()) {
+          // The TLS was the proxy's: a PROXY v2 SSL TLV makes the request https.
+          plain = new HttpConfiguration(http);
+          plain.addCustomizer(new ProxiedTls());
+        }
+        factories.addAll(List.of(httpFactories(plain, listener.http2())));
       }
       ServerConnector connector = new ServerConnector(server, factories.toArray(new ConnectionFactory[0]));
       if (ssl != null) {

@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * One TLS listener's {@link SslContextFactory}: its certificates from {@link ServerCertificates},
  * chosen by SNI (a client without SNI, or asking for a name no certificate has, gets the first
  * certificate, as ALB's default certificate), TLSv1.3/TLSv1.2 only, and
- * client certificates required when a client CA is set.
+ * client certificates asked for when a client CA is set: required, or optional (a certificate sent
+ * must still chain to the CA; the JDK fails the handshake on one that does not).
  *
  * <p>While started it looks at its certificate files every poll interval and, when their bytes
  * changed, loads them as a whole and swaps them in with {@link #reload}: handshakes from then on use
@@ -71,7 +72,11 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
     setIncludeProtocols(tls.protocols().toArray(new String[0]));
     tls.clientCa().ifPresent(bundle -> {
       setTrustStore(Pem.trustStore(bundle));
-      setNeedClientAuth(true);
+      if (tls.clientAuth().orElseThrow() == ListenerSpec.Tls.ClientAuth.OPTIONAL) {
+        setWantClientAuth(true);
+      } else {
+        setNeedClientAuth(true);
+      }
     });
     // Renegotiation is a TLS 1.2 denial-of-service lever with no use for a balancer's clients.
     setRenegotiationAllowed(false);
@@ -139,6 +144,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
       store = certificates.load();
     } catch (KeyMaterialException e) {
       // Mid-rotation (say the new certificate is there, its key not yet): keep serving, look again next poll.
+      // A key store's password file rotated before (or without) its key store lands here too.
       LOG.warn("affinity: listener {}: the certificate files changed but do not load yet ({}); keeping the running"
           + " certificates and trying again in {}", name, e.getMessage(), pollInterval);
       return false;
