@@ -157,6 +157,16 @@ class TlsLauncherTest {
         new TlsConfig(List.of(), dir.resolve("balancer.p12"), "changeit", TlsConfig.DEFAULT_PROTOCOLS, null), null));
     assertThat(keyStore.tls().orElseThrow().certificates().files()).containsExactly(dir.resolve("balancer.p12"));
     assertThat(keyStore.tls().orElseThrow().certificates().keyPassword()).isEqualTo("changeit");
+    // From a password file: the listener watches and re-reads the file with the key store.
+    ListenerSpec passwordFile = BalancerFactory.listener(new Listen("127.0.0.1", 8445,
+        new TlsConfig(List.of(), dir.resolve("balancer.p12"), "changeit", dir.resolve("keystore-password.txt"), TlsConfig.DEFAULT_PROTOCOLS,
+            null, null), null));
+    assertThat(passwordFile.tls().orElseThrow().certificates().files())
+        .containsExactly(dir.resolve("balancer.p12"), dir.resolve("keystore-password.txt"));
+    assertThat(tls.tls().orElseThrow().clientAuth()).contains(ListenerSpec.Tls.ClientAuth.REQUIRED);
+    ListenerSpec optional = BalancerFactory.listener(new Listen("0.0.0.0", 8446,
+        new TlsConfig(List.of(pair), null, null, null, TlsConfig.DEFAULT_PROTOCOLS, dir.resolve("clients.pem"), TlsConfig.ClientAuth.OPTIONAL), null));
+    assertThat(optional.tls().orElseThrow().clientAuth()).contains(ListenerSpec.Tls.ClientAuth.OPTIONAL);
     ListenerSpec redirect = BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, 8443));
     assertThat(BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, true)).proxyProtocol()).isTrue();
     assertThat(BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, false)).proxyProtocol()).isFalse();
