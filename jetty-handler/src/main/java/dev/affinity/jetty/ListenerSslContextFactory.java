@@ -56,6 +56,8 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
   private volatile byte[] fingerprint;
   private volatile List<X509Certificate> expiring;
   private volatile Scheduler.Task poll;
+  /** Why the changed files did not load at the last look (what was warned about), or null once they did. */
+  private volatile String pendingProblem;
 
   /**
    * Loads the certificates now, so that a bad set fails the server's build, not its start.
@@ -94,6 +96,11 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
       LOG.warn("affinity: listener {}: the certificate {} expires at {}, within {} days; renew it",
           name, certificate.getSubjectX500Principal().getName(), certificate.getNotAfter().toInstant(), EXPIRY_WARNING.toDays());
     }
+  }
+
+  /** Why changed certificate files are not in service yet (the last warning), or {@code null} when none are pending. */
+  String pendingReloadProblem() {
+    return pendingProblem;
   }
 
   /** The leaf certificates that expired or expire within {@link #EXPIRY_WARNING} as of the last load. */
@@ -143,6 +150,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
     try {
       store = certificates.load();
     } catch (KeyMaterialException e) {
+      pendingProblem = e.getMessage();
       // Mid-rotation (say the new certificate is there, its key not yet): keep serving, look again next poll.
       // A key store's password file rotated before (or without) its key store lands here too.
       LOG.warn("affinity: listener {}: the certificate files changed but do not load yet ({}); keeping the running"
@@ -155,6 +163,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
       throw new IllegalStateException("cannot install the new certificates of listener " + name, e);
     }
     fingerprint = now;
+    pendingProblem = null;
     LOG.info("affinity: listener {}: reloaded its certificates from {}", name, certificates.files());
     return true;
   }

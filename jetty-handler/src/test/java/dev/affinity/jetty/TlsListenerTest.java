@@ -394,6 +394,8 @@ class TlsListenerTest extends BalancerTestBase {
       assertThat(during.peer()).isEqualTo(siteB.certificate());
       assertThat(during.get("b.test", "/")).startsWith("HTTP/1.1 200");
     }
+    assertThat(balancer.tls(0).pendingReloadProblem()).as("what was warned about")
+        .isEqualTo(p12 + ": the password in " + passwordFile + " does not open this key store");
     // ... and it is tried again at every poll: the key store arrives, the pair is swapped in.
     renewed.writePkcs12(p12, "site", "second-password");
     certificateScheduler.advance(Duration.ofSeconds(5));
@@ -401,6 +403,7 @@ class TlsListenerTest extends BalancerTestBase {
       assertThat(after.peer()).isEqualTo(renewed.certificate());
       assertThat(after.get("b.test", "/")).startsWith("HTTP/1.1 200");
     }
+    assertThat(balancer.tls(0).pendingReloadProblem()).isNull();
 
     // The other order: the key store first (not opened by the old password), then the password.
     Issued third = ca.issueServer("b.test", KeyKind.EC, Duration.ofDays(90), "b.test");
