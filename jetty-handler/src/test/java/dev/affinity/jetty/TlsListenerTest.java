@@ -124,8 +124,17 @@ class TlsListenerTest extends BalancerTestBase {
 
   /** Jetty's HTTP/2 client over TLS (ALPN offers h2 only), trusting the test CA. */
   private HttpClient h2Client() throws Exception {
+    return h2Client(null, null);
+  }
+
+  /** {@link #h2Client()} with an optional client key store. */
+  private HttpClient h2Client(KeyStore clientKeys, String password) throws Exception {
     SslContextFactory.Client ssl = new SslContextFactory.Client();
     ssl.setTrustStore(trust());
+    if (clientKeys != null) {
+      ssl.setKeyStore(clientKeys);
+      ssl.setKeyStorePassword(password);
+    }
     org.eclipse.jetty.http2.client.HTTP2Client http2 = new org.eclipse.jetty.http2.client.HTTP2Client();
     HttpClient client = new HttpClient(new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(http2));
     client.setSslContextFactory(ssl);
@@ -295,6 +304,15 @@ class TlsListenerTest extends BalancerTestBase {
       }
     } finally {
       withCertificate.stop();
+    }
+    // Over h2 the same: the certificate belongs to the connection every stream comes in on.
+    HttpClient h2WithCertificate = h2Client(clientKeys, "secret");
+    try {
+      ContentResponse response = h2WithCertificate.newRequest(url).headers(h -> h.put(ForwardedClientCert.HEADER, forged)).send();
+      assertThat(response.getVersion()).isEqualTo(org.eclipse.jetty.http.HttpVersion.HTTP_2);
+      assertThat(seenByBackend(response, "x-forwarded-client-cert")).containsExactly(ForwardedClientCert.of(client.certificate()));
+    } finally {
+      h2WithCertificate.stop();
     }
     // The JDK's client only offers a certificate from a CA the server named: one from another CA stays
     // home and the client is anonymous (curl, which sends it anyway, is refused: see the curl test).
