@@ -143,6 +143,38 @@ class TlsLauncherTest {
   }
 
   @Test
+  void optionalClientAuthAndAKeyStorePasswordFileRotatedWithItsStore() throws Exception {
+    int httpsPort = freePort();
+    String yaml = yaml(httpsPort, "[ TLSv1.3, TLSv1.2 ]").replace("certificates: [ { cert: site.crt, key: site.key } ]",
+        "keystore: balancer.p12\n      password: { file: keystore-password.txt }\n      clientCa: clients.pem\n      clientAuth: optional");
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml);
+    running = BalancerLauncher.run(new String[] {file.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8), reloadScheduler);
+    assertThat(running.exitCode()).as(err.toString(StandardCharsets.UTF_8)).isZero();
+
+    // clientAuth: optional: a client without a certificate is served (required would fail its handshake).
+    assertThat(https.GET("https://localhost:" + httpsPort + "/").getStatus()).isEqualTo(200);
+    assertThat(running.server().listeners().get(0).tls().orElseThrow().certificates().files())
+        .containsExactly(dir.resolve("balancer.p12"), dir.resolve("keystore-password.txt"));
+
+    // Both rotated: the listener follows the pair by itself, so a reload of the file sees no listener change.
+    files.site().writePkcs12(dir.resolve("balancer.p12"), "site", "rotated");
+    Files.writeString(dir.resolve("keystore-password.txt"), "rotated\n");
+    ConfigReloader reloader = running.server().server().getBean(ConfigReloader.class);
+    Logger logger = (Logger) LoggerFactory.getLogger(ConfigReloader.class);
+    ListAppender<ILoggingEvent> log = new ListAppender<>();
+    log.start();
+    logger.addAppender(log);
+    try {
+      reloader.reload();
+    } finally {
+      logger.detachAppender(log);
+    }
+    assertThat(log.list).extracting(ILoggingEvent::getFormattedMessage).noneSatisfy(m -> assertThat(m).contains("next restart"));
+    assertThat(log.list).extracting(ILoggingEvent::getFormattedMessage).noneSatisfy(m -> assertThat(m).contains("refused"));
+  }
+
+  @Test
   void everyListenerSettingReachesTheServer() {
     PemPair pair = new PemPair(dir.resolve("site.crt"), dir.resolve("site.key"));
     ListenerSpec tls = BalancerFactory.listener(new Listen("0.0.0.0", 8443,
