@@ -144,6 +144,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
   boolean reloadIfChanged() {
     byte[] now = fingerprint();
     if (Arrays.equals(now, fingerprint)) {
+      pendingProblem = null; // the files are back to what is in service
       return false;
     }
     KeyStore store;
