@@ -145,6 +145,20 @@ class TrustedProxiesBalancerTest extends BalancerTestBase {
     assertThat(lastSent().get("x-forwarded-proto")).containsExactly("http");
   }
 
+  @Test
+  void aMalformedSslTlvFromATrustedProxyClosesTheConnectionWithoutAnAnswer() throws Exception {
+    start(TargetPath.DIRECT_RELAY, TrustedProxies.of("127.0.0.1"), true);
+
+    // Empty, and a sub-TLV running past its TLV: Jetty's parser fails on both before any request is read.
+    for (byte[] bad : List.of(new byte[0], new byte[] {0x01, 0, 0, 0, 0, 0x21, 0x7F, 0x7F})) {
+      String answer = send("127.0.0.1", v2Proxy(new byte[] {(byte) 198, 51, 100, 9}, 40005, tlv(0x20, bad)), get("/"));
+      assertThat(answer).as("answer to an SSL TLV of %s bytes", bad.length).isEmpty();
+    }
+    assertThat(target.heads).isEmpty();
+    // The listener still serves the next, well-formed connection.
+    assertThat(send("127.0.0.1", v2Proxy(new byte[] {(byte) 198, 51, 100, 9}, 40006), get("/"))).startsWith("HTTP/1.1 200 ");
+  }
+
   @OverBothPaths
   void aTrustedProxysClientCertificateHeaderIsPassedOnAndAnyoneElsesDropped(TargetPath path) throws Exception {
     start(path, TrustedProxies.of("127.0.0.1"), false);
