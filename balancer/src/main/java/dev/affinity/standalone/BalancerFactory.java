@@ -160,12 +160,18 @@ public final class BalancerFactory {
     ListenerSpec.Builder listener = ListenerSpec.builder().host(listen.host()).port(listen.port());
     TlsConfig tls = listen.tls();
     if (tls != null) {
-      ServerCertificates certificates = tls.keystore() != null
-          ? ServerCertificates.keyStore(tls.keystore(), tls.password())
-          : ServerCertificates.pem(tls.certificates());
+      ServerCertificates certificates;
+      if (tls.keystore() == null) {
+        certificates = ServerCertificates.pem(tls.certificates());
+      } else if (tls.passwordFile() != null) {
+        certificates = ServerCertificates.keyStore(tls.keystore(), tls.passwordFile());
+      } else {
+        certificates = ServerCertificates.keyStore(tls.keystore(), tls.password());
+      }
       ListenerSpec.Tls.Builder settings = ListenerSpec.Tls.builder(certificates).protocols(tls.protocols());
       if (tls.clientCa() != null) {
-        settings.clientCa(tls.clientCa());
+        settings.clientCa(tls.clientCa()).clientAuth(tls.clientAuth() == TlsConfig.ClientAuth.OPTIONAL
+            ? ListenerSpec.Tls.ClientAuth.OPTIONAL : ListenerSpec.Tls.ClientAuth.REQUIRED);
       }
       listener.tls(settings.build());
     }

@@ -143,6 +143,38 @@ class TlsLauncherTest {
   }
 
   @Test
+  void optionalClientAuthAndAKeyStorePasswordFileRotatedWithItsStore() throws Exception {
+    int httpsPort = freePort();
+    String yaml = yaml(httpsPort, "[ TLSv1.3, TLSv1.2 ]").replace("certificates: [ { cert: site.crt, key: site.key } ]",
+        "keystore: balancer.p12\n      password: { file: keystore-password.txt }\n      clientCa: clients.pem\n      clientAuth: optional");
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml);
+    running = BalancerLauncher.run(new String[] {file.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8), reloadScheduler);
+    assertThat(running.exitCode()).as(err.toString(StandardCharsets.UTF_8)).isZero();
+
+    // clientAuth: optional: a client without a certificate is served (required would fail its handshake).
+    assertThat(https.GET("https://localhost:" + httpsPort + "/").getStatus()).isEqualTo(200);
+    assertThat(running.server().listeners().get(0).tls().orElseThrow().certificates().files())
+        .containsExactly(dir.resolve("balancer.p12"), dir.resolve("keystore-password.txt"));
+
+    // Both rotated: the listener follows the pair by itself, so a reload of the file sees no listener change.
+    files.site().writePkcs12(dir.resolve("balancer.p12"), "site", "rotated");
+    Files.writeString(dir.resolve("keystore-password.txt"), "rotated\n");
+    ConfigReloader reloader = running.server().server().getBean(ConfigReloader.class);
+    Logger logger = (Logger) LoggerFactory.getLogger(ConfigReloader.class);
+    ListAppender<ILoggingEvent> log = new ListAppender<>();
+    log.start();
+    logger.addAppender(log);
+    try {
+      reloader.reload();
+    } finally {
+      logger.detachAppender(log);
+    }
+    assertThat(log.list).extracting(ILoggingEvent::getFormattedMessage).noneSatisfy(m -> assertThat(m).contains("next restart"));
+    assertThat(log.list).extracting(ILoggingEvent::getFormattedMessage).noneSatisfy(m -> assertThat(m).contains("refused"));
+  }
+
+  @Test
   void everyListenerSettingReachesTheServer() {
     PemPair pair = new PemPair(dir.resolve("site.crt"), dir.resolve("site.key"));
     ListenerSpec tls = BalancerFactory.listener(new Listen("0.0.0.0", 8443,
@@ -157,6 +189,16 @@ class TlsLauncherTest {
         new TlsConfig(List.of(), dir.resolve("balancer.p12"), "changeit", TlsConfig.DEFAULT_PROTOCOLS, null), null));
     assertThat(keyStore.tls().orElseThrow().certificates().files()).containsExactly(dir.resolve("balancer.p12"));
     assertThat(keyStore.tls().orElseThrow().certificates().keyPassword()).isEqualTo("changeit");
+    // From a password file: the listener watches and re-reads the file with the key store.
+    ListenerSpec passwordFile = BalancerFactory.listener(new Listen("127.0.0.1", 8445,
+        new TlsConfig(List.of(), dir.resolve("balancer.p12"), "changeit", dir.resolve("keystore-password.txt"), TlsConfig.DEFAULT_PROTOCOLS,
+            null, null), null));
+    assertThat(passwordFile.tls().orElseThrow().certificates().files())
+        .containsExactly(dir.resolve("balancer.p12"), dir.resolve("keystore-password.txt"));
+    assertThat(tls.tls().orElseThrow().clientAuth()).contains(ListenerSpec.Tls.ClientAuth.REQUIRED);
+    ListenerSpec optional = BalancerFactory.listener(new Listen("0.0.0.0", 8446,
+        new TlsConfig(List.of(pair), null, null, null, TlsConfig.DEFAULT_PROTOCOLS, dir.resolve("clients.pem"), TlsConfig.ClientAuth.OPTIONAL), null));
+    assertThat(optional.tls().orElseThrow().clientAuth()).contains(ListenerSpec.Tls.ClientAuth.OPTIONAL);
     ListenerSpec redirect = BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, 8443));
     assertThat(BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, true)).proxyProtocol()).isTrue();
     assertThat(BalancerFactory.listener(new Listen("127.0.0.1", 8080, null, false)).proxyProtocol()).isFalse();

@@ -35,13 +35,23 @@ public interface ServerCertificates {
   }
 
   /**
+   * A PKCS#12 or JKS key store file whose password is in {@code passwordFile} (one trailing newline
+   * dropped). Both are read at each {@link #load} and both are in {@link #files}: a key store rotated
+   * with its password is picked up as a pair, and a password that does not open the store (one file
+   * rotated, the other not yet) fails the load.
+   */
+  static ServerCertificates keyStore(Path file, Path passwordFile) {
+    return new KeyStoreServerCertificates(file, passwordFile);
+  }
+
+  /**
    * Reads every file afresh.
    *
    * @throws KeyMaterialException when a file cannot be read or a key does not match its certificate
    */
   KeyStore load();
 
-  /** The password of the key entries in what {@link #load} returns. */
+  /** The password of the key entries in what {@link #load} last returned. */
   String keyPassword();
 
   /** The files {@link #load} reads: when one of them changes, the certificates may have been rotated. */

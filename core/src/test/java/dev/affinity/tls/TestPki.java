@@ -94,10 +94,19 @@ public final class TestPki {
     return issue(commonName, kind, Duration.ofDays(30), KeyPurposeId.id_kp_clientAuth);
   }
 
+  /** A client certificate with subject alternative names: {@code scheme://...} as URIs (SPIFFE ids), the rest as for servers. */
+  public Issued issueClient(String commonName, KeyKind kind, String... names) {
+    return issue(commonName, kind, Duration.ofDays(30), KeyPurposeId.id_kp_clientAuth, names);
+  }
+
   private Issued issue(String commonName, KeyKind kind, Duration validity, KeyPurposeId purpose, String... names) {
     KeyPair leafKeys = generate(kind);
     List<GeneralName> alternatives = new ArrayList<>();
     for (String n : names) {
+      if (n.contains("://")) {
+        alternatives.add(new GeneralName(GeneralName.uniformResourceIdentifier, n));
+        continue;
+      }
       alternatives.add(n.matches("[0-9.]+|.*:.*") ? new GeneralName(GeneralName.iPAddress, n) : new GeneralName(GeneralName.dNSName, n));
     }
     X509Certificate leaf = sign(new X500Principal("CN=" + commonName), leafKeys, name, keys, false, validity, alternatives, purpose);

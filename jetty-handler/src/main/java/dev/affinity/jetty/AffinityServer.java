@@ -116,9 +116,15 @@ public final class AffinityServer {
           factories.add(http1(https, b.requestHeadTimer));
         }
       } else {
-        factories.add(http1(http, b.requestHeadTimer));
+        HttpConfiguration plain = http;
+        if (listener.proxyProtocol()) {
+          // The TLS was the proxy's: a PROXY v2 SSL TLV makes the request https.
+          plain = new HttpConfiguration(http);
+          plain.addCustomizer(new ProxiedTls());
+        }
+        factories.add(http1(plain, b.requestHeadTimer));
         if (listener.http2()) {
-          factories.add(limitHttp2(new HTTP2CServerConnectionFactory(http), limits.h2MaxConcurrentStreams()));
+          factories.add(limitHttp2(new HTTP2CServerConnectionFactory(plain), limits.h2MaxConcurrentStreams()));
         }
       }
       ServerConnector connector = new ServerConnector(server, factories.toArray(new ConnectionFactory[0]));

@@ -150,20 +150,33 @@ public final class ListenerSpec {
   /**
    * TLS settings of a listener: where the certificates come from (PEM pairs or a key store, several
    * chosen by SNI), the protocol versions (TLSv1.3 and TLSv1.2 only) and, optionally, the CAs whose
-   * client certificates are required.
+   * client certificates are asked for, and whether one is required.
    */
   public static final class Tls {
+    /** With a client CA: whether a client without a certificate may still connect. */
+    public enum ClientAuth {
+      /** No certificate, no handshake (mutual TLS; ALB's mTLS "verify" mode). The default with a client CA. */
+      REQUIRED,
+      /**
+       * A certificate is asked for and, when one is sent, must chain to the client CA; a client that
+       * sends none is served too, and its requests reach targets without a client certificate header.
+       */
+      OPTIONAL
+    }
+
     /** The protocol versions a listener may offer: TLS 1.0 and 1.1 are broken, SSL long gone. */
     public static final List<String> SUPPORTED_PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
 
     private final ServerCertificates certificates;
     private final List<String> protocols;
     private final Path clientCa;
+    private final ClientAuth clientAuth;
 
     private Tls(Builder b) {
       this.certificates = b.certificates;
       this.protocols = List.copyOf(b.protocols);
       this.clientCa = b.clientCa;
+      this.clientAuth = b.clientCa == null ? null : b.clientAuth != null ? b.clientAuth : ClientAuth.REQUIRED;
     }
 
     public static Builder builder(ServerCertificates certificates) {
@@ -184,10 +197,16 @@ public final class ListenerSpec {
       return Optional.ofNullable(clientCa);
     }
 
+    /** Whether a client certificate is required or only asked for; empty when none is asked for (no client CA). */
+    public Optional<ClientAuth> clientAuth() {
+      return Optional.ofNullable(clientAuth);
+    }
+
     public static final class Builder {
       private final ServerCertificates certificates;
       private Set<String> protocols = new LinkedHashSet<>(SUPPORTED_PROTOCOLS);
       private Path clientCa;
+      private ClientAuth clientAuth;
 
       private Builder(ServerCertificates certificates) {
         this.certificates = requireNonNull(certificates, "certificates");
@@ -212,13 +231,30 @@ public final class ListenerSpec {
         return this;
       }
 
-      /** Requires a client certificate issued by one of the CAs in this PEM bundle (mutual TLS). */
+      /**
+       * Asks for a client certificate issued by one of the CAs in this PEM bundle; required (mutual TLS)
+       * unless {@link #clientAuth} says {@link ClientAuth#OPTIONAL}.
+       */
       public Builder clientCa(Path bundle) {
         this.clientCa = requireNonNull(bundle, "bundle");
         return this;
       }
 
+      /** Whether the client certificate is required (the default) or optional; needs {@link #clientCa}. */
+      public Builder clientAuth(ClientAuth clientAuth) {
+        requireNonNull(clientAuth, "clientAuth");
+        if (this.clientAuth != null) {
+          throw new IllegalStateException("clientAuth was already set to " + this.clientAuth);
+        }
+        this.clientAuth = clientAuth;
+        return this;
+      }
+
+      /** @throws IllegalStateException for a {@link #clientAuth} without a {@link #clientCa} to verify certificates with */
       public Tls build() {
+        if (clientAuth != null && clientCa == null) {
+          throw new IllegalStateException("clientAuth " + clientAuth + " needs a clientCa to verify client certificates with");
+        }
         return new Tls(this);
       }
     }

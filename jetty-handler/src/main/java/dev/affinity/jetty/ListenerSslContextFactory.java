@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * One TLS listener's {@link SslContextFactory}: its certificates from {@link ServerCertificates},
  * chosen by SNI (a client without SNI, or asking for a name no certificate has, gets the first
  * certificate, as ALB's default certificate), TLSv1.3/TLSv1.2 only, and
- * client certificates required when a client CA is set.
+ * client certificates asked for when a client CA is set: required, or optional (a certificate sent
+ * must still chain to the CA; the JDK fails the handshake on one that does not).
  *
  * <p>While started it looks at its certificate files every poll interval and, when their bytes
  * changed, loads them as a whole and swaps them in with {@link #reload}: handshakes from then on use
@@ -55,6 +56,8 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
   private volatile byte[] fingerprint;
   private volatile List<X509Certificate> expiring;
   private volatile Scheduler.Task poll;
+  /** Why the changed files did not load at the last look (what was warned about), or null once they did. */
+  private volatile String pendingProblem;
 
   /**
    * Loads the certificates now, so that a bad set fails the server's build, not its start.
@@ -71,7 +74,11 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
     setIncludeProtocols(tls.protocols().toArray(new String[0]));
     tls.clientCa().ifPresent(bundle -> {
       setTrustStore(Pem.trustStore(bundle));
-      setNeedClientAuth(true);
+      if (tls.clientAuth().orElseThrow() == ListenerSpec.Tls.ClientAuth.OPTIONAL) {
+        setWantClientAuth(true);
+      } else {
+        setNeedClientAuth(true);
+      }
     });
     // Renegotiation is a TLS 1.2 denial-of-service lever with no use for a balancer's clients.
     setRenegotiationAllowed(false);
@@ -89,6 +96,11 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
       LOG.warn("affinity: listener {}: the certificate {} expires at {}, within {} days; renew it",
           name, certificate.getSubjectX500Principal().getName(), certificate.getNotAfter().toInstant(), EXPIRY_WARNING.toDays());
     }
+  }
+
+  /** Why changed certificate files are not in service yet (the last warning), or {@code null} when none are pending. */
+  String pendingReloadProblem() {
+    return pendingProblem;
   }
 
   /** The leaf certificates that expired or expire within {@link #EXPIRY_WARNING} as of the last load. */
@@ -132,13 +144,16 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
   boolean reloadIfChanged() {
     byte[] now = fingerprint();
     if (Arrays.equals(now, fingerprint)) {
+      pendingProblem = null; // the files are back to what is in service
       return false;
     }
     KeyStore store;
     try {
       store = certificates.load();
     } catch (KeyMaterialException e) {
+      pendingProblem = e.getMessage();
       // Mid-rotation (say the new certificate is there, its key not yet): keep serving, look again next poll.
+      // A key store's password file rotated before (or without) its key store lands here too.
       LOG.warn("affinity: listener {}: the certificate files changed but do not load yet ({}); keeping the running"
           + " certificates and trying again in {}", name, e.getMessage(), pollInterval);
       return false;
@@ -149,6 +164,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
       throw new IllegalStateException("cannot install the new certificates of listener " + name, e);
     }
     fingerprint = now;
+    pendingProblem = null;
     LOG.info("affinity: listener {}: reloaded its certificates from {}", name, certificates.files());
     return true;
   }

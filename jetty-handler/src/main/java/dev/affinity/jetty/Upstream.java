@@ -3,6 +3,7 @@ package dev.affinity.jetty;
 import dev.affinity.balancer.Attempt;
 import dev.affinity.balancer.ClientOrigin;
 import dev.affinity.balancer.Forwarder;
+import dev.affinity.tls.ForwardedClientCert;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
@@ -10,14 +11,17 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.nio.channels.UnresolvedAddressException;
+import java.security.cert.X509Certificate;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
+import javax.net.ssl.SSLSession;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Request;
 
 /**
@@ -71,6 +75,9 @@ final class Upstream {
    * {@code X-Forwarded-*} are dropped, so a client cannot tell a target it is someone else: the target
    * gets the balancer's own values only. From a trusted proxy the chains are kept and the peer is
    * appended; {@code X-Forwarded-Proto} and {@code -Host} say what the proxy said the client used.
+   * {@code X-Forwarded-Client-Cert} follows the same rule ({@link ForwardedClientCert}): a trusted
+   * proxy's is passed on as sent; anyone else's is dropped, and replaced by the balancer's own when
+   * the client presented a verified certificate on the balancer's TLS connection.
    *
    * @param relayed the client as a trusted proxy described it, or {@code null} when the peer is not one
    */
@@ -92,7 +99,8 @@ final class Upstream {
       }
       if (header == null) {
         if (!Forwarder.PREVIOUS_TARGET_HEADER.equalsIgnoreCase(field.getName())
-            && !(webSocket && WEBSOCKET_HANDSHAKE.contains(field.getLowerCaseName()))) {
+            && !(webSocket && WEBSOCKET_HANDSHAKE.contains(field.getLowerCaseName()))
+            && (keepChain || !ForwardedClientCert.HEADER.equalsIgnoreCase(field.getName()))) {
           sink.add(field);
         }
         continue;
@@ -155,6 +163,42 @@ final class Upstream {
     if (host != null) {
       sink.add(new HttpField(HttpHeader.X_FORWARDED_HOST, host));
     }
+    if (!ForwardedClientCert.keepsClientHeader(keepChain)) {
+      String clientCert = forwardedClientCert(clientToProxyRequest);
+      if (clientCert != null) {
+        sink.add(new HttpField(ForwardedClientCert.HEADER, clientCert));
+      }
+    }
+  }
+
+  /** Where a TLS session keeps its {@link ForwardedClientCert} value: computed once per session, not per request. */
+  private static final String CLIENT_CERT_VALUE = "dev.affinity.forwardedClientCert";
+
+  /**
+   * The {@link ForwardedClientCert} value for the certificate the client presented on the balancer's
+   * own TLS connection, or {@code null} when it presented none (no TLS, no {@code clientCa}, or an
+   * optional certificate not sent). A certificate is only there when the listener's client CA
+   * verified it: the JDK fails the handshake on any other.
+   */
+  static String forwardedClientCert(Request clientToProxyRequest) {
+    EndPoint endPoint = clientToProxyRequest.getConnectionMetaData().getConnection().getEndPoint();
+    EndPoint.SslSessionData ssl = endPoint == null ? null : endPoint.getSslSessionData();
+    if (ssl == null) {
+      return null;
+    }
+    X509Certificate[] chain = ssl.peerCertificates();
+    if (chain == null || chain.length == 0) {
+      return null;
+    }
+    SSLSession session = ssl.sslSession();
+    if (session != null && session.getValue(CLIENT_CERT_VALUE) instanceof String cached) {
+      return cached;
+    }
+    String value = ForwardedClientCert.of(chain[0]);
+    if (session != null) {
+      session.putValue(CLIENT_CERT_VALUE, value);
+    }
+    return value;
   }
 
   private static boolean isHttp2(Request request) {

@@ -76,6 +76,8 @@ public final class Backends implements AutoCloseable {
     final String id;
     final AtomicInteger requests = new AtomicInteger();
     final Map<String, String> lastHeaders = new ConcurrentHashMap<>();
+    /** Every value of each header of the last request, lower-case names (lastHeaders keeps the last value only). */
+    volatile Map<String, List<String>> lastHeaderValues = Map.of();
     volatile int healthStatus = 200;
     /** The protocol of the last health check this backend answered ({@code HTTP/1.1}, {@code HTTP/2.0}). */
     volatile String healthProtocol;
@@ -121,6 +123,9 @@ public final class Backends implements AutoCloseable {
           requests.incrementAndGet();
           lastHeaders.clear();
           request.getHeaders().forEach(f -> lastHeaders.put(f.getName().toLowerCase(), f.getValue()));
+          Map<String, List<String>> values = new java.util.HashMap<>();
+          request.getHeaders().forEach(f -> values.computeIfAbsent(f.getName().toLowerCase(), k -> new java.util.ArrayList<>()).add(f.getValue()));
+          lastHeaderValues = values;
           response.getHeaders().put("X-Backend", id);
           response.getHeaders().put("X-Seen-Protocol", request.getConnectionMetaData().getProtocol());
           String previous = request.getHeaders().get(AffinityBalancer.PREVIOUS_TARGET_HEADER);

@@ -178,6 +178,39 @@ class HaproxyTest extends BalancerTestBase {
     }
   }
 
+  @OverBothPaths
+  void behindHaproxyTerminatingTlsInTcpModeWithSendProxyV2SslTheRequestIsHttps(TargetPath path) throws Exception {
+    assumeTrue(Files.isExecutable(Haproxy.OPENSSL), "openssl is not installed to make HAProxy's certificate");
+    startBalancer(path, true);
+    Path pem = Haproxy.selfSignedPem(dir);
+    InetSocketAddress tlsFront = new InetSocketAddress(InetAddress.getLoopbackAddress(), Haproxy.freePort());
+    InetSocketAddress plainFront = new InetSocketAddress(InetAddress.getLoopbackAddress(), Haproxy.freePort());
+    // As an AWS NLB TLS listener: TLS ends at the proxy, which tells the balancer so in PROXY v2's SSL TLV.
+    String config = defaults()
+        + "frontend tls_in\n  mode tcp\n  bind 127.0.0.1:" + tlsFront.getPort() + " ssl crt " + pem + "\n  default_backend affinity\n"
+        + "frontend plain_in\n  mode tcp\n  bind 127.0.0.1:" + plainFront.getPort() + "\n  default_backend affinity\n"
+        + "backend affinity\n  mode tcp\n  server balancer 127.0.0.1:" + balancer.port() + " send-proxy-v2-ssl source 127.0.0.1\n";
+    haproxy = Haproxy.start(dir, config, List.of(tlsFront, plainFront));
+
+    HttpClient tls = tlsClient(CLIENT);
+    try {
+      ContentResponse r = tls.newRequest("https://127.0.0.1:" + tlsFront.getPort() + "/cart").timeout(10, TimeUnit.SECONDS).send();
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getHeaders().getValuesList("Set-Cookie")).isNotEmpty().allSatisfy(c -> assertThat(c).contains("; Secure"));
+      assertThat(lastSent().get("x-forwarded-proto")).containsExactly("https");
+      assertThat(lastSent().get("x-forwarded-for")).containsExactly("127.0.0.5");
+      assertThat(lastSent().get("forwarded")).singleElement().asString().endsWith(";proto=https");
+      path.assertTaken(balancer.balancer());
+    } finally {
+      tls.stop();
+    }
+
+    // The same proxy's plain frontend: its SSL TLV (if any) says no TLS, and so does the balancer.
+    String plain = send(CLIENT, plainFront, "GET /cart HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n");
+    assertThat(plain).startsWith("HTTP/1.1 200 ").containsIgnoringCase("set-cookie: AFFINITY=").doesNotContain("Secure");
+    assertThat(lastSent().get("x-forwarded-proto")).containsExactly("http");
+  }
+
   /** An HTTPS client that trusts HAProxy's self-signed certificate and connects from {@code source}. */
   private static HttpClient tlsClient(InetAddress source) throws Exception {
     ClientConnector connector = new ClientConnector();

@@ -12,6 +12,7 @@ import dev.affinity.cookie.AffinityCookieCodec;
 import dev.affinity.cookie.AffinityCookies;
 import dev.affinity.cookie.CookiePolicy;
 import dev.affinity.cookie.Expiry;
+import dev.affinity.tls.ForwardedClientCert;
 import dev.affinity.tls.KeyMaterialException;
 import dev.affinity.tls.PemPair;
 import dev.affinity.tls.ServerCertificates;
@@ -123,8 +124,17 @@ class TlsListenerTest extends BalancerTestBase {
 
   /** Jetty's HTTP/2 client over TLS (ALPN offers h2 only), trusting the test CA. */
   private HttpClient h2Client() throws Exception {
+    return h2Client(null, null);
+  }
+
+  /** {@link #h2Client()} with an optional client key store. */
+  private HttpClient h2Client(KeyStore clientKeys, String password) throws Exception {
     SslContextFactory.Client ssl = new SslContextFactory.Client();
     ssl.setTrustStore(trust());
+    if (clientKeys != null) {
+      ssl.setKeyStore(clientKeys);
+      ssl.setKeyStorePassword(password);
+    }
     org.eclipse.jetty.http2.client.HTTP2Client http2 = new org.eclipse.jetty.http2.client.HTTP2Client();
     HttpClient client = new HttpClient(new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(http2));
     client.setSslContextFactory(ssl);
@@ -262,6 +272,170 @@ class TlsListenerTest extends BalancerTestBase {
     } finally {
       withStrangerCertificate.stop();
     }
+  }
+
+  /** Every value the backend that answered {@code response} got for {@code header}. */
+  private List<String> seenByBackend(ContentResponse response, String header) {
+    return backends.get(response.getHeaders().get("X-Backend")).lastHeaderValues.getOrDefault(header, List.of());
+  }
+
+  @Test
+  void optionalClientAuthServesClientsWithoutACertificateAndForwardsAVerifiedOne() throws Exception {
+    Path clientCa = ca.writeCertificate(dir.resolve("clients.pem"));
+    startWith(https(pem(write(siteA, "a", KeyForm.PKCS8)).clientCa(clientCa).clientAuth(ListenerSpec.Tls.ClientAuth.OPTIONAL).build()));
+    String url = "https://a.test:" + balancer.port() + "/";
+    String forged = "Hash=00;Subject=\"CN=admin\"";
+
+    // No certificate: served, and a forged header of the client's own does not reach the target.
+    ContentResponse anonymous = http.newRequest(url).headers(h -> h.put(ForwardedClientCert.HEADER, forged)).send();
+    assertThat(anonymous.getStatus()).isEqualTo(200);
+    assertThat(seenByBackend(anonymous, "x-forwarded-client-cert")).isEmpty();
+
+    // A certificate from the client CA: served, and the target gets it, once, instead of the forged one.
+    Issued client = ca.issueClient("client-1", KeyKind.EC, "spiffe://test/client-1");
+    KeyStore clientKeys = KeyStore.getInstance(client.writePkcs12(dir.resolve("client.p12"), "client", "secret").toFile(), "secret".toCharArray());
+    HttpClient withCertificate = httpsClient(clientKeys, "secret");
+    try {
+      for (int i = 0; i < 2; i++) { // the second request reads the value cached on the TLS session
+        ContentResponse response = withCertificate.newRequest(url).headers(h -> h.put(ForwardedClientCert.HEADER, forged)).send();
+        assertThat(response.getStatus()).isEqualTo(200);
+        assertThat(seenByBackend(response, "x-forwarded-client-cert")).containsExactly(ForwardedClientCert.of(client.certificate()));
+        assertThat(seenByBackend(response, "x-forwarded-client-cert").get(0)).contains(";URI=spiffe://test/client-1");
+      }
+    } finally {
+      withCertificate.stop();
+    }
+    // Over h2 the same: the certificate belongs to the connection every stream comes in on.
+    HttpClient h2WithCertificate = h2Client(clientKeys, "secret");
+    try {
+      ContentResponse response = h2WithCertificate.newRequest(url).headers(h -> h.put(ForwardedClientCert.HEADER, forged)).send();
+      assertThat(response.getVersion()).isEqualTo(org.eclipse.jetty.http.HttpVersion.HTTP_2);
+      assertThat(seenByBackend(response, "x-forwarded-client-cert")).containsExactly(ForwardedClientCert.of(client.certificate()));
+    } finally {
+      h2WithCertificate.stop();
+    }
+    // The JDK's client only offers a certificate from a CA the server named: one from another CA stays
+    // home and the client is anonymous (curl, which sends it anyway, is refused: see the curl test).
+    Issued stranger = TestPki.newCa("Stranger CA").issueClient("intruder", KeyKind.RSA);
+    KeyStore strangerKeys = KeyStore.getInstance(stranger.writePkcs12(dir.resolve("stranger.p12"), "s", "secret").toFile(), "secret".toCharArray());
+    HttpClient withStrangerCertificate = httpsClient(strangerKeys, "secret");
+    try {
+      ContentResponse response = withStrangerCertificate.GET(url);
+      assertThat(response.getStatus()).isEqualTo(200);
+      assertThat(seenByBackend(response, "x-forwarded-client-cert")).isEmpty();
+    } finally {
+      withStrangerCertificate.stop();
+    }
+  }
+
+  @Test
+  void withoutAClientCaNoCertificateIsForwardedAndAClientsHeaderIsDropped() throws Exception {
+    startWith(https(pem(write(siteA, "a", KeyForm.PKCS8)).build()));
+
+    ContentResponse response = http.newRequest("https://a.test:" + balancer.port() + "/")
+        .headers(h -> h.put(ForwardedClientCert.HEADER, "Hash=00")).send();
+
+    assertThat(response.getStatus()).isEqualTo(200);
+    assertThat(seenByBackend(response, "x-forwarded-client-cert")).isEmpty();
+  }
+
+  @Test
+  void curlWithAndWithoutACertificateAgainstOptionalAndRequiredClientAuth() throws Exception {
+    assumeTrue(onPath("curl"), "curl is not installed (CI installs it)");
+    Path caFile = ca.writeCertificate(dir.resolve("ca.pem"));
+    Issued client = ca.issueClient("curl-client", KeyKind.RSA);
+    Path clientCert = client.writeChain(dir.resolve("client.crt"));
+    Path clientKey = client.writeKey(dir.resolve("client.key"), KeyForm.PKCS8);
+    Issued intruder = TestPki.newCa("Stranger CA").issueClient("intruder", KeyKind.EC);
+    Path strangerCert = intruder.writeChain(dir.resolve("stranger.crt"));
+    Path strangerKey = intruder.writeKey(dir.resolve("stranger.key"), KeyForm.PKCS8);
+    startWith(https(pem(write(siteA, "a", KeyForm.PKCS8)).clientCa(caFile).clientAuth(ListenerSpec.Tls.ClientAuth.OPTIONAL).build()),
+        https(pem(write(siteA, "a2", KeyForm.PKCS8)).clientCa(caFile).build()));
+    List<String> curl = List.of("curl", "-sS", "-i", "--http1.1", "--cacert", caFile.toString());
+
+    for (int listener = 0; listener < 2; listener++) {
+      int port = balancer.port(listener);
+      List<String> target = List.of("--resolve", "a.test:" + port + ":127.0.0.1", "https://a.test:" + port + "/");
+      String withCert = run(concat(curl, List.of("--cert", clientCert.toString(), "--key", clientKey.toString()), target), null);
+      assertThat(withCert).as("listener %s with a certificate", listener).startsWith("HTTP/1.1 200");
+      String backend = withCert.substring(withCert.indexOf("\r\n\r\n") + 4);
+      assertThat(backends.get(backend).lastHeaders.get("x-forwarded-client-cert")).isEqualTo(ForwardedClientCert.of(client.certificate()))
+          .contains("Subject=\"CN=curl-client\"");
+
+      // A certificate the client CA did not issue, sent anyway: the handshake fails, optional or not.
+      String stranger = run(concat(curl, List.of("--cert", strangerCert.toString(), "--key", strangerKey.toString()), target), null);
+      assertThat(stranger).as("listener %s with a stranger's certificate", listener).doesNotContain("HTTP/1.1 200").contains("curl: (");
+
+      String without = run(concat(curl, target), null);
+      if (listener == 0) {
+        assertThat(without).as("optional, no certificate").startsWith("HTTP/1.1 200");
+        assertThat(backends.get(without.substring(without.indexOf("\r\n\r\n") + 4)).lastHeaders).doesNotContainKey("x-forwarded-client-cert");
+      } else {
+        assertThat(without).as("required, no certificate").doesNotContain("HTTP/1.1 200").contains("curl: (");
+      }
+    }
+  }
+
+  @SafeVarargs
+  private static List<String> concat(List<String>... parts) {
+    List<String> all = new ArrayList<>();
+    for (List<String> part : parts) {
+      all.addAll(part);
+    }
+    return all;
+  }
+
+  @Test
+  void clientAuthWithoutAClientCaIsRefusedWhenBuilt() throws Exception {
+    PemPair pair = write(siteA, "a", KeyForm.PKCS8);
+    assertThatThrownBy(() -> pem(pair).clientAuth(ListenerSpec.Tls.ClientAuth.OPTIONAL).build())
+        .isInstanceOf(IllegalStateException.class).hasMessage("clientAuth OPTIONAL needs a clientCa to verify client certificates with");
+    assertThat(pem(pair).build().clientAuth()).isEmpty();
+    assertThat(pem(pair).clientCa(pair.certificate()).build().clientAuth()).contains(ListenerSpec.Tls.ClientAuth.REQUIRED);
+  }
+
+  @Test
+  void aKeyStoreAndItsPasswordFileRotatedTogetherAreReloadedAsAPair() throws Exception {
+    Path p12 = siteB.writePkcs12(dir.resolve("balancer.p12"), "site", "first-password");
+    Path passwordFile = Files.writeString(dir.resolve("keystore-password.txt"), "first-password\n");
+    startWith(https(ListenerSpec.Tls.builder(ServerCertificates.keyStore(p12, passwordFile)).build()));
+    int port = balancer.port();
+    try (HttpsProbe probe = HttpsProbe.connect(port, "b.test", trust())) {
+      assertThat(probe.peer()).isEqualTo(siteB.certificate());
+    }
+    Issued renewed = ca.issueServer("b.test", KeyKind.RSA, Duration.ofDays(90), "b.test");
+
+    // The password file first: it does not open the running key store, so the running certificate stays.
+    Files.writeString(passwordFile, "second-password\n");
+    certificateScheduler.advance(Duration.ofSeconds(5));
+    try (HttpsProbe during = HttpsProbe.connect(port, "b.test", trust())) {
+      assertThat(during.peer()).isEqualTo(siteB.certificate());
+      assertThat(during.get("b.test", "/")).startsWith("HTTP/1.1 200");
+    }
+    assertThat(balancer.tls(0).pendingReloadProblem()).as("what was warned about")
+        .isEqualTo(p12 + ": the password in " + passwordFile + " does not open this key store");
+    // ... and it is tried again at every poll: the key store arrives, the pair is swapped in.
+    renewed.writePkcs12(p12, "site", "second-password");
+    certificateScheduler.advance(Duration.ofSeconds(5));
+    try (HttpsProbe after = HttpsProbe.connect(port, "b.test", trust())) {
+      assertThat(after.peer()).isEqualTo(renewed.certificate());
+      assertThat(after.get("b.test", "/")).startsWith("HTTP/1.1 200");
+    }
+    assertThat(balancer.tls(0).pendingReloadProblem()).isNull();
+
+    // The other order: the key store first (not opened by the old password), then the password.
+    Issued third = ca.issueServer("b.test", KeyKind.EC, Duration.ofDays(90), "b.test");
+    third.writePkcs12(p12, "site", "third-password");
+    certificateScheduler.advance(Duration.ofSeconds(5));
+    try (HttpsProbe during = HttpsProbe.connect(port, "b.test", trust())) {
+      assertThat(during.peer()).isEqualTo(renewed.certificate());
+    }
+    Files.writeString(passwordFile, "third-password");
+    certificateScheduler.advance(Duration.ofSeconds(5));
+    try (HttpsProbe after = HttpsProbe.connect(port, "b.test", trust())) {
+      assertThat(after.peer()).isEqualTo(third.certificate());
+    }
+    assertThat(certificateScheduler.pending()).as("the poll keeps running").isEqualTo(1);
   }
 
   @Test

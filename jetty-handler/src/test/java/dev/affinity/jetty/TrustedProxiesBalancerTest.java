@@ -119,6 +119,60 @@ class TrustedProxiesBalancerTest extends BalancerTestBase {
   }
 
   @OverBothPaths
+  void aProxyV2SslTlvMakesTheRequestHttps(TargetPath path) throws Exception {
+    start(path, TrustedProxies.of("127.0.0.1"), true);
+
+    // As HAProxy's send-proxy-v2-ssl: PP2_CLIENT_SSL, verify 0, PP2_SUBTYPE_SSL_VERSION "TLSv1.3".
+    byte[] ssl = {0x01, 0, 0, 0, 0, 0x21, 0, 7, 'T', 'L', 'S', 'v', '1', '.', '3'};
+    String answer = send("127.0.0.1", v2Proxy(new byte[] {(byte) 198, 51, 100, 7}, 40003, tlv(0x20, ssl)), get("/"));
+
+    assertThat(answer).startsWith("HTTP/1.1 200 ").containsPattern("(?i)set-cookie: AFFINITY=[^\r]*; Secure");
+    assertThat(lastSent().get("x-forwarded-proto")).containsExactly("https");
+    assertThat(lastSent().get("x-forwarded-for")).containsExactly("198.51.100.7");
+    assertThat(lastSent().get("forwarded")).singleElement().asString().endsWith(";proto=https");
+    path.assertTaken(balancer.balancer());
+  }
+
+  @OverBothPaths
+  void aProxyV2SslTlvWithoutTheClientSslFlagIsPlainHttp(TargetPath path) throws Exception {
+    start(path, TrustedProxies.of("127.0.0.1"), true);
+
+    // An NLB TCP listener's TLVs (here an AWS-style 0xEA and an SSL TLV whose client flags are 0) say no TLS.
+    byte[] tlvs = concat(tlv(0xEA, new byte[] {0x01, 'v', 'p', 'c', 'e'}), tlv(0x20, new byte[] {0, 0, 0, 0, 0}));
+    String answer = send("127.0.0.1", v2Proxy(new byte[] {(byte) 198, 51, 100, 8}, 40004, tlvs), get("/"));
+
+    assertThat(answer).startsWith("HTTP/1.1 200 ").containsPattern("(?i)set-cookie: AFFINITY=").doesNotContain("Secure");
+    assertThat(lastSent().get("x-forwarded-proto")).containsExactly("http");
+  }
+
+  @Test
+  void aMalformedSslTlvFromATrustedProxyClosesTheConnectionWithoutAnAnswer() throws Exception {
+    start(TargetPath.DIRECT_RELAY, TrustedProxies.of("127.0.0.1"), true);
+
+    // Empty, and a sub-TLV running past its TLV: Jetty's parser fails on both before any request is read.
+    for (byte[] bad : List.of(new byte[0], new byte[] {0x01, 0, 0, 0, 0, 0x21, 0x7F, 0x7F})) {
+      String answer = send("127.0.0.1", v2Proxy(new byte[] {(byte) 198, 51, 100, 9}, 40005, tlv(0x20, bad)), get("/"));
+      assertThat(answer).as("answer to an SSL TLV of %s bytes", bad.length).isEmpty();
+    }
+    assertThat(target.heads).isEmpty();
+    // The listener still serves the next, well-formed connection.
+    assertThat(send("127.0.0.1", v2Proxy(new byte[] {(byte) 198, 51, 100, 9}, 40006), get("/"))).startsWith("HTTP/1.1 200 ");
+  }
+
+  @OverBothPaths
+  void aTrustedProxysClientCertificateHeaderIsPassedOnAndAnyoneElsesDropped(TargetPath path) throws Exception {
+    start(path, TrustedProxies.of("127.0.0.1"), false);
+    String xfcc = "Hash=ab12;Subject=\"CN=client,O=Shop\";URI=spiffe://shop/cart";
+
+    assertThat(send("127.0.0.1", null, get("/", "X-Forwarded-Client-Cert: " + xfcc))).startsWith("HTTP/1.1 200 ");
+    assertThat(lastSent().get("x-forwarded-client-cert")).containsExactly(xfcc);
+
+    assertThat(send("127.0.0.2", null, get("/", "x-forwarded-client-cert: " + xfcc))).startsWith("HTTP/1.1 200 ");
+    assertThat(lastSent()).doesNotContainKey("x-forwarded-client-cert");
+    path.assertTaken(balancer.balancer());
+  }
+
+  @OverBothPaths
   void aProxyV2LocalHealthCheckIsADirectConnectionFromThePeer(TargetPath path) throws Exception {
     start(path, TrustedProxies.of("127.0.0.1"), true);
 
@@ -182,10 +236,24 @@ class TrustedProxiesBalancerTest extends BalancerTestBase {
 
   /** PROXY v2, command PROXY, TCP over IPv4. */
   static byte[] v2Proxy(byte[] source, int sourcePort) {
-    ByteBuffer b = ByteBuffer.allocate(16 + 12);
-    b.put(V2_SIGNATURE).put((byte) 0x21).put((byte) 0x11).putShort((short) 12);
+    return v2Proxy(source, sourcePort, new byte[0]);
+  }
+
+  /** PROXY v2, command PROXY, TCP over IPv4, then {@code tlvs} (see {@link #tlv}). */
+  static byte[] v2Proxy(byte[] source, int sourcePort, byte[] tlvs) {
+    ByteBuffer b = ByteBuffer.allocate(16 + 12 + tlvs.length);
+    b.put(V2_SIGNATURE).put((byte) 0x21).put((byte) 0x11).putShort((short) (12 + tlvs.length));
     b.put(source).put(new byte[] {127, 0, 0, 1}).putShort((short) sourcePort).putShort((short) 80);
-    return b.array();
+    return b.put(tlvs).array();
+  }
+
+  /** One PROXY v2 TLV: type, 16-bit length, value. */
+  static byte[] tlv(int type, byte[] value) {
+    return ByteBuffer.allocate(3 + value.length).put((byte) type).putShort((short) value.length).put(value).array();
+  }
+
+  static byte[] concat(byte[] a, byte[] b) {
+    return ByteBuffer.allocate(a.length + b.length).put(a).put(b).array();
   }
 
   /** PROXY v2, command LOCAL (a load balancer's own connection, say a health check): no addresses. */

@@ -12,10 +12,16 @@ import dev.affinity.cookie.AffinityCookies;
 import dev.affinity.cookie.AffinityTicket;
 import dev.affinity.cookie.CookiePolicy;
 import dev.affinity.cookie.Expiry;
+import dev.affinity.tls.ForwardedClientCert;
+import dev.affinity.tls.PemPair;
+import dev.affinity.tls.ServerCertificates;
+import dev.affinity.tls.TestPki;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.KeyStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,6 +41,7 @@ import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.FutureCallback;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.websocket.core.CloseStatus;
 import org.eclipse.jetty.websocket.core.Configuration;
 import org.eclipse.jetty.websocket.core.CoreSession;
@@ -48,6 +55,7 @@ import org.eclipse.jetty.websocket.core.client.WebSocketCoreClient;
 import org.eclipse.jetty.websocket.core.exception.UpgradeException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** WebSocket traffic through the balancer over real sockets: real Jetty echo targets, a real websocket-core client. */
 class WebSocketProxyTest extends BalancerTestBase {
@@ -295,7 +303,8 @@ class WebSocketProxyTest extends BalancerTestBase {
   @Test
   void newClientGetsItsCookieOnThe101AndTheTargetGetsForwardingHeaders() throws Exception {
     startWebSockets("a", "b", "c");
-    Endpoint e = connect("JSESSIONID=app-session", Map.of(AffinityBalancer.PREVIOUS_TARGET_HEADER, "evil"));
+    Endpoint e = connect("JSESSIONID=app-session", Map.of(AffinityBalancer.PREVIOUS_TARGET_HEADER, "evil",
+        "X-Forwarded-Client-Cert", "Hash=00;Subject=\"CN=admin\""));
     e.connected.get(WAIT_SECONDS, TimeUnit.SECONDS);
     assertThat(e.upgradeStatus).isEqualTo(101);
     String cookie = setCookie(e, "AFFINITY");
@@ -307,6 +316,8 @@ class WebSocketProxyTest extends BalancerTestBase {
     assertThat(cookies.read(jar, "AFFINITY")).get().extracting(AffinityTicket::targetId).isEqualTo(target);
     // The client cannot say where it came from; its cookies and the forwarding headers reach the target.
     assertThat(e.ask("previous")).isEqualTo("-");
+    // Nor which certificate it has: that is the balancer's to say, after a TLS handshake it verified.
+    assertThat(e.ask("header:X-Forwarded-Client-Cert")).isEqualTo("-");
     assertThat(e.ask("header:Cookie")).contains("JSESSIONID=app-session");
     assertThat(e.ask("header:X-Forwarded-For")).isEqualTo("127.0.0.1");
     assertThat(e.ask("header:X-Forwarded-Proto")).isEqualTo("http");
@@ -314,6 +325,46 @@ class WebSocketProxyTest extends BalancerTestBase {
     assertThat(e.ask("header:Forwarded")).matches("by=127\\.0\\.0\\.1;for=127\\.0\\.0\\.1;host=\"127\\.0\\.0\\.1:\\d+\";proto=http");
     // The same cookie over HTTP reaches the same target.
     assertThat(jar.get("/").getContentAsString()).isEqualTo(target);
+  }
+
+  @Test
+  void aWssUpgradeWithAVerifiedClientCertificateCarriesItToTheTarget(@TempDir Path dir) throws Exception {
+    TestPki ca = TestPki.newCa("WebSocket CA");
+    TestPki.Issued site = ca.issueServer("ws.test", TestPki.KeyKind.EC, Duration.ofDays(30), "127.0.0.1");
+    TestPki.Issued client = ca.issueClient("ws-client", TestPki.KeyKind.EC, "spiffe://test/ws-client");
+    webSocketBackends = WebSocketBackends.start("a");
+    AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
+    cookies = AffinityCookies.of(codec, CookiePolicy.defaults());
+    Router router = Router.builder(cookies).group(TargetGroup.builder("web").target("a", webSocketBackends.uri("a"), 1).build()).build();
+    PemPair pair = new PemPair(site.writeChain(dir.resolve("site.crt")), site.writeKey(dir.resolve("site.key"), TestPki.KeyForm.PKCS8));
+    ListenerSpec.Tls tls = ListenerSpec.Tls.builder(ServerCertificates.pem(List.of(pair)))
+        .clientCa(ca.writeCertificate(dir.resolve("clients.pem"))).clientAuth(ListenerSpec.Tls.ClientAuth.OPTIONAL).build();
+    balancer = AffinityServer.builder(router, counters).clock(clock)
+        .listener(ListenerSpec.builder().host("127.0.0.1").port(0).tls(tls).build()).build().start();
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("ca", ca.certificate());
+    SslContextFactory.Client ssl = new SslContextFactory.Client();
+    ssl.setTrustStore(trust);
+    ssl.setKeyStore(KeyStore.getInstance(client.writePkcs12(dir.resolve("client.p12"), "c", "secret").toFile(), "secret".toCharArray()));
+    ssl.setKeyStorePassword("secret");
+    HttpClient webSocketHttp = new HttpClient();
+    webSocketHttp.setSslContextFactory(ssl);
+    webSocketHttp.setHttpCookieStore(new HttpCookieStore.Empty());
+    webSocketClient = new WebSocketCoreClient(webSocketHttp, new WebSocketComponents());
+    webSocketClient.start();
+
+    Endpoint endpoint = new Endpoint();
+    CoreClientUpgradeRequest request = CoreClientUpgradeRequest.from(webSocketClient,
+        URI.create("wss://127.0.0.1:" + balancer.port() + "/chat"), endpoint);
+    request.headers(h -> h.put("X-Forwarded-Client-Cert", "Hash=00"));
+    endpoint.connected = webSocketClient.connect(request);
+    endpoints.add(endpoint);
+    endpoint.connected.get(WAIT_SECONDS, TimeUnit.SECONDS);
+
+    assertThat(endpoint.ask("header:X-Forwarded-Client-Cert")).isEqualTo(ForwardedClientCert.of(client.certificate()))
+        .contains(";URI=spiffe://test/ws-client");
+    assertThat(endpoint.ask("header:X-Forwarded-Proto")).isEqualTo("https");
   }
 
   @Test

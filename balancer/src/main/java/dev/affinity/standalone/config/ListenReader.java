@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
 final class ListenReader {
   private static final Pattern HOST = Pattern.compile("[A-Za-z0-9._:%\\[\\]-]{1,253}");
   static final Schema CERTIFICATE = Schema.keys("cert", "key");
-  static final Schema TLS = Schema.keys("certificates", "protocols", "clientCa", "keystore", "password")
+  static final Schema TLS = Schema.keys("certificates", "protocols", "clientCa", "clientAuth", "keystore", "password")
       .listOf("certificates", CERTIFICATE);
   static final Schema SCHEMA = Schema.keys("host", "port", "tls", "proxyProtocol", "http2").map("tls", TLS);
   static final Schema LISTENER = Schema.keys("host", "port", "tls", "redirectToHttps", "proxyProtocol", "http2").map("tls", TLS);
@@ -111,6 +111,7 @@ final class ListenReader {
     List<PemPair> certificates = new ArrayList<>();
     Path keystore = null;
     String password = null;
+    Path passwordFile = null;
     if (pem) {
       if (t.has("password")) {
         throw t.get("password").error("goes with keystore; PEM keys are read unencrypted");
@@ -126,7 +127,10 @@ final class ListenReader {
     } else {
       YamlNode keystoreNode = t.get("keystore");
       keystore = keystoreNode.filePath();
-      password = t.required("password", "the key store password: inline, { file: PATH } or { env: NAME }").secret();
+      YamlNode passwordNode = t.required("password", "the key store password: inline, { file: PATH } or { env: NAME }");
+      password = passwordNode.secret();
+      // From a file, the listener re-reads the password with the key store, so both can be rotated.
+      passwordFile = passwordNode.secretFile();
       try {
         ServerCertificates.keyStore(keystore, password).load();
       } catch (KeyMaterialException e) {
@@ -147,7 +151,20 @@ final class ListenReader {
         throw caNode.error(e.getMessage());
       }
     }
-    return new TlsConfig(certificates, keystore, password, protocols, clientCa);
+    TlsConfig.ClientAuth clientAuth = null;
+    if (t.has("clientAuth")) {
+      YamlNode authNode = t.get("clientAuth");
+      String value = authNode.string();
+      clientAuth = switch (value) {
+        case "required" -> TlsConfig.ClientAuth.REQUIRED;
+        case "optional" -> TlsConfig.ClientAuth.OPTIONAL;
+        default -> throw authNode.error("must be required or optional, got " + YamlNode.quote(value));
+      };
+      if (clientCa == null) {
+        throw authNode.error("needs clientCa: the CAs that client certificates must chain to");
+      }
+    }
+    return new TlsConfig(certificates, keystore, password, passwordFile, protocols, clientCa, clientAuth);
   }
 
   private static PemPair pemPair(YamlNode entry) {

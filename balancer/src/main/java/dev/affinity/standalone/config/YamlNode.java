@@ -313,6 +313,18 @@ class YamlNode {
     return secret;
   }
 
+  /**
+   * The file a {@link #secret} is read from ({@code { file: PATH }}), resolved as {@link #secret} does,
+   * or {@code null} when it is inline or from the environment. Call after {@link #secret} has checked it.
+   */
+  Path secretFile() {
+    if (!isMap()) {
+      return null;
+    }
+    Mapping m = map(SECRET);
+    return m.has("file") ? m.get("file").filePath() : null;
+  }
+
   private void checkTag() {
     Tag tag = node.getTag();
     if (!PLAIN_TAGS.contains(tag)) {

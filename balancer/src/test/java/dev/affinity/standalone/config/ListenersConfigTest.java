@@ -64,8 +64,36 @@ class ListenersConfigTest {
   void listenTlsTakesAKeyStoreWhosePasswordComesFromAFile() throws Exception {
     BalancerConfig config = load("listen: { port: 8443, tls: { keystore: balancer.p12, password: { file: keystore-password.txt } } }\n");
     assertThat(config.listeners()).containsExactly(new Listen("127.0.0.1", 8443,
-        new TlsConfig(List.of(), dir.resolve("balancer.p12"), "changeit", List.of("TLSv1.3", "TLSv1.2"), null)));
+        new TlsConfig(List.of(), dir.resolve("balancer.p12"), "changeit", dir.resolve("keystore-password.txt"), List.of("TLSv1.3", "TLSv1.2"),
+            null, null)));
     assertThat(config.listen().tls().toString()).doesNotContain("changeit");
+    // Inline, there is no file to follow.
+    assertThat(load("listen: { port: 8443, tls: { keystore: balancer.p12, password: changeit } }\n").listen().tls().passwordFile()).isNull();
+  }
+
+  @Test
+  void aRotatedPasswordFileIsNotAListenerChange() {
+    TlsConfig before = new TlsConfig(List.of(), dir.resolve("balancer.p12"), "one", dir.resolve("pw.txt"), TlsConfig.DEFAULT_PROTOCOLS, null, null);
+    TlsConfig after = new TlsConfig(List.of(), dir.resolve("balancer.p12"), "two", dir.resolve("pw.txt"), TlsConfig.DEFAULT_PROTOCOLS, null, null);
+    assertThat(after).isEqualTo(before).hasSameHashCodeAs(before);
+    assertThat(new TlsConfig("balancer.p12", "one")).isNotEqualTo(new TlsConfig("balancer.p12", "two"));
+  }
+
+  @Test
+  void clientAuthIsRequiredByDefaultOrOptionalAndNeedsAClientCa() throws Exception {
+    String pem = "certificates: [ { cert: site.crt, key: site.key } ]";
+    assertThat(load("listen: { port: 8443, tls: { " + pem + ", clientCa: clients.pem } }\n").listen().tls().clientAuth())
+        .isEqualTo(TlsConfig.ClientAuth.REQUIRED);
+    assertThat(load("listen: { port: 8443, tls: { " + pem + ", clientCa: clients.pem, clientAuth: required } }\n").listen().tls().clientAuth())
+        .isEqualTo(TlsConfig.ClientAuth.REQUIRED);
+    assertThat(load("listeners:\n  - { port: 8443, tls: { " + pem + ", clientCa: clients.pem, clientAuth: optional } }\n")
+        .listeners().get(0).tls().clientAuth()).isEqualTo(TlsConfig.ClientAuth.OPTIONAL);
+    assertThat(load("listen: { port: 8443, tls: { " + pem + " } }\n").listen().tls().clientAuth()).isNull();
+
+    refused("listen:\n  tls:\n    " + pem + "\n    clientAuth: optional\n", 4, "listen.tls.clientAuth",
+        "needs clientCa: the CAs that client certificates must chain to");
+    refused("listeners:\n  - port: 8443\n    tls:\n      " + pem + "\n      clientCa: clients.pem\n      clientAuth: want\n", 6,
+        "listeners[0].tls.clientAuth", "must be required or optional, got \"want\"");
   }
 
   @Test
