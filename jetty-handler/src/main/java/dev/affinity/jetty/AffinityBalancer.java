@@ -373,16 +373,18 @@ public class AffinityBalancer extends ProxyHandler {
           "CONNECT is not supported: this is a reverse proxy.\n", null);
       return true;
     }
+    ClientOrigin relayed = relayedOrigin(clientToProxyRequest);
+    ExchangeNote note = ExchangeNote.start(clientToProxyRequest, relayed);
     Attempt.Next tooLarge = forwarder.refuseLength(clientToProxyRequest.getLength());
     if (tooLarge != null) {
       writeAnswer(proxyToClientResponse, proxyToClientCallback, tooLarge);
       return true;
     }
-    ClientOrigin relayed = relayedOrigin(clientToProxyRequest);
     // Secure follows the client's scheme: behind a trusted TLS terminator, https though the socket is plain.
     boolean secure = relayed != null ? relayed.isSecure() : clientToProxyRequest.isSecure();
     Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), secure,
         clientToProxyRequest.getMethod(), isBodyless(clientToProxyRequest));
+    note.decided(attempt);
     if (attempt.target() == null) {
       answer(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
       return true;
@@ -394,7 +396,7 @@ public class AffinityBalancer extends ProxyHandler {
       LOG.debug("{} C2P {} {} from {} -> {}", requestId(clientToProxyRequest), clientToProxyRequest.getMethod(),
           clientToProxyRequest.getHttpURI().getPathQuery(), ClientOrigins.clientForLog(clientToProxyRequest, relayed), attempt);
     }
-    forward(new Exchange(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, relayed, attempt), false);
+    forward(new Exchange(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, note, attempt), false);
     return true;
   }
 
@@ -421,6 +423,7 @@ public class AffinityBalancer extends ProxyHandler {
    */
   private void forward(Exchange exchange, boolean sameTarget) {
     Attempt attempt = exchange.attempt;
+    exchange.note.sending(attempt);
     if (directRelay && isDirectlyRelayable(exchange.clientToProxyRequest, attempt)) {
       ManagedSelector selector = selectorFor(exchange.clientToProxyRequest);
       if (selector != null) {
@@ -467,16 +470,19 @@ public class AffinityBalancer extends ProxyHandler {
     final String pathQuery;
     /** The client as a trusted proxy described it; {@code null} when the peer is the client. */
     final ClientOrigin relayed;
+    /** What the access log and metrics will read of this exchange, and its trace. */
+    final ExchangeNote note;
     volatile Attempt attempt;
     /** The client's body could not be read to the end (set by {@link ReplayableContent}). */
     volatile boolean clientBodyFailed;
     /** ... because it grew past the body limit. */
     volatile boolean bodyTooLarge;
 
-    Exchange(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, ClientOrigin relayed,
+    Exchange(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, ExchangeNote note,
         Attempt attempt) {
       this.clientToProxyRequest = clientToProxyRequest;
-      this.relayed = relayed;
+      this.note = note;
+      this.relayed = note.relayed;
       this.proxyToClientResponse = proxyToClientResponse;
       this.proxyToClientCallback = proxyToClientCallback;
       this.pathQuery = upstreamPathQuery(clientToProxyRequest);
@@ -532,7 +538,8 @@ public class AffinityBalancer extends ProxyHandler {
     void send(TargetConnection kept) {
       Request clientToProxyRequest = exchange.clientToProxyRequest;
       RequestHead requestHead = new RequestHead(clientToProxyRequest.getMethod(), exchange.pathQuery);
-      Upstream.toTarget(clientToProxyRequest, exchange.relayed, attempt, getViaHost(), false, requestHead::header);
+      Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt, getViaHost(), false,
+          requestHead::header);
       requestHead.end();
       URI origin = attempt.target().uri();
       long silenceLimitMillis = upstreamTimeout.toMillis();
@@ -596,6 +603,7 @@ public class AffinityBalancer extends ProxyHandler {
 
   /** The target's status and end-to-end headers on the client's response, then the affinity cookies (both paths). */
   private static void copyTargetResponse(Exchange exchange, Attempt attempt, int status, HttpFields targetHeaders) {
+    exchange.note.answered(status);
     Response proxyToClientResponse = exchange.proxyToClientResponse;
     proxyToClientResponse.setStatus(status);
     Upstream.toClient(targetHeaders, proxyToClientResponse.getHeaders());
@@ -616,7 +624,8 @@ public class AffinityBalancer extends ProxyHandler {
     org.eclipse.jetty.client.Request proxyToServerRequest = client.newRequest(uri).method(clientToProxyRequest.getMethod());
     JettyInternals.linkForInterimResponses(proxyToServerRequest, clientToProxyRequest, proxyToClientResponse);
     proxyToServerRequest.attribute(EXCHANGE, exchange);
-    proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, exchange.relayed, attempt, getViaHost(), false,
+    proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt,
+        getViaHost(), false,
         headers::add));
     if (!isBodyless(clientToProxyRequest) || clientToProxyRequest.getLength() > 0) {
       if (HttpHeaderValue.CONTINUE.is(clientToProxyRequest.getHeaders().get(HttpHeader.EXPECT))) {

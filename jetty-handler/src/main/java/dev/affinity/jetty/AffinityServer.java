@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.cookie.CodecCounters;
+import dev.affinity.observe.ExchangeObserver;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
@@ -182,6 +183,9 @@ public final class AffinityServer {
     // Jetty stops accepting (the kernel's backlog holds new clients) until a connection closes.
     server.addBean(new NetworkConnectionLimit(limits.maxConnections(), connectors.toArray(new Connector[0])));
     server.addBean(healthChecker, true);
+    if (!b.observers.isEmpty()) {
+      server.setRequestLog(new ExchangeRecorder(b.observers));
+    }
   }
 
   /**
@@ -338,6 +342,7 @@ public final class AffinityServer {
     private boolean adminLoopbackOnly = true;
     private Integer adminPort;
     private Limits limits = Limits.defaults();
+    private final List<ExchangeObserver> observers = new ArrayList<>();
     private Scheduler requestHeadTimer;
     private Clock clock = Clock.systemUTC();
     private AdminHandlerFactory adminHandlerFactory = AdminHandler::new;
@@ -444,6 +449,15 @@ public final class AffinityServer {
         throw new IllegalArgumentException("admin port must be between 0 and 65535, got " + port);
       }
       this.adminPort = port;
+      return this;
+    }
+
+    /**
+     * Told of every finished request, whoever answered it: the access log ({@link dev.affinity.observe.AccessLog}),
+     * request metrics. Called in the order added, on the thread that finished the exchange.
+     */
+    public Builder observe(ExchangeObserver observer) {
+      observers.add(requireNonNull(observer, "observer"));
       return this;
     }
 

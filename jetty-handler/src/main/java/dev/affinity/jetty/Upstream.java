@@ -3,6 +3,7 @@ package dev.affinity.jetty;
 import dev.affinity.balancer.Attempt;
 import dev.affinity.balancer.ClientOrigin;
 import dev.affinity.balancer.Forwarder;
+import dev.affinity.observe.RequestTrace;
 import dev.affinity.tls.ForwardedClientCert;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -81,8 +82,8 @@ final class Upstream {
    *
    * @param relayed the client as a trusted proxy described it, or {@code null} when the peer is not one
    */
-  static void toTarget(Request clientToProxyRequest, ClientOrigin relayed, Attempt attempt, String viaHost, boolean webSocket,
-      HeaderSink sink) {
+  static void toTarget(Request clientToProxyRequest, ClientOrigin relayed, RequestTrace trace, Attempt attempt, String viaHost,
+      boolean webSocket, HeaderSink sink) {
     HttpFields clientHeaders = clientToProxyRequest.getHeaders();
     Set<String> connectionListed = connectionListed(clientHeaders);
     String remote = Request.getRemoteAddr(clientToProxyRequest);
@@ -98,7 +99,10 @@ final class Upstream {
         continue;
       }
       if (header == null) {
-        if (!Forwarder.PREVIOUS_TARGET_HEADER.equalsIgnoreCase(field.getName())
+        String name = field.getName();
+        // The exchange's trace replaces the client's (RequestTrace kept what deserved keeping).
+        if (!Forwarder.PREVIOUS_TARGET_HEADER.equalsIgnoreCase(name)
+            && !RequestTrace.TRACEPARENT_HEADER.equalsIgnoreCase(name) && !RequestTrace.REQUEST_ID_HEADER.equalsIgnoreCase(name)
             && !(webSocket && WEBSOCKET_HANDSHAKE.contains(field.getLowerCaseName()))
             && (keepChain || !ForwardedClientCert.HEADER.equalsIgnoreCase(field.getName()))) {
           sink.add(field);
@@ -148,6 +152,8 @@ final class Upstream {
     if (previous != null) {
       sink.add(new HttpField(Forwarder.PREVIOUS_TARGET_HEADER, previous));
     }
+    sink.add(new HttpField(RequestTrace.REQUEST_ID_HEADER, trace.requestId()));
+    sink.add(new HttpField(RequestTrace.TRACEPARENT_HEADER, trace.traceparent()));
     // The same Via and Forwarded values as Jetty's ProxyHandler, without its per-request String.format
     // and stream joins (4 % of a core in a profile).
     String protocol = clientToProxyRequest.getConnectionMetaData().getProtocol();

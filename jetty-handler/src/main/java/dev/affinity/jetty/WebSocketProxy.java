@@ -255,7 +255,9 @@ public class WebSocketProxy extends Handler.Abstract {
     }
     ClientOrigin relayed = balancer.relayedOrigin(clientToProxyRequest);
     boolean secure = relayed != null ? relayed.isSecure() : clientToProxyRequest.isSecure();
+    ExchangeNote note = ExchangeNote.start(clientToProxyRequest, relayed);
     Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), secure, "GET", true);
+    note.decided(attempt);
     if (attempt.target() == null) {
       balancer.answer(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
       return true;
@@ -263,7 +265,7 @@ public class WebSocketProxy extends Handler.Abstract {
     if (attempt.movedClient()) {
       balancer.onStickinessBroken(clientToProxyRequest, attempt.decision());
     }
-    connectToTarget(new Upgrade(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, relayed), attempt);
+    connectToTarget(new Upgrade(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, relayed, note), attempt);
     return true;
   }
 
@@ -302,6 +304,7 @@ public class WebSocketProxy extends Handler.Abstract {
   private void connectToTarget(Upgrade upgrade, Attempt attempt) {
     Request clientToProxyRequest = upgrade.clientToProxyRequest;
     WebSocketTunnel tunnel = new WebSocketTunnel(this, attempt, maxMessageBytes);
+    upgrade.note().sending(attempt);
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} C2P upgrade {} -> {}", requestId(clientToProxyRequest), clientToProxyRequest.getHttpURI().getPathQuery(), attempt);
     }
@@ -312,8 +315,8 @@ public class WebSocketProxy extends Handler.Abstract {
           webSocketUri(attempt.target(), clientToProxyRequest), tunnel.targetSide());
       proxyToServerRequest.timeout(upgradeTimeout.toMillis(), TimeUnit.MILLISECONDS);
       proxyToServerRequest.setConfiguration(sessionConfiguration());
-      proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, upgrade.relayed, attempt, balancer.getViaHost(), true,
-          headers::add));
+      proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, upgrade.relayed, upgrade.note().trace, attempt,
+          balancer.getViaHost(), true, headers::add));
       List<String> subProtocols = clientToProxyRequest.getHeaders().getCSV(HttpHeader.SEC_WEBSOCKET_SUBPROTOCOL, true);
       if (!subProtocols.isEmpty()) {
         proxyToServerRequest.setSubProtocols(subProtocols);
@@ -321,6 +324,7 @@ public class WebSocketProxy extends Handler.Abstract {
       proxyToServerRequest.addListener(new UpgradeListener() {
         @Override
         public void onHandshakeResponse(org.eclipse.jetty.client.Request request, org.eclipse.jetty.client.Response serverToProxyResponse) {
+          upgrade.note().answered(serverToProxyResponse.getStatus());
           tunnel.serverToProxyHeaders(serverToProxyResponse.getHeaders());
         }
       });
@@ -456,5 +460,6 @@ public class WebSocketProxy extends Handler.Abstract {
 
   /** One client's upgrade, across its attempts. */
   /** One upgrade across its attempts; {@code relayed} is the client as a trusted proxy described it, else {@code null}. */
-  private record Upgrade(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, ClientOrigin relayed) {}
+  private record Upgrade(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, ClientOrigin relayed,
+      ExchangeNote note) {}
 }

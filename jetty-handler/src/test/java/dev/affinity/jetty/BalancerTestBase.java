@@ -52,6 +52,14 @@ public abstract class BalancerTestBase {
   /** Whether {@code start} makes backends that also speak h2c ({@link Backends#startHttp2}). */
   boolean http2Backends;
 
+  /** Told of every finished exchange of the balancers {@code start} and {@code startBalancer} build. */
+  final List<dev.affinity.observe.ExchangeObserver> observers = new ArrayList<>();
+
+  AffinityServer.Builder observed(AffinityServer.Builder builder) {
+    observers.forEach(builder::observe);
+    return builder;
+  }
+
   /** Starts {@code ids} as Jetty backends in group "web" behind a balancer that sends over {@code path}. */
   void start(TargetPath path, Consumer<TargetGroup.Builder> group, CookiePolicy policy, String... ids) throws Exception {
     backends = http2Backends ? Backends.startHttp2(ids) : Backends.start(ids);
@@ -64,7 +72,7 @@ public abstract class BalancerTestBase {
       g.target(id, backends.uri(id), 1);
     }
     Router router = Router.builder(cookies).group(g.build()).build();
-    balancer = AffinityServer.builder(router, counters).clock(clock).build();
+    balancer = observed(AffinityServer.builder(router, counters).clock(clock)).build();
     path.applyTo(balancer.balancer());
     balancer.start();
     startClient();
@@ -102,7 +110,8 @@ public abstract class BalancerTestBase {
 
   /** A balancer over {@code path} in front of any target URIs (say a refused one), configured before it starts. */
   void startBalancer(TargetPath path, Consumer<AffinityBalancer> configure, Map<String, URI> targetUris) throws Exception {
-    balancer = AffinityServer.builder(rawRouter(targetUris), counters).clock(clock).limits(Limits.builder().threads(maxThreads).build()).build();
+    balancer = observed(AffinityServer.builder(rawRouter(targetUris), counters).clock(clock)
+        .limits(Limits.builder().threads(maxThreads).build())).build();
     path.applyTo(balancer.balancer());
     configure.accept(balancer.balancer());
     balancer.start();

@@ -1,0 +1,116 @@
+package dev.affinity.jetty;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.ClientOrigin;
+import dev.affinity.balancer.RouteDecision;
+import dev.affinity.observe.ExchangeObserver;
+import dev.affinity.observe.ExchangeRecord;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.RequestLog;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.NanoTime;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Jetty's request log, turned into core's {@link ExchangeRecord} for each {@link ExchangeObserver}:
+ * Jetty calls it once for every request of the server, whoever answered it (a target, the balancer's
+ * own 503 or 413, the admin endpoints, a redirect), after the last byte went out.
+ */
+final class ExchangeRecorder implements RequestLog {
+  private static final Logger LOG = LoggerFactory.getLogger(ExchangeRecorder.class);
+
+  private final List<ExchangeObserver> observers;
+
+  ExchangeRecorder(List<ExchangeObserver> observers) {
+    this.observers = List.copyOf(requireNonNull(observers, "observers"));
+  }
+
+  @Override
+  public void log(Request request, Response response) {
+    ExchangeRecord record = record(request, response, NanoTime.now());
+    for (ExchangeObserver observer : observers) {
+      try {
+        observer.exchangeCompleted(record);
+      } catch (RuntimeException e) {
+        LOG.warn("exchange observer {} failed: {}", observer, e.toString());
+      }
+    }
+  }
+
+  static ExchangeRecord record(Request request, Response response, long endNanos) {
+    ExchangeNote note = ExchangeNote.of(request);
+    long begin = request.getBeginNanoTime();
+    Attempt attempt = note == null ? null : note.attempt();
+    RouteDecision decision = attempt == null ? null : attempt.decision();
+    long sent = note == null ? 0 : note.sentNanos();
+    long answer = note == null ? 0 : note.answerNanos();
+    long requestNanos;
+    long targetNanos = -1;
+    long responseNanos = -1;
+    if (sent != 0) {
+      requestNanos = NanoTime.elapsed(begin, sent);
+      if (answer != 0) {
+        targetNanos = NanoTime.elapsed(sent, answer);
+        responseNanos = NanoTime.elapsed(answer, endNanos);
+      } else {
+        targetNanos = NanoTime.elapsed(sent, endNanos);
+      }
+    } else {
+      requestNanos = NanoTime.elapsed(begin, endNanos);
+    }
+    EndPoint.SslSessionData tls = (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
+    String host = request.getHttpURI().getAuthority();
+    return new ExchangeRecord(
+        Instant.ofEpochMilli(Request.getTimeStamp(request)),
+        client(request, note == null ? null : note.relayed),
+        address(request.getConnectionMetaData().getLocalSocketAddress()),
+        request.getMethod(),
+        request.getHttpURI().getPathQuery(),
+        request.getConnectionMetaData().getProtocol(),
+        host == null || host.isEmpty() ? request.getHeaders().get(HttpHeader.HOST) : host,
+        request.getHeaders().get(HttpHeader.USER_AGENT),
+        request.getHeaders().get(HttpHeader.REFERER),
+        decision == null || decision.group() == null ? null : decision.group().name(),
+        decision == null || decision.target() == null ? null : decision.target().id(),
+        decision == null ? null : decision.outcome().name().toLowerCase(Locale.ROOT),
+        decision == null ? null : decision.previousTargetId(),
+        sent == 0 || attempt == null ? 0 : attempt.number(),
+        response.getStatus(),
+        note == null ? -1 : note.targetStatus(),
+        Request.getContentBytesRead(request),
+        Response.getContentBytesWritten(response),
+        requestNanos,
+        targetNanos,
+        responseNanos,
+        tls == null || tls.sslSession() == null ? null : tls.sslSession().getProtocol(),
+        tls == null ? null : tls.cipherSuite(),
+        note == null ? null : note.trace.requestId(),
+        note == null ? null : note.trace.traceparent());
+  }
+
+  /** The client as trusted proxies described it (its address; they give no port), else the socket's peer with its port. */
+  private static String client(Request request, ClientOrigin relayed) {
+    if (relayed != null) {
+      return relayed.address().getHostAddress();
+    }
+    return address(request.getConnectionMetaData().getRemoteSocketAddress());
+  }
+
+  private static String address(SocketAddress socket) {
+    if (socket instanceof InetSocketAddress inet) {
+      String ip = inet.getAddress() != null ? inet.getAddress().getHostAddress() : inet.getHostString();
+      return (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + inet.getPort();
+    }
+    return socket == null ? null : socket.toString();
+  }
+}
