@@ -13,6 +13,7 @@ import dev.affinity.cookie.CodecCounters;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Keyring;
 import dev.affinity.jetty.AffinityServer;
+import dev.affinity.observe.AccessLog;
 import dev.affinity.jetty.ListenerSpec;
 import dev.affinity.standalone.config.BalancerConfig;
 import dev.affinity.standalone.config.ForwardConfig;
@@ -142,6 +143,10 @@ public final class BalancerFactory {
     AffinityServer.Builder builder = AffinityServer.builder(router, codecCounters);
     for (Listen listen : config.listeners()) {
       builder.listener(listener(listen));
+    }
+    AccessLog accessLog = AccessLogAppenders.install(config.accessLog());
+    if (accessLog != null) {
+      builder.observe(accessLog);
     }
     AffinityServer server = builder
         .admin(config.admin().path(), config.admin().loopbackOnly())

@@ -125,6 +125,9 @@ public final class ConfigReloader extends ContainerLifeCycle {
     if (!Objects.equals(next.listeners(), current.listeners()) || !Objects.equals(next.admin(), current.admin())) {
       LOG.warn("affinity: listen/listeners and admin settings changed in {}; they take effect at the next restart", file);
     }
+    if (!Objects.equals(next.accessLog(), current.accessLog())) {
+      LOG.warn("affinity: accessLog changed in {}; it takes effect at the next restart (in force: {})", file, current.accessLog());
+    }
     Limits restartOnly = next.limits().toBuilder().maxRequestBodyBytes(current.limits().maxRequestBodyBytes()).build();
     if (!restartOnly.equals(current.limits())) {
       LOG.warn("affinity: limits changed in {}; maxRequestBodyBytes applies now, the others at the next restart (in force: {})",

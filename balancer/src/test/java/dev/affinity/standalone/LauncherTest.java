@@ -11,6 +11,7 @@ import dev.affinity.jetty.Backends;
 import dev.affinity.jetty.BalancerTestBase;
 import dev.affinity.jetty.UserAgent;
 import java.time.Duration;
+import java.util.List;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -211,6 +212,37 @@ class LauncherTest {
     assertThat(server.balancer().getMaxRequestBodyBytes()).isEqualTo(1000);
     status = http.GET(server.adminUri().resolve(server.admin().path() + "/status.json")).getContentAsString();
     assertThat(status).contains("\"maxRequestBodyBytes\":\"1000\"").contains("\"threads\":64");
+  }
+
+  @Test
+  void theAccessLogWritesALinePerRequestToItsFileInTheChosenFormat() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1", "web-2")
+        + "accessLog: { format: json, to: logs/access.log, maxHistory: 3 }\n");
+    Files.createDirectories(dir.resolve("logs"));
+    running = launch(file.toString());
+    UserAgent client = new UserAgent(http, running.server().uri());
+    String target = client.get("/one").getContentAsString();
+    client.get("/two?x=1");
+    assertThat(http.GET(running.server().adminUri().resolve(running.server().admin().path() + "/status.json")).getStatus())
+        .isEqualTo(200);
+    running.close();
+    running = null;
+    AccessLogAppenders.flush();
+    List<String> lines = Files.readAllLines(dir.resolve("logs/access.log"));
+    assertThat(lines).hasSize(3);
+    assertThat(lines.get(0)).startsWith("{\"time\":").contains("\"uri\":\"/one\"").contains("\"routing\":\"new_client\"")
+        .contains("\"target\":\"" + target + "\"").contains("\"status\":200");
+    assertThat(lines.get(1)).contains("\"uri\":\"/two?x=1\"").contains("\"routing\":\"sticky_hit\"");
+    assertThat(lines.get(2)).contains("/status.json").contains("\"group\":null");
+
+    Files.writeString(file, yaml("web-1") + "accessLog: { format: combined, to: logs/combined.log }\n");
+    running = launch(file.toString());
+    new UserAgent(http, running.server().uri()).get("/three");
+    running.close();
+    running = null;
+    AccessLogAppenders.flush();
+    assertThat(Files.readAllLines(dir.resolve("logs/combined.log"))).singleElement().asString()
+        .matches("127\\.0\\.0\\.1 - - \\[.*\\] \"GET /three HTTP/1\\.1\" 200 5 \"-\" \".*\" web web-1 new_client - 1 200 [0-9.]+ [0-9a-f]{32}");
   }
 
   private int post(AffinityServer server, int bytes) throws Exception {

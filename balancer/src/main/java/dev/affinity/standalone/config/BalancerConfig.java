@@ -18,6 +18,7 @@ import java.util.Optional;
  * @param forward never empty: without {@code forward:} the loader forwards everything to the first group
  * @param groupStickiness how long a client stays on one target group, or {@code null} for no group stickiness
  * @param trustedProxies whose forwarding and PROXY headers are believed; {@link TrustedProxies#none()} without the key
+ * @param accessLog {@code accessLog:}, {@link AccessLogConfig#off()} without the key
  * @param limits {@code limits:}, each absent key at its default ({@link Limits#defaults()})
  */
 public record BalancerConfig(
@@ -31,7 +32,8 @@ public record BalancerConfig(
     WebSocketConfig websocket,
     UpstreamConfig upstream,
     TrustedProxies trustedProxies,
-    Limits limits) {
+    Limits limits,
+    AccessLogConfig accessLog) {
 
   public BalancerConfig {
     listeners = List.copyOf(requireNonNull(listeners, "listeners"));
@@ -47,6 +49,7 @@ public record BalancerConfig(
     requireNonNull(upstream, "upstream");
     requireNonNull(trustedProxies, "trustedProxies");
     requireNonNull(limits, "limits");
+    requireNonNull(accessLog, "accessLog");
   }
 
   /** The first listener: {@code listen:}, or the first of {@code listeners:}. */

@@ -28,7 +28,7 @@ public final class BalancerConfigLoader {
 
   /** The top level; the sections' own schemas hang under it, so {@link #acceptedKeys} sees every key. */
   static final Schema SCHEMA = Schema.keys("listen", "listeners", "keys", "cookies", "targetGroups", "forward", "groupStickiness",
-          "admin", "websocket", "upstream", "trustedProxies", "limits")
+          "admin", "websocket", "upstream", "trustedProxies", "limits", "accessLog")
       .map("listen", ListenReader.SCHEMA)
       .listOf("listeners", ListenReader.LISTENER)
       .listOf("keys", KeysReader.SCHEMA)
@@ -40,7 +40,8 @@ public final class BalancerConfigLoader {
       .map("websocket", WebSocketReader.SCHEMA)
       .map("upstream", UpstreamReader.SCHEMA)
       .map("trustedProxies", TrustedProxiesReader.SCHEMA)
-      .map("limits", LimitsReader.SCHEMA);
+      .map("limits", LimitsReader.SCHEMA)
+      .map("accessLog", AccessLogReader.SCHEMA);
 
   private BalancerConfigLoader() {}
 
@@ -138,8 +139,9 @@ public final class BalancerConfigLoader {
       }
     }
     Limits limits = top.has("limits") ? LimitsReader.read(top.get("limits")) : Limits.defaults();
+    AccessLogConfig accessLog = top.has("accessLog") ? AccessLogReader.read(top.get("accessLog")) : AccessLogConfig.off();
     return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies,
-        limits);
+        limits, accessLog);
   }
 
   /** The {@code proxyProtocol: true} node of the first listener that asks for it, or {@code null}. */

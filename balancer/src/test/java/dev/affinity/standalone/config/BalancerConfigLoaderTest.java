@@ -191,6 +191,19 @@ class BalancerConfigLoaderTest {
   }
 
   @Test
+  void accessLogSection() {
+    assertThat(BalancerConfigLoader.parse(MINIMAL, "a.yaml").accessLog()).isEqualTo(AccessLogConfig.off());
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "accessLog: {}\n", "a.yaml").accessLog())
+        .isEqualTo(new AccessLogConfig("json", null, 7));
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "accessLog: { format: Combined, to: stdout }\n", "a.yaml").accessLog())
+        .isEqualTo(new AccessLogConfig("combined", null, 7));
+    AccessLogConfig file = BalancerConfigLoader.parse(MINIMAL + "accessLog: { to: /tmp/affinity-access.log, maxHistory: 30 }\n",
+        "a.yaml").accessLog();
+    assertThat(file).isEqualTo(new AccessLogConfig("json", java.nio.file.Path.of("/tmp/affinity-access.log"), 30));
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "accessLog: { format: off }\n", "a.yaml").accessLog().enabled()).isFalse();
+  }
+
+  @Test
   void upstreamSection() {
     BalancerConfig config = BalancerConfigLoader.parse(MINIMAL
         + "upstream: { timeout: PT4M, connectTimeout: PT0.5S, directRelay: false }\n", "up.yaml");
@@ -283,7 +296,7 @@ class BalancerConfigLoaderTest {
             targetGroup:
               - name: blue
             """, 2, "targetGroup",
-            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, listeners, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream, trustedProxies, limits"),
+            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, listeners, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream, trustedProxies, limits, accessLog"),
         arguments("targetGroups missing", "listen: { port: 8080 }\n", 1, "targetGroups", "is required"),
         arguments("targetGroups empty", "targetGroups: []\n", 1, "targetGroups", "must list at least one target group"),
         arguments("targetGroups is a map", """
@@ -559,6 +572,16 @@ class BalancerConfigLoaderTest {
             "must be a whole number between 1 and 10000, got 0"),
         arguments("limits unknown key", MINIMAL + "limits: { maxBodyBytes: 1 }\n", 5, "limits.maxBodyBytes",
             "unknown key \"maxBodyBytes\" Allowed keys: idleTimeout, requestHeaderTimeout, maxConnections"),
+        arguments("accessLog format unknown", MINIMAL + "accessLog: { format: clf }\n", 5, "accessLog.format",
+            "must be off, json or combined, got \"clf\""),
+        arguments("accessLog to a missing directory", MINIMAL + "accessLog: { to: /no/such/dir/access.log }\n", 5, "accessLog.to",
+            "the directory of \"/no/such/dir/access.log\" does not exist"),
+        arguments("accessLog maxHistory with stdout", MINIMAL + "accessLog: { to: stdout, maxHistory: 3 }\n", 5, "accessLog.maxHistory",
+            "applies to a log file only"),
+        arguments("accessLog off with a destination", MINIMAL + "accessLog: { format: off, to: stdout }\n", 5, "accessLog.to",
+            "has no effect with format: off"),
+        arguments("accessLog maxHistory zero", MINIMAL + "accessLog: { to: /tmp/a.log, maxHistory: 0 }\n", 5, "accessLog.maxHistory",
+            "must be a whole number between 1 and 3650, got 0"),
         arguments("listen http2 not a boolean", "listen: { http2: h2c }\n" + MINIMAL, 1, "listen.http2", "must be true or false, got \"h2c\""),
         arguments("protocolVersion GRPC is not supported yet", MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: GRPC\n"),
             3, "targetGroups[0].protocolVersion", "GRPC is not supported yet"),
