@@ -14,6 +14,7 @@ import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Keyring;
 import dev.affinity.jetty.AffinityServer;
 import dev.affinity.observe.AccessLog;
+import dev.affinity.observe.RequestMetrics;
 import dev.affinity.jetty.ListenerSpec;
 import dev.affinity.standalone.config.BalancerConfig;
 import dev.affinity.standalone.config.ForwardConfig;
@@ -148,14 +149,18 @@ public final class BalancerFactory {
     if (accessLog != null) {
       builder.observe(accessLog);
     }
+    RequestMetrics requests = new RequestMetrics();
+    PrometheusMetrics metrics = new PrometheusMetrics(requests, clock);
+    builder.observe(requests);
     AffinityServer server = builder
         .admin(config.admin().path(), config.admin().loopbackOnly())
         .adminPort(config.admin().port())
         .trustedProxies(config.trustedProxies())
         .limits(config.limits())
         .clock(clock)
-        .metrics(PrometheusMetrics.INSTANCE)
+        .metrics(metrics)
         .build();
+    metrics.server(server);
     applyLive(server, config);
     return server;
   }

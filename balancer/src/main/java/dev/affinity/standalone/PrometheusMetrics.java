@@ -7,6 +7,10 @@ import dev.affinity.cookie.CodecCounters;
 import dev.affinity.cookie.Rejection;
 import dev.affinity.jetty.AdminHandler;
 import dev.affinity.jetty.AffinityBalancer;
+import dev.affinity.jetty.AffinityServer;
+import dev.affinity.observe.RequestMetrics;
+import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot.CounterDataPointSnapshot;
@@ -32,10 +36,28 @@ import java.util.function.ToDoubleFunction;
  */
 final class PrometheusMetrics implements AdminHandler.MetricsWriter {
   static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
-  static final PrometheusMetrics INSTANCE = new PrometheusMetrics();
   private static final PrometheusTextFormatWriter WRITER = PrometheusTextFormatWriter.create();
+  private static final double[] UPPER_BOUNDS;
 
-  private PrometheusMetrics() {}
+  static {
+    UPPER_BOUNDS = java.util.Arrays.copyOf(RequestMetrics.BUCKETS, RequestMetrics.BUCKETS.length + 1);
+    UPPER_BOUNDS[RequestMetrics.BUCKETS.length] = Double.POSITIVE_INFINITY;
+  }
+
+  private final RequestMetrics requests;
+  private final java.time.Clock clock;
+  private volatile AffinityServer server;
+
+  /** @param requests the request metrics the server's exchanges feed ({@link AffinityServer.Builder#observe}) */
+  PrometheusMetrics(RequestMetrics requests, java.time.Clock clock) {
+    this.requests = java.util.Objects.requireNonNull(requests, "requests");
+    this.clock = java.util.Objects.requireNonNull(clock, "clock");
+  }
+
+  /** The server whose connections and certificates are reported; set once it is built. */
+  void server(AffinityServer server) {
+    this.server = server;
+  }
 
   @Override
   public String contentType() {
@@ -72,6 +94,34 @@ final class PrometheusMetrics implements AdminHandler.MetricsWriter {
     metrics.add(counter("affinity_no_target_responses", "503 answers: no target could serve", balancer.noTargetResponses()));
     metrics.add(counter("affinity_bad_gateway_responses", "502 answers", balancer.badGatewayResponses()));
     metrics.add(counter("affinity_gateway_timeout_responses", "504 answers", balancer.gatewayTimeoutResponses()));
+    metrics.add(counter("affinity_too_large_responses", "413 answers: request body past limits.maxRequestBodyBytes",
+        balancer.tooLargeResponses()));
+    metrics.add(durations());
+    CounterSnapshot.Builder responses = CounterSnapshot.builder().name("affinity_responses")
+        .help("Responses to clients by target group (empty: none took the request) and status class, the balancer's own included");
+    for (RequestMetrics.StatusCount count : requests.responses()) {
+      responses.dataPoint(CounterDataPointSnapshot.builder().labels(Labels.of("group", count.group(), "code", count.statusClass()))
+          .value(count.count()).build());
+    }
+    metrics.add(responses.build());
+    CounterSnapshot.Builder listeners = CounterSnapshot.builder().name("affinity_listener_requests")
+        .help("Requests by the listener (local address:port) they came in on");
+    requests.listeners().forEach((listener, count) ->
+        listeners.dataPoint(CounterDataPointSnapshot.builder().labels(Labels.of("listener", listener)).value(count).build()));
+    metrics.add(listeners.build());
+    AffinityServer current = server;
+    if (current != null) {
+      metrics.add(GaugeSnapshot.builder().name("affinity_open_connections").help("Client connections open now")
+          .dataPoint(GaugeDataPointSnapshot.builder().value(current.openConnections()).build()).build());
+      metrics.add(counter("affinity_request_head_timeouts", "Connections closed with 408: a request head took longer than "
+          + "limits.requestHeaderTimeout", current.requestHeadTimeouts()));
+      GaugeSnapshot.Builder expiry = GaugeSnapshot.builder().name("affinity_certificate_expiry_seconds")
+          .help("Seconds until the first certificate in service on the TLS listener expires (negative: expired)");
+      Instant at = clock.instant();
+      current.certificateExpiries().forEach((listener, notAfter) -> expiry.dataPoint(GaugeDataPointSnapshot.builder()
+          .labels(Labels.of("listener", listener.toString())).value(java.time.Duration.between(at, notAfter).toSeconds()).build()));
+      metrics.add(expiry.build());
+    }
     ByteArrayOutputStream out = new ByteArrayOutputStream(8192);
     try {
       WRITER.write(out, new MetricSnapshots(metrics));
@@ -79,6 +129,24 @@ final class PrometheusMetrics implements AdminHandler.MetricsWriter {
       throw new UncheckedIOException(e);
     }
     return out.toString(StandardCharsets.UTF_8);
+  }
+
+  /** Request durations (first byte in to last byte out) per group and target, in the fixed buckets of {@link RequestMetrics#BUCKETS}. */
+  private HistogramSnapshot durations() {
+    HistogramSnapshot.Builder b = HistogramSnapshot.builder().name("affinity_request_duration_seconds")
+        .help("Time from a request's first byte to its answer's last byte, by target group and target");
+    for (RequestMetrics.Histogram h : requests.durations()) {
+      long[] perBucket = new long[UPPER_BOUNDS.length];
+      long previous = 0;
+      for (int i = 0; i < h.cumulativeCounts().length; i++) {
+        perBucket[i] = h.cumulativeCounts()[i] - previous;
+        previous = h.cumulativeCounts()[i];
+      }
+      perBucket[UPPER_BOUNDS.length - 1] = h.count() - previous;
+      b.dataPoint(HistogramSnapshot.HistogramDataPointSnapshot.builder().labels(Labels.of("group", h.group(), "target", h.target()))
+          .classicHistogramBuckets(ClassicHistogramBuckets.of(UPPER_BOUNDS, perBucket)).sum(h.sumSeconds()).build());
+    }
+    return b.build();
   }
 
   private static CounterSnapshot counter(String name, String help, long value) {

@@ -423,4 +423,45 @@ class LauncherTest {
         .contains("affinity_failovers_total 0")
         .contains("affinity_no_target_responses_total 0");
   }
+
+  @Test
+  void metricsHaveRequestDurationHistogramsStatusClassesListenersConnectionsAndCertificateExpiry() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1"));
+    running = launch(file.toString());
+    AffinityServer server = running.server();
+    UserAgent client = new UserAgent(http, server.uri());
+    for (int i = 0; i < 3; i++) {
+      assertThat(client.get("/").getStatus()).isEqualTo(200);
+    }
+    assertThat(http.newRequest(server.uri().resolve("/")).method("POST")
+        .body(new org.eclipse.jetty.client.StringRequestContent("x")).send().getStatus()).isEqualTo(200);
+    // Metrics are recorded once the last byte is out: the next scrape after the answers has them.
+    String text = awaitMetrics(server, "affinity_request_duration_seconds_count{group=\"web\",target=\"web-1\"} 4");
+    String port = Integer.toString(server.port());
+    assertThat(text)
+        .contains("# TYPE affinity_request_duration_seconds histogram")
+        .containsPattern("affinity_request_duration_seconds_bucket\\{group=\"web\",target=\"web-1\",le=\"0\\.005\"} \\d")
+        .contains("affinity_request_duration_seconds_bucket{group=\"web\",target=\"web-1\",le=\"+Inf\"} 4")
+        .containsPattern("affinity_request_duration_seconds_sum\\{group=\"web\",target=\"web-1\"} \\d")
+        .contains("affinity_responses_total{code=\"2xx\",group=\"web\"} 4")
+        .contains("affinity_responses_total{code=\"5xx\",group=\"web\"} 0")
+        .contains("affinity_listener_requests_total{listener=\"127.0.0.1:" + port + "\"}")
+        .containsPattern("affinity_open_connections [1-9]")
+        .contains("affinity_request_head_timeouts_total 0")
+        .contains("affinity_too_large_responses_total 0");
+    // The admin scrapes themselves count under no group.
+    assertThat(awaitMetrics(server, "affinity_responses_total{code=\"2xx\",group=\"\"}")).isNotEmpty();
+  }
+
+  private String awaitMetrics(AffinityServer server, String expected) throws Exception {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (true) {
+      String text = http.GET(server.adminUri() + "/metrics").getContentAsString();
+      if (text.contains(expected) || System.nanoTime() > deadline) {
+        assertThat(text).contains(expected);
+        return text;
+      }
+      Thread.sleep(20);
+    }
+  }
 }

@@ -116,6 +116,14 @@ class TlsLauncherTest {
     ContentResponse redirect = https.GET("http://localhost:" + redirectPort + "/shop?page=2");
     assertThat(redirect.getStatus()).isEqualTo(301);
     assertThat(redirect.getHeaders().get(HttpHeader.LOCATION)).isEqualTo("https://localhost:" + httpsPort + "/shop?page=2");
+
+    // The metrics tell how long the certificate in service has left (issued for 60 days by TlsFiles).
+    String metrics = https.GET(running.server().adminUri() + "/metrics").getContentAsString();
+    java.util.regex.Matcher expiry = java.util.regex.Pattern.compile(
+        "affinity_certificate_expiry_seconds\\{listener=\"https://127\\.0\\.0\\.1:" + httpsPort + "\"} ([0-9.E+]+)").matcher(metrics);
+    assertThat(expiry.find()).as(metrics).isTrue();
+    double seconds = Double.parseDouble(expiry.group(1));
+    assertThat(seconds).isBetween((double) java.time.Duration.ofDays(58).toSeconds(), (double) java.time.Duration.ofDays(60).toSeconds());
   }
 
   @Test

@@ -73,6 +73,22 @@ public interface ServerCertificates {
     }
   }
 
+  /** When the first leaf certificate of {@code store} expires, or {@code null} when it holds none. */
+  static Instant earliestNotAfter(KeyStore store) {
+    Instant earliest = null;
+    try {
+      for (String alias : keyAliases(store)) {
+        if (store.getCertificate(alias) instanceof X509Certificate x509) {
+          Instant notAfter = x509.getNotAfter().toInstant();
+          earliest = earliest == null || notAfter.isBefore(earliest) ? notAfter : earliest;
+        }
+      }
+    } catch (KeyStoreException e) {
+      throw new IllegalStateException("key store not loaded", e);
+    }
+    return earliest;
+  }
+
   /**
    * The leaf certificates of {@code store} that are no longer valid {@code within} from {@code now}
    * (expired ones included), for a warning before clients start refusing them.

@@ -288,6 +288,31 @@ public final class AffinityServer {
     return listeners;
   }
 
+  /**
+   * When the certificates in service on each TLS listener run out (the earliest of a listener's
+   * certificates), by the listener's {@code https://host:port}; empty without TLS listeners. For an
+   * expiry gauge: a rotation shows at once.
+   */
+  public Map<URI, java.time.Instant> certificateExpiries() {
+    Map<URI, java.time.Instant> out = new LinkedHashMap<>();
+    for (int i = 0; i < connectors.size(); i++) {
+      ListenerSslContextFactory ssl = tls.get(connectors.get(i));
+      if (ssl != null && ssl.earliestNotAfter() != null) {
+        out.put(uri(i), ssl.earliestNotAfter());
+      }
+    }
+    return out;
+  }
+
+  /** Client connections open now over the public listeners. */
+  public int openConnections() {
+    int open = 0;
+    for (ServerConnector connector : connectors) {
+      open += connector.getConnectedEndPoints().size();
+    }
+    return open;
+  }
+
   /** Listener {@code index}'s TLS context, or null for a plain listener; tests look at its reloads. */
   ListenerSslContextFactory tls(int index) {
     return tls.get(connectors.get(index));

@@ -55,6 +55,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
   private volatile List<String> aliases;
   private volatile byte[] fingerprint;
   private volatile List<X509Certificate> expiring;
+  private volatile java.time.Instant earliestNotAfter;
   private volatile Scheduler.Task poll;
   /** Why the changed files did not load at the last look (what was warned about), or null once they did. */
   private volatile String pendingProblem;
@@ -92,6 +93,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
     setKeyManagerPassword(certificates.keyPassword());
     this.aliases = ServerCertificates.keyAliases(store);
     this.expiring = ServerCertificates.expiringWithin(store, clock.instant(), EXPIRY_WARNING);
+    this.earliestNotAfter = ServerCertificates.earliestNotAfter(store);
     for (X509Certificate certificate : expiring) {
       LOG.warn("affinity: listener {}: the certificate {} expires at {}, within {} days; renew it",
           name, certificate.getSubjectX500Principal().getName(), certificate.getNotAfter().toInstant(), EXPIRY_WARNING.toDays());
@@ -101,6 +103,11 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
   /** Why changed certificate files are not in service yet (the last warning), or {@code null} when none are pending. */
   String pendingReloadProblem() {
     return pendingProblem;
+  }
+
+  /** When the first of the certificates in service expires (the one an expiry alert is about), or {@code null} if none is loaded. */
+  java.time.Instant earliestNotAfter() {
+    return earliestNotAfter;
   }
 
   /** The leaf certificates that expired or expire within {@link #EXPIRY_WARNING} as of the last load. */
