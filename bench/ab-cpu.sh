@@ -14,6 +14,8 @@
 #
 # Environment: ROUNDS [10] DURATION [8s] WARMUP [20s] CONNECTIONS [50] PROXY_CPU [0] LOAD_CPU [1]
 #   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]
+#   EXTRA_A, EXTRA_B []  (YAML appended to A's or B's file, @WORK@ standing for the run's directory: the
+#                         same jar twice with EXTRA_B="accessLog: { to: @WORK@/access.log }" prices a setting)
 # Needs wrk, nginx, perf, curl, python3 (apt-get install wrk nginx linux-perf curl python3) and root
 # (or kernel.perf_event_paranoid <= 1). Everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
@@ -22,6 +24,7 @@ if [[ $# -ne 2 ]]; then
   exit 2
 fi
 JAR_A=$(realpath "$1") JAR_B=$(realpath "$2")
+EXTRA_A=${EXTRA_A:-} EXTRA_B=${EXTRA_B:-}
 ROUNDS=${ROUNDS:-10} DURATION=${DURATION:-8s} WARMUP=${WARMUP:-20s} CONNECTIONS=${CONNECTIONS:-50}
 PROXY_CPU=${PROXY_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
@@ -80,6 +83,8 @@ targetGroups:
       - { id: t1, uri: "http://127.0.0.1:$BACKEND" }
 admin: { path: /affinity }
 YAML
+  local extra="EXTRA_$1"
+  printf '%s\n' "${!extra//@WORK@/$WORK}" >>"$WORK/$1.yaml"
   # shellcheck disable=SC2086
   taskset -c "$PROXY_CPU" java $JAVA_OPTS -jar "$2" "$WORK/$1.yaml" >"$WORK/$1.out" 2>&1 </dev/null &
   PIDS+=("$!")

@@ -1,6 +1,7 @@
 package dev.affinity.balancer;
 
 import dev.affinity.cookie.AffinityTicket;
+import dev.affinity.cookie.Rejection;
 import dev.affinity.cookie.SetCookie;
 import java.util.List;
 
@@ -32,6 +33,7 @@ public final class RouteDecision {
   private final String previousTargetId;
   private final List<SetCookie> setCookies;
   private final AffinityTicket ticket;
+  private Rejection cookieRejection;
 
   RouteDecision(TargetGroup group, Target target, Outcome outcome, String previousTargetId,
       List<SetCookie> setCookies, AffinityTicket ticket) {
@@ -71,12 +73,26 @@ public final class RouteDecision {
     return ticket;
   }
 
+  /**
+   * Why the client's affinity cookie was treated as absent (tampered, expired, sealed with an unknown
+   * key...), or {@code null} when it had none or it opened: what tells an invalid cookie from a new client.
+   */
+  public Rejection cookieRejection() {
+    return cookieRejection;
+  }
+
+  /** Marks a decision made for a client whose cookie did not open; set once, before the decision is handed out. */
+  RouteDecision withCookieRejection(Rejection rejection) {
+    this.cookieRejection = rejection;
+    return this;
+  }
+
   /** The same decision with {@code more} cookies set before its own. */
   RouteDecision withMoreCookies(List<SetCookie> more) {
     List<SetCookie> all = new java.util.ArrayList<>(more.size() + setCookies.size());
     all.addAll(more);
     all.addAll(setCookies);
-    return new RouteDecision(group, target, outcome, previousTargetId, List.copyOf(all), ticket);
+    return new RouteDecision(group, target, outcome, previousTargetId, List.copyOf(all), ticket).withCookieRejection(cookieRejection);
   }
 
   @Override

@@ -7,6 +7,7 @@ import dev.affinity.cookie.AffinityTicket;
 import dev.affinity.cookie.CookieNames;
 import dev.affinity.cookie.CookieSource;
 import dev.affinity.cookie.Expiry;
+import dev.affinity.cookie.Rejection;
 import dev.affinity.cookie.SetCookie;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -208,13 +209,14 @@ public final class Router {
       return new RouteDecision(group, moved, RouteDecision.Outcome.REPIN, ticket.targetId(),
           cookies.issue(cookieName, repinned, expiry, secure, request), repinned);
     }
+    Rejection invalid = cookies.rejection(request, cookieName);
     Target chosen = group.choose(now, null);
     if (chosen == null) {
-      return noTarget(group);
+      return noTarget(group).withCookieRejection(invalid);
     }
     if (!pinNewClients) {
       return new RouteDecision(group, chosen, previous != null ? RouteDecision.Outcome.REPIN : RouteDecision.Outcome.NEW_CLIENT,
-          previous, List.of(), null);
+          previous, List.of(), null).withCookieRejection(invalid);
     }
     if (previous != null) {
       chosen.countRePin();
@@ -223,7 +225,7 @@ public final class Router {
     }
     AffinityTicket ticket = expiry.newTicket(chosen.id(), group.name(), now);
     return new RouteDecision(group, chosen, previous != null ? RouteDecision.Outcome.REPIN : RouteDecision.Outcome.NEW_CLIENT,
-        previous, cookies.issue(cookieName, ticket, expiry, secure, request), ticket);
+        previous, cookies.issue(cookieName, ticket, expiry, secure, request), ticket).withCookieRejection(invalid);
   }
 
   /** A fixed pin keeps its end when it moves (Classic ELB semantics); a sliding one starts afresh. */

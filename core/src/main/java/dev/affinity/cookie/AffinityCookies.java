@@ -80,6 +80,28 @@ public final class AffinityCookies {
     return open(request, names(name)[maxShards + 1], name);
   }
 
+  /**
+   * The reason the last cookie rejected on this thread was rejected. Rejections are rare and each
+   * read is a call on one thread, so this costs the hot path nothing: only a reader that found a
+   * cookie present but not opening asks it, right after its read.
+   */
+  private static final ThreadLocal<Rejection> LAST_REJECTION = new ThreadLocal<>();
+
+  /** Counts a rejection and remembers it for {@link #rejection}. */
+  static void rejected(CodecMetrics metrics, Rejection reason) {
+    LAST_REJECTION.set(reason);
+    metrics.rejected(reason);
+  }
+
+  /**
+   * Why the cookie {@code name} (or its companion, or shards) that the request carries did not open
+   * in the {@link #read} just made on this thread; {@code null} when the request carries none (a new
+   * client, not an invalid one). Call it only after a read of {@code name} came back empty.
+   */
+  public Rejection rejection(CookieSource request, String name) {
+    return present(request, name) ? LAST_REJECTION.get() : null;
+  }
+
   /** True when the request carries any cookie (plain, companion, or a first shard) called {@code name}. */
   public boolean present(CookieSource request, String name) {
     String cors = CookieNames.corsCompanion(name);
@@ -129,7 +151,7 @@ public final class AffinityCookies {
     int dot = first.indexOf('.');
     int count = dot <= 0 || dot > 2 ? -1 : parseCount(first, dot);
     if (count < 2 || count > maxShards) {
-      metrics.rejected(Rejection.BAD_SHARDS);
+      rejected(metrics, Rejection.BAD_SHARDS);
       return null;
     }
     StringBuilder whole = new StringBuilder(policy.maxShardBytes() * count);
@@ -137,17 +159,17 @@ public final class AffinityCookies {
     for (int i = 1; i < count; i++) {
       String shard = request.value(shards[i]);
       if (shard == null || shard.isEmpty()) {
-        metrics.rejected(Rejection.BAD_SHARDS);
+        rejected(metrics, Rejection.BAD_SHARDS);
         return null;
       }
       whole.append(shard);
       if (whole.length() > policy.maxTotalBytes()) {
-        metrics.rejected(Rejection.OVERSIZED);
+        rejected(metrics, Rejection.OVERSIZED);
         return null;
       }
     }
     if (request.value(shards[count]) != null) {
-      metrics.rejected(Rejection.BAD_SHARDS);
+      rejected(metrics, Rejection.BAD_SHARDS);
       return null;
     }
     return whole.toString();

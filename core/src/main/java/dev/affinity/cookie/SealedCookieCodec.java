@@ -194,7 +194,7 @@ final class SealedCookieCodec implements AffinityCookieCodec {
   }
 
   private Optional<AffinityTicket> reject(Rejection reason) {
-    metrics.rejected(reason);
+    AffinityCookies.rejected(metrics, reason);
     return Optional.empty();
   }
 

@@ -23,7 +23,8 @@ public interface AccessLogFormat {
   /**
    * Apache/NGINX "combined" ({@code %h - - [%t] "%r" %>s %b "%{Referer}i" "%{User-agent}i"}), which
    * every log tool reads, followed by the balancer's own fields in a fixed order: target group,
-   * target, routing, previous target, attempts, target status, total milliseconds, request id ({@code -} when absent).
+   * target, routing, previous target, invalid cookie reason, attempts, target status, total milliseconds, request id
+   * ({@code -} when absent).
    */
   static AccessLogFormat combined() {
     return AccessLogFormats::combined;
@@ -62,6 +63,7 @@ final class AccessLogFormats {
     field(out, "target", e.target()).append(',');
     field(out, "routing", e.routing()).append(',');
     field(out, "previousTarget", e.previousTarget()).append(',');
+    field(out, "invalidCookie", e.invalidCookie()).append(',');
     out.append("\"attempts\":").append(e.attempts()).append(',');
     out.append("\"status\":").append(e.status()).append(',');
     out.append("\"targetStatus\":");
@@ -99,7 +101,7 @@ final class AccessLogFormats {
     out.append(" \"");
     clean(out, e.referer() == null ? "-" : e.referer()).append("\" \"");
     clean(out, e.userAgent() == null ? "-" : e.userAgent()).append('"');
-    for (String value : new String[] {e.group(), e.target(), e.routing(), e.previousTarget()}) {
+    for (String value : new String[] {e.group(), e.target(), e.routing(), e.previousTarget(), e.invalidCookie()}) {
       clean(out.append(' '), value == null ? "-" : value);
     }
     out.append(' ').append(e.attempts()).append(' ');

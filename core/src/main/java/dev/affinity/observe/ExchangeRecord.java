@@ -17,6 +17,8 @@ import java.time.Instant;
  * @param routing how the target was chosen: {@code sticky_hit}, {@code route_cookie}, {@code new_client},
  *     {@code repin}, {@code unpinned}, {@code no_target}; {@code null} for requests no target was asked for
  * @param previousTarget the target the client was pinned to before this exchange moved it
+ * @param invalidCookie why the client's affinity cookie was treated as absent ({@code tampered},
+ *     {@code expired}, {@code unknown_key}...), or {@code null}: tells an invalid cookie from a new client
  * @param attempts tries at targets (more than 1 after a resend or failover), 0 when none was tried
  * @param status the status the client got
  * @param targetStatus the status the (last) target answered, or -1 when none answered
@@ -42,6 +44,7 @@ public record ExchangeRecord(
     String target,
     String routing,
     String previousTarget,
+    String invalidCookie,
     int attempts,
     int status,
     int targetStatus,

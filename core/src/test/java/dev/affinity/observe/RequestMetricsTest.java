@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 class RequestMetricsTest {
   private static ExchangeRecord exchange(String group, String target, int status, long totalNanos) {
     return new ExchangeRecord(Instant.EPOCH, "127.0.0.1:1", "127.0.0.1:8080", "GET", "/", "HTTP/1.1", "h", null, null, group, target,
-        target == null ? null : "sticky_hit", null, target == null ? 0 : 1, status, -1, 0, 0, totalNanos, -1, -1, null, null, null, null);
+        target == null ? null : "sticky_hit", null, null, target == null ? 0 : 1, status, -1, 0, 0, totalNanos, -1, -1, null, null, null, null);
   }
 
   @Test

@@ -84,6 +84,7 @@ final class ExchangeRecorder implements RequestLog {
         decision == null || decision.target() == null ? null : decision.target().id(),
         decision == null ? null : decision.outcome().name().toLowerCase(Locale.ROOT),
         decision == null ? null : decision.previousTargetId(),
+        decision == null || decision.cookieRejection() == null ? null : decision.cookieRejection().name().toLowerCase(Locale.ROOT),
         sent == 0 || attempt == null ? 0 : attempt.number(),
         response.getStatus(),
         note == null ? -1 : note.targetStatus(),

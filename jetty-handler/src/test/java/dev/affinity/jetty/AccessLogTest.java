@@ -98,6 +98,26 @@ class AccessLogTest extends BalancerTestBase {
   }
 
   @Test
+  void anInvalidCookieIsToldFromANewClientAndSaysWhy() throws Exception {
+    startDuration("a", "b");
+    UserAgent client = browser();
+    client.get("/");
+    assertThat(next().invalidCookie()).as("a client without a cookie").isNull();
+    String valid = client.jar.get("AFFINITY");
+    // One character changed: the seal does not open.
+    char last = valid.charAt(valid.length() - 2);
+    client.jar.put("AFFINITY", valid.substring(0, valid.length() - 2) + (last == 'A' ? 'B' : 'A') + valid.charAt(valid.length() - 1));
+    client.get("/");
+    ExchangeRecord tampered = next();
+    assertThat(tampered.routing()).isEqualTo("new_client");
+    assertThat(tampered.invalidCookie()).isIn("tampered", "not_base64");
+    client.get("/");
+    ExchangeRecord hit = next();
+    assertThat(hit.routing()).isEqualTo("sticky_hit");
+    assertThat(hit.invalidCookie()).isNull();
+  }
+
+  @Test
   void answersOfTheBalancerItselfAreLoggedToo() throws Exception {
     startDuration("a");
     backends.get("a").kill();
