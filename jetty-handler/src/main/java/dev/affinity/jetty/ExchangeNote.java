@@ -14,6 +14,7 @@ import org.eclipse.jetty.util.NanoTime;
 final class ExchangeNote {
   static final String ATTRIBUTE = ExchangeNote.class.getName();
 
+  final Request request;
   final RequestTrace trace;
   final ClientOrigin relayed;
   private volatile Attempt attempt;
@@ -21,23 +22,48 @@ final class ExchangeNote {
   private volatile long answerNanos;
   private volatile int targetStatus = -1;
 
-  private ExchangeNote(RequestTrace trace, ClientOrigin relayed) {
+  private ExchangeNote(Request request, RequestTrace trace, ClientOrigin relayed) {
+    this.request = request;
     this.trace = trace;
     this.relayed = relayed;
   }
 
-  /** Starts the note of a request the balancer forwards: its trace (kept or started), on the request. */
+  /**
+   * Starts the note of a request the balancer forwards: its trace (kept or started). An HTTP/1
+   * connection carries one request at a time, so its note waits in the connection's
+   * {@link ConnectionNote}: a request's own attributes would cost a map per request.
+   */
   static ExchangeNote start(Request clientToProxyRequest, ClientOrigin relayed) {
     org.eclipse.jetty.http.HttpFields headers = clientToProxyRequest.getHeaders();
     RequestTrace trace = RequestTrace.of(headers.get(RequestTrace.TRACEPARENT_HEADER), headers.get(RequestTrace.REQUEST_ID_HEADER),
         relayed != null);
-    ExchangeNote note = new ExchangeNote(trace, relayed);
-    clientToProxyRequest.setAttribute(ATTRIBUTE, note);
+    ExchangeNote note = new ExchangeNote(clientToProxyRequest, trace, relayed);
+    if (isHttp2(clientToProxyRequest)) {
+      clientToProxyRequest.setAttribute(ATTRIBUTE, note);
+    } else {
+      ConnectionNote.of(clientToProxyRequest.getConnectionMetaData()).current = note;
+    }
     return note;
   }
 
-  static ExchangeNote of(Request request) {
-    return (ExchangeNote) request.getAttribute(ATTRIBUTE);
+  /** The note of {@code request}, once, for the exchange record; {@code null} for a request the balancer did not forward. */
+  static ExchangeNote take(Request request) {
+    if (isHttp2(request)) {
+      return (ExchangeNote) request.getAttribute(ATTRIBUTE);
+    }
+    ConnectionNote connection = ConnectionNote.of(request.getConnectionMetaData());
+    ExchangeNote note = connection.current;
+    // The note is this request's only if it says so (a request the balancer did not forward finds
+    // the connection's slot empty, or holding nothing of its own).
+    if (note == null || note.request != request) {
+      return null;
+    }
+    connection.current = null;
+    return note;
+  }
+
+  private static boolean isHttp2(Request request) {
+    return request.getConnectionMetaData().getHttpVersion() == org.eclipse.jetty.http.HttpVersion.HTTP_2;
   }
 
   /** This attempt is going to its target now (a retry replaces the last one). */

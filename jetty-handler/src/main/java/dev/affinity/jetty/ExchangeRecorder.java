@@ -3,15 +3,13 @@ package dev.affinity.jetty;
 import static java.util.Objects.requireNonNull;
 
 import dev.affinity.balancer.Attempt;
-import dev.affinity.balancer.ClientOrigin;
 import dev.affinity.balancer.RouteDecision;
 import dev.affinity.observe.ExchangeObserver;
 import dev.affinity.observe.ExchangeRecord;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
+import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Request;
@@ -28,6 +26,9 @@ import org.slf4j.LoggerFactory;
  */
 final class ExchangeRecorder implements RequestLog {
   private static final Logger LOG = LoggerFactory.getLogger(ExchangeRecorder.class);
+
+  private static final String[] ROUTING = java.util.Arrays.stream(RouteDecision.Outcome.values())
+      .map(o -> o.name().toLowerCase(Locale.ROOT)).toArray(String[]::new);
 
   private final List<ExchangeObserver> observers;
 
@@ -48,7 +49,8 @@ final class ExchangeRecorder implements RequestLog {
   }
 
   static ExchangeRecord record(Request request, Response response, long endNanos) {
-    ExchangeNote note = ExchangeNote.of(request);
+    ExchangeNote note = ExchangeNote.take(request);
+    ConnectionNote connection = ConnectionNote.of(request.getConnectionMetaData());
     long begin = request.getBeginNanoTime();
     Attempt attempt = note == null ? null : note.attempt();
     RouteDecision decision = attempt == null ? null : attempt.decision();
@@ -70,19 +72,32 @@ final class ExchangeRecorder implements RequestLog {
     }
     EndPoint.SslSessionData tls = (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
     String host = request.getHttpURI().getAuthority();
+    String userAgent = null;
+    String referer = null;
+    String hostHeader = null;
+    for (HttpField field : request.getHeaders()) {
+      HttpHeader header = field.getHeader();
+      if (header == HttpHeader.USER_AGENT) {
+        userAgent = field.getValue();
+      } else if (header == HttpHeader.REFERER) {
+        referer = field.getValue();
+      } else if (header == HttpHeader.HOST) {
+        hostHeader = field.getValue();
+      }
+    }
     return new ExchangeRecord(
         Instant.ofEpochMilli(Request.getTimeStamp(request)),
-        client(request, note == null ? null : note.relayed),
-        address(request.getConnectionMetaData().getLocalSocketAddress()),
+        note != null && note.relayed != null ? note.relayed.address().getHostAddress() : connection.peer,
+        connection.local,
         request.getMethod(),
         request.getHttpURI().getPathQuery(),
         request.getConnectionMetaData().getProtocol(),
-        host == null || host.isEmpty() ? request.getHeaders().get(HttpHeader.HOST) : host,
-        request.getHeaders().get(HttpHeader.USER_AGENT),
-        request.getHeaders().get(HttpHeader.REFERER),
+        host == null || host.isEmpty() ? hostHeader : host,
+        userAgent,
+        referer,
         decision == null || decision.group() == null ? null : decision.group().name(),
         decision == null || decision.target() == null ? null : decision.target().id(),
-        decision == null ? null : decision.outcome().name().toLowerCase(Locale.ROOT),
+        decision == null ? null : ROUTING[decision.outcome().ordinal()],
         decision == null ? null : decision.previousTargetId(),
         decision == null || decision.cookieRejection() == null ? null : decision.cookieRejection().name().toLowerCase(Locale.ROOT),
         sent == 0 || attempt == null ? 0 : attempt.number(),
@@ -99,19 +114,4 @@ final class ExchangeRecorder implements RequestLog {
         note == null ? null : note.trace.traceparent());
   }
 
-  /** The client as trusted proxies described it (its address; they give no port), else the socket's peer with its port. */
-  private static String client(Request request, ClientOrigin relayed) {
-    if (relayed != null) {
-      return relayed.address().getHostAddress();
-    }
-    return address(request.getConnectionMetaData().getRemoteSocketAddress());
-  }
-
-  private static String address(SocketAddress socket) {
-    if (socket instanceof InetSocketAddress inet) {
-      String ip = inet.getAddress() != null ? inet.getAddress().getHostAddress() : inet.getHostString();
-      return (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + inet.getPort();
-    }
-    return socket == null ? null : socket.toString();
-  }
 }
