@@ -71,7 +71,6 @@ final class ExchangeRecorder implements RequestLog {
       requestNanos = NanoTime.elapsed(begin, endNanos);
     }
     EndPoint.SslSessionData tls = (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
-    String host = request.getHttpURI().getAuthority();
     String userAgent = null;
     String referer = null;
     String hostHeader = null;
@@ -92,7 +91,8 @@ final class ExchangeRecorder implements RequestLog {
         request.getMethod(),
         request.getHttpURI().getPathQuery(),
         request.getConnectionMetaData().getProtocol(),
-        host == null || host.isEmpty() ? hostHeader : host,
+        // HTTP/1 has a Host header; HTTP/2 its :authority (HttpURI builds that string on each call, so only then).
+        hostHeader != null ? hostHeader : request.getHttpURI().getAuthority(),
         userAgent,
         referer,
         decision == null || decision.group() == null ? null : decision.group().name(),
