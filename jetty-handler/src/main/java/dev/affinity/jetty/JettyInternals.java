@@ -57,4 +57,14 @@ final class JettyInternals {
     proxyToServerRequest.attribute(CLIENT_TO_PROXY_REQUEST_ATTRIBUTE, clientToProxyRequest)
         .attribute(PROXY_TO_CLIENT_RESPONSE_ATTRIBUTE, proxyToClientResponse);
   }
+
+  /**
+   * Whether an HTTP/2 answer failed only at its very end: Jetty's HTTP/2 client delivers every DATA
+   * frame of an answer and then, reading the end of the stream on a stream the target has reset
+   * meanwhile (a target that answered an upload without reading it, RFC 9113 section 8.1), fails the
+   * answer with this {@code EOFException} instead of ending it. Nothing of the answer was lost.
+   */
+  static boolean isResetAfterWholeAnswer(Throwable responseFailure) {
+    return responseFailure instanceof java.io.EOFException && "Stream has been reset".equals(responseFailure.getMessage());
+  }
 }
