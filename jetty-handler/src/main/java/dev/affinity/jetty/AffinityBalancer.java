@@ -639,7 +639,6 @@ public class AffinityBalancer extends ProxyHandler {
    * or its idle timeout).
    */
   private static final class ReplayableContent extends ProxyRequestContent {
-    private volatile boolean read;
     private boolean abandoned;
     private boolean demanding;
     private Runnable senderDemand;
@@ -647,12 +646,6 @@ public class AffinityBalancer extends ProxyHandler {
 
     ReplayableContent(Request clientToProxyRequest) {
       super(clientToProxyRequest);
-    }
-
-    @Override
-    public Content.Chunk read() {
-      read = true;
-      return super.read();
     }
 
     @Override
@@ -720,6 +713,8 @@ public class AffinityBalancer extends ProxyHandler {
   private final class BalancerResponseListener extends ProxyResponseListener {
     private final Exchange exchange;
     private final Attempt attempt;
+    // Answer bytes handed to the client so far; content is delivered one chunk at a time.
+    private long relayedBytes;
 
     BalancerResponseListener(Exchange exchange, Attempt attempt, org.eclipse.jetty.client.Request proxyToServerRequest) {
       super(exchange.clientToProxyRequest, proxyToServerRequest, exchange.proxyToClientResponse, exchange.proxyToClientCallback);
@@ -738,11 +733,19 @@ public class AffinityBalancer extends ProxyHandler {
       copyTargetResponse(exchange, attempt, serverToProxyResponse.getStatus(), serverToProxyResponse.getHeaders());
     }
 
+    @Override
+    public void onContent(org.eclipse.jetty.client.Response serverToProxyResponse, Content.Chunk serverToProxyChunk, Runnable serverToProxyDemander) {
+      relayedBytes += serverToProxyChunk.remaining();
+      super.onContent(serverToProxyResponse, serverToProxyChunk, serverToProxyDemander);
+    }
+
     /**
      * A target may answer an upload before reading all of it, then stop the rest: HTTP/2 by resetting
      * the stream after its answer (RFC 9113 section 8.1), HTTP/1 by closing the connection. The
      * exchange's result then has the upload's failure beside a complete answer, and that answer is
-     * relayed as a success, as HAProxy and Envoy do. A failed answer is still the attempt's failure.
+     * relayed as a success, as HAProxy and Envoy do. A failed answer is still the attempt's failure,
+     * also when Jetty reports the reset at the answer's end but fewer bytes than its {@code Content-Length}
+     * came (its HTTP/2 stream drops unread DATA frames on a reset, the end included).
      */
     @Override
     public void onComplete(org.eclipse.jetty.client.Result result) {
@@ -756,7 +759,8 @@ public class AffinityBalancer extends ProxyHandler {
           super.onComplete(new org.eclipse.jetty.client.Result(result.getRequest(), result.getResponse()));
           return;
         }
-        if (JettyInternals.isResetAfterWholeAnswer(responseFailure)) {
+        long length = result.getResponse().getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+        if (JettyInternals.isResetAfterWholeAnswer(responseFailure) && length >= 0 && relayedBytes == length) {
           // Every byte of the answer was relayed; only its end was reported as a failure: end it here.
           if (LOG.isDebugEnabled()) {
             LOG.debug("{} S2P stream reset after the whole answer", requestId(exchange.clientToProxyRequest));

@@ -59,10 +59,11 @@ final class JettyInternals {
   }
 
   /**
-   * Whether an HTTP/2 answer failed only at its very end: Jetty's HTTP/2 client delivers every DATA
-   * frame of an answer and then, reading the end of the stream on a stream the target has reset
-   * meanwhile (a target that answered an upload without reading it, RFC 9113 section 8.1), fails the
-   * answer with this {@code EOFException} instead of ending it. Nothing of the answer was lost.
+   * Whether Jetty's HTTP/2 client failed an answer on reading its end: it reports the end of a stream
+   * the target has reset meanwhile (a target that answered an upload without reading it, RFC 9113
+   * section 8.1) with this {@code EOFException} instead of ending the answer. That is also what it
+   * reports when the reset dropped unread DATA frames, the end among them, so it only means "nothing
+   * was lost" when every byte the answer announced was relayed: the caller checks that.
    */
   static boolean isResetAfterWholeAnswer(Throwable responseFailure) {
     return responseFailure instanceof java.io.EOFException && "Stream has been reset".equals(responseFailure.getMessage());
