@@ -477,6 +477,8 @@ public class AffinityBalancer extends ProxyHandler {
     volatile boolean clientBodyFailed;
     /** ... because it grew past the body limit. */
     volatile boolean bodyTooLarge;
+    /** The client's body as the current attempt's upload, or {@code null} when it sends none. */
+    volatile ReplayableContent upload;
 
     Exchange(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, ExchangeNote note,
         Attempt attempt) {
@@ -487,6 +489,21 @@ public class AffinityBalancer extends ProxyHandler {
       this.proxyToClientCallback = proxyToClientCallback;
       this.pathQuery = upstreamPathQuery(clientToProxyRequest);
       this.attempt = attempt;
+    }
+
+    /** Completes the client's exchange once no read of its body is pending (see {@link ReplayableContent}). */
+    void succeeded() {
+      ReplayableContent body = upload;
+      if (body == null) {
+        proxyToClientCallback.succeeded();
+      } else {
+        body.whenNotDemanding(proxyToClientCallback::succeeded);
+      }
+    }
+
+    /** The client's callback for an answer the balancer writes itself, completed as {@link #succeeded()} does. */
+    Callback answerCallback() {
+      return upload == null ? proxyToClientCallback : Callback.from(this::succeeded, proxyToClientCallback::failed);
     }
   }
 
@@ -516,7 +533,7 @@ public class AffinityBalancer extends ProxyHandler {
       }
       case ANSWER -> {
         proxyToClientResponse.reset();
-        answer(clientToProxyRequest, proxyToClientResponse, exchange.proxyToClientCallback, next);
+        answer(clientToProxyRequest, proxyToClientResponse, exchange.answerCallback(), next);
       }
       default -> exchange.proxyToClientCallback.failed(failure);
     }
@@ -636,21 +653,37 @@ public class AffinityBalancer extends ProxyHandler {
             new ReplayableContent(clientToProxyRequest, exchange, forwarder.maxRequestBodyBytes()), delayed,
             Callback.from(delayed::close, delayed::fail)));
       } else {
-        proxyToServerRequest.body(new ReplayableContent(clientToProxyRequest, exchange, forwarder.maxRequestBodyBytes()));
+        ReplayableContent upload = new ReplayableContent(clientToProxyRequest, exchange, forwarder.maxRequestBodyBytes());
+        exchange.upload = upload;
+        proxyToServerRequest.body(upload);
       }
     }
     proxyToServerRequest.send(new BalancerResponseListener(exchange, attempt, proxyToServerRequest));
   }
 
   /**
-   * The client's body as the upstream request's content. A failure before any of it was read (a
-   * refused connect) does not fail the client's request, whose body then goes to the next target.
+   * The client's body as the upstream request's content.
+   *
+   * <p>When the upload to the target fails, the client's request is not failed with it: that would
+   * also fail the answer being written to the client, and the target may well have answered (a
+   * target that answers an upload without reading it, then resets the stream or closes). What the
+   * client gets is the attempt's business. The rest of the client's body is then left unread, and
+   * Jetty deals with it when the exchange completes, as for any handler that does not read a body:
+   * an HTTP/1 connection is closed after the answer (output shut first, the rest discarded), an HTTP/2
+   * stream reset with {@code NO_ERROR} after it (RFC 9113 section 8.1). For that, no read may be
+   * pending on the client's request when the exchange completes (Jetty fails an exchange completed
+   * with a pending demand, which cuts an HTTP/1 connection and resets an HTTP/2 stream with
+   * {@code CANCEL}): {@link #whenNotDemanding} waits for it to end (the client's next bytes, its end,
+   * or its idle timeout).
    */
   private static final class ReplayableContent extends ProxyRequestContent {
     private final Exchange exchange;
     private final long limit;
-    private volatile boolean read;
     private long bytes;
+    private boolean abandoned;
+    private boolean demanding;
+    private Runnable senderDemand;
+    private Runnable afterDemand;
 
     ReplayableContent(Request clientToProxyRequest, Exchange exchange, long limit) {
       super(clientToProxyRequest);
@@ -660,7 +693,6 @@ public class AffinityBalancer extends ProxyHandler {
 
     @Override
     public Content.Chunk read() {
-      read = true;
       Content.Chunk chunk = super.read();
       if (chunk == null) {
         return null;
@@ -681,10 +713,58 @@ public class AffinityBalancer extends ProxyHandler {
     }
 
     @Override
-    public void fail(Throwable failure, boolean last) {
-      if (read) {
-        super.fail(failure, last);
+    public void demand(Runnable demandCallback) {
+      synchronized (this) {
+        if (abandoned) {
+          return;
+        }
+        senderDemand = demandCallback;
+        demanding = true;
       }
+      getContentSource().demand(this::onClientContent);
+    }
+
+    private void onClientContent() {
+      Runnable sender;
+      Runnable after;
+      synchronized (this) {
+        demanding = false;
+        sender = abandoned ? null : senderDemand;
+        senderDemand = null;
+        after = afterDemand;
+        afterDemand = null;
+      }
+      if (sender != null) {
+        sender.run();
+      }
+      if (after != null) {
+        after.run();
+      }
+    }
+
+    @Override
+    public void fail(Throwable failure, boolean last) {
+      // Neither a refused connect (nothing read: the body goes to the next target) nor a failed upload
+      // fails the client's request: see the class comment.
+      synchronized (this) {
+        abandoned = true;
+      }
+    }
+
+    /** Runs {@code task} once no read of the client's body is pending (at once, mostly). */
+    void whenNotDemanding(Runnable task) {
+      synchronized (this) {
+        if (demanding) {
+          Runnable before = afterDemand;
+          afterDemand = before == null ? task : () -> {
+            before.run();
+            task.run();
+          };
+          return;
+        }
+        abandoned = true;
+      }
+      task.run();
     }
   }
 
@@ -704,6 +784,8 @@ public class AffinityBalancer extends ProxyHandler {
   private final class BalancerResponseListener extends ProxyResponseListener {
     private final Exchange exchange;
     private final Attempt attempt;
+    // Answer bytes handed to the client so far; content is delivered one chunk at a time.
+    private long relayedBytes;
 
     BalancerResponseListener(Exchange exchange, Attempt attempt, org.eclipse.jetty.client.Request proxyToServerRequest) {
       super(exchange.clientToProxyRequest, proxyToServerRequest, exchange.proxyToClientResponse, exchange.proxyToClientCallback);
@@ -721,13 +803,54 @@ public class AffinityBalancer extends ProxyHandler {
       }
       copyTargetResponse(exchange, attempt, serverToProxyResponse.getStatus(), serverToProxyResponse.getHeaders());
     }
+
+    @Override
+    public void onContent(org.eclipse.jetty.client.Response serverToProxyResponse, Content.Chunk serverToProxyChunk, Runnable serverToProxyDemander) {
+      relayedBytes += serverToProxyChunk.remaining();
+      super.onContent(serverToProxyResponse, serverToProxyChunk, serverToProxyDemander);
+    }
+
+    /**
+     * A target may answer an upload before reading all of it, then stop the rest: HTTP/2 by resetting
+     * the stream after its answer (RFC 9113 section 8.1), HTTP/1 by closing the connection. The
+     * exchange's result then has the upload's failure beside a complete answer, and that answer is
+     * relayed as a success, as HAProxy and Envoy do. A failed answer is still the attempt's failure,
+     * also when Jetty reports the reset at the answer's end but fewer bytes than its {@code Content-Length}
+     * came (its HTTP/2 stream drops unread DATA frames on a reset, the end included).
+     */
+    @Override
+    public void onComplete(org.eclipse.jetty.client.Result result) {
+      if (result.isFailed() && result.getResponse().getStatus() > 0) {
+        Throwable responseFailure = result.getResponseFailure();
+        if (responseFailure == null) {
+          if (LOG.isDebugEnabled()) {
+            LOG.debug("{} S2P answered before taking the whole upload: {}", requestId(exchange.clientToProxyRequest),
+                result.getRequestFailure().toString());
+          }
+          super.onComplete(new org.eclipse.jetty.client.Result(result.getRequest(), result.getResponse()));
+          return;
+        }
+        long length = result.getResponse().getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+        if (JettyInternals.isResetAfterWholeAnswer(responseFailure) && length >= 0 && relayedBytes == length) {
+          // Every byte of the answer was relayed; only its end was reported as a failure: end it here.
+          if (LOG.isDebugEnabled()) {
+            LOG.debug("{} S2P stream reset after the whole answer", requestId(exchange.clientToProxyRequest));
+          }
+          exchange.proxyToClientResponse.write(true, org.eclipse.jetty.util.BufferUtil.EMPTY_BUFFER, this);
+          super.onComplete(new org.eclipse.jetty.client.Result(result.getRequest(), result.getResponse()));
+          return;
+        }
+      }
+      super.onComplete(result);
+    }
   }
 
   @Override
   protected final void onProxyToClientResponseComplete(Request clientToProxyRequest, org.eclipse.jetty.client.Request proxyToServerRequest,
       org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback) {
-    exchange(proxyToServerRequest).attempt.finished();
-    proxyToClientCallback.succeeded();
+    Exchange exchange = exchange(proxyToServerRequest);
+    exchange.attempt.finished();
+    exchange.succeeded();
   }
 
   @Override

@@ -57,4 +57,15 @@ final class JettyInternals {
     proxyToServerRequest.attribute(CLIENT_TO_PROXY_REQUEST_ATTRIBUTE, clientToProxyRequest)
         .attribute(PROXY_TO_CLIENT_RESPONSE_ATTRIBUTE, proxyToClientResponse);
   }
+
+  /**
+   * Whether Jetty's HTTP/2 client failed an answer on reading its end: it reports the end of a stream
+   * the target has reset meanwhile (a target that answered an upload without reading it, RFC 9113
+   * section 8.1) with this {@code EOFException} instead of ending the answer. That is also what it
+   * reports when the reset dropped unread DATA frames, the end among them, so it only means "nothing
+   * was lost" when every byte the answer announced was relayed: the caller checks that.
+   */
+  static boolean isResetAfterWholeAnswer(Throwable responseFailure) {
+    return responseFailure instanceof java.io.EOFException && "Stream has been reset".equals(responseFailure.getMessage());
+  }
 }

@@ -270,16 +270,19 @@ public class WebSocketProxy extends Handler.Abstract {
   }
 
   /**
-   * A WebSocket handshake, version 13: an HTTP/1.1 {@code GET} with {@code Upgrade: websocket}.
+   * A WebSocket handshake, version 13: an HTTP/1.1 {@code GET} with {@code Upgrade: websocket}, or an
+   * HTTP/2 extended {@code CONNECT} with {@code :protocol websocket} (RFC 8441), which Jetty's
+   * handshaker completes on the client's stream as it completes the HTTP/1.1 one on its connection.
    */
   static boolean isWebSocketUpgrade(Request request) {
     if (!"13".equals(request.getHeaders().get(HttpHeader.SEC_WEBSOCKET_VERSION))) {
       return false;
     }
     if (HttpMethod.CONNECT.is(request.getMethod())) {
-      // RFC 8441 (extended CONNECT over HTTP/2) is not offered (AffinityServer.limitHttp2): a CONNECT
-      // is the balancer's 405.
-      return false;
+      // The :protocol pseudo-header is not a field: Jetty hands it over as the stream's tunnel protocol.
+      org.eclipse.jetty.server.TunnelSupport tunnel = request.getTunnelSupport();
+      return request.getConnectionMetaData().getHttpVersion() == org.eclipse.jetty.http.HttpVersion.HTTP_2
+          && tunnel != null && "websocket".equals(tunnel.getProtocol());
     }
     if (!HttpMethod.GET.is(request.getMethod())) {
       return false;

@@ -117,8 +117,8 @@ public final class Backends implements AutoCloseable {
             return true;
           }
           // An application reads the body it was sent before it answers. (One that answers first and leaves
-          // an HTTP/2 upload unread makes Jetty reset the stream after the answer, and whether the
-          // balancer's HTTP/2 client still takes that answer is a race: see the session note.)
+          // an upload unread makes Jetty reset the stream or close the connection right behind the answer,
+          // which can cost the balancer that answer: EarlyAnswerTest, jetty-handler/README.md "HTTP/2".)
           Content.Source.consumeAll(request);
           requests.incrementAndGet();
           lastHeaders.clear();

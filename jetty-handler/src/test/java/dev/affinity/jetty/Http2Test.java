@@ -14,7 +14,11 @@ import dev.affinity.cookie.Expiry;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.net.URI;
+import org.eclipse.jetty.client.CompletableResponseListener;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.StringRequestContent;
@@ -23,6 +27,7 @@ import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.http2.client.HTTP2Client;
 import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -245,6 +250,85 @@ class Http2Test extends BalancerTestBase {
       // Without Connection naming it too: HTTP2-Settings is dropped as hop-by-hop on its own.
       raw("GET /up HTTP/1.1\r\nHost: x\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nConnection: close\r\n\r\n");
       assertThat(backends.get("a").lastHeaders).as(path.name()).doesNotContainKeys("http2-settings");
+    }
+  }
+
+  /**
+   * A target of an HTTP2 group that takes a stream and never answers it: the balancer's HTTP/2
+   * client times that stream out after the upstream timeout although the connection to the target
+   * stays busy with other streams meanwhile; the client gets 504 (counted, never retried: core's
+   * rule), and its own connection carries on with other streams before, during and after.
+   */
+  @Test
+  void aSilentStreamOnAnHttp2TargetGives504WithoutRetryAndTheClientsConnectionServesOtherStreams() throws Exception {
+    AtomicInteger silentRequests = new AtomicInteger();
+    AtomicInteger otherRequests = new AtomicInteger();
+    List<Callback> neverAnswered = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Server target = new Server();
+    ServerConnector targetConnector = new ServerConnector(target, new HTTP2CServerConnectionFactory(new HttpConfiguration()));
+    targetConnector.setHost("127.0.0.1");
+    target.addConnector(targetConnector);
+    target.setHandler(new Handler.Abstract() {
+      @Override
+      public boolean handle(Request request, Response response, Callback callback) {
+        if (Request.getPathInContext(request).equals("/silent")) {
+          silentRequests.incrementAndGet();
+          neverAnswered.add(callback);
+          return true;
+        }
+        otherRequests.incrementAndGet();
+        Content.Sink.write(response, true, "t", callback);
+        return true;
+      }
+    });
+    target.start();
+    try {
+      AffinityCookieCodec codec = AffinityCookieCodec.builder().keyring(keyring).clock(clock).metrics(counters).build();
+      cookies = AffinityCookies.of(codec, CookiePolicy.defaults());
+      Router router = Router.builder(cookies).group(TargetGroup.builder("web").protocol(TargetProtocol.HTTP2)
+          .target("t", URI.create("http://127.0.0.1:" + targetConnector.getLocalPort()), 1)
+          .healthCheck(new HealthCheckSettings(false, "/health", java.time.Duration.ofHours(1), java.time.Duration.ofSeconds(2), 2, 2, 200, 399,
+              java.time.Duration.ofSeconds(10)))
+          .build()).build();
+      balancer = AffinityServer.builder(router, counters).clock(clock).build();
+      java.time.Duration upstreamTimeout = java.time.Duration.ofMillis(600);
+      balancer.balancer().setUpstreamTimeout(upstreamTimeout);
+      balancer.start();
+      HttpClient client = h2cClient();
+      URI base = balancer.uri();
+      assertThat(client.newRequest(base.resolve("/before")).timeout(5, TimeUnit.SECONDS).send().getStatus()).isEqualTo(200);
+
+      long start = System.nanoTime();
+      CompletableFuture<ContentResponse> silent = new CompletableResponseListener(client.newRequest(base.resolve("/silent"))
+          .timeout(10, TimeUnit.SECONDS)).send();
+      // Meanwhile the same client connection, and the balancer's connection to the target, carry other streams.
+      int during = 0;
+      while (!silent.isDone()) {
+        ContentResponse other = client.newRequest(base.resolve("/during")).timeout(5, TimeUnit.SECONDS).send();
+        assertThat(other.getStatus()).isEqualTo(200);
+        assertThat(other.getContentAsString()).isEqualTo("t");
+        during++;
+      }
+      ContentResponse timedOut = silent.get();
+      long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertThat(timedOut.getStatus()).isEqualTo(504);
+      assertThat(timedOut.getVersion()).isEqualTo(HttpVersion.HTTP_2);
+      assertThat(timedOut.getContentAsString()).startsWith("504 Gateway Timeout").doesNotContain("Exception");
+      assertThat(millis).as("the 504 came after the upstream timeout").isGreaterThanOrEqualTo(upstreamTimeout.toMillis());
+      assertThat(during).as("streams served while the silent one waited").isPositive();
+      assertThat(balancer.balancer().gatewayTimeoutResponses()).isEqualTo(1);
+      assertThat(balancer.balancer().badGatewayResponses()).isZero();
+      assertThat(silentRequests.get()).as("a timed-out request is never sent again").isEqualTo(1);
+      assertThat(balancer.balancer().router().target("t").inFlight()).isZero();
+
+      assertThat(client.newRequest(base.resolve("/after")).timeout(5, TimeUnit.SECONDS).send().getStatus()).isEqualTo(200);
+      assertThat(otherRequests.get()).isEqualTo(during + 2);
+      // Every stream of the client went over one connection, which the 504 did not close.
+      assertThat(((ServerConnector) balancer.server().getConnectors()[0]).getConnectedEndPoints()).hasSize(1);
+      assertThat(balancer.balancer().getHttp2Client().getDestinations()).hasSize(1);
+    } finally {
+      neverAnswered.forEach(Callback::succeeded);
+      target.stop();
     }
   }
 }

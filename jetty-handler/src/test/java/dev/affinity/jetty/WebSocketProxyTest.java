@@ -275,9 +275,10 @@ class WebSocketProxyTest extends BalancerTestBase {
   }
 
   @Test
-  void webSocketsOverHttp2AreNotOfferedAndAnHttp11UpgradeStillWorks() throws Exception {
-    // RFC 8441 is off (AffinityServer.limitHttp2): the balancer's h2 SETTINGS do not enable extended
-    // CONNECT, so an HTTP/2-only WebSocket client cannot open one, and an HTTP/1.1 upgrade works.
+  void jettysWebSocketClientOpensOneOverHttp2AndAnHttp11UpgradeWorksBesideIt() throws Exception {
+    // RFC 8441 (AffinityServer.limitHttp2): Jetty's WebSocket client over HTTP/2 gets its 200 and the
+    // affinity cookie on it. (No message is asked over it here: that client loses a first answer now
+    // and then, see WebSocketOverHttp2Test, which drives RFC 8441 under load with a client of its own.)
     startWebSockets("a", "b", "c");
     WebSocketCoreClient http11Client = webSocketClient;
     HttpClient h2 = new HttpClient(new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(
@@ -287,9 +288,10 @@ class WebSocketProxyTest extends BalancerTestBase {
     webSocketClient.start();
     try {
       Endpoint overH2 = connect(null, Map.of());
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> overH2.connected.get(WAIT_SECONDS, TimeUnit.SECONDS))
-          .isInstanceOf(java.util.concurrent.ExecutionException.class);
-      assertThat(balancer.webSocketProxy().upgrades()).isZero();
+      overH2.connected.get(WAIT_SECONDS, TimeUnit.SECONDS);
+      assertThat(overH2.upgradeStatus).as("RFC 8441 answers the CONNECT with 200").isEqualTo(200);
+      assertThat(setCookie(overH2, "AFFINITY")).isNotNull();
+      overH2.session.close(CloseStatus.NORMAL, "bye", Callback.NOOP);
     } finally {
       webSocketClient.stop();
       webSocketClient = http11Client;
