@@ -162,7 +162,7 @@ public final class BalancerFactory {
       ServerCertificates certificates = tls.keystore() != null
           ? ServerCertificates.keyStore(tls.keystore(), tls.password())
           : ServerCertificates.pem(tls.certificates());
-      ListenerSpec.Tls.Builder settings = ListenerSpec.Tls.builder(certificates).protocols(tls.protocols());
+      ListenerSpec.Tls.Builder settings = ListenerSpec.Tls.builder(certificates).protocols(tls.protocols()).provider(tls.provider());
       if (tls.clientCa() != null) {
         settings.clientCa(tls.clientCa());
       }
