@@ -5,8 +5,9 @@
 #   ka  keep-alive sticky hits over TLS: wrk -t1 -cCONNECTIONS over https with the sticky cookie
 #       (HTTP/1.1, no ALPN), requests per second and p99;
 #   h2  HTTP/2 by ALPN: h2load -cH2_CLIENTS -mH2_STREAMS with the sticky cookie, requests per second;
-#   hs  new TLS 1.3 handshakes per second: HS_CLIENTS parallel `openssl s_time -new` clients, each a
-#       full handshake per connection (s_time -new never offers a session to resume), then close.
+#   hs  new TLS 1.3 handshakes per second: HS_CLIENTS parallel `openssl s_time -new -www /` clients,
+#       each connection a full handshake (s_time -new never offers a session to resume) and one
+#       HTTP/1.0 GET without a cookie (a new client), then closed.
 # See bench/README.md ("compare-tls.sh").
 #
 #   bench/compare-tls.sh [--no-build] [--write] [--help]
@@ -220,7 +221,7 @@ done
 WRK_BIN="$(command -v wrk)"
 H2LOAD_BIN="$(command -v h2load)"
 OPENSSL_BIN="$(command -v openssl)"
-declare -A RUN P99 ERRS STICKY HALFWAY
+declare -A RUN P99 ERRS STICKY FULL
 STICKY_FAILS=0
 MODES=(ka h2 hs)
 
@@ -246,32 +247,43 @@ run_mode() { # mode key seconds out
         END { printf "%s - %d %d\n", rps, ok, failed + errored + bad }' "$out"
       ;;
     hs)
-      # HS_CLIENTS clients, each one full TLS 1.3 handshake per connection, no request, then close.
-      local i pids=()
+      # HS_CLIENTS clients, each one full TLS 1.3 handshake per connection and one HTTP/1.0 GET / (no
+      # cookie: a new client), read to the end, then close. Without a request s_time closes straight
+      # after its Finished, and a server's session tickets then meet a closed socket.
+      local i pids=() started ended
+      started="$(date +%s.%N)"
       for i in $(seq 1 "$HS_CLIENTS"); do
         timeout $(( secs + 30 )) "${ON_LOAD_CPU[@]}" "$OPENSSL_BIN" s_time -connect "127.0.0.1:${PORT[$key]}" -new -tls1_3 \
-          -time "$secs" >"$out.$i" 2>&1 &
+          -www / -time "$secs" >"$out.$i" 2>&1 &
         pids+=("$!")
       done
       if [[ "$key" == haproxy ]]; then
-        # Halfway, HAProxy's rates over the last second: TLS connections, and those that needed a key
-        # exchange (a full handshake). Equal means no client resumed a session.
-        sleep $(( (secs + 1) / 2 ))
-        echo "haproxy halfway: SslRate $(haproxy_info SslRate)/s, SslFrontendKeyRate $(haproxy_info SslFrontendKeyRate)/s" >"$out.halfway"
+        # Every second of the run, HAProxy's rates over the last second: TLS connections, and those
+        # that needed a key exchange (a full handshake). Each sample is a rough estimate; their sums
+        # agree when no client resumed a session.
+        local t conns=0 keys=0
+        for t in $(seq 1 $(( secs - 1 ))); do
+          sleep 1
+          conns=$(( conns + $(haproxy_info SslRate) ))
+          keys=$(( keys + $(haproxy_info SslFrontendKeyRate) ))
+        done
+        echo "$conns $keys" >"$out.rates"
       fi
       local failed=0
       for i in "${pids[@]}"; do wait "$i" || failed=$(( failed + 1 )); done
-      # "N connections in T real seconds": the rate of each client, summed.
+      ended="$(date +%s.%N)"
+      # "N connections in T real seconds" (whole seconds): the connections of all clients over the
+      # wall-clock time of the batch.
       cat "$out".[0-9]* >"$out"; rm -f "$out".[0-9]*
-      awk -v failed="$failed" -v clients="$HS_CLIENTS" '
-        / connections in [0-9.]+ real seconds/ { n = $1; t = $4; if (t > 0) rate += n / t; total += n; seen++ }
-        END { printf "%.1f - %d %d\n", rate, total, failed + (clients - seen) }' "$out"
+      awk -v failed="$failed" -v clients="$HS_CLIENTS" -v secs="$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$started" "$ended")" '
+        / connections in [0-9.]+ real seconds/ { total += $1; seen++ }
+        END { printf "%.1f - %d %d\n", (secs > 0 ? total / secs : 0), total, failed + (clients - seen) }' "$out"
       ;;
   esac
 }
 
 measure() { # mode key round
-  local mode="$1" key="$2" r="$3" before after rate p99 count e
+  local mode="$1" key="$2" r="$3" before after rate p99 count e c k
   before="$(backend_counts)"
   read -r rate p99 count e <<<"$(run_mode "$mode" "$key" "$DURATION_S" "$WORK/$key-$mode-$r.txt")"
   [[ -n "$e" ]] || die "$key $mode round $r: no result (see $WORK/$key-$mode-$r.txt)"
@@ -283,10 +295,11 @@ measure() { # mode key round
     if [[ "$verdict" == FAIL* ]]; then STICKY_FAILS=$(( STICKY_FAILS + 1 )); STICKY[$key]=FAIL; KEEP_WORK=1
     elif [[ -z "${STICKY[$key]:-}" ]]; then STICKY[$key]=OK; fi
   fi
-  if [[ -f "$WORK/$key-$mode-$r.txt.halfway" ]]; then
+  if [[ -f "$WORK/$key-$mode-$r.txt.rates" ]]; then
     # The handshake clients must not resume: HAProxy sends session tickets, so a client that could, would.
-    HALFWAY[$r]="$(cat "$WORK/$key-$mode-$r.txt.halfway")"
-    log "${HALFWAY[$r]}"
+    read -r c k <"$WORK/$key-$mode-$r.txt.rates"
+    FULL[$r]="$(python3 -c 'import sys; c, k = map(int, sys.argv[1:]); print(round(100 * k / c) if c else "?")' "$c" "$k")"
+    log "haproxy hs: key exchanges / TLS connections, summed over the run's per-second rates: $k / $c (${FULL[$r]} %)"
   fi
   log "$key $mode round $r/$REPS: $rate/s$([[ "$p99" == - ]] || echo ", p99 $p99 ms"), $count done, $e errors"
   RUN[$key,$mode,$r]="$rate"
@@ -362,12 +375,11 @@ PY
 verdict() { # value op goal
   python3 -c "import sys; v, g = float(sys.argv[1]), float(sys.argv[3]); ok = v >= g if sys.argv[2] == '>=' else v <= g; print('met' if ok else 'NOT met')" "$1" "$2" "$3" 2>/dev/null || echo "n/a"
 }
-hs_check() { # "a/b/s" per round, from the halfway samples
+hs_check() { # the per-round shares of full handshakes, from HAProxy's rates
   local r out=()
-  for r in $(seq 1 "$REPS"); do
-    out+=("$(awk '{ gsub(/\/s,?/, ""); print $4 "/" $6 }' <<<"${HALFWAY[$r]:-? ? ? ? ? ?}")")
-  done
-  echo "${out[*]} per second"
+  for r in $(seq 1 "$REPS"); do out+=("${FULL[$r]:-?} %"); done
+  local IFS=,
+  echo "${out[*]}"
 }
 conscrypt_version() { # from the launcher jar's copy of Conscrypt's Maven metadata
   python3 - "$AFFINITY_JAR" <<'PY' 2>/dev/null || true
@@ -405,7 +417,7 @@ report() {
   echo
   echo "Command: \`$COMMAND\`"
   echo
-  echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), $JAVA_VERSION; load average $LOAD_AT_START when the measuring started, $(cut -d' ' -f1-3 /proc/loadavg) at the end. Every proxy pinned to CPU $PROXY_CPU (HAProxy with \`nbthread 1\`), the load generators and the three nginx backends to CPU $LOAD_CPU (PIN=$PIN). One self-signed certificate ($CERT_KEY) served by all, TLS 1.3 only (\`protocols: [ TLSv1.3 ]\`, \`ssl-min-ver TLSv1.3\`), h2 and http/1.1 by ALPN; plain HTTP/1.1 to the backends. Java: \`$JAVA_OPTS${JIT_OPTS:+ $JIT_OPTS}\`. Modes: **keep-alive** \`wrk -t1 -c$CONNECTIONS -d$DURATION --latency\` over https with the sticky cookie (HTTP/1.1, no ALPN); **h2** \`h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS -D$DURATION_S\` with the sticky cookie; **handshakes** $HS_CLIENTS parallel \`openssl s_time -new -tls1_3 -time $DURATION_S\` clients: a full TLS 1.3 handshake per connection, no request, no session offered for resumption (halfway through each of HAProxy's runs, its TLS connection rate and its key exchange rate over the last second were: $(hs_check)). Each Java proxy warmed up first; then $REPS rounds, each measuring every mode on every proxy once in a shifting order. Table: median of the $REPS runs (min–max); ratios: median of the per-round ratios (min–max)."
+  echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), $JAVA_VERSION; load average $LOAD_AT_START when the measuring started, $(cut -d' ' -f1-3 /proc/loadavg) at the end. Every proxy pinned to CPU $PROXY_CPU (HAProxy with \`nbthread 1\`), the load generators and the three nginx backends to CPU $LOAD_CPU (PIN=$PIN). One self-signed certificate ($CERT_KEY) served by all, TLS 1.3 only (\`protocols: [ TLSv1.3 ]\`, \`ssl-min-ver TLSv1.3\`), h2 and http/1.1 by ALPN; plain HTTP/1.1 to the backends. Java: \`$JAVA_OPTS${JIT_OPTS:+ $JIT_OPTS}\`. Modes: **keep-alive** \`wrk -t1 -c$CONNECTIONS -d$DURATION --latency\` over https with the sticky cookie (HTTP/1.1, no ALPN); **h2** \`h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS -D$DURATION_S\` with the sticky cookie; **handshakes** $HS_CLIENTS parallel \`openssl s_time -new -tls1_3 -www / -time $DURATION_S\` clients: per connection a full TLS 1.3 handshake (no session offered for resumption) and one HTTP/1.0 \`GET /\` without cookie, then close (HAProxy's key exchanges per TLS connection, from its per-second rates sampled through each of its runs: $(hs_check)). Each Java proxy warmed up first; then $REPS rounds, each measuring every mode on every proxy once in a shifting order. Table: median of the $REPS runs (min–max); ratios: median of the per-round ratios (min–max)."
   if [[ -n "$SHORT" ]]; then echo; echo "$SHORT"; fi
   if [[ -n "$NOTE" ]]; then echo; echo "$NOTE"; fi
   echo

@@ -79,7 +79,7 @@ install_missing wrk:wrk nginx:nginx haproxy:haproxy curl:curl taskset:util-linux
 # 2. Build.
 if [[ "$BUILD" == 1 ]]; then
   log "building bench (shaded benchmarks.jar) and the launcher jar"
-  (cd "$REPO" && timeout "$BUILD_MAX_SECONDS" mvn -B -ntp -q -P bench -pl bench -am package -Dmaven.test.skip=true) \
+  (cd "$REPO" && timeout "$BUILD_MAX_SECONDS" mvn -B -ntp -q -P bench -pl bench -am package -DskipTests) \
     || die "the bench build failed"
   (cd "$REPO" && timeout "$BUILD_MAX_SECONDS" mvn -B -ntp -q -pl balancer -am package -Dmaven.test.skip=true) \
     || die "the launcher build failed"
