@@ -59,19 +59,10 @@ done
 AFFINITY_JAR="${AFFINITY_JAR:-$REPO/balancer/target/affinity-balancer.jar}"
 BENCH_JAR="$REPO/bench/target/benchmarks.jar"
 
-log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf 'compare.sh: FAIL: %s\n' "$*" >&2; exit 1; }
+BENCH_NAME=compare.sh
+# shellcheck source=compare-common.sh
+source "$REPO/bench/compare-common.sh"
 
-# Seconds in a wrk duration such as 10s, 2m, 1h or 10.
-seconds_of() {
-  local d="$1"
-  case "$d" in
-    *h) echo $(( ${d%h} * 3600 )) ;;
-    *m) echo $(( ${d%m} * 60 )) ;;
-    *s) echo "${d%s}" ;;
-    *) echo "$d" ;;
-  esac
-}
 DURATION_S="$(seconds_of "$DURATION")"
 WARMUP_S="$(seconds_of "$WARMUP")"
 [[ "$DURATION_S" =~ ^[0-9]+$ && "$DURATION_S" -gt 0 ]] || die "DURATION must be like 10s, got $DURATION"
@@ -81,113 +72,14 @@ WARMUP_S="$(seconds_of "$WARMUP")"
 [[ "$CONNECTIONS" =~ ^[0-9]+$ && "$CONNECTIONS" -gt 0 ]] || die "CONNECTIONS must be a positive integer"
 
 # ---------------------------------------------------------------------------------------------
-# Process bookkeeping: everything started here is stopped on exit, by pid.
-WORK=""
-PIDS=()
-KEEP_WORK=0
-
-stop_pid() {
-  local pid="$1" i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$?
-  set +e
-  local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if [[ -n "$WORK" && -d "$WORK" ]]; then
-    if [[ $rc -ne 0 || "$KEEP_WORK" == 1 ]]; then
-      # Keep the logs of a failed or suspicious run.
-      log "logs kept in $WORK"
-    else
-      rm -rf "$WORK"
-    fi
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Starts "$@" (a program, never a shell function) in the background and remembers its pid.
-# taskset execs the program, so the pid is the program's own.
-spawn() {
-  local logfile="$1"; shift
-  "$@" >"$logfile" 2>&1 </dev/null &
-  PIDS+=("$!")
-  LAST_PID=$!
-}
-
-stop_last() {
-  stop_pid "$1"
-  local keep=() p
-  for p in "${PIDS[@]}"; do [[ "$p" != "$1" ]] && keep+=("$p"); done
-  PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-# CPU pinning: the proxies on PROXY_CPU; wrk and the nginx backends on LOAD_CPU. These are command
-# prefixes (arrays, possibly empty), not functions, so that a spawned pid is the program's own pid.
-ON_PROXY_CPU=()
-ON_LOAD_CPU=()
-set_pinning() {
-  if [[ "$PIN" == 1 ]]; then
-    ON_PROXY_CPU=(taskset -c "$PROXY_CPU")
-    ON_LOAD_CPU=(taskset -c "$LOAD_CPU")
-  else
-    ON_PROXY_CPU=()
-    ON_LOAD_CPU=()
-  fi
-}
-
-# ---------------------------------------------------------------------------------------------
 # 1. Tools.
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
-command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || need+=(haproxy)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-command -v taskset >/dev/null 2>&1 || need+=(util-linux)
-if [[ ${#need[@]} -gt 0 ]]; then
-  log "installing ${need[*]} from Debian"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
-fi
-export PATH="$PATH:/usr/sbin:/sbin"
-command -v python3 >/dev/null 2>&1 || die "python3 is needed (ports, JSON, BENCHMARKS.md)"
-command -v java >/dev/null 2>&1 || die "java 17 is needed"
-
-if [[ "$PIN" == 1 ]]; then
-  ncpu=$(nproc)
-  if [[ "$ncpu" -lt 2 ]]; then
-    log "only $ncpu CPU: pinning disabled"
-    PIN=0
-  fi
-fi
-
-set_pinning
-
-# The whole run is bounded: every step has its own time limit, and no new step starts after
-# MAX_SECONDS (counted from here, the build excluded).
-check_deadline() {
-  if [[ $(( SECONDS - START_SECONDS )) -ge "$MAX_SECONDS" ]]; then
-    die "time limit of ${MAX_SECONDS}s (MAX_SECONDS) reached, stopping"
-  fi
-}
+install_missing wrk:wrk nginx:nginx haproxy:haproxy curl:curl taskset:util-linux
 
 # ---------------------------------------------------------------------------------------------
 # 2. Build.
 if [[ "$BUILD" == 1 ]]; then
   log "building bench (shaded benchmarks.jar) and the launcher jar"
-  (cd "$REPO" && timeout "$BUILD_MAX_SECONDS" mvn -B -ntp -q -P bench -pl bench -am package -Dmaven.test.skip=true) \
+  (cd "$REPO" && timeout "$BUILD_MAX_SECONDS" mvn -B -ntp -q -P bench -pl bench -am package -DskipTests) \
     || die "the bench build failed"
   (cd "$REPO" && timeout "$BUILD_MAX_SECONDS" mvn -B -ntp -q -pl balancer -am package -Dmaven.test.skip=true) \
     || die "the launcher build failed"
@@ -199,93 +91,15 @@ START_SECONDS=$SECONDS
 WORK="$(mktemp -d /tmp/affinity-compare.XXXXXX)"
 chmod 755 "$WORK"
 
-# N free ports on 127.0.0.1 (bound together so they differ, then released).
-free_ports() {
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks: s.close()
-PY
-}
-
-wait_http() { # url seconds [pid that must stay alive]
-  local url="$1" limit="$2" pid="${3:-}" end=$(( SECONDS + $2 ))
-  while [[ $SECONDS -lt $end ]]; do
-    if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
-    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-    sleep 0.1
-  done
-  return 1
-}
-
 read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 P_SERVLET <<<"$(free_ports 8)"
 BACKENDS=("$B1" "$B2" "$B3")
 
 # ---------------------------------------------------------------------------------------------
 # 3. Three nginx backends, one process each (one worker), so that each counts its own requests.
-NGINX_BIN="$(command -v nginx)"
-for i in 1 2 3; do
-  port="${BACKENDS[$((i-1))]}"
-  prefix="$WORK/nginx-t$i"
-  mkdir -p "$prefix/logs" "$prefix/tmp"
-  cat >"$prefix/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $prefix/nginx.pid;
-error_log $prefix/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $prefix/tmp/body;
-  proxy_temp_path $prefix/tmp/proxy;
-  fastcgi_temp_path $prefix/tmp/fastcgi;
-  uwsgi_temp_path $prefix/tmp/uwsgi;
-  scgi_temp_path $prefix/tmp/scgi;
-  keepalive_requests 1000000;
-  keepalive_timeout 75s;
-  server_tokens off;
-  default_type text/plain;
-  server {
-    listen 127.0.0.1:$port;
-    location = /nginx_status { stub_status; }
-    location / { return 200 "t$i $port\n"; }
-  }
-}
-EOF
-  spawn "$WORK/nginx-t$i.out" "${ON_LOAD_CPU[@]}" "$NGINX_BIN" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log"
-done
-for port in "${BACKENDS[@]}"; do
-  wait_http "http://127.0.0.1:$port/" 10 || die "nginx on port $port did not start (see $WORK/nginx-t*)"
-done
-log "nginx backends on ${BACKENDS[*]}"
-
-# Requests each backend has served so far (nginx stub_status; the status request itself included).
-backend_counts() {
-  local port
-  for port in "${BACKENDS[@]}"; do
-    curl -s --max-time 2 "http://127.0.0.1:$port/nginx_status" | awk 'NR==3 {print $3}'
-  done | tr '\n' ' '
-}
+start_backends
 
 # ---------------------------------------------------------------------------------------------
 # wrk runs and their parsing.
-# Prints: "<req/s> <p99 ms> <total requests> <errors>" where errors = socket errors + non-2xx/3xx.
-parse_wrk() {
-  awk '
-    /Requests\/sec:/ { rps = $2 }
-    /^ +99%/ { v = $2; unit = v; sub(/^[0-9.]+/, "", unit); num = v; sub(/[a-z]+$/, "", num);
-               if (unit == "us") p99 = num / 1000; else if (unit == "ms") p99 = num;
-               else if (unit == "s") p99 = num * 1000; else if (unit == "m") p99 = num * 60000; else p99 = num }
-    / requests in / { total = $1 }
-    /Socket errors:/ { gsub(/,/, ""); errs += $4 + $6 + $8 + $10 }
-    /Non-2xx or 3xx responses:/ { errs += $5 }
-    END { printf "%s %.3f %s %d\n", (rps == "" ? 0 : rps), p99, (total == "" ? 0 : total), errs }'
-}
-
 WRK_BIN="$(command -v wrk)"
 # run_wrk <outfile> <duration> <url> [cookie]
 run_wrk() {
@@ -300,43 +114,12 @@ run_wrk() {
   fi
 }
 
-median() { # numbers on stdin -> median (mean of the two middle ones for an even count)
-  sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-
 # Per proxy (key): URL, the cookie wrk sends, and the stickiness check after each run.
 declare -A URL COOKIE CHECK PID_OF
 KEYS=()
 # Per run: RUN_RPS[key,round], RUN_P99[key,round]; totals of errors per key.
 declare -A RUN_RPS RUN_P99 ERRS STICKY
 STICKY_FAILS=0
-
-# Requests each backend has served so far (nginx stub_status; the status request itself included).
-backend_counts() {
-  local port
-  for port in "${BACKENDS[@]}"; do
-    curl -s --max-time 2 "http://127.0.0.1:$port/nginx_status" | awk 'NR==3 {print $3}'
-  done | tr '\n' ' '
-}
-
-# sticky=1: one backend took >= 99 % of the wrk requests and the others almost none (the idle
-# proxies' health checks reach every backend, hence the allowance of 10). sticky=0: informational.
-backend_verdict() { # sticky total before after
-  python3 - "$1" "$2" "$3" "$4" <<'PY'
-import sys
-sticky, total = sys.argv[1] == "1", int(sys.argv[2])
-before = [int(x) for x in sys.argv[3].split()]
-after = [int(x) for x in sys.argv[4].split()]
-d = [a - b for a, b in zip(after, before)]
-shares = " ".join(f"t{i+1}={v}" for i, v in enumerate(d))
-if sticky:
-    top = max(d); rest = sum(d) - top
-    ok = total > 0 and top >= 0.99 * total and rest <= max(10, 0.01 * total)
-    print(("OK" if ok else "FAIL") + f" backends saw {shares} for {total} wrk requests")
-else:
-    print(f"INFO backends saw {shares} for {total} wrk requests")
-PY
-}
 
 # Affinity's own counters, from /affinity/status.json ("t1=123 t2=4 ...").
 affinity_requests() {
@@ -413,12 +196,6 @@ warm_up() { # key
   done
 }
 
-# First response's cookies named like $2 (all shards), as "name=value; name2=value2".
-sticky_cookie() { # url name-prefix
-  curl -s --max-time 5 -D - -o /dev/null "$1" \
-    | tr -d '\r' | awk -v p="$2" 'tolower($1) == "set-cookie:" { split($2, kv, ";"); if (index(kv[1], p) == 1) print kv[1] }' \
-    | paste -sd ';' | sed 's/;/; /g'
-}
 
 # ---------------------------------------------------------------------------------------------
 # 4. Start every proxy, each on its own port, all pinned to PROXY_CPU.
@@ -427,10 +204,7 @@ log "pinning: proxies on CPU ${PROXY_CPU}, wrk and nginx on CPU ${LOAD_CPU} (PIN
 # about 13 % of the core and needed minutes to finish (the proxies' numbers kept climbing for two
 # minutes). At nice -10 the JIT is done in about 20 s. Same for all three Java proxies; root only
 # (a raised priority needs CAP_SYS_NICE), elsewhere the warm-up is simply longer.
-JIT_OPTS=""
-if [[ "$JIT_PRIORITY" == 1 && "$(id -u)" == 0 ]]; then
-  JIT_OPTS="-XX:ThreadPriorityPolicy=1 -XX:CompilerThreadPriority=-10"
-fi
+JIT_OPTS="$(jit_opts)"
 JVM=(java $JAVA_OPTS $JIT_OPTS)
 
 add_proxy() { # key url cookie check
@@ -679,29 +453,8 @@ echo "$REPORT"
 echo
 
 if [[ "$WRITE" == 1 ]]; then
-  REPORT="$REPORT" python3 - "$BENCHMARKS_FILE" <<'PY'
-import os, sys, tempfile
-path = sys.argv[1]
-begin, end = "<!-- compare:begin -->", "<!-- compare:end -->"
-heading = "## Load: Affinity vs Jetty ProxyHandler vs Jetty BalancerServlet vs HAProxy"
-block = begin + "\n" + os.environ["REPORT"].strip() + "\n" + end
-# Re-read right before writing: other sections of the file may have changed meanwhile.
-text = open(path, encoding="utf-8").read() if os.path.exists(path) else "# Benchmarks\n"
-if begin in text and end in text and text.index(begin) < text.index(end):
-    text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
-else:
-    if heading not in text:
-        text = text.rstrip("\n") + "\n\n" + heading + "\n\n" + block + "\n"
-    else:
-        i = text.index(heading) + len(heading)
-        text = text[:i] + "\n\n" + block + "\n\n" + text[i:].lstrip("\n")
-fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".bench-")
-with os.fdopen(fd, "w", encoding="utf-8") as f:
-    f.write(text)
-os.chmod(tmp, 0o644)
-os.replace(tmp, path)
-PY
-  log "wrote the comparison section of $BENCHMARKS_FILE"
+  write_section "$BENCHMARKS_FILE" "<!-- compare:begin -->" "<!-- compare:end -->" \
+    "## Load: Affinity vs Jetty ProxyHandler vs Jetty BalancerServlet vs HAProxy"  log "wrote the comparison section of $BENCHMARKS_FILE"
 fi
 
 if [[ "$STICKY_FAILS" -gt 0 ]]; then

@@ -178,7 +178,7 @@ public final class BalancerFactory {
       } else {
         certificates = ServerCertificates.keyStore(tls.keystore(), tls.password());
       }
-      ListenerSpec.Tls.Builder settings = ListenerSpec.Tls.builder(certificates).protocols(tls.protocols());
+      ListenerSpec.Tls.Builder settings = ListenerSpec.Tls.builder(certificates).protocols(tls.protocols()).provider(tls.provider());
       if (tls.clientCa() != null) {
         settings.clientCa(tls.clientCa()).clientAuth(tls.clientAuth() == TlsConfig.ClientAuth.OPTIONAL
             ? ListenerSpec.Tls.ClientAuth.OPTIONAL : ListenerSpec.Tls.ClientAuth.REQUIRED);

@@ -71,6 +71,10 @@ class TlsLauncherTest {
   }
 
   private String yaml(int httpsPort, String protocols) {
+    return yaml(httpsPort, protocols, "jdk");
+  }
+
+  private String yaml(int httpsPort, String protocols, String provider) {
     return """
         listeners:
           - host: 127.0.0.1
@@ -78,6 +82,7 @@ class TlsLauncherTest {
             tls:
               certificates: [ { cert: site.crt, key: site.key } ]
               protocols: %s
+              provider: %s
           - { host: 127.0.0.1, port: 0, redirectToHttps: %d }
         keys:
           - { id: k1, secret: "%s" }
@@ -88,7 +93,7 @@ class TlsLauncherTest {
             targets:
               - { id: web-1, uri: "%s" }
               - { id: web-2, uri: "%s" }
-        """.formatted(httpsPort, protocols, httpsPort, BalancerTestBase.SECRET, backends.uri("web-1"), backends.uri("web-2"));
+        """.formatted(httpsPort, protocols, provider, httpsPort, BalancerTestBase.SECRET, backends.uri("web-1"), backends.uri("web-2"));
   }
 
   private static int freePort() throws Exception {
@@ -124,6 +129,38 @@ class TlsLauncherTest {
     assertThat(expiry.find()).as(metrics).isTrue();
     double seconds = Double.parseDouble(expiry.group(1));
     assertThat(seconds).isBetween((double) java.time.Duration.ofDays(58).toSeconds(), (double) java.time.Duration.ofDays(60).toSeconds());
+  }
+
+  @Test
+  void providerConscryptServesHttpsFromTheFile() throws Exception {
+    int httpsPort = freePort();
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml(httpsPort, "[ TLSv1.3 ]", "conscrypt"));
+
+    running = BalancerLauncher.run(new String[] {file.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8), reloadScheduler);
+
+    assertThat(running.exitCode()).as(err.toString(StandardCharsets.UTF_8)).isZero();
+    assertThat(running.server().listeners().get(0).tls().orElseThrow().provider()).isEqualTo(ListenerSpec.Tls.Provider.CONSCRYPT);
+    assertThat(running.server().listeners().get(1).tls()).isEmpty();
+    ContentResponse response = https.GET("https://localhost:" + httpsPort + "/");
+    assertThat(response.getStatus()).isEqualTo(200);
+    assertThat(response.getContentAsString()).isIn("web-1", "web-2");
+    // The file's protocols hold on Conscrypt too: TLS 1.3 only.
+    try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) trustingContext().getSocketFactory().createSocket("127.0.0.1", httpsPort)) {
+      socket.startHandshake();
+      assertThat(socket.getSession().getProtocol()).isEqualTo("TLSv1.3");
+    }
+  }
+
+  private javax.net.ssl.SSLContext trustingContext() throws Exception {
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("ca", files.ca().certificate());
+    javax.net.ssl.TrustManagerFactory trustManagers = javax.net.ssl.TrustManagerFactory.getInstance("PKIX");
+    trustManagers.init(trust);
+    javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+    context.init(null, trustManagers.getTrustManagers(), null);
+    return context;
   }
 
   @Test
@@ -191,6 +228,10 @@ class TlsLauncherTest {
     assertThat(tls.port()).isEqualTo(8443);
     assertThat(tls.tls().orElseThrow().protocols()).containsExactly("TLSv1.3");
     assertThat(tls.tls().orElseThrow().clientCa()).contains(dir.resolve("clients.pem"));
+    assertThat(tls.tls().orElseThrow().provider()).isEqualTo(ListenerSpec.Tls.Provider.JDK);
+    ListenerSpec conscrypt = BalancerFactory.listener(new Listen("0.0.0.0", 8443,
+        new TlsConfig(List.of(pair), null, null, List.of("TLSv1.3"), null, ListenerSpec.Tls.Provider.CONSCRYPT), null));
+    assertThat(conscrypt.tls().orElseThrow().provider()).isEqualTo(ListenerSpec.Tls.Provider.CONSCRYPT);
     assertThat(tls.tls().orElseThrow().certificates().files()).containsExactly(pair.certificate(), pair.key());
     assertThat(tls.redirectToHttps()).isEmpty();
     ListenerSpec keyStore = BalancerFactory.listener(new Listen("127.0.0.1", 8444,

@@ -21,6 +21,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSession;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.ssl.X509;
@@ -51,6 +52,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
   private final Scheduler scheduler;
   private final Clock clock;
   private final Duration pollInterval;
+  private final ListenerSpec.Tls.Provider provider;
   /** Key aliases in key store order; the first of a key type is the default certificate. */
   private volatile List<String> aliases;
   private volatile byte[] fingerprint;
@@ -71,6 +73,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
     this.scheduler = requireNonNull(scheduler, "scheduler");
     this.clock = requireNonNull(clock, "clock");
     this.pollInterval = requireNonNull(pollInterval, "pollInterval");
+    this.provider = tls.provider();
     // Jetty's default cipher suites already leave out the weak ones; the protocol floor is ours.
     setIncludeProtocols(tls.protocols().toArray(new String[0]));
     tls.clientCa().ifPresent(bundle -> {
@@ -113,6 +116,12 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
   /** The leaf certificates that expired or expire within {@link #EXPIRY_WARNING} as of the last load. */
   List<X509Certificate> expiringCertificates() {
     return expiring;
+  }
+
+  /** Conscrypt's context for a Conscrypt listener; key and trust managers stay the JDK's (Conscrypt takes them). */
+  @Override
+  protected SSLContext getSSLContextInstance() throws NoSuchAlgorithmException {
+    return provider == ListenerSpec.Tls.Provider.CONSCRYPT ? ConscryptTls.context(getProtocol()) : super.getSSLContextInstance();
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.affinity.standalone.config;
 
+import dev.affinity.jetty.ListenerSpec;
 import dev.affinity.tls.CertifiedKey;
 import dev.affinity.tls.KeyMaterialException;
 import dev.affinity.tls.Pem;
@@ -23,7 +24,7 @@ import java.util.regex.Pattern;
 final class ListenReader {
   private static final Pattern HOST = Pattern.compile("[A-Za-z0-9._:%\\[\\]-]{1,253}");
   static final Schema CERTIFICATE = Schema.keys("cert", "key");
-  static final Schema TLS = Schema.keys("certificates", "protocols", "clientCa", "clientAuth", "keystore", "password")
+  static final Schema TLS = Schema.keys("certificates", "protocols", "clientCa", "clientAuth", "keystore", "password", "provider")
       .listOf("certificates", CERTIFICATE);
   static final Schema SCHEMA = Schema.keys("host", "port", "tls", "proxyProtocol", "http2").map("tls", TLS);
   static final Schema LISTENER = Schema.keys("host", "port", "tls", "redirectToHttps", "proxyProtocol", "http2").map("tls", TLS);
@@ -164,7 +165,17 @@ final class ListenReader {
         throw authNode.error("needs clientCa: the CAs that client certificates must chain to");
       }
     }
-    return new TlsConfig(certificates, keystore, password, passwordFile, protocols, clientCa, clientAuth);
+    ListenerSpec.Tls.Provider provider = ListenerSpec.Tls.Provider.JDK;
+    if (t.has("provider")) {
+      YamlNode providerNode = t.get("provider");
+      provider = providerNode.enumValue(ListenerSpec.Tls.Provider.class);
+      // Refused here, with its line, rather than when the server starts: a file that loads must run.
+      String unavailable = provider.unavailable().orElse(null);
+      if (unavailable != null) {
+        throw providerNode.error(unavailable + "; use provider: jdk (the default) on this machine");
+      }
+    }
+    return new TlsConfig(certificates, keystore, password, passwordFile, protocols, clientCa, clientAuth, provider);
   }
 
   private static PemPair pemPair(YamlNode entry) {

@@ -2,6 +2,7 @@ package dev.affinity.standalone.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.jetty.ListenerSpec;
 import dev.affinity.tls.PemPair;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,9 +23,10 @@ import java.util.Objects;
  * @param clientCa a PEM bundle of CAs for client certificates, or {@code null} for none
  * @param clientAuth whether a client certificate is required or optional; {@code null} exactly when
  *     there is no {@code clientCa} (given {@code null} with one, it is {@link ClientAuth#REQUIRED})
+ * @param provider whose TLS runs the listener (the JDK's unless the file says {@code provider: conscrypt})
  */
 public record TlsConfig(List<PemPair> certificates, Path keystore, String password, Path passwordFile, List<String> protocols,
-    Path clientCa, ClientAuth clientAuth) {
+    Path clientCa, ClientAuth clientAuth, ListenerSpec.Tls.Provider provider) {
   public static final List<String> DEFAULT_PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
 
   /** {@code tls.clientAuth}. */
@@ -35,6 +37,7 @@ public record TlsConfig(List<PemPair> certificates, Path keystore, String passwo
   public TlsConfig {
     certificates = List.copyOf(requireNonNull(certificates, "certificates"));
     protocols = List.copyOf(requireNonNull(protocols, "protocols"));
+    requireNonNull(provider, "provider");
     if (certificates.isEmpty() == (keystore == null)) {
       throw new IllegalArgumentException("give PEM certificates or a key store, one of the two");
     }
@@ -52,9 +55,21 @@ public record TlsConfig(List<PemPair> certificates, Path keystore, String passwo
     }
   }
 
-  /** No password file; client certificates required when {@code clientCa} is set. */
+  /** On the JDK's TLS. */
+  public TlsConfig(List<PemPair> certificates, Path keystore, String password, Path passwordFile, List<String> protocols,
+      Path clientCa, ClientAuth clientAuth) {
+    this(certificates, keystore, password, passwordFile, protocols, clientCa, clientAuth, ListenerSpec.Tls.Provider.JDK);
+  }
+
+  /** No password file; client certificates required when {@code clientCa} is set; on the JDK's TLS. */
   public TlsConfig(List<PemPair> certificates, Path keystore, String password, List<String> protocols, Path clientCa) {
-    this(certificates, keystore, password, null, protocols, clientCa, null);
+    this(certificates, keystore, password, null, protocols, clientCa, null, ListenerSpec.Tls.Provider.JDK);
+  }
+
+  /** No password file; client certificates required when {@code clientCa} is set. */
+  public TlsConfig(List<PemPair> certificates, Path keystore, String password, List<String> protocols, Path clientCa,
+      ListenerSpec.Tls.Provider provider) {
+    this(certificates, keystore, password, null, protocols, clientCa, null, provider);
   }
 
   /** A key store with the default protocols and no client certificates. */
@@ -70,17 +85,20 @@ public record TlsConfig(List<PemPair> certificates, Path keystore, String passwo
   public boolean equals(Object o) {
     return o instanceof TlsConfig other && certificates.equals(other.certificates) && Objects.equals(keystore, other.keystore)
         && Objects.equals(passwordFile, other.passwordFile) && (passwordFile != null || Objects.equals(password, other.password))
-        && protocols.equals(other.protocols) && Objects.equals(clientCa, other.clientCa) && clientAuth == other.clientAuth;
+        && protocols.equals(other.protocols) && Objects.equals(clientCa, other.clientCa) && clientAuth == other.clientAuth
+        && provider == other.provider;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(certificates, keystore, passwordFile, passwordFile != null ? null : password, protocols, clientCa, clientAuth);
+    return Objects.hash(certificates, keystore, passwordFile, passwordFile != null ? null : password, protocols, clientCa, clientAuth,
+        provider);
   }
 
   @Override
   public String toString() {
     return "TlsConfig[certificates=" + certificates + ", keystore=" + keystore + ", password=" + (password == null ? null : "****")
-        + ", passwordFile=" + passwordFile + ", protocols=" + protocols + ", clientCa=" + clientCa + ", clientAuth=" + clientAuth + "]";
+        + ", passwordFile=" + passwordFile + ", protocols=" + protocols + ", clientCa=" + clientCa + ", clientAuth=" + clientAuth
+        + ", provider=" + provider + "]";
   }
 }

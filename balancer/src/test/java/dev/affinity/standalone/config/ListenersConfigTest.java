@@ -3,6 +3,7 @@ package dev.affinity.standalone.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.affinity.jetty.ListenerSpec;
 import dev.affinity.tls.PemPair;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -150,6 +151,24 @@ class ListenersConfigTest {
     refused("listen:\n  tls: { certificates: [ { cert: site.crt, key: site.key } ], password: x }\n", 2, "listen.tls.password",
         "goes with keystore");
     refused("listen:\n  tls: { certificates: [] }\n", 2, "listen.tls.certificates", "lists no certificate");
+  }
+
+  @Test
+  void tlsProviderChoosesConscryptPerListenerAndTheJdkByDefault() throws Exception {
+    BalancerConfig config = load("""
+        listeners:
+          - { port: 8443, tls: { certificates: [ { cert: site.crt, key: site.key } ], provider: conscrypt } }
+          - { port: 8444, tls: { certificates: [ { cert: site.crt, key: site.key } ], provider: JDK } }
+          - { port: 8445, tls: { keystore: balancer.p12, password: changeit } }
+        """);
+    assertThat(config.listeners()).extracting(l -> l.tls().provider())
+        .containsExactly(ListenerSpec.Tls.Provider.CONSCRYPT, ListenerSpec.Tls.Provider.JDK, ListenerSpec.Tls.Provider.JDK);
+    BalancerConfig listen = load("listen: { port: 8443, tls: { keystore: balancer.p12, password: changeit, provider: conscrypt } }\n");
+    assertThat(listen.listen().tls().provider()).isEqualTo(ListenerSpec.Tls.Provider.CONSCRYPT);
+    refused("listen:\n  tls:\n    certificates: [ { cert: site.crt, key: site.key } ]\n    provider: openssl\n", 4,
+        "listen.tls.provider", "must be one of jdk, conscrypt, got \"openssl\"");
+    refused("listeners:\n  - port: 8443\n    tls:\n      keystore: balancer.p12\n      password: changeit\n      provider: [ conscrypt ]\n", 6,
+        "listeners[0].tls.provider", "must be a single value");
   }
 
   @Test
