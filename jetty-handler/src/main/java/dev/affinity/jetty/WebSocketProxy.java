@@ -310,7 +310,10 @@ public class WebSocketProxy extends Handler.Abstract {
       // its in-flight count) through onTargetUpgradeFailure, never leaves it raised.
       CoreClientUpgradeRequest proxyToServerRequest = CoreClientUpgradeRequest.from(balancerToTarget,
           webSocketUri(attempt.target(), clientToProxyRequest), tunnel.targetSide());
-      proxyToServerRequest.timeout(upgradeTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      // A group's own upstream timeout bounds the target's silence on the upgrade too.
+      Duration groupTimeout = attempt.group().upstreamTimeout();
+      Duration answerWithin = groupTimeout != null && groupTimeout.compareTo(upgradeTimeout) < 0 ? groupTimeout : upgradeTimeout;
+      proxyToServerRequest.timeout(answerWithin.toMillis(), TimeUnit.MILLISECONDS);
       proxyToServerRequest.setConfiguration(sessionConfiguration());
       proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, upgrade.relayed, attempt, balancer.getViaHost(), true,
           headers::add));

@@ -77,6 +77,8 @@ public final class Backends implements AutoCloseable {
     final AtomicInteger requests = new AtomicInteger();
     final Map<String, String> lastHeaders = new ConcurrentHashMap<>();
     volatile int healthStatus = 200;
+    /** The status of the application's answers (not {@code /health}'s): a test makes a target answer 503 for a while. */
+    volatile int answerStatus = 200;
     /** The protocol of the last health check this backend answered ({@code HTTP/1.1}, {@code HTTP/2.0}). */
     volatile String healthProtocol;
     final boolean http2;
@@ -132,6 +134,7 @@ public final class Backends implements AutoCloseable {
             response.getHeaders().add(HttpHeader.SET_COOKIE, "JSESSIONID=" + id + "-session; Path=/; HttpOnly");
           }
           response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain;charset=utf-8");
+          response.setStatus(answerStatus);
           Content.Sink.write(response, true, id, callback);
           return true;
         }
