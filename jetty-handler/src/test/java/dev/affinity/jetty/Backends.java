@@ -61,6 +61,11 @@ public final class Backends implements AutoCloseable {
     return new ArrayList<>(backends.values());
   }
 
+  /** Makes backend {@code id} answer the application's requests with {@code status} from now on (its {@code /health} stays as it is). */
+  public void answerStatus(String id, int status) {
+    backends.get(id).answerStatus = status;
+  }
+
   public URI uri(String id) {
     return backends.get(id).uri();
   }
