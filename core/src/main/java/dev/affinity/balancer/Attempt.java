@@ -221,7 +221,8 @@ public final class Attempt {
 
   /**
    * What passive health learns from a failure. A kept-alive connection closed before the answer is
-   * not counted: targets close idle connections as a matter of course. A refused connect ejected the
+   * not counted: targets close idle connections as a matter of course (the resend that follows, on a
+   * new connection, counts if it is closed too). A refused connect ejected the
    * target already; a client's failure or a 4xx refusal of an upgrade is no fault of the target's.
    */
   private void observe(Target target, Failure failure, Instant now) {
@@ -230,7 +231,8 @@ public final class Attempt {
       case TIMED_OUT -> group.observeFailure(target, true, now, "no answer within the timeout");
       case BAD_ANSWER -> group.observeFailure(target, false, now, "unusable answer");
       case CLOSED_EARLY -> {
-        if (!failure.reusedConnection) {
+        // A resend went on a new connection (whatever a path that cannot tell says): its close counts.
+        if (!failure.reusedConnection || resent) {
           group.observeFailure(target, false, now, "connection closed before the answer");
         }
       }

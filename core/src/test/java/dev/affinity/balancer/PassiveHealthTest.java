@@ -127,6 +127,13 @@ class PassiveHealthTest {
     Attempt a = forwarder.begin(client, false, "GET", true);
     a.failed(Failure.closedBeforeAnswer(true), false);
     assertThat(target("a").health().consecutiveFailedAnswers()).isZero();
+    // ...but the resend that follows goes on a new connection: its close counts.
+    Attempt resend = forwarder.begin(client, false, "GET", true).failed(Failure.closedBeforeAnswer(true), false).attempt();
+    assertThat(resend.target().id()).isEqualTo("a");
+    resend.failed(Failure.closedBeforeAnswer(true), false);
+    assertThat(target("a").health().consecutiveFailedAnswers()).isEqualTo(1);
+    request(pinnedTo("a"), 200);
+    assertThat(target("a").health().consecutiveFailedAnswers()).isZero();
     for (int i = 0; i < 2; i++) {
       Attempt timedOut = forwarder.begin(client, false, "GET", true);
       assertThat(timedOut.failed(Failure.timedOut(), false).status()).isEqualTo(504);

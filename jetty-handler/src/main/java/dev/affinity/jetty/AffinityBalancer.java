@@ -332,6 +332,15 @@ public class AffinityBalancer extends ProxyHandler {
     http2Client = h2;
   }
 
+  /** The client that carries {@code group}'s requests off the direct relay: its own when its timeouts differ, else the balancer's. */
+  HttpClient clientFor(dev.affinity.balancer.TargetGroup group) {
+    HttpClient client = groupClients.clientFor(group);
+    if (client != null) {
+      return client;
+    }
+    return group.protocol() == TargetProtocol.HTTP2 ? http2Client : getHttpClient();
+  }
+
   private void updateGroupClients(Router routes) {
     groupClients.update(routes, upstreamTimeout, connectTimeout, this::newGroupClient);
   }
@@ -684,10 +693,7 @@ public class AffinityBalancer extends ProxyHandler {
     // Origin from configuration, path and query from the client: an absolute-form request line
     // naming another host cannot steer the balancer anywhere else.
     URI uri = HttpURI.build(attempt.target().uri()).pathQuery(exchange.pathQuery).toURI();
-    HttpClient client = groupClients.clientFor(attempt.group());
-    if (client == null) {
-      client = attempt.group().protocol() == TargetProtocol.HTTP2 ? http2Client : getHttpClient();
-    }
+    HttpClient client = clientFor(attempt.group());
     org.eclipse.jetty.client.Request proxyToServerRequest = client.newRequest(uri).method(clientToProxyRequest.getMethod());
     JettyInternals.linkForInterimResponses(proxyToServerRequest, clientToProxyRequest, proxyToClientResponse);
     proxyToServerRequest.attribute(EXCHANGE, exchange);

@@ -135,7 +135,48 @@ class PassiveHealthBalancerTest extends BalancerTestBase {
     }
   }
 
+  @org.junit.jupiter.api.Test
+  void aGroupTimeoutBoundsAWebSocketUpgradeAndAnHttp2Request() throws Exception {
+    RawTarget silent = target("silent", peer -> {
+      peer.awaitEof();
+    });
+    Map<String, java.net.URI> uris = Map.of("silent", silent.uri());
+    balancer = AffinityServer.builder(rawRouterWith(uris, Duration.ofMillis(300), dev.affinity.balancer.TargetProtocol.HTTP1), counters)
+        .clock(clock).build();
+    balancer.start();
+    startClient();
+    long start = System.nanoTime();
+    String answer = raw("GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nConnection: close\r\n\r\n");
+    long millis = (System.nanoTime() - start) / 1_000_000;
+    assertThat(answer).startsWith("HTTP/1.1 504");
+    assertThat(millis).as("the group's 300 ms, not the upgrade's 15 s").isLessThan(2500L);
+    assertThat(target("silent").health().consecutiveTimeouts()).isEqualTo(1);
+    assertThat(balancer.balancer().gatewayTimeoutResponses()).as("answered by the WebSocket proxy, not the HTTP path").isZero();
+    balancer.stop();
+    http.stop();
+
+    // The same over HTTP/2 to the target (h2c with prior knowledge): the group's own client times out.
+    balancer = AffinityServer.builder(rawRouterWith(uris, Duration.ofMillis(300), dev.affinity.balancer.TargetProtocol.HTTP2), counters)
+        .clock(clock).build();
+    balancer.balancer().setUpstreamTimeout(Duration.ofSeconds(60));
+    balancer.start();
+    startClient();
+    start = System.nanoTime();
+    ContentResponse r = http.newRequest(balancer.uri().resolve("/h2")).timeout(10, TimeUnit.SECONDS).send();
+    millis = (System.nanoTime() - start) / 1_000_000;
+    assertThat(r.getStatus()).isEqualTo(504);
+    assertThat(millis).as("the group's 300 ms, not the balancer's 60 s").isBetween(250L, 5000L);
+    assertThat(balancer.balancer().clientFor(balancer.balancer().router().groups().get(0)))
+        .as("a client of the group's own").isNotSameAs(balancer.balancer().getHttp2Client()).isNotNull();
+  }
+
   private dev.affinity.balancer.Router rawRouterWith(Map<String, java.net.URI> uris, Duration groupTimeout) {
+    return rawRouterWith(uris, groupTimeout, dev.affinity.balancer.TargetProtocol.HTTP1);
+  }
+
+  private dev.affinity.balancer.Router rawRouterWith(Map<String, java.net.URI> uris, Duration groupTimeout,
+      dev.affinity.balancer.TargetProtocol protocol) {
     dev.affinity.cookie.AffinityCookieCodec codec = dev.affinity.cookie.AffinityCookieCodec.builder()
         .keyring(keyring).clock(clock).metrics(counters).build();
     cookies = dev.affinity.cookie.AffinityCookies.of(codec, CookiePolicy.defaults());
@@ -143,6 +184,7 @@ class PassiveHealthBalancerTest extends BalancerTestBase {
         .healthCheck(new dev.affinity.balancer.HealthCheckSettings(false, "/health", Duration.ofHours(1), Duration.ofSeconds(2),
             2, 2, 200, 399, Duration.ofSeconds(10)))
         .timeouts(groupTimeout, null)
+        .protocol(protocol)
         .passiveHealth(PassiveHealth.defaults());
     uris.forEach((id, uri) -> g.target(id, uri, 1));
     return dev.affinity.balancer.Router.builder(cookies).group(g.build()).build();
