@@ -77,7 +77,7 @@ public final class TargetHealth {
     Instant at = outlier != null && now.isBefore(outlier) ? outlier : null;
     if (availabilityDependsOnTime()) {
       Instant until = ejectedUntil;
-      if (until != null && (at == null || until.isAfter(at))) {
+      if (until != null && until.isAfter(now) && (at == null || until.isAfter(at))) {
         at = until;
       }
     }
@@ -116,9 +116,12 @@ public final class TargetHealth {
   }
 
   public boolean isHealthy(Instant now) {
+    Instant outlier = outlierUntil;
+    if (outlier != null && now.isBefore(outlier)) {
+      return false;
+    }
     if (state == State.HEALTHY) {
-      Instant outlier = outlierUntil;
-      return outlier == null || !now.isBefore(outlier);
+      return true;
     }
     Instant until = ejectedUntil;
     return until != null && !settings.enabled() && !now.isBefore(until);

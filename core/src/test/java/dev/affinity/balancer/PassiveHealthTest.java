@@ -209,6 +209,26 @@ class PassiveHealthTest {
   }
 
   @Test
+  void aRefusedConnectionDuringAnEjectionDoesNotEndItEarly() {
+    // Active checks off: a refused connection's own ejection runs out on the clock (one interval, 10 s).
+    TargetGroup.Builder b = TargetGroup.builder("web").passiveHealth(PassiveHealth.defaults())
+        .healthCheck(new HealthCheckSettings(false, "/health", Duration.ofSeconds(10), Duration.ofSeconds(2), 2, 2, 200, 399,
+            Duration.ofSeconds(10)))
+        .target("a", URI.create("http://127.0.0.1:9001"), 1).target("b", URI.create("http://127.0.0.1:9002"), 1);
+    router.set(Router.builder(cookies).group(b.build()).build());
+    TargetGroup group = router.get().groups().get(0);
+    for (int i = 0; i < 5; i++) {
+      group.observeAnswer(target("a"), 503, clock.instant());
+    }
+    target("a").health().ejected(clock.instant(), "connection refused");
+    clock.advance(Duration.ofSeconds(10));
+    assertThat(target("a").isAvailable(clock.instant())).as("the refusal's 10 s are over, the ejection's 30 s are not").isFalse();
+    assertThat(group.choose(clock.instant(), null).id()).isEqualTo("b");
+    clock.advance(Duration.ofSeconds(20));
+    assertThat(target("a").isAvailable(clock.instant())).isTrue();
+  }
+
+  @Test
   void offCountsNothing() {
     start(PassiveHealth.off(), "a", "b");
     CookieJar client = pinnedTo("a");
