@@ -135,6 +135,27 @@ class PassiveHealthBalancerTest extends BalancerTestBase {
     }
   }
 
+  @OverBothPaths
+  void aTargetThatDiesSlowlyClosingConnectionsIsEjectedWhileItsRequestsFailOver(TargetPath path) throws Exception {
+    // Accepts, reads the request, and hangs up without a word: a process on its way down.
+    RawTarget dying = target("dying", peer -> peer.readHead());
+    RawTarget good = target("good", RawTargets::echoEveryRequest);
+    startBalancer(path, b -> { }, dying, good);
+    Target target = target("dying");
+    for (int i = 0; i < 30 && !target.health().isEjected(clock.instant()); i++) {
+      ContentResponse r = http.newRequest(balancer.uri().resolve("/x")).timeout(10, TimeUnit.SECONDS).send();
+      assertThat(r.getStatus()).as("moved to the good target").isEqualTo(200);
+      assertThat(r.getContentAsString()).startsWith("good");
+    }
+    assertThat(target.health().isEjected(clock.instant())).isTrue();
+    assertThat(target.health().ejectionReason()).contains("5 failed answers in a row (last: connection closed before the answer)");
+    int accepted = dying.accepted.get();
+    for (int i = 0; i < 6; i++) {
+      assertThat(http.GET(balancer.uri().resolve("/y")).getContentAsString()).startsWith("good");
+    }
+    assertThat(dying.accepted.get()).as("nothing more reaches it while it is out").isEqualTo(accepted);
+  }
+
   @org.junit.jupiter.api.Test
   void aGroupTimeoutBoundsAWebSocketUpgradeAndAnHttp2Request() throws Exception {
     RawTarget silent = target("silent", peer -> {
