@@ -283,10 +283,7 @@ public class AffinityBalancer extends ProxyHandler {
   protected void doStop() throws Exception {
     connections.close();
     super.doStop();
-    groupClients.clear(client -> {
-      removeBean(client);
-      return null;
-    });
+    groupClients.clear(this::removeBean);
     HttpClient h2 = http2Client;
     if (h2 != null) {
       removeBean(h2);

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.eclipse.jetty.client.HttpClient;
 
@@ -56,8 +57,8 @@ final class GroupClients {
   }
 
   /** Forgets every client (the balancer stopped them as its beans). */
-  synchronized void clear(Function<HttpClient, Void> remove) {
-    bySettings.values().forEach(remove::apply);
+  synchronized void clear(Consumer<HttpClient> remove) {
+    bySettings.values().forEach(remove);
     bySettings.clear();
     byGroup = Map.of();
   }
