@@ -10,6 +10,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Targets that serve the same application, with one algorithm, one stickiness policy, one health
@@ -18,7 +20,7 @@ import java.util.regex.Pattern;
  */
 public final class TargetGroup {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetGroup.class);
+  private static final Logger LOG = LoggerFactory.getLogger(TargetGroup.class);
 
   private final String name;
   private final BalancingAlgorithm algorithm;

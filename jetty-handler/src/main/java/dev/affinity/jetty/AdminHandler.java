@@ -2,6 +2,7 @@ package dev.affinity.jetty;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.PassiveHealth;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
@@ -250,7 +251,7 @@ public class AdminHandler extends Handler.Abstract {
           .field("name", group.name())
           .field("algorithm", group.algorithm().toString())
           .field("stickiness", group.stickiness().type().name().toLowerCase(java.util.Locale.ROOT));
-      dev.affinity.balancer.PassiveHealth passive = group.passiveHealth();
+      PassiveHealth passive = group.passiveHealth();
       json.key("passiveHealth").object()
           .field("enabled", passive.enabled())
           .field("consecutive5xx", passive.consecutive5xx())

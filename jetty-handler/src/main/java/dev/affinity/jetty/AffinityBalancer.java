@@ -8,6 +8,7 @@ import dev.affinity.balancer.Forwarder;
 import dev.affinity.balancer.RouteDecision;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
+import dev.affinity.balancer.TargetGroup;
 import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.balancer.TargetProtocol;
 import java.io.IOException;
@@ -330,7 +331,7 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   /** The client that carries {@code group}'s requests off the direct relay: its own when its timeouts differ, else the balancer's. */
-  HttpClient clientFor(dev.affinity.balancer.TargetGroup group) {
+  HttpClient clientFor(TargetGroup group) {
     HttpClient client = groupClients.clientFor(group);
     if (client != null) {
       return client;

@@ -189,7 +189,7 @@ public class WebSocketProxy extends Handler.Abstract {
   }
 
   /** The client that connects to {@code group}'s targets: its own when the group sets a connect timeout of its own. */
-  private WebSocketCoreClient clientFor(dev.affinity.balancer.TargetGroup group) {
+  private WebSocketCoreClient clientFor(TargetGroup group) {
     Duration own = group.connectTimeout();
     if (own == null || own.equals(connectTimeout)) {
       return balancerToTarget;
