@@ -99,7 +99,9 @@ public final class BalancerFactory {
         .healthCheck(health(config.healthCheck()))
         .slowStart(config.slowStart())
         .deregistrationDelay(config.deregistrationDelay())
-        .protocol(config.protocolVersion());
+        .protocol(config.protocolVersion())
+        .passiveHealth(config.passiveHealth())
+        .timeouts(config.upstreamTimeout(), config.upstreamConnectTimeout());
     if (config.boundedLoadFactor() != null) {
       group.boundedLoad(config.boundedLoadFactor());
     }

@@ -74,6 +74,10 @@ final class PrometheusMetrics implements AdminHandler.MetricsWriter {
     metrics.add(targetCounter(router, "affinity_target_new_pins", "New clients pinned to the target", Target::newPins));
     metrics.add(targetCounter(router, "affinity_target_repins", "Clients moved to the target from another one", Target::rePins));
     metrics.add(targetCounter(router, "affinity_target_failures", "Requests the target failed (refused, reset, timed out)", Target::failures));
+    metrics.add(targetCounter(router, "affinity_target_ejections", "Times passive health took the target out of rotation",
+        t -> t.health().ejections()));
+    metrics.add(targetGauge(router, "affinity_target_ejected", "1 while passive health keeps the target out of rotation",
+        t -> t.health().isEjected(now) ? 1 : 0));
     metrics.add(targetGauge(router, "affinity_target_in_flight", "Requests in flight to the target", t -> t.inFlight()));
     metrics.add(targetGauge(router, "affinity_target_healthy", "1 when the target takes new clients' requests", t -> t.isAvailable(now) ? 1 : 0));
     metrics.add(targetGauge(router, "affinity_target_draining", "1 while the target is draining", t -> t.isDraining() ? 1 : 0));

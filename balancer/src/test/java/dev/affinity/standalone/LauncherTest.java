@@ -464,4 +464,53 @@ class LauncherTest {
       Thread.sleep(20);
     }
   }
+
+  @Test
+  void passiveHealthFromTheFileEjectsATargetAnswering503AndShowsItInMetricsAndStatus() throws Exception {
+    String yaml = yaml("web-1", "web-2").replace("    deregistrationDelay: PT5M\n",
+        "    deregistrationDelay: PT5M\n    passiveHealth: { consecutive5xx: 2, ejectFor: PT30S, maxEjectedPercent: 50 }\n"
+            + "    upstream: { timeout: PT5S, connectTimeout: PT1S }\n");
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml);
+    running = launch(file.toString());
+    AffinityServer server = running.server();
+    dev.affinity.balancer.TargetGroup group = server.balancer().router().groups().get(0);
+    assertThat(group.passiveHealth()).isEqualTo(new dev.affinity.balancer.PassiveHealth(2, 3, Duration.ofSeconds(30), Duration.ofSeconds(300), 50));
+    assertThat(group.upstreamTimeout()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(group.connectTimeout()).isEqualTo(Duration.ofSeconds(1));
+
+    UserAgent client = null;
+    for (int i = 0; i < 10 && client == null; i++) {
+      UserAgent agent = new UserAgent(http, server.uri());
+      if ("web-1".equals(agent.get("/").getHeaders().get("X-Backend"))) {
+        client = agent;
+      }
+    }
+    assertThat(client).isNotNull();
+    backends.answerStatus("web-1", 503);
+    assertThat(client.get("/").getStatus()).isEqualTo(503);
+    assertThat(client.get("/").getStatus()).isEqualTo(503);
+    ContentResponse moved = client.get("/");
+    assertThat(moved.getStatus()).isEqualTo(200);
+    assertThat(moved.getHeaders().get("X-Backend")).isEqualTo("web-2");
+    assertThat(moved.getHeaders().get("X-Seen-Previous")).isEqualTo("web-1");
+
+    assertThat(http.GET(server.adminUri() + "/metrics").getContentAsString())
+        .contains("affinity_target_ejections_total{group=\"web\",target=\"web-1\"} 1")
+        .contains("affinity_target_ejected{group=\"web\",target=\"web-1\"} 1")
+        .contains("affinity_target_ejected{group=\"web\",target=\"web-2\"} 0");
+    assertThat(http.GET(server.adminUri() + "/status.json").getContentAsString())
+        .contains("\"passiveHealth\":{\"enabled\":true,\"consecutive5xx\":2")
+        .contains("\"ejected\":true");
+
+    // A reload that turns it off takes effect for the next answers: web-2 answering 503 stays in.
+    Files.writeString(file, yaml.replace("passiveHealth: { consecutive5xx: 2, ejectFor: PT30S, maxEjectedPercent: 50 }",
+        "passiveHealth: { enabled: false }"));
+    reloadScheduler.advance(BalancerLauncher.RELOAD_POLL_INTERVAL);
+    assertThat(server.balancer().router().groups().get(0).passiveHealth().enabled()).isFalse();
+    backends.answerStatus("web-2", 503);
+    for (int i = 0; i < 5; i++) {
+      assertThat(client.get("/").getHeaders().get("X-Backend")).isEqualTo("web-2");
+    }
+    assertThat(server.balancer().router().target("web-2").health().ejections()).isZero();
+  }
 }

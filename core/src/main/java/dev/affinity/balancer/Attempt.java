@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>no {@link #target()}: answer as {@link #unavailable()} says;
  *   <li>send to {@link #target()}, with {@link #previousTargetId()} in {@link Forwarder#PREVIOUS_TARGET_HEADER};
- *   <li>when the target's status and headers are in, add {@link #answered} cookies to the client's response;
+ *   <li>when the target's status and headers are in, tell {@link #answered} the status, and add the
+ *       cookies it returns to the client's response;
  *   <li>when the whole answer is with the client, {@link #finished()};
  *   <li>when the target failed, {@link #failed} says what comes next: another attempt, an answer, or
  *       cutting the client's response short.
@@ -112,14 +113,18 @@ public final class Attempt {
    * The target answered (status and headers are in; nothing went to the client yet): the target is
    * serving, and these cookies go on the client's response, in order. With application stickiness,
    * an answer that sets the application's cookie (not a deletion) pins the client to this target.
+   * The status feeds the group's {@link PassiveHealth}: a failing {@code 5xx} counts against the
+   * target, anything else starts its counts again.
    *
+   * @param status the target's status ({@code 101} for an accepted WebSocket upgrade)
    * @param answer the {@code Set-Cookie} headers of the target's answer, as the container parsed them
    */
-  public List<SetCookie> answered(AnswerCookies answer) {
+  public List<SetCookie> answered(int status, AnswerCookies answer) {
     requireNonNull(answer, "answer");
     Target target = requireTarget();
     Instant now = router.cookies().now();
     target.health().served(now);
+    decision.group().observeAnswer(target, status, now);
     List<SetCookie> own = decision.setCookies();
     StickinessPolicy policy = decision.group().stickiness();
     String watched = policy.applicationCookie();
@@ -159,7 +164,9 @@ public final class Attempt {
 
   /**
    * The target failed this attempt. Counts it, ejects a target that refused the connection (the
-   * active health check brings it back), and decides what comes next by the retry rule.
+   * active health check brings it back), feeds the group's {@link PassiveHealth} (an unusable
+   * answer, a connection closed before the answer on a fresh connection, a timeout), and decides
+   * what comes next by the retry rule.
    *
    * @param failure what went wrong, as the adapter classified it
    * @param answerBegun whether any of the answer already went to the client (then it can only be cut short)
@@ -182,6 +189,7 @@ public final class Attempt {
     if (failure.kind == Failure.Kind.REFUSED && target.health().ejected(now, "connection refused: " + failure.detail)) {
       LOG.warn("target {} ({}) refused a connection and was taken out of rotation", target.id(), target.uri());
     }
+    observe(target, failure, now);
     if (answerBegun) {
       return Next.ABORT;
     }
@@ -208,6 +216,28 @@ public final class Attempt {
         return Next.answer(failure.status, -1, "the target refused the request.");
       default:
         return badGateway();
+    }
+  }
+
+  /**
+   * What passive health learns from a failure. A kept-alive connection closed before the answer is
+   * not counted: targets close idle connections as a matter of course (the resend that follows, on a
+   * new connection, counts if it is closed too). A refused connect ejected the
+   * target already; a client's failure or a 4xx refusal of an upgrade is no fault of the target's.
+   */
+  private void observe(Target target, Failure failure, Instant now) {
+    TargetGroup group = decision.group();
+    switch (failure.kind) {
+      case TIMED_OUT -> group.observeFailure(target, true, now, "no answer within the timeout");
+      case BAD_ANSWER -> group.observeFailure(target, false, now, "unusable answer");
+      case CLOSED_EARLY -> {
+        // A resend went on a new connection (whatever a path that cannot tell says): its close counts.
+        if (!failure.reusedConnection || resent) {
+          group.observeFailure(target, false, now, "connection closed before the answer");
+        }
+      }
+      case REJECTED -> group.observeAnswer(target, failure.status, now);
+      default -> { }
     }
   }
 

@@ -10,6 +10,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Targets that serve the same application, with one algorithm, one stickiness policy, one health
@@ -18,6 +20,7 @@ import java.util.regex.Pattern;
  */
 public final class TargetGroup {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  private static final Logger LOG = LoggerFactory.getLogger(TargetGroup.class);
 
   private final String name;
   private final BalancingAlgorithm algorithm;
@@ -27,6 +30,9 @@ public final class TargetGroup {
   private final Duration deregistrationDelay;
   private final double boundedLoadFactor;
   private final TargetProtocol protocol;
+  private final PassiveHealth passiveHealth;
+  private final Duration upstreamTimeout;
+  private final Duration connectTimeout;
   private final Target[] all;
   private volatile EligibleTargets eligibleTargets;
   private final List<Target> targets;
@@ -41,6 +47,9 @@ public final class TargetGroup {
     this.deregistrationDelay = b.deregistrationDelay;
     this.boundedLoadFactor = b.boundedLoadFactor;
     this.protocol = b.protocol;
+    this.passiveHealth = b.passiveHealth;
+    this.upstreamTimeout = b.upstreamTimeout;
+    this.connectTimeout = b.connectTimeout;
     this.all = b.targets.toArray(new Target[0]);
     this.targets = Collections.unmodifiableList(new ArrayList<>(b.targets));
     Map<String, Target> map = new HashMap<>();
@@ -88,8 +97,84 @@ public final class TargetGroup {
     return protocol;
   }
 
+  /** When a target's answers take it out of rotation for a while. */
+  public PassiveHealth passiveHealth() {
+    return passiveHealth;
+  }
+
+  /**
+   * How long this group's targets may stay silent on a request before the client gets 504;
+   * {@code null} when the balancer's own setting applies.
+   */
+  public Duration upstreamTimeout() {
+    return upstreamTimeout;
+  }
+
+  /** How long connecting to this group's targets may take; {@code null} when the balancer's own setting applies. */
+  public Duration connectTimeout() {
+    return connectTimeout;
+  }
+
   public List<Target> targets() {
     return targets;
+  }
+
+  /** The target answered {@code status}: counted against it when it is a failing 5xx, else its counts start again. */
+  void observeAnswer(Target target, int status, Instant now) {
+    if (!passiveHealth.enabled()) {
+      return;
+    }
+    if (PassiveHealth.countsAgainst(status)) {
+      observeFailure(target, false, now, "answered " + status);
+    } else {
+      target.health().answeredWell();
+    }
+  }
+
+  /**
+   * The target failed an attempt in a way the client sees as the balancer's 502 or 504 (an unusable
+   * answer, a connection closed before the answer, or silence when {@code timedOut}).
+   */
+  void observeFailure(Target target, boolean timedOut, Instant now, String what) {
+    PassiveHealth settings = passiveHealth;
+    if (!settings.enabled()) {
+      return;
+    }
+    TargetHealth health = target.health();
+    int failed = health.answeredBadly(timedOut);
+    int threshold5xx = settings.consecutive5xx();
+    int thresholdTimeouts = settings.consecutiveTimeouts();
+    if (timedOut && thresholdTimeouts > 0 && health.consecutiveTimeouts() >= thresholdTimeouts) {
+      eject(target, now, health.consecutiveTimeouts() + " timeouts in a row (last: " + what + ")");
+    } else if (threshold5xx > 0 && failed >= threshold5xx) {
+      eject(target, now, failed + " failed answers in a row (last: " + what + ")");
+    }
+  }
+
+  /** Ejects {@code target} unless it is out already, or the group's share of targets out would pass the cap. */
+  private synchronized void eject(Target target, Instant now, String reason) {
+    if (!target.isAvailable(now) || target.isDraining()) {
+      return;
+    }
+    int taking = 0;
+    int out = 0;
+    for (Target t : all) {
+      if (!t.isDraining() && t.weight() > 0) {
+        taking++;
+        if (!t.isAvailable(now)) {
+          out++;
+        }
+      }
+    }
+    if ((out + 1) * 100L > (long) passiveHealth.maxEjectedPercent() * taking) {
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("target {} of group {} not ejected ({}): {} of {} targets are out already, at most {}% may be",
+            target.id(), name, reason, out, taking, passiveHealth.maxEjectedPercent());
+      }
+      return;
+    }
+    Instant until = target.health().ejectPassively(now, passiveHealth, reason);
+    LOG.warn("target {} ({}) of group {} taken out of rotation until {}: {}", target.id(), target.uri(), name, until, reason);
   }
 
   /** The target with this id in this group, or {@code null}. */
@@ -199,26 +284,33 @@ public final class TargetGroup {
   private Target[] healthyEligible(Instant now) {
     long version = TopologyChanges.current();
     EligibleTargets kept = eligibleTargets;
-    if (kept != null && kept.version == version) {
+    if (kept != null && kept.version == version && (kept.until == null || now.isBefore(kept.until))) {
       return kept.targets;
     }
     Target[] computed = eligible(now, null, true);
-    boolean timeDependent = false;
+    // Kept until the first target whose ejection runs out by itself comes back.
+    Instant until = null;
     for (Target t : all) {
-      timeDependent |= t.health().availabilityDependsOnTime();
+      Instant back = t.health().availableAgainAt(now);
+      if (back != null && (until == null || back.isBefore(until))) {
+        until = back;
+      }
     }
     // Stored under the count read before computing: a change meanwhile makes the next call recompute.
-    eligibleTargets = timeDependent ? null : new EligibleTargets(version, computed);
+    eligibleTargets = new EligibleTargets(version, computed, until);
     return computed;
   }
 
   private static final class EligibleTargets {
     final long version;
     final Target[] targets;
+    /** When a target comes back by itself (an ejection ends), or {@code null}. */
+    final Instant until;
 
-    EligibleTargets(long version, Target[] targets) {
+    EligibleTargets(long version, Target[] targets, Instant until) {
       this.version = version;
       this.targets = targets;
+      this.until = until;
     }
   }
 
@@ -270,6 +362,9 @@ public final class TargetGroup {
     private Duration deregistrationDelay = Duration.ofSeconds(300);
     private double boundedLoadFactor;
     private TargetProtocol protocol = TargetProtocol.HTTP1;
+    private PassiveHealth passiveHealth = PassiveHealth.defaults();
+    private Duration upstreamTimeout;
+    private Duration connectTimeout;
     private final List<Target> targets = new ArrayList<>();
     private final List<Object[]> specs = new ArrayList<>();
     private TargetGroup previous;
@@ -328,6 +423,30 @@ public final class TargetGroup {
     public Builder protocol(TargetProtocol protocol) {
       this.protocol = requireNonNull(protocol, "protocol");
       return this;
+    }
+
+    /** When targets' answers eject them; default {@link PassiveHealth#defaults()}, {@link PassiveHealth#off()} to turn off. */
+    public Builder passiveHealth(PassiveHealth passiveHealth) {
+      this.passiveHealth = requireNonNull(passiveHealth, "passiveHealth");
+      return this;
+    }
+
+    /**
+     * This group's own upstream timeouts, overriding the balancer's: how long a target may stay silent
+     * on a request ({@code timeout}) and how long connecting may take ({@code connectTimeout}); either
+     * may be {@code null} to keep the balancer's.
+     */
+    public Builder timeouts(Duration timeout, Duration connectTimeout) {
+      this.upstreamTimeout = positiveOrNull(timeout, "timeout");
+      this.connectTimeout = positiveOrNull(connectTimeout, "connectTimeout");
+      return this;
+    }
+
+    private Duration positiveOrNull(Duration d, String option) {
+      if (d != null && (d.isNegative() || d.isZero())) {
+        throw new IllegalArgumentException(option + " of target group " + name + " must be positive, got " + d);
+      }
+      return d;
     }
 
     /** Adds a target; its health follows this group's health check settings as built. */

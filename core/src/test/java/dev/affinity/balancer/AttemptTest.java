@@ -55,7 +55,7 @@ class AttemptTest {
     CookieJar jar = new CookieJar();
     for (int i = 0; i < 20; i++) {
       Attempt a = forwarder.begin(jar, false, "GET", true);
-      jar.apply(a.answered(name -> null));
+      jar.apply(a.answered(200, name -> null));
       a.finished();
       if (a.target().id().equals(id)) {
         return jar;
@@ -95,7 +95,7 @@ class AttemptTest {
     assertThat(second.number()).isEqualTo(2);
     assertThat(second.previousTargetId()).isEqualTo("a");
     assertThat(second.movedClient()).isTrue();
-    assertThat(second.answered(name -> null)).extracting(SetCookie::name).containsExactly("AFFINITY");
+    assertThat(second.answered(200, name -> null)).extracting(SetCookie::name).containsExactly("AFFINITY");
     assertThat(target("a").health().isHealthy(clock.instant())).as("ejected").isFalse();
     assertThat(target("a").inFlight()).isZero();
     assertThat(target("a").failures()).isEqualTo(1);
@@ -255,7 +255,7 @@ class AttemptTest {
     Next next = a.unavailable();
     assertThat(next.status()).isEqualTo(503);
     assertThat(next.retryAfterSeconds()).isEqualTo(5);
-    assertThatThrownBy(() -> a.answered(name -> null)).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> a.answered(200, name -> null)).isInstanceOf(IllegalStateException.class);
     a.finished();
   }
 
@@ -264,18 +264,18 @@ class AttemptTest {
     start(StickinessPolicy.application("JSESSIONID", Expiry.sliding(Duration.ofHours(1))), "a", "b");
     CookieJar jar = new CookieJar();
     Attempt nothing = forwarder.begin(jar, false, "GET", true);
-    assertThat(nothing.answered(name -> null)).isEmpty();
+    assertThat(nothing.answered(200, name -> null)).isEmpty();
     assertThat(forwarder.begin(jar, false, "GET", true)
-        .answered(name -> new AnswerCookie(name, "gone", 0L, null))).as("Max-Age=0 is a deletion").isEmpty();
+        .answered(200, name -> new AnswerCookie(name, "gone", 0L, null))).as("Max-Age=0 is a deletion").isEmpty();
     assertThat(forwarder.begin(jar, false, "GET", true)
-        .answered(name -> new AnswerCookie(name, "gone", null, START.minusSeconds(1)))).as("Expires in the past").isEmpty();
+        .answered(200, name -> new AnswerCookie(name, "gone", null, START.minusSeconds(1)))).as("Expires in the past").isEmpty();
     assertThat(forwarder.begin(jar, false, "GET", true)
-        .answered(name -> new AnswerCookie(name, "", null, null))).as("an empty value").isEmpty();
+        .answered(200, name -> new AnswerCookie(name, "", null, null))).as("an empty value").isEmpty();
     assertThat(forwarder.begin(jar, false, "GET", true)
-        .answered(name -> name.equals("OTHER") ? new AnswerCookie(name, "x", null, null) : null)).isEmpty();
+        .answered(200, name -> name.equals("OTHER") ? new AnswerCookie(name, "x", null, null) : null)).isEmpty();
 
     Attempt pin = forwarder.begin(jar, false, "GET", true);
-    assertThat(pin.answered(name -> new AnswerCookie(name, "s1", 1800L, null)))
+    assertThat(pin.answered(200, name -> new AnswerCookie(name, "s1", 1800L, null)))
         .extracting(SetCookie::name).containsExactly("AFFINITYAPP");
     assertThat(pin.target().newPins()).isEqualTo(1);
   }
@@ -284,7 +284,7 @@ class AttemptTest {
   void noApplicationCookieIsLookedForWithoutApplicationStickiness() {
     start(duration(), "a");
     Attempt a = forwarder.begin(new CookieJar(), false, "GET", true);
-    assertThat(a.answered(name -> {
+    assertThat(a.answered(200, name -> {
       throw new AssertionError("looked for " + name);
     })).extracting(SetCookie::name).containsExactly("AFFINITY");
   }
@@ -300,7 +300,7 @@ class AttemptTest {
     assertThat(target("a").health().state()).isEqualTo(TargetHealth.State.UNHEALTHY);
     clock.advance(Duration.ofSeconds(11));
     Attempt a = forwarder.begin(new CookieJar(), false, "GET", true);
-    a.answered(name -> null);
+    a.answered(200, name -> null);
     assertThat(target("a").health().state()).isEqualTo(TargetHealth.State.HEALTHY);
     assertThat(target("a").health().changedAt()).isEqualTo(START.plusSeconds(11));
   }

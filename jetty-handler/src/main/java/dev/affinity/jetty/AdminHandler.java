@@ -2,6 +2,7 @@ package dev.affinity.jetty;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.PassiveHealth;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
@@ -250,6 +251,15 @@ public class AdminHandler extends Handler.Abstract {
           .field("name", group.name())
           .field("algorithm", group.algorithm().toString())
           .field("stickiness", group.stickiness().type().name().toLowerCase(java.util.Locale.ROOT));
+      PassiveHealth passive = group.passiveHealth();
+      json.key("passiveHealth").object()
+          .field("enabled", passive.enabled())
+          .field("consecutive5xx", passive.consecutive5xx())
+          .field("consecutiveTimeouts", passive.consecutiveTimeouts())
+          .field("ejectFor", passive.ejectFor().toString())
+          .field("maxEjectFor", passive.maxEjectFor().toString())
+          .field("maxEjectedPercent", passive.maxEjectedPercent())
+          .endObject();
       json.key("targets").array();
       for (Target t : group.targets()) {
         json.object()
@@ -259,6 +269,12 @@ public class AdminHandler extends Handler.Abstract {
             .field("health", t.health().state().name().toLowerCase(java.util.Locale.ROOT))
             .field("available", t.isAvailable(now))
             .field("healthReason", t.health().lastReason())
+            .field("ejected", t.health().isEjected(now))
+            .field("ejections", t.health().ejections())
+            .field("ejectedUntil", t.health().ejectedUntil() == null ? "" : t.health().ejectedUntil().toString())
+            .field("ejectionReason", t.health().ejectionReason() == null ? "" : t.health().ejectionReason())
+            .field("consecutiveFailedAnswers", t.health().consecutiveFailedAnswers())
+            .field("consecutiveTimeouts", t.health().consecutiveTimeouts())
             .field("draining", t.isDraining())
             .field("inFlight", t.inFlight())
             .field("requests", t.requests())

@@ -8,6 +8,7 @@ import dev.affinity.balancer.Forwarder;
 import dev.affinity.balancer.RouteDecision;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
+import dev.affinity.balancer.TargetGroup;
 import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.balancer.TargetProtocol;
 import java.io.IOException;
@@ -104,6 +105,8 @@ public class AffinityBalancer extends ProxyHandler {
   private volatile TrustedProxies trustedProxies = TrustedProxies.none();
   // HTTP/2 to the targets of groups that ask for it: made at start, on the HTTP/1 client's threads.
   private volatile HttpClient http2Client;
+  // Clients of target groups with upstream timeouts of their own.
+  private final GroupClients groupClients = new GroupClients();
 
   public AffinityBalancer(Router router) {
     this(router, System::nanoTime);
@@ -172,6 +175,7 @@ public class AffinityBalancer extends ProxyHandler {
     if (isStarted()) {
       // Before the swap, so that the first request routed by the new router finds the client.
       startHttp2ClientIfNeeded(newRouter);
+      updateGroupClients(newRouter);
     }
     router.set(newRouter);
   }
@@ -196,6 +200,9 @@ public class AffinityBalancer extends ProxyHandler {
       h2.setIdleTimeout(timeout.toMillis());
       ((HttpClientTransportOverHTTP2) h2.getHttpClientTransport()).getHTTP2Client().setStreamIdleTimeout(timeout.toMillis());
     }
+    if (isStarted()) {
+      updateGroupClients(router.get());
+    }
   }
 
   /** How long connecting to a target may take before it counts as refused. Default 2 s. */
@@ -212,6 +219,9 @@ public class AffinityBalancer extends ProxyHandler {
     HttpClient h2 = http2Client;
     if (h2 != null) {
       h2.setConnectTimeout(timeout.toMillis());
+    }
+    if (isStarted()) {
+      updateGroupClients(router.get());
     }
   }
 
@@ -265,6 +275,7 @@ public class AffinityBalancer extends ProxyHandler {
     maxConnecting = pool instanceof ThreadPool.SizedThreadPool sized ? Math.max(2, sized.getMaxThreads() / 4) : 16;
     connections.reopen();
     startHttp2ClientIfNeeded(router.get());
+    updateGroupClients(router.get());
     // On the server's scheduler (injected with the Server, as tests do), not a thread of its own.
     scheduleSweep(getServer().getScheduler());
   }
@@ -273,6 +284,7 @@ public class AffinityBalancer extends ProxyHandler {
   protected void doStop() throws Exception {
     connections.close();
     super.doStop();
+    groupClients.clear(this::removeBean);
     HttpClient h2 = http2Client;
     if (h2 != null) {
       removeBean(h2);
@@ -316,6 +328,71 @@ public class AffinityBalancer extends ProxyHandler {
       h2.start();
     }
     http2Client = h2;
+  }
+
+  /** The client that carries {@code group}'s requests off the direct relay: its own when its timeouts differ, else the balancer's. */
+  HttpClient clientFor(TargetGroup group) {
+    HttpClient client = groupClients.clientFor(group);
+    if (client != null) {
+      return client;
+    }
+    return group.protocol() == TargetProtocol.HTTP2 ? http2Client : getHttpClient();
+  }
+
+  private void updateGroupClients(Router routes) {
+    groupClients.update(routes, upstreamTimeout, connectTimeout, this::newGroupClient);
+  }
+
+  /**
+   * A client like the balancer's own (HTTP/1 or HTTP/2) with a group's timeouts: the idle timeout of
+   * its connections (and HTTP/2 streams) is the group's upstream timeout, checked by the idle check
+   * every connection has anyway, so nothing is set per request.
+   */
+  private HttpClient newGroupClient(GroupClients.Settings settings) {
+    HttpClient base = getHttpClient();
+    HttpClient client;
+    if (settings.protocol() == TargetProtocol.HTTP2) {
+      HTTP2Client transport = new HTTP2Client();
+      transport.setStreamIdleTimeout(settings.idleTimeoutMillis());
+      transport.setMaxRequestHeadersSize(32 * 1024);
+      transport.setMaxResponseHeadersSize(32 * 1024);
+      client = new HttpClient(new HttpClientTransportOverHTTP2(transport));
+      client.setUserAgentField(null);
+      configureTimeoutsAndBuffers(client);
+      client.setFollowRedirects(false);
+      client.setHttpCookieStore(new org.eclipse.jetty.http.HttpCookieStore.Empty());
+    } else {
+      client = newHttpClient();
+      configureHttpClient(client);
+    }
+    client.setExecutor(base.getExecutor());
+    client.setScheduler(base.getScheduler());
+    client.setByteBufferPool(base.getByteBufferPool());
+    client.setIdleTimeout(settings.idleTimeoutMillis());
+    client.setConnectTimeout(settings.connectTimeoutMillis());
+    addBean(client, true);
+    try {
+      if (!client.isStarted()) {
+        client.start();
+      }
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot start the client to targets with timeouts " + settings + ": " + e, e);
+    }
+    // As ProxyHandler does for its own client: answers pass through undecoded, and interim answers
+    // (100, 102, 103) reach the client through the proxy's own handlers, taken from its client.
+    client.getContentDecoderFactories().clear();
+    org.eclipse.jetty.client.ProtocolHandlers handlers = client.getProtocolHandlers();
+    handlers.clear();
+    org.eclipse.jetty.client.ProtocolHandlers proxies = base.getProtocolHandlers();
+    for (String name : new String[] {org.eclipse.jetty.client.ContinueProtocolHandler.NAME,
+        org.eclipse.jetty.client.ProcessingProtocolHandler.NAME, org.eclipse.jetty.client.EarlyHintsProtocolHandler.NAME}) {
+      org.eclipse.jetty.client.ProtocolHandler handler = proxies.remove(name);
+      if (handler != null) {
+        proxies.put(handler);
+        handlers.put(handler);
+      }
+    }
+    return client;
   }
 
   /** The client that carries requests to {@link TargetProtocol#HTTP2} groups; {@code null} until a router has one, and while stopped. */
@@ -559,14 +636,16 @@ public class AffinityBalancer extends ProxyHandler {
           requestHead::header);
       requestHead.end();
       URI origin = attempt.target().uri();
-      long silenceLimitMillis = upstreamTimeout.toMillis();
+      Duration groupTimeout = attempt.group().upstreamTimeout();
+      long silenceLimitMillis = (groupTimeout != null ? groupTimeout : upstreamTimeout).toMillis();
       boolean head = HttpMethod.HEAD.is(clientToProxyRequest.getMethod());
       if (kept != null) {
         kept.send(requestHead, head, silenceLimitMillis, this);
         return;
       }
       // Connecting blocks (up to the connect timeout), so it is never done on the selector thread.
-      int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+      Duration groupConnectTimeout = attempt.group().connectTimeout();
+      int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, (groupConnectTimeout != null ? groupConnectTimeout : connectTimeout).toMillis());
       Executor executor = getServer().getThreadPool();
       connecting.incrementAndGet();
       executor.execute(() -> {
@@ -627,7 +706,7 @@ public class AffinityBalancer extends ProxyHandler {
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} S2P {} from {}", requestId(exchange.clientToProxyRequest), status, attempt.target().id());
     }
-    JettyCookies.addAll(proxyToClientResponse, attempt.answered(JettyCookies.answerCookies(targetHeaders)));
+    JettyCookies.addAll(proxyToClientResponse, attempt.answered(status, JettyCookies.answerCookies(targetHeaders)));
   }
 
   /** One attempt through Jetty's {@code HttpClient}: what {@code ProxyHandler.handle} does, with the balancer's header policy. */
@@ -637,7 +716,7 @@ public class AffinityBalancer extends ProxyHandler {
     // Origin from configuration, path and query from the client: an absolute-form request line
     // naming another host cannot steer the balancer anywhere else.
     URI uri = HttpURI.build(attempt.target().uri()).pathQuery(exchange.pathQuery).toURI();
-    HttpClient client = attempt.group().protocol() == TargetProtocol.HTTP2 ? http2Client : getHttpClient();
+    HttpClient client = clientFor(attempt.group());
     org.eclipse.jetty.client.Request proxyToServerRequest = client.newRequest(uri).method(clientToProxyRequest.getMethod());
     JettyInternals.linkForInterimResponses(proxyToServerRequest, clientToProxyRequest, proxyToClientResponse);
     proxyToServerRequest.attribute(EXCHANGE, exchange);

@@ -12,6 +12,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -79,6 +80,9 @@ public class WebSocketProxy extends Handler.Abstract {
   private final LongAdder upgrades = new LongAdder();
   private final LongAdder closedForDraining = new LongAdder();
   private WebSocketCoreClient balancerToTarget;
+  // Clients for target groups whose connect timeout differs, by that timeout in milliseconds (a Jetty
+  // client has one connect timeout): made at the first upgrade that needs one, kept until stop.
+  private final Map<Long, WebSocketCoreClient> byConnectTimeout = new ConcurrentHashMap<>();
   private WebSocketComponents components;
   private Scheduler.Task drainSweep;
 
@@ -165,19 +169,44 @@ public class WebSocketProxy extends Handler.Abstract {
   protected void doStart() throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool();
     threads.setName("affinity-ws-client");
+    components = new WebSocketComponents(null, null, null, null, null, threads);
+    balancerToTarget = new WebSocketCoreClient(newUpgradeHttpClient(threads, connectTimeout.toMillis()), components);
+    addBean(balancerToTarget, true);
+    super.doStart();
+    scheduleDrainSweep();
+  }
+
+  private static HttpClient newUpgradeHttpClient(java.util.concurrent.Executor threads, long connectTimeoutMillis) {
     HttpClient http = new HttpClient();
     http.setExecutor(threads);
     http.setFollowRedirects(false);
     // Cookies travel in the client's own Cookie header; a shared store would leak them between clients.
     http.setHttpCookieStore(new HttpCookieStore.Empty());
-    http.setConnectTimeout(connectTimeout.toMillis());
+    http.setConnectTimeout(connectTimeoutMillis);
     http.setRequestBufferSize(32 * 1024);
     http.setResponseBufferSize(32 * 1024);
-    components = new WebSocketComponents(null, null, null, null, null, threads);
-    balancerToTarget = new WebSocketCoreClient(http, components);
-    addBean(balancerToTarget, true);
-    super.doStart();
-    scheduleDrainSweep();
+    return http;
+  }
+
+  /** The client that connects to {@code group}'s targets: its own when the group sets a connect timeout of its own. */
+  private WebSocketCoreClient clientFor(TargetGroup group) {
+    Duration own = group.connectTimeout();
+    if (own == null || own.equals(connectTimeout)) {
+      return balancerToTarget;
+    }
+    return byConnectTimeout.computeIfAbsent(own.toMillis(), millis -> {
+      WebSocketCoreClient client = new WebSocketCoreClient(
+          newUpgradeHttpClient(balancerToTarget.getHttpClient().getExecutor(), millis), components);
+      addBean(client, true);
+      try {
+        if (!client.isStarted()) {
+          client.start();
+        }
+      } catch (Exception e) {
+        throw new IllegalStateException("cannot start the WebSocket client with connect timeout " + own + ": " + e, e);
+      }
+      return client;
+    });
   }
 
   @Override
@@ -191,6 +220,10 @@ public class WebSocketProxy extends Handler.Abstract {
     }
     super.doStop();
     removeBean(balancerToTarget);
+    for (WebSocketCoreClient client : byConnectTimeout.values()) {
+      removeBean(client);
+    }
+    byConnectTimeout.clear();
   }
 
   private void scheduleDrainSweep() {
@@ -314,9 +347,13 @@ public class WebSocketProxy extends Handler.Abstract {
     try {
       // Everything from here to the connect is inside the try: whatever fails ends the attempt (and
       // its in-flight count) through onTargetUpgradeFailure, never leaves it raised.
-      CoreClientUpgradeRequest proxyToServerRequest = CoreClientUpgradeRequest.from(balancerToTarget,
+      WebSocketCoreClient client = clientFor(attempt.group());
+      CoreClientUpgradeRequest proxyToServerRequest = CoreClientUpgradeRequest.from(client,
           webSocketUri(attempt.target(), clientToProxyRequest), tunnel.targetSide());
-      proxyToServerRequest.timeout(upgradeTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      // A group's own upstream timeout bounds the target's silence on the upgrade too.
+      Duration groupTimeout = attempt.group().upstreamTimeout();
+      Duration answerWithin = groupTimeout != null && groupTimeout.compareTo(upgradeTimeout) < 0 ? groupTimeout : upgradeTimeout;
+      proxyToServerRequest.timeout(answerWithin.toMillis(), TimeUnit.MILLISECONDS);
       proxyToServerRequest.setConfiguration(sessionConfiguration());
       proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, upgrade.relayed, upgrade.note().trace, attempt,
           balancer.getViaHost(), true, headers::add));
@@ -331,7 +368,7 @@ public class WebSocketProxy extends Handler.Abstract {
           tunnel.serverToProxyHeaders(serverToProxyResponse.getHeaders());
         }
       });
-      balancerToTarget.connect(proxyToServerRequest).whenComplete((session, failure) -> {
+      client.connect(proxyToServerRequest).whenComplete((session, failure) -> {
         if (failure == null) {
           upgradeClient(upgrade, tunnel, session);
         } else {
@@ -363,7 +400,7 @@ public class WebSocketProxy extends Handler.Abstract {
             proxyToClientResponse.getHeaders().add(field);
           }
         }
-        JettyCookies.addAll(proxyToClientResponse, attempt.answered(JettyCookies.answerCookies(serverHeaders)));
+        JettyCookies.addAll(proxyToClientResponse, attempt.answered(HttpStatus.SWITCHING_PROTOCOLS_101, JettyCookies.answerCookies(serverHeaders)));
         return tunnel.clientSide();
       }
     };

@@ -61,6 +61,11 @@ public final class Backends implements AutoCloseable {
     return new ArrayList<>(backends.values());
   }
 
+  /** Makes backend {@code id} answer the application's requests with {@code status} from now on (its {@code /health} stays as it is). */
+  public void answerStatus(String id, int status) {
+    backends.get(id).answerStatus = status;
+  }
+
   public URI uri(String id) {
     return backends.get(id).uri();
   }
@@ -79,6 +84,8 @@ public final class Backends implements AutoCloseable {
     /** Every value of each header of the last request, lower-case names (lastHeaders keeps the last value only). */
     volatile Map<String, List<String>> lastHeaderValues = Map.of();
     volatile int healthStatus = 200;
+    /** The status of the application's answers (not {@code /health}'s): a test makes a target answer 503 for a while. */
+    volatile int answerStatus = 200;
     /** The protocol of the last health check this backend answered ({@code HTTP/1.1}, {@code HTTP/2.0}). */
     volatile String healthProtocol;
     final boolean http2;
@@ -137,6 +144,7 @@ public final class Backends implements AutoCloseable {
             response.getHeaders().add(HttpHeader.SET_COOKIE, "JSESSIONID=" + id + "-session; Path=/; HttpOnly");
           }
           response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain;charset=utf-8");
+          response.setStatus(answerStatus);
           Content.Sink.write(response, true, id, callback);
           return true;
         }

@@ -19,15 +19,16 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The status page in a real headless Chromium (Debian's chromium and chromium-driver, which
- * {@code .ci/run} installs): the targets appear, a Drain button drains, and a screenshot is kept
- * under {@code target/screenshots/}.
+ * {@code .ci/run} installs): the targets appear, a Drain button drains, a target that answered 503
+ * five times in a row shows as ejected (until when, and why), and a screenshot is kept under
+ * {@code target/screenshots/}.
  */
 class StatusPageBrowserTest extends BalancerTestBase {
   private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
   private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
 
   @Test
-  void statusPageShowsTargetsAndDrainsFromTheButton() throws Exception {
+  void statusPageShowsTargetsDrainsFromTheButtonAndShowsAnEjectedTarget() throws Exception {
     boolean installed = Files.isExecutable(CHROMEDRIVER) && Files.isExecutable(CHROMIUM);
     if (System.getenv("CI") == null) {
       Assumptions.assumeTrue(installed, "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)");
@@ -65,6 +66,26 @@ class StatusPageBrowserTest extends BalancerTestBase {
       });
       wait.until(d -> d.findElement(By.cssSelector("tr[data-target='blue-2']")).getText().contains("draining"));
       assertThat(balancer.balancer().router().target("blue-2").isDraining()).isTrue();
+
+      // blue-1 answers 503 five times in a row: passive health ejects it, and the page says so.
+      UserAgent pinned = null;
+      for (int i = 0; i < 20 && pinned == null; i++) {
+        UserAgent agent = browser();
+        if ("blue-1".equals(agent.get("/").getHeaders().get("X-Backend"))) {
+          pinned = agent;
+        }
+      }
+      assertThat(pinned).as("a client pinned to blue-1").isNotNull();
+      backends.answerStatus("blue-1", 503);
+      for (int i = 0; i < 5; i++) {
+        assertThat(pinned.get("/").getStatus()).isEqualTo(503);
+      }
+      assertThat(balancer.balancer().router().target("blue-1").health().isEjected(clock.instant())).isTrue();
+      wait.until(d -> d.findElement(By.cssSelector("tr[data-target='blue-1']")).getText().contains("ejected"));
+      String row = wait.until(d -> d.findElement(By.cssSelector("tr[data-target='blue-1']")).getText());
+      assertThat(row).contains("until " + clock.instant().plusSeconds(30).toString().substring(11));
+      String title = wait.until(d -> d.findElement(By.cssSelector("tr[data-target='blue-1'] .pill")).getAttribute("title"));
+      assertThat(title).contains("5 failed answers in a row (last: answered 503)");
 
       Path screenshots = Path.of("target", "screenshots");
       Files.createDirectories(screenshots);

@@ -370,6 +370,18 @@ class WebSocketProxyTest extends BalancerTestBase {
   }
 
   @Test
+  void aGroupWithItsOwnConnectTimeoutConnectsThroughAClientOfItsOwn() throws Exception {
+    startWebSockets(g -> g.timeouts(Duration.ofSeconds(20), Duration.ofMillis(1500)), "a");
+    Endpoint e = open(null);
+    assertThat(e.upgradeStatus).isEqualTo(101);
+    assertThat(e.ask("who")).isEqualTo("a");
+    WebSocketProxy proxy = balancer.webSocketProxy();
+    assertThat(proxy.getBeans(org.eclipse.jetty.websocket.core.client.WebSocketCoreClient.class)).as("the balancer's and the group's")
+        .hasSize(2)
+        .anySatisfy(c -> assertThat(c.getHttpClient().getConnectTimeout()).isEqualTo(1500));
+  }
+
+  @Test
   void killedTargetClosesItsClientsAndReconnectFailsOverWithRewrittenCookie() throws Exception {
     startWebSockets("a", "b", "c");
     List<Endpoint> clients = new ArrayList<>();

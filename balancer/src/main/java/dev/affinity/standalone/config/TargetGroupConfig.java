@@ -2,6 +2,7 @@ package dev.affinity.standalone.config;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.PassiveHealth;
 import dev.affinity.balancer.TargetProtocol;
 import java.time.Duration;
 import java.util.List;
@@ -16,6 +17,9 @@ import java.util.Set;
  * @param boundedLoadFactor {@code null} when bounded load is off, else above 1.0
  * @param targets may be empty (targets can be registered at run time)
  * @param protocolVersion how the balancer speaks to the targets, default {@link TargetProtocol#HTTP1}
+ * @param passiveHealth when the targets' answers eject them, default {@link PassiveHealth#defaults()}
+ * @param upstreamTimeout the group's own {@code upstream.timeout}, or {@code null} for the top-level one
+ * @param upstreamConnectTimeout the group's own {@code upstream.connectTimeout}, or {@code null} for the top-level one
  */
 public record TargetGroupConfig(
     String name,
@@ -26,7 +30,10 @@ public record TargetGroupConfig(
     Duration deregistrationDelay,
     Double boundedLoadFactor,
     List<TargetConfig> targets,
-    TargetProtocol protocolVersion) {
+    TargetProtocol protocolVersion,
+    PassiveHealth passiveHealth,
+    Duration upstreamTimeout,
+    Duration upstreamConnectTimeout) {
   public static final String ROUND_ROBIN = "round_robin";
   public static final String LEAST_OUTSTANDING_REQUESTS = "least_outstanding_requests";
   public static final String WEIGHTED_RANDOM = "weighted_random";
@@ -49,6 +56,15 @@ public record TargetGroupConfig(
     requireNonNull(deregistrationDelay, "deregistrationDelay");
     targets = List.copyOf(requireNonNull(targets, "targets"));
     requireNonNull(protocolVersion, "protocolVersion");
+    requireNonNull(passiveHealth, "passiveHealth");
+  }
+
+  /** With passive health at its defaults and the top-level upstream timeouts. */
+  public TargetGroupConfig(String name, String algorithm, StickinessConfig stickiness, HealthCheckConfig healthCheck,
+      Duration slowStart, Duration deregistrationDelay, Double boundedLoadFactor, List<TargetConfig> targets,
+      TargetProtocol protocolVersion) {
+    this(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor, targets, protocolVersion,
+        PassiveHealth.defaults(), null, null);
   }
 
   /** With {@code protocolVersion} at its default, HTTP1. */

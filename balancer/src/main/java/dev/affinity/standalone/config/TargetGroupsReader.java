@@ -1,6 +1,7 @@
 package dev.affinity.standalone.config;
 
 import dev.affinity.balancer.HealthCheckSettings;
+import dev.affinity.balancer.PassiveHealth;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.balancer.TargetProtocol;
@@ -14,8 +15,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * {@code targetGroups: [ { name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay,
- * boundedLoad, targets: [ { id, uri, weight } ] } ]}. Group names and target ids follow core's rules
+ * {@code targetGroups: [ { name, algorithm, stickiness, healthCheck, passiveHealth, upstream, slowStart,
+ * deregistrationDelay, boundedLoad, targets: [ { id, uri, weight } ] } ]}. Group names and target ids follow core's rules
  * ({@link TargetGroup#builder}, {@link Target}); uniqueness across the file is checked here, where
  * the first use's line is known.
  */
@@ -24,10 +25,14 @@ final class TargetGroupsReader {
   private static final Duration MAX_DEREGISTRATION_DELAY = Duration.ofHours(1);
   static final Schema TARGET = Schema.keys("id", "uri", "weight");
   static final Schema BOUNDED_LOAD = Schema.keys("factor");
-  static final Schema SCHEMA = Schema.keys("name", "algorithm", "protocolVersion", "stickiness", "healthCheck", "slowStart",
-          "deregistrationDelay", "boundedLoad", "targets")
+  /** A group's own upstream timeouts; each key absent keeps the top-level {@code upstream:} value. */
+  static final Schema UPSTREAM = Schema.keys("timeout", "connectTimeout");
+  static final Schema SCHEMA = Schema.keys("name", "algorithm", "protocolVersion", "stickiness", "healthCheck", "passiveHealth",
+          "upstream", "slowStart", "deregistrationDelay", "boundedLoad", "targets")
       .map("stickiness", StickinessReader.SCHEMA)
       .map("healthCheck", HealthCheckReader.SCHEMA)
+      .map("passiveHealth", PassiveHealthReader.SCHEMA)
+      .map("upstream", UPSTREAM)
       .map("boundedLoad", BOUNDED_LOAD)
       .listOf("targets", TARGET);
 
@@ -69,6 +74,17 @@ final class TargetGroupsReader {
     TargetProtocol protocolVersion = s.has("protocolVersion") ? protocolVersion(s.get("protocolVersion")) : TargetProtocol.HTTP1;
     StickinessConfig stickiness = s.has("stickiness") ? StickinessReader.read(s.get("stickiness")) : StickinessConfig.none();
     HealthCheckConfig healthCheck = s.has("healthCheck") ? HealthCheckReader.read(s.get("healthCheck")) : HealthCheckConfig.defaults();
+    PassiveHealth passiveHealth = s.has("passiveHealth") ? PassiveHealthReader.read(s.get("passiveHealth")) : PassiveHealth.defaults();
+    Duration upstreamTimeout = null;
+    Duration upstreamConnectTimeout = null;
+    if (s.has("upstream")) {
+      YamlNode.Mapping u = s.get("upstream").map(UPSTREAM);
+      if (!u.has("timeout") && !u.has("connectTimeout")) {
+        throw s.get("upstream").error("must set timeout, connectTimeout or both (without them the top-level upstream: applies; remove it)");
+      }
+      upstreamTimeout = u.has("timeout") ? UpstreamReader.timeout(u.get("timeout")) : null;
+      upstreamConnectTimeout = u.has("connectTimeout") ? UpstreamReader.connectTimeout(u.get("connectTimeout")) : null;
+    }
     Duration slowStart = s.has("slowStart")
         ? s.get("slowStart").duration(Duration.ZERO, MAX_SLOW_START, "must be between PT0S (off) and 15 minutes (PT15M)")
         : TargetGroupConfig.DEFAULT_SLOW_START;
@@ -92,7 +108,7 @@ final class TargetGroupsReader {
       }
     }
     return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay,
-        boundedLoadFactor, targets, protocolVersion);
+        boundedLoadFactor, targets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout);
   }
 
   /** {@code HTTP1} or {@code HTTP2}; DESIGN's {@code GRPC} (HTTP/2 with gRPC health checks) is refused until it is built. */

@@ -38,8 +38,8 @@ class YamlNodeTest {
             stickness: { type: duration }
         """, "t.yaml"));
     assertThat(e.getMessage()).isEqualTo("t.yaml:3: targetGroups[0].stickness: unknown key \"stickness\"; did you mean"
-        + " \"stickiness\"? Allowed keys: name, algorithm, protocolVersion, stickiness, healthCheck, slowStart, deregistrationDelay,"
-        + " boundedLoad, targets (every key: docs/configuration.md)");
+        + " \"stickiness\"? Allowed keys: name, algorithm, protocolVersion, stickiness, healthCheck, passiveHealth, upstream, slowStart,"
+        + " deregistrationDelay, boundedLoad, targets (every key: docs/configuration.md)");
   }
 
   @Test
