@@ -179,6 +179,28 @@ EOF
 }
 
 # Requests each backend has served so far (nginx stub_status; the status request itself included).
+# The balancer's YAML below its listener: one key, the three nginx backends ($B1..$B3) in one group
+# with fixed-expiry duration stickiness. Fixed expiry: wrk and h2load replay one cookie and never take a
+# refreshed one, so with sliding expiry every request after the refresh granularity (36 s for PT1H)
+# would re-seal and measure the new-pin path instead of the sticky hit. A browser takes the refresh:
+# one re-seal per 36 s.
+affinity_bench_yaml() {
+  cat <<YAML
+keys:
+  - { id: bench1, secret: "YWZmaW5pdHktbG9hZC1iZW5jaC1maXhlZC1rZXktMDE=" }
+targetGroups:
+  - name: bench
+    algorithm: round_robin
+    stickiness: { type: duration, duration: PT1H, sliding: false }
+    healthCheck: { path: /, interval: PT5S, timeout: PT2S }
+    targets:
+      - { id: t1, uri: "http://127.0.0.1:$B1" }
+      - { id: t2, uri: "http://127.0.0.1:$B2" }
+      - { id: t3, uri: "http://127.0.0.1:$B3" }
+admin: { path: /affinity }
+YAML
+}
+
 backend_counts() {
   local port
   for port in "${BACKENDS[@]}"; do

@@ -135,20 +135,8 @@ listen:
     certificates: [ { cert: $WORK/site.crt, key: $WORK/site.key } ]
     protocols: [ TLSv1.3 ]
     provider: $provider
-keys:
-  - { id: bench1, secret: "YWZmaW5pdHktbG9hZC1iZW5jaC1maXhlZC1rZXktMDE=" }
-targetGroups:
-  - name: bench
-    algorithm: round_robin
-    # Fixed expiry: the load generators replay one cookie (see compare.sh).
-    stickiness: { type: duration, duration: PT1H, sliding: false }
-    healthCheck: { path: /, interval: PT5S, timeout: PT2S }
-    targets:
-      - { id: t1, uri: "http://127.0.0.1:$B1" }
-      - { id: t2, uri: "http://127.0.0.1:$B2" }
-      - { id: t3, uri: "http://127.0.0.1:$B3" }
-admin: { path: /affinity }
 YAML
+  affinity_bench_yaml >>"$WORK/$key.yaml"
   spawn "$WORK/$key.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -jar "$AFFINITY_JAR" "$WORK/$key.yaml"
   PID_OF[$key]=$LAST_PID
   PORT[$key]=$port

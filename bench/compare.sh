@@ -214,24 +214,7 @@ add_proxy direct "http://127.0.0.1:$B1/" "" none
 
 # a. Affinity.
 AFF_YAML="$WORK/balancer.yaml"
-cat >"$AFF_YAML" <<YAML
-listen: { host: 127.0.0.1, port: $P_AFF }
-keys:
-  - { id: bench1, secret: "YWZmaW5pdHktbG9hZC1iZW5jaC1maXhlZC1rZXktMDE=" }
-targetGroups:
-  - name: bench
-    algorithm: round_robin
-    # Fixed expiry: wrk replays one cookie and never takes a refreshed one, so with sliding expiry
-    # every request after the refresh granularity (36 s for PT1H) would re-seal and measure the
-    # new-pin path instead of the sticky hit. A browser takes the refresh: one re-seal per 36 s.
-    stickiness: { type: duration, duration: PT1H, sliding: false }
-    healthCheck: { path: /, interval: PT5S, timeout: PT2S }
-    targets:
-      - { id: t1, uri: "http://127.0.0.1:$B1" }
-      - { id: t2, uri: "http://127.0.0.1:$B2" }
-      - { id: t3, uri: "http://127.0.0.1:$B3" }
-admin: { path: /affinity }
-YAML
+{ echo "listen: { host: 127.0.0.1, port: $P_AFF }"; affinity_bench_yaml; } >"$AFF_YAML"
 spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -jar "$AFFINITY_JAR" "$AFF_YAML"
 PID_OF[affinity]=$LAST_PID
 # b. Plain Jetty ProxyHandler.Reverse, round robin, no stickiness.
