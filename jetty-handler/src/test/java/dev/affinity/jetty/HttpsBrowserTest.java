@@ -21,14 +21,11 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Cookie;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 
 /**
  * A real headless Chromium over HTTPS to a TLS listener whose PEM certificate a CA made by the test
@@ -37,20 +34,13 @@ import org.openqa.selenium.chrome.ChromeOptions;
  * {@code AFFINITY} cookie with {@code Secure}, which holds it on one target.
  */
 class HttpsBrowserTest extends BalancerTestBase {
-  private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-  private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
 
   @TempDir
   Path dir;
 
   @Test
   void chromiumKeepsASecureAffinityCookieOverH2AndStaysOnItsTarget() throws Exception {
-    boolean installed = Files.isExecutable(CHROMEDRIVER) && Files.isExecutable(CHROMIUM);
-    if (System.getenv("CI") == null) {
-      Assumptions.assumeTrue(installed, "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)");
-    } else {
-      assertThat(installed).as("CI must install chromium and chromium-driver").isTrue();
-    }
+    HeadlessChromium.requireInstalled();
     Issued site = TestPki.newCa("Affinity Browser Test CA").issueServer("localhost", KeyKind.EC, Duration.ofDays(30),
         "localhost", "127.0.0.1");
     ServerCertificates certificates = ServerCertificates.pem(List.of(new dev.affinity.tls.PemPair(
@@ -70,14 +60,7 @@ class HttpsBrowserTest extends BalancerTestBase {
     String pin = Base64.getEncoder().encodeToString(
         MessageDigest.getInstance("SHA-256").digest(site.certificate().getPublicKey().getEncoded()));
 
-    ChromeOptions options = new ChromeOptions();
-    options.setBinary(CHROMIUM.toFile());
-    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--disable-quic", "--window-size=1280,800", "--user-data-dir=" + Files.createTempDirectory(dir, "chromium"),
-        "--ignore-certificate-errors-spki-list=" + pin);
-    ChromeDriver driver = new ChromeDriver(new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).build(),
-        options);
+    ChromeDriver driver = HeadlessChromium.start(1280, 800, "--ignore-certificate-errors-spki-list=" + pin);
     try {
       String url = "https://localhost:" + balancer.port() + "/";
       driver.get(url);

@@ -7,14 +7,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
@@ -24,28 +21,15 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * {@code target/screenshots/}.
  */
 class StatusPageBrowserTest extends BalancerTestBase {
-  private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-  private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
 
   @Test
   void statusPageShowsTargetsDrainsFromTheButtonAndShowsAnEjectedTarget() throws Exception {
-    boolean installed = Files.isExecutable(CHROMEDRIVER) && Files.isExecutable(CHROMIUM);
-    if (System.getenv("CI") == null) {
-      Assumptions.assumeTrue(installed, "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)");
-    } else {
-      assertThat(installed).as("CI must install chromium and chromium-driver").isTrue();
-    }
+    HeadlessChromium.requireInstalled();
     startDuration("blue-1", "blue-2", "blue-3");
     for (int i = 0; i < 5; i++) {
       browser().get("/");
     }
-    ChromeOptions options = new ChromeOptions();
-    options.setBinary(CHROMIUM.toFile());
-    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--disable-quic", "--window-size=1280,800", "--user-data-dir=" + Files.createTempDirectory("affinity-chromium"));
-    ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).build();
-    ChromeDriver driver = new ChromeDriver(service, options);
+    ChromeDriver driver = HeadlessChromium.start(1280, 800);
     try {
       driver.get(balancer.uri().resolve("/affinity/status").toString());
       // The page re-renders itself every 2 s, so elements found a moment ago can go stale: look again.

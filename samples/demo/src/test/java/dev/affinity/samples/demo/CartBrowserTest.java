@@ -1,5 +1,6 @@
 package dev.affinity.samples.demo;
 
+import dev.affinity.jetty.HeadlessChromium;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
@@ -9,14 +10,11 @@ import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
@@ -26,8 +24,6 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * when the browser is missing; in CI ({@code CI} set) a missing browser fails.
  */
 class CartBrowserTest {
-  private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-  private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   private static final Path SCREENSHOTS = Path.of("target", "screenshots");
   private static Demo demo;
   private static ChromeDriver driver;
@@ -35,19 +31,9 @@ class CartBrowserTest {
 
   @BeforeAll
   static void start() throws Exception {
-    boolean installed = Files.isExecutable(CHROMEDRIVER) && Files.isExecutable(CHROMIUM);
-    if (System.getenv("CI") == null) {
-      Assumptions.assumeTrue(installed, "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)");
-    } else {
-      assertThat(installed).as("CI must install chromium and chromium-driver").isTrue();
-    }
+    HeadlessChromium.requireInstalled();
     demo = Demo.start(0, System.err);
-    ChromeOptions options = new ChromeOptions();
-    options.setBinary(CHROMIUM.toFile());
-    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--disable-quic", "--window-size=1280,900", "--user-data-dir=" + Files.createTempDirectory("affinity-chromium"));
-    driver = new ChromeDriver(new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).build(), options);
+    driver = HeadlessChromium.start(1280, 900);
     wait = new WebDriverWait(driver, Duration.ofSeconds(15));
     Files.createDirectories(SCREENSHOTS);
   }

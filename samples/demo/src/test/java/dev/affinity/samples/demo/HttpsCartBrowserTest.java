@@ -1,5 +1,6 @@
 package dev.affinity.samples.demo;
 
+import dev.affinity.jetty.HeadlessChromium;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpsConfigurator;
@@ -25,7 +26,6 @@ import java.util.stream.Collectors;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -35,8 +35,6 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.Cookie;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
@@ -51,8 +49,6 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class HttpsCartBrowserTest {
-  private static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-  private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
   private static final Path SCREENSHOTS = Path.of("target", "screenshots");
   private static final List<String> AFFINITY_COOKIES = List.of("AFFINITYROUTE", "AFFINITYSESSION");
   private static Demo demo;
@@ -63,23 +59,12 @@ class HttpsCartBrowserTest {
 
   @BeforeAll
   static void start() throws Exception {
-    boolean installed = Files.isExecutable(CHROMEDRIVER) && Files.isExecutable(CHROMIUM);
-    if (System.getenv("CI") == null) {
-      Assumptions.assumeTrue(installed, "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)");
-    } else {
-      assertThat(installed).as("CI must install chromium and chromium-driver").isTrue();
-    }
+    HeadlessChromium.requireInstalled();
     demo = Demo.startHttps(0, 0, System.err);
     shop = "https://localhost:" + demo.uri().getPort() + "/";
-    ChromeOptions options = new ChromeOptions();
-    options.setBinary(CHROMIUM.toFile());
     // No --ignore-certificate-errors: only the demo server's key is let through. The SPKI list is
     // honoured only with a --user-data-dir.
-    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--disable-quic", "--window-size=1280,900", "--user-data-dir=" + Files.createTempDirectory("affinity-chromium"),
-        "--ignore-certificate-errors-spki-list=" + demo.certificates().serverKeyPin());
-    driver = new ChromeDriver(new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).build(), options);
+    driver = HeadlessChromium.start(1280, 900, "--ignore-certificate-errors-spki-list=" + demo.certificates().serverKeyPin());
     wait = new WebDriverWait(driver, Duration.ofSeconds(15));
     Files.createDirectories(SCREENSHOTS);
   }
