@@ -3,7 +3,6 @@ package dev.affinity.standalone;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.ConsoleAppender;
@@ -18,22 +17,23 @@ import org.slf4j.LoggerFactory;
 /**
  * Points the access log's logger ({@value AccessLog#LOGGER}) where {@code accessLog.to} says, with
  * Logback: standard output, or a file rotated each day (the old ones compressed, {@code maxHistory}
- * days kept). Lines go through an asynchronous appender so that a slow disk never holds a request
- * thread, and none is ever dropped: when its queue is full the request thread waits instead.
+ * days kept). {@link AccessLogWriter} batches the lines: one logging event per flush interval.
  */
 final class AccessLogAppenders {
-  static final int QUEUE_SIZE = 8192;
-
   private AccessLogAppenders() {}
 
-  /** Sets up the logger for {@code config} and returns the observer writing to it; {@code null} when the log is off. */
-  static AccessLog install(AccessLogConfig config) {
+  /**
+   * Sets up the logger for {@code config} and returns the writer feeding it (a life cycle for the
+   * server to start and stop); {@code null} when the log is off.
+   */
+  static AccessLogWriter install(AccessLogConfig config) {
     if (!config.enabled()) {
       return null;
     }
+    AccessLogFormat format = AccessLogFormat.named(config.format());
     if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext context)) {
       // Another SLF4J binding: its own configuration decides where "affinity.access" goes.
-      return AccessLog.toLogger(AccessLogFormat.named(config.format()));
+      return new AccessLogWriter(format, LoggerFactory.getLogger(AccessLog.LOGGER));
     }
     Logger logger = context.getLogger(AccessLog.LOGGER);
     logger.detachAndStopAllAppenders();
@@ -65,17 +65,8 @@ final class AccessLogAppenders {
     out.setName("affinity-access-out");
     out.setEncoder(encoder);
     out.start();
-    AsyncAppender async = new AsyncAppender();
-    async.setContext(context);
-    async.setName("affinity-access");
-    async.setQueueSize(QUEUE_SIZE);
-    // Logback drops INFO events when the queue is 80 % full unless told not to; access lines are never dropped.
-    async.setDiscardingThreshold(0);
-    async.setNeverBlock(false);
-    async.addAppender(out);
-    async.start();
-    logger.addAppender(async);
-    return AccessLog.toLogger(AccessLogFormat.named(config.format()));
+    logger.addAppender(out);
+    return new AccessLogWriter(format, logger);
   }
 
   /** Writes what is queued and closes the file (at shutdown, and in tests). */

@@ -13,7 +13,6 @@ import dev.affinity.cookie.CodecCounters;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Keyring;
 import dev.affinity.jetty.AffinityServer;
-import dev.affinity.observe.AccessLog;
 import dev.affinity.observe.RequestMetrics;
 import dev.affinity.jetty.ListenerSpec;
 import dev.affinity.standalone.config.BalancerConfig;
@@ -147,7 +146,7 @@ public final class BalancerFactory {
     for (Listen listen : config.listeners()) {
       builder.listener(listener(listen));
     }
-    AccessLog accessLog = AccessLogAppenders.install(config.accessLog());
+    AccessLogWriter accessLog = AccessLogAppenders.install(config.accessLog());
     if (accessLog != null) {
       builder.observe(accessLog);
     }
@@ -163,6 +162,10 @@ public final class BalancerFactory {
         .metrics(metrics)
         .build();
     metrics.server(server);
+    if (accessLog != null) {
+      // Started and stopped with the server: its last lines are written when the server stops.
+      server.server().addManaged(accessLog);
+    }
     applyLive(server, config);
     return server;
   }
