@@ -13,8 +13,9 @@ import org.eclipse.jetty.util.component.AbstractLifeCycle;
 import org.slf4j.Logger;
 
 /**
- * The standalone balancer's access log: a request thread formats its line and queues it, and one
- * writer thread hands what has queued to the logger every {@link #FLUSH_INTERVAL}, as one event. A
+ * The standalone balancer's access log: a request thread queues its exchange's record, and one
+ * writer thread formats what has queued and hands it to the logger every {@link #FLUSH_INTERVAL}, as
+ * one event. A
  * line per logging event cost a write and a thread wake-up per request (1.42x the CPU of a sticky
  * hit, BENCHMARKS.md); batched, a busy balancer writes a few times a second whatever its rate, as
  * NGINX's {@code access_log ... buffer= flush=} does. Lines reach the file at most one interval late,
@@ -27,7 +28,7 @@ final class AccessLogWriter extends AbstractLifeCycle implements ExchangeObserve
 
   private final AccessLogFormat format;
   private final Logger logger;
-  private final ConcurrentLinkedQueue<String> queue = new ConcurrentLinkedQueue<>();
+  private final ConcurrentLinkedQueue<ExchangeRecord> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger queued = new AtomicInteger();
   private volatile Thread writer;
   private volatile boolean stopping;
@@ -39,15 +40,16 @@ final class AccessLogWriter extends AbstractLifeCycle implements ExchangeObserve
 
   @Override
   public void exchangeCompleted(ExchangeRecord exchange) {
-    String line = format.format(exchange);
     if (writer == null || queued.get() >= MAX_QUEUED) {
       // Not started (or stopped), or the writer is behind: this thread writes, and so slows with the disk.
+      String line = format.format(exchange);
       synchronized (this) {
         logger.info(line);
       }
       return;
     }
-    queue.add(line);
+    // Records are immutable: the writer formats them, off the request's thread.
+    queue.add(exchange);
     queued.incrementAndGet();
   }
 
@@ -81,14 +83,15 @@ final class AccessLogWriter extends AbstractLifeCycle implements ExchangeObserve
 
   /** One logging event for everything queued, lines joined (the pattern ends the last one). */
   private synchronized void writeQueued() {
-    String line = queue.poll();
-    if (line == null) {
+    ExchangeRecord record = queue.poll();
+    if (record == null) {
       return;
     }
-    StringBuilder batch = new StringBuilder(line.length() * Math.max(1, queued.get()) + 16).append(line);
+    String first = format.format(record);
+    StringBuilder batch = new StringBuilder(first.length() * Math.max(1, queued.get()) + 16).append(first);
     int taken = 1;
-    while ((line = queue.poll()) != null) {
-      batch.append('\n').append(line);
+    while ((record = queue.poll()) != null) {
+      batch.append('\n').append(format.format(record));
       taken++;
     }
     queued.addAndGet(-taken);
