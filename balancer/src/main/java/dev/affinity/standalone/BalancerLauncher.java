@@ -2,6 +2,7 @@ package dev.affinity.standalone;
 
 import dev.affinity.cookie.CodecMetrics;
 import dev.affinity.jetty.AffinityServer;
+import dev.affinity.jetty.GracefulShutdown;
 import dev.affinity.standalone.config.BalancerConfig;
 import dev.affinity.standalone.config.BalancerConfigLoader;
 import dev.affinity.standalone.config.ConfigException;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
 
@@ -27,11 +29,18 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * </pre>
  *
  * A bad file gets one message naming the line and the key, exit status 2, and nothing starts.
+ *
+ * <p>{@code SIGTERM} stops the balancer gracefully ({@code shutdown:} in the file, see
+ * {@link dev.affinity.jetty.GracefulShutdown}) and exits 0 when every connection closed within the grace,
+ * {@value #EXIT_CUT} when the grace ran out and the rest was cut. {@code SIGINT} (Ctrl+C) drains the same
+ * way through the JVM's shutdown hook, whose exit status is the JVM's (130).
  */
 public final class BalancerLauncher {
   static final int EXIT_USAGE = 64;
   static final int EXIT_CONFIG = 2;
   static final int EXIT_START = 1;
+  /** Stopped, but the shutdown grace ran out first: what was still open was cut. */
+  static final int EXIT_CUT = 3;
   /** How often the running configuration file is looked at for changes. */
   static final Duration RELOAD_POLL_INTERVAL = Duration.ofSeconds(2);
 
@@ -47,12 +56,54 @@ public final class BalancerLauncher {
       System.exit(running.exitCode);
     }
     if (running.server != null) {
+      exitOnSigterm(running);
       running.server.server().join();
+    }
+  }
+
+  /**
+   * {@code SIGTERM} (systemd, Kubernetes, ECS, {@code docker stop}) becomes {@link Running#stopGracefully}
+   * and an exit with its status. Without this the JVM would run its shutdown hooks (which drain too) and
+   * exit 143 whatever happened; a second {@code SIGTERM} changes nothing, the grace bounds the stop.
+   */
+  @SuppressWarnings("restriction")
+  private static void exitOnSigterm(Running running) {
+    AtomicBoolean stopping = new AtomicBoolean();
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> {
+        if (stopping.compareAndSet(false, true)) {
+          // Not on the signal's own thread: the stop waits for the grace, and the exit must come after it.
+          new Thread(() -> System.exit(running.stopGracefully()), "affinity-sigterm").start();
+        }
+      });
+    } catch (IllegalArgumentException e) {
+      // A platform without SIGTERM: the JVM's shutdown hook still stops the server gracefully.
     }
   }
 
   /** What {@link #run} left behind: a started server, or an exit code. */
   public record Running(int exitCode, AffinityServer server, AutoCloseable extra) implements AutoCloseable {
+    /**
+     * What {@code SIGTERM} runs: stops the server gracefully and returns the process's exit status, 0
+     * when it drained, {@value BalancerLauncher#EXIT_CUT} when the grace ran out and connections were cut,
+     * {@value BalancerLauncher#EXIT_START} when the stop itself failed.
+     */
+    public int stopGracefully() {
+      try {
+        close();
+      } catch (Exception e) {
+        System.err.println("affinity: the stop failed: " + rootMessage(e));
+        return EXIT_START;
+      }
+      GracefulShutdown.Outcome outcome = server == null ? null : server.shutdownOutcome();
+      if (outcome == null || outcome.drained()) {
+        return 0;
+      }
+      System.err.println("affinity: stopped after the shutdown grace (" + server.shutdown().grace() + ") ran out; "
+          + outcome.connectionsCut() + " client connections were cut (exit status " + EXIT_CUT + ")");
+      return EXIT_CUT;
+    }
+
     @Override
     public void close() throws Exception {
       if (server != null) {
@@ -68,7 +119,10 @@ public final class BalancerLauncher {
     return run(args, out, err, new ScheduledExecutorScheduler("affinity-reload", true));
   }
 
-  /** As {@link #run(String[], PrintStream, PrintStream)}, polling the file for changes on {@code reloadScheduler}. */
+  /**
+   * As {@link #run(String[], PrintStream, PrintStream)}, polling the file for changes on {@code reloadScheduler},
+   * which also times a stop (the unready delay and the grace).
+   */
   static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler) throws Exception {
     List<String> list = List.of(args);
     if (list.isEmpty() || list.contains("-h") || list.contains("--help")) {
@@ -104,7 +158,7 @@ public final class BalancerLauncher {
       out.println("affinity: " + file + " is valid (" + config.targetGroups().size() + " target groups)");
       return new Running(0, null, null);
     }
-    BalancerFactory factory = new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting());
+    BalancerFactory factory = new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting(), reloadScheduler);
     AffinityServer server;
     try {
       server = factory.server(config);

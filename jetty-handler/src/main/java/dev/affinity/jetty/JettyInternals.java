@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.io.ssl.SslConnection;
 import org.eclipse.jetty.proxy.ProxyHandler;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Request;
@@ -56,5 +59,19 @@ final class JettyInternals {
       Response proxyToClientResponse) {
     proxyToServerRequest.attribute(CLIENT_TO_PROXY_REQUEST_ATTRIBUTE, clientToProxyRequest)
         .attribute(PROXY_TO_CLIENT_RESPONSE_ATTRIBUTE, proxyToClientResponse);
+  }
+
+  /**
+   * Whether a client connection is HTTP/1 between two requests (none being handled, none buffered),
+   * over TLS or not, behind a PROXY header or not: a connection a drain may close without cutting a
+   * request. {@code HttpConnection} is Jetty's internal class; its channel's request is {@code null}
+   * from the end of one exchange to the parse of the next.
+   */
+  static boolean isIdleHttp1(EndPoint endPoint) {
+    Connection connection = endPoint.getConnection();
+    while (connection instanceof SslConnection ssl) {
+      connection = ssl.getSslEndPoint().getConnection();
+    }
+    return connection instanceof HttpConnection http && http.getHttpChannel().getRequest() == null && http.isRequestBufferEmpty();
   }
 }

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.cookie.Keyring;
+import dev.affinity.jetty.GracefulShutdown;
 import dev.affinity.jetty.Limits;
 import java.time.Duration;
 import java.util.List;
@@ -19,6 +20,7 @@ import java.util.Optional;
  * @param groupStickiness how long a client stays on one target group, or {@code null} for no group stickiness
  * @param trustedProxies whose forwarding and PROXY headers are believed; {@link TrustedProxies#none()} without the key
  * @param limits {@code limits:}, each absent key at its default ({@link Limits#defaults()})
+ * @param shutdown {@code shutdown:}, each absent key at its default ({@link GracefulShutdown#defaults()})
  */
 public record BalancerConfig(
     List<Listen> listeners,
@@ -31,7 +33,8 @@ public record BalancerConfig(
     WebSocketConfig websocket,
     UpstreamConfig upstream,
     TrustedProxies trustedProxies,
-    Limits limits) {
+    Limits limits,
+    GracefulShutdown shutdown) {
 
   public BalancerConfig {
     listeners = List.copyOf(requireNonNull(listeners, "listeners"));
@@ -47,6 +50,7 @@ public record BalancerConfig(
     requireNonNull(upstream, "upstream");
     requireNonNull(trustedProxies, "trustedProxies");
     requireNonNull(limits, "limits");
+    requireNonNull(shutdown, "shutdown");
   }
 
   /** The first listener: {@code listen:}, or the first of {@code listeners:}. */
