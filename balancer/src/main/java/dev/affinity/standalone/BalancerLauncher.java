@@ -73,7 +73,11 @@ public final class BalancerLauncher {
       sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> {
         if (stopping.compareAndSet(false, true)) {
           // Not on the signal's own thread: the stop waits for the grace, and the exit must come after it.
-          new Thread(() -> System.exit(running.stopGracefully()), "affinity-sigterm").start();
+          // Not a daemon either (it would inherit the signal thread's): main returns once the server has
+          // stopped, and the JVM must wait for this thread's exit status rather than end with 0.
+          Thread stop = new Thread(() -> System.exit(running.stopGracefully()), "affinity-sigterm");
+          stop.setDaemon(false);
+          stop.start();
         }
       });
     } catch (IllegalArgumentException e) {
@@ -119,11 +123,17 @@ public final class BalancerLauncher {
     return run(args, out, err, new ScheduledExecutorScheduler("affinity-reload", true));
   }
 
-  /**
-   * As {@link #run(String[], PrintStream, PrintStream)}, polling the file for changes on {@code reloadScheduler},
-   * which also times a stop (the unready delay and the grace).
-   */
+  /** As {@link #run(String[], PrintStream, PrintStream)}, polling the file for changes on {@code reloadScheduler}. */
   static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler) throws Exception {
+    return run(args, out, err, reloadScheduler, null);
+  }
+
+  /**
+   * As {@link #run(String[], PrintStream, PrintStream, Scheduler)}, with a stop's unready delay and grace
+   * timed on {@code shutdownTimer} ({@code null}: the server's own scheduler).
+   */
+  static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler, Scheduler shutdownTimer)
+      throws Exception {
     List<String> list = List.of(args);
     if (list.isEmpty() || list.contains("-h") || list.contains("--help")) {
       usage(list.isEmpty() ? err : out);
@@ -158,7 +168,9 @@ public final class BalancerLauncher {
       out.println("affinity: " + file + " is valid (" + config.targetGroups().size() + " target groups)");
       return new Running(0, null, null);
     }
-    BalancerFactory factory = new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting(), reloadScheduler);
+    BalancerFactory factory = shutdownTimer == null
+        ? new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting())
+        : new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting(), shutdownTimer);
     AffinityServer server;
     try {
       server = factory.server(config);

@@ -119,6 +119,13 @@ final class Drain {
       return GracefulShutdown.Outcome.complete();
     }
     LOG.warn("affinity: the shutdown grace ({}) ran out with {} client connections open; cutting them", settings.grace(), left);
+    // Closed here, before Jetty stops the connectors: their selectors also carry the direct relay's target
+    // connections, and a target connection closed first would read as the target's failure (a 502 that blames it).
+    for (ServerConnector connector : publicConnectors) {
+      for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+        endPoint.close();
+      }
+    }
     return new GracefulShutdown.Outcome(false, left);
   }
 

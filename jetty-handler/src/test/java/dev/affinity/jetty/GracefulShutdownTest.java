@@ -7,8 +7,6 @@ import dev.affinity.balancer.TrustedProxies;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -18,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
@@ -36,14 +33,8 @@ import org.eclipse.jetty.http2.api.Stream;
 import org.eclipse.jetty.http2.client.HTTP2Client;
 import org.eclipse.jetty.http2.frames.GoAwayFrame;
 import org.eclipse.jetty.http2.frames.HeadersFrame;
-import org.eclipse.jetty.io.Content;
-import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.websocket.core.CloseStatus;
 import org.eclipse.jetty.websocket.core.WebSocketComponents;
 import org.eclipse.jetty.websocket.core.client.CoreClientUpgradeRequest;
@@ -110,8 +101,8 @@ class GracefulShutdownTest extends BalancerTestBase {
 
     stopInBackground();
     // Readiness first, on a new connection: the listener still accepts.
-    await(() -> probe(port, "/affinity/ready").status == 503);
-    assertThat(probe(port, "/affinity/live").status).isEqualTo(200);
+    await(() -> probe(port, "/affinity/ready").status() == 503);
+    assertThat(probe(port, "/affinity/live").status()).isEqualTo(200);
     assertThat(balancer.isReady()).isFalse();
     int before = load.answered.get();
     await(() -> load.answered.get() >= before + 60);
@@ -120,16 +111,19 @@ class GracefulShutdownTest extends BalancerTestBase {
     timer.advance(Duration.ofSeconds(5));
     await(() -> refused(port));
     await(() -> load.finished.get() == 6);
-    assertThat(load.closesSeen.get()).as("each kept-alive client was told Connection: close").isEqualTo(6);
+    // Each client was told Connection: close on an answer, except one whose answer Jetty had begun before
+    // the listener closed: that connection is closed right after the answer, before the next request is read.
+    assertThat(load.closesSeen.get() + load.unreadResent.get()).as("clients told to go, one way or the other").isEqualTo(6);
+    assertThat(load.closesSeen.get()).as("clients told Connection: close").isPositive();
     assertThat(stopped).isNotDone();
 
     for (HeldTarget t : heldTargets) {
       t.release();
     }
     for (Http1Connection c : held) {
-      Answer answer = c.read();
-      assertThat(answer.status).isEqualTo(200);
-      assertThat(answer.body).startsWith("held by ");
+      Http1Connection.Answer answer = c.read();
+      assertThat(answer.status()).isEqualTo(200);
+      assertThat(answer.body()).startsWith("held by ");
       assertThat(answer.closes()).isTrue();
     }
     stopped.get(WAIT_SECONDS, TimeUnit.SECONDS);
@@ -246,8 +240,14 @@ class GracefulShutdownTest extends BalancerTestBase {
     assertThat(stopped).isNotDone();
     timer.advance(Duration.ofSeconds(1));
     stopped.get(WAIT_SECONDS, TimeUnit.SECONDS);
-    assertThat(balancer.shutdownOutcome()).isEqualTo(new GracefulShutdown.Outcome(false, 1));
-    assertThatThrownBy(c::read).isInstanceOf(IOException.class);
+    assertThat(balancer.shutdownOutcome()).satisfies(outcome -> {
+      assertThat(outcome.drained()).isFalse();
+      // The held request's connection; a probe connection of refused() may still be closing too.
+      assertThat(outcome.connectionsCut()).isBetween(1, 2);
+    });
+    // Cut: the connection closes without an answer (not a 502 that would blame the target).
+    assertThatThrownBy(c::read).isInstanceOf(Http1Connection.NoAnswerException.class);
+    assertThat(heldTargets.get(0).arrived.get()).isEqualTo(1);
   }
 
   /**
@@ -263,14 +263,14 @@ class GracefulShutdownTest extends BalancerTestBase {
         .trustedProxies(TrustedProxies.of("127.0.0.1/32"))
         .shutdown(new GracefulShutdown(Duration.ofSeconds(30), Duration.ZERO)).shutdownTimer(timer).build().start();
     String remote = "X-Forwarded-For: 203.0.113.9\r\n";
-    assertThat(probe(balancer.port(), "/affinity/status", remote).status).as("admin is loopback-only").isEqualTo(404);
-    Answer ready = probe(balancer.port(), "/affinity/ready", remote);
-    assertThat(ready.status).isEqualTo(200);
-    assertThat(ready.body).isEqualTo("ready\n");
-    assertThat(ready.headers.get("cache-control")).isEqualTo("no-store");
-    assertThat(probe(balancer.port(), "/affinity/live", remote).body).isEqualTo("live\n");
+    assertThat(probe(balancer.port(), "/affinity/status", remote).status()).as("admin is loopback-only").isEqualTo(404);
+    Http1Connection.Answer ready = probe(balancer.port(), "/affinity/ready", remote);
+    assertThat(ready.status()).isEqualTo(200);
+    assertThat(ready.body()).isEqualTo("ready\n");
+    assertThat(ready.headers().get("cache-control")).isEqualTo("no-store");
+    assertThat(probe(balancer.port(), "/affinity/live", remote).body()).isEqualTo("live\n");
     assertThat(rawAnswer(balancer.port(), "POST /affinity/ready HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .status).isEqualTo(405);
+        .status()).isEqualTo(405);
     balancer.stop();
 
     balancer = AffinityServer.builder(rawRouter(Map.of("a", a.uri())), counters).clock(clock).adminPort(0)
@@ -279,24 +279,24 @@ class GracefulShutdownTest extends BalancerTestBase {
     int adminPort = balancer.adminUri().getPort();
     int port = balancer.port();
     for (int either : new int[] {port, adminPort}) {
-      assertThat(probe(either, "/affinity/ready", remote).status).isEqualTo(200);
-      assertThat(probe(either, "/affinity/live", remote).status).isEqualTo(200);
+      assertThat(probe(either, "/affinity/ready", remote).status()).isEqualTo(200);
+      assertThat(probe(either, "/affinity/live", remote).status()).isEqualTo(200);
     }
-    assertThat(probe(port, "/affinity/status").body).as("the public port's other admin paths go to the targets")
+    assertThat(probe(port, "/affinity/status").body()).as("the public port's other admin paths go to the targets")
         .isEqualTo("a");
     Http1Connection c = connect(port);
     c.send("/held");
     await(() -> a.arrived.get() == 1);
 
     stopInBackground();
-    await(() -> probe(adminPort, "/affinity/ready", remote).status == 503);
-    assertThat(probe(port, "/affinity/ready", remote).status).isEqualTo(503);
+    await(() -> probe(adminPort, "/affinity/ready", remote).status() == 503);
+    assertThat(probe(port, "/affinity/ready", remote).status()).isEqualTo(503);
     timer.advance(Duration.ofSeconds(5));
     await(() -> refused(port));
-    assertThat(probe(adminPort, "/affinity/ready", remote).status).as("the admin port outlives the public listener").isEqualTo(503);
-    assertThat(probe(adminPort, "/affinity/live", remote).status).isEqualTo(200);
+    assertThat(probe(adminPort, "/affinity/ready", remote).status()).as("the admin port outlives the public listener").isEqualTo(503);
+    assertThat(probe(adminPort, "/affinity/live", remote).status()).isEqualTo(200);
     a.release();
-    assertThat(c.read().status).isEqualTo(200);
+    assertThat(c.read().status()).isEqualTo(200);
     stopped.get(WAIT_SECONDS, TimeUnit.SECONDS);
     assertThat(refused(adminPort)).isTrue();
   }
@@ -350,15 +350,15 @@ class GracefulShutdownTest extends BalancerTestBase {
     }
   }
 
-  static Answer probe(int port, String path) throws IOException {
+  static Http1Connection.Answer probe(int port, String path) throws IOException {
     return probe(port, path, "");
   }
 
-  static Answer probe(int port, String path, String extraHeaders) throws IOException {
+  static Http1Connection.Answer probe(int port, String path, String extraHeaders) throws IOException {
     return rawAnswer(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + extraHeaders + "Connection: close\r\n\r\n");
   }
 
-  static Answer rawAnswer(int port, String request) throws IOException {
+  static Http1Connection.Answer rawAnswer(int port, String request) throws IOException {
     try (Http1Connection c = new Http1Connection(port)) {
       c.out.write(request.getBytes(StandardCharsets.ISO_8859_1));
       c.out.flush();
@@ -384,96 +384,6 @@ class GracefulShutdownTest extends BalancerTestBase {
       lifeCycle.stop();
     } catch (Exception e) {
       throw new IOException(e);
-    }
-  }
-
-  /** A status, lower-cased headers and the body. */
-  record Answer(int status, Map<String, String> headers, String body) {
-    boolean closes() {
-      return "close".equalsIgnoreCase(headers.get("connection"));
-    }
-  }
-
-  /** One HTTP/1.1 connection read by hand, so a test sees every header and every close. */
-  static final class Http1Connection implements Closeable {
-    final Socket socket;
-    final InputStream in;
-    final OutputStream out;
-    /** Whether an answer came back on it already: a close before the next answer's first byte is then the keep-alive race. */
-    boolean reused;
-
-    Http1Connection(int port) throws IOException {
-      socket = new Socket();
-      socket.connect(new InetSocketAddress("127.0.0.1", port), 2_000);
-      socket.setSoTimeout((int) TimeUnit.SECONDS.toMillis(WAIT_SECONDS));
-      in = new java.io.BufferedInputStream(socket.getInputStream());
-      out = socket.getOutputStream();
-    }
-
-    void send(String path) throws IOException {
-      out.write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-      out.flush();
-    }
-
-    /** The next answer; {@link NoAnswerException} when the connection closed before its first byte. */
-    Answer read() throws IOException {
-      String statusLine = line(true);
-      int status = Integer.parseInt(statusLine.split(" ")[1]);
-      Map<String, String> headers = new LinkedHashMap<>();
-      for (String header; !(header = line(false)).isEmpty(); ) {
-        int colon = header.indexOf(':');
-        headers.merge(header.substring(0, colon).trim().toLowerCase(Locale.ROOT), header.substring(colon + 1).trim(), (x, y) -> x + ", " + y);
-      }
-      ByteArrayOutputStream body = new ByteArrayOutputStream();
-      if ("chunked".equalsIgnoreCase(headers.get("transfer-encoding"))) {
-        for (int size; (size = Integer.parseInt(line(false).split(";")[0].trim(), 16)) > 0; ) {
-          body.write(in.readNBytes(size));
-          line(false);
-        }
-        line(false);
-      } else if (headers.containsKey("content-length")) {
-        body.write(in.readNBytes(Integer.parseInt(headers.get("content-length"))));
-      }
-      reused = true;
-      return new Answer(status, headers, body.toString(StandardCharsets.UTF_8));
-    }
-
-    private String line(boolean first) throws IOException {
-      ByteArrayOutputStream line = new ByteArrayOutputStream();
-      while (true) {
-        int b;
-        try {
-          b = in.read();
-        } catch (java.net.SocketException e) {
-          if (first && line.size() == 0) {
-            throw new NoAnswerException(e.toString());
-          }
-          throw e;
-        }
-        if (b < 0) {
-          if (first && line.size() == 0) {
-            throw new NoAnswerException("closed before the answer");
-          }
-          throw new IOException("closed in the middle of an answer");
-        }
-        if (b == '\n') {
-          String s = line.toString(StandardCharsets.ISO_8859_1);
-          return s.endsWith("\r") ? s.substring(0, s.length() - 1) : s;
-        }
-        line.write(b);
-      }
-    }
-
-    @Override
-    public void close() throws IOException {
-      socket.close();
-    }
-  }
-
-  /** The connection closed before the first byte of an answer. */
-  static final class NoAnswerException extends IOException {
-    NoAnswerException(String message) {
-      super(message);
     }
   }
 
@@ -513,11 +423,11 @@ class GracefulShutdownTest extends BalancerTestBase {
           return;
         }
         while (true) {
-          Answer answer;
+          Http1Connection.Answer answer;
           try {
             c.send("/fast");
             answer = c.read();
-          } catch (NoAnswerException e) {
+          } catch (Http1Connection.NoAnswerException e) {
             if (!c.reused) {
               errors.add("a new connection closed before answering: " + e.getMessage());
               return;
@@ -532,8 +442,8 @@ class GracefulShutdownTest extends BalancerTestBase {
             errors.add(e.toString());
             return;
           }
-          if (answer.status != 200 || !answer.body.matches("[ab]")) {
-            errors.add(answer.status + " " + answer.body.strip());
+          if (answer.status() != 200 || !answer.body().matches("[ab]")) {
+            errors.add(answer.status() + " " + answer.body().strip());
           } else {
             answered.incrementAndGet();
           }
@@ -561,64 +471,6 @@ class GracefulShutdownTest extends BalancerTestBase {
         errors.add("reconnect: " + e);
         return null;
       }
-    }
-  }
-
-  /** A target that answers its id at once, and holds {@code /held} until {@link #release()}. */
-  static final class HeldTarget {
-    final String id;
-    final AtomicInteger arrived = new AtomicInteger();
-    private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
-    private volatile boolean released;
-    private final Server server;
-    private final ServerConnector connector;
-
-    HeldTarget(String id) throws Exception {
-      this.id = id;
-      server = new Server(new QueuedThreadPool(16, 2));
-      connector = new ServerConnector(server, 1, 1);
-      connector.setHost("127.0.0.1");
-      server.addConnector(connector);
-      server.setHandler(new Handler.Abstract.NonBlocking() {
-        @Override
-        public boolean handle(Request request, Response response, Callback callback) {
-          if (Request.getPathInContext(request).equals("/held")) {
-            arrived.incrementAndGet();
-            Runnable answer = () -> Content.Sink.write(response, true, "held by " + id, callback);
-            if (released) {
-              answer.run();
-            } else {
-              waiting.add(answer);
-              if (released) {
-                drain();
-              }
-            }
-            return true;
-          }
-          Content.Sink.write(response, true, id, callback);
-          return true;
-        }
-      });
-      server.start();
-    }
-
-    URI uri() {
-      return URI.create("http://127.0.0.1:" + connector.getLocalPort());
-    }
-
-    void release() {
-      released = true;
-      drain();
-    }
-
-    private void drain() {
-      for (Runnable r; (r = waiting.poll()) != null; ) {
-        r.run();
-      }
-    }
-
-    void stop() throws Exception {
-      server.stop();
     }
   }
 }
