@@ -111,9 +111,10 @@ class GracefulShutdownTest extends BalancerTestBase {
     timer.advance(Duration.ofSeconds(5));
     await(() -> refused(port));
     await(() -> load.finished.get() == 10);
-    // Each client was told Connection: close on an answer, except one whose answer Jetty had begun before
-    // the listener closed: that connection is closed right after the answer, before the next request is read.
-    assertThat(load.closesSeen.get() + load.unreadResent.get()).as("clients told to go, one way or the other").isEqualTo(10);
+    System.out.println("graceful stop under load, reconnects: " + load.reconnects);
+    // Each client ended on a refused connection, having been told Connection: close on an answer, or (when
+    // Jetty had begun that answer before the listener closed) seen its connection closed right after it.
+    assertThat(load.refused.get()).as("clients that met the closed listener").isEqualTo(10);
     assertThat(load.closesSeen.get()).as("clients told Connection: close").isPositive();
     assertThat(stopped).isNotDone();
 
@@ -422,6 +423,8 @@ class GracefulShutdownTest extends BalancerTestBase {
     final AtomicInteger answered = new AtomicInteger();
     final AtomicInteger closesSeen = new AtomicInteger();
     final AtomicInteger unreadResent = new AtomicInteger();
+    final AtomicInteger refused = new AtomicInteger();
+    final Queue<String> reconnects = new ConcurrentLinkedQueue<>();
     final AtomicInteger finished = new AtomicInteger();
     final Queue<String> errors = new ConcurrentLinkedQueue<>();
 
@@ -455,7 +458,7 @@ class GracefulShutdownTest extends BalancerTestBase {
               return;
             }
             unreadResent.incrementAndGet();
-            c = reconnect(c, port);
+            c = reconnect(c, port, "closed before an answer");
             if (c == null) {
               return;
             }
@@ -471,7 +474,7 @@ class GracefulShutdownTest extends BalancerTestBase {
           }
           if (answer.closes()) {
             closesSeen.incrementAndGet();
-            c = reconnect(c, port);
+            c = reconnect(c, port, "Connection: close");
             if (c == null) {
               return;
             }
@@ -483,11 +486,14 @@ class GracefulShutdownTest extends BalancerTestBase {
     }
 
     /** A new connection, or {@code null} when the listener refuses it (the balancer is draining). */
-    private Http1Connection reconnect(Http1Connection old, int port) {
+    private Http1Connection reconnect(Http1Connection old, int port, String why) {
       try {
         old.close();
-        return new Http1Connection(port);
-      } catch (ConnectException refused) {
+        Http1Connection c = new Http1Connection(port);
+        reconnects.add(Thread.currentThread().getName() + " reconnected after " + why);
+        return c;
+      } catch (ConnectException e) {
+        refused.incrementAndGet();
         return null;
       } catch (IOException e) {
         errors.add("reconnect: " + e);
