@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
 
@@ -51,37 +50,63 @@ public final class BalancerLauncher {
     if (System.getProperty("logback.configurationFile") == null) {
       System.setProperty("logback.configurationFile", "dev/affinity/standalone/logback-launcher.xml");
     }
+    // Before the server starts: a SIGTERM that comes while it starts (or right after "balancing on") still
+    // drains and exits with the drain's status, instead of the JVM's default 143.
+    Sigterm sigterm = Sigterm.install();
     Running running = run(args, System.out, System.err);
     if (running.exitCode != 0) {
       System.exit(running.exitCode);
     }
     if (running.server != null) {
-      exitOnSigterm(running);
+      sigterm.started(running);
       running.server.server().join();
     }
   }
 
   /**
    * {@code SIGTERM} (systemd, Kubernetes, ECS, {@code docker stop}) becomes {@link Running#stopGracefully}
-   * and an exit with its status. Without this the JVM would run its shutdown hooks (which drain too) and
-   * exit 143 whatever happened; a second {@code SIGTERM} changes nothing, the grace bounds the stop.
+   * and an exit with its status, once the balancer has started. Without this the JVM would run its shutdown
+   * hooks (which drain too) and exit 143 whatever happened; a second {@code SIGTERM} changes nothing, the
+   * grace bounds the stop.
    */
-  @SuppressWarnings("restriction")
-  private static void exitOnSigterm(Running running) {
-    AtomicBoolean stopping = new AtomicBoolean();
-    try {
-      sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> {
-        if (stopping.compareAndSet(false, true)) {
-          // Not on the signal's own thread: the stop waits for the grace, and the exit must come after it.
-          // Not a daemon either (it would inherit the signal thread's): main returns once the server has
-          // stopped, and the JVM must wait for this thread's exit status rather than end with 0.
-          Thread stop = new Thread(() -> System.exit(running.stopGracefully()), "affinity-sigterm");
-          stop.setDaemon(false);
-          stop.start();
-        }
-      });
-    } catch (IllegalArgumentException e) {
-      // A platform without SIGTERM: the JVM's shutdown hook still stops the server gracefully.
+  private static final class Sigterm {
+    private Running running;
+    private boolean signalled;
+    private boolean stopping;
+
+    @SuppressWarnings("restriction")
+    static Sigterm install() {
+      Sigterm sigterm = new Sigterm();
+      try {
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> sigterm.signalled());
+      } catch (IllegalArgumentException e) {
+        // A platform without SIGTERM: the JVM's shutdown hook still stops the server gracefully.
+      }
+      return sigterm;
+    }
+
+    synchronized void signalled() {
+      signalled = true;
+      stopIfDue();
+    }
+
+    synchronized void started(Running started) {
+      running = started;
+      stopIfDue();
+    }
+
+    private void stopIfDue() {
+      if (!signalled || running == null || stopping) {
+        return;
+      }
+      stopping = true;
+      Running toStop = running;
+      // Not on the signal's own thread: the stop waits for the grace, and the exit must come after it.
+      // Not a daemon either (it would inherit the signal thread's): main returns once the server has
+      // stopped, and the JVM must wait for this thread's exit status rather than end with 0.
+      Thread stop = new Thread(() -> System.exit(toStop.stopGracefully()), "affinity-sigterm");
+      stop.setDaemon(false);
+      stop.start();
     }
   }
 

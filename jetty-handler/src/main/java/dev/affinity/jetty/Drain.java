@@ -101,6 +101,11 @@ final class Drain {
       }
     }
     int idle = lingerIdleConnections();
+    // Again every half linger: a connection whose answer was on its way a moment ago (committed before the
+    // listener closed, so kept alive) or that was accepted just before is idle only now. On the listener's
+    // own scheduler, as the idle timeouts it shortens are.
+    Scheduler.Task relinger = publicConnectors.isEmpty() ? null : every(publicConnectors.get(0).getScheduler(), IDLE_LINGER.dividedBy(2),
+        this::lingerIdleConnections);
     int webSocketsClosed = webSockets.closeAll(CloseStatus.SHUTDOWN, "the balancer is shutting down");
     int open = openConnections();
     LOG.info("affinity: draining {} client connections ({} idle, {} WebSockets closed with 1001)", open, idle, webSocketsClosed);
@@ -113,6 +118,9 @@ final class Drain {
       LOG.debug("affinity: drain ended with {}", e.getCause().toString());
     }
     deadline.cancel(false);
+    if (relinger != null) {
+      relinger.cancel();
+    }
     int left = openConnections();
     if (left == 0) {
       LOG.info("affinity: drained; stopping");
@@ -150,6 +158,35 @@ final class Drain {
       open += connector.getConnectedEndPoints().size();
     }
     return open;
+  }
+
+  /** Runs {@code task} every {@code period} until the returned task is cancelled; {@code null} without a scheduler. */
+  private static Scheduler.Task every(Scheduler scheduler, Duration period, Runnable task) {
+    if (scheduler == null || !scheduler.isRunning()) {
+      return null;
+    }
+    java.util.concurrent.atomic.AtomicReference<Scheduler.Task> next = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicBoolean cancelled = new java.util.concurrent.atomic.AtomicBoolean();
+    Runnable[] repeat = new Runnable[1];
+    repeat[0] = () -> {
+      if (cancelled.get()) {
+        return;
+      }
+      try {
+        task.run();
+      } catch (RuntimeException e) {
+        LOG.debug("affinity: drain sweep failed", e);
+      }
+      if (!cancelled.get()) {
+        next.set(scheduler.schedule(repeat[0], period.toMillis(), TimeUnit.MILLISECONDS));
+      }
+    };
+    next.set(scheduler.schedule(repeat[0], period.toMillis(), TimeUnit.MILLISECONDS));
+    return () -> {
+      cancelled.set(true);
+      Scheduler.Task t = next.get();
+      return t == null || t.cancel();
+    };
   }
 
   private static CompletableFuture<Void> after(Scheduler timer, Duration delay) {
