@@ -30,6 +30,7 @@ import dev.affinity.standalone.config.WebSocketConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
  * Turns a validated {@link BalancerConfig} into running parts: keyring, codec, cookie policy, target
@@ -38,10 +39,19 @@ import java.time.Instant;
 public final class BalancerFactory {
   private final Clock clock;
   private final CodecCounters codecCounters;
+  private final Scheduler shutdownTimer;
 
   public BalancerFactory(Clock clock, CodecCounters codecCounters) {
     this.clock = requireNonNull(clock, "clock");
     this.codecCounters = requireNonNull(codecCounters, "codecCounters");
+    this.shutdownTimer = null;
+  }
+
+  /** As {@link #BalancerFactory(Clock, CodecCounters)}, with servers whose stops are timed on {@code shutdownTimer}. */
+  public BalancerFactory(Clock clock, CodecCounters codecCounters, Scheduler shutdownTimer) {
+    this.clock = requireNonNull(clock, "clock");
+    this.codecCounters = requireNonNull(codecCounters, "codecCounters");
+    this.shutdownTimer = requireNonNull(shutdownTimer, "shutdownTimer");
   }
 
   public static Keyring keyring(BalancerConfig config) {
@@ -153,14 +163,18 @@ public final class BalancerFactory {
     RequestMetrics requests = new RequestMetrics();
     PrometheusMetrics metrics = new PrometheusMetrics(requests, clock);
     builder.observe(requests);
-    AffinityServer server = builder
+    builder
         .admin(config.admin().path(), config.admin().loopbackOnly())
         .adminPort(config.admin().port())
         .trustedProxies(config.trustedProxies())
         .limits(config.limits())
         .clock(clock)
         .metrics(metrics)
-        .build();
+        .shutdown(config.shutdown());
+    if (shutdownTimer != null) {
+      builder.shutdownTimer(shutdownTimer);
+    }
+    AffinityServer server = builder.build();
     metrics.server(server);
     if (accessLog != null) {
       // Started and stopped with the server: its last lines are written when the server stops.
@@ -197,7 +211,7 @@ public final class BalancerFactory {
   }
 
   /**
-   * The {@code websocket}, {@code upstream}, {@code trustedProxies} and {@code limits.maxRequestBodyBytes} settings, at start and again at
+   * The {@code websocket}, {@code upstream}, {@code trustedProxies}, {@code limits.maxRequestBodyBytes} and {@code shutdown} settings, at start and again at
    * each reload: the balancer and the WebSocket proxy read them afresh for each request, connect and
    * connection, so a reload applies them to everything that starts after it.
    */
@@ -211,6 +225,8 @@ public final class BalancerFactory {
     server.balancer().setDirectRelay(upstream.directRelay());
     server.balancer().setTrustedProxies(config.trustedProxies());
     server.balancer().setMaxRequestBodyBytes(config.limits().maxRequestBodyBytes());
+    // Read when a stop begins: a reload changes how the next one goes.
+    server.setShutdown(config.shutdown());
   }
 
 }

@@ -2,6 +2,7 @@ package dev.affinity.standalone;
 
 import dev.affinity.cookie.CodecMetrics;
 import dev.affinity.jetty.AffinityServer;
+import dev.affinity.jetty.GracefulShutdown;
 import dev.affinity.standalone.config.BalancerConfig;
 import dev.affinity.standalone.config.BalancerConfigLoader;
 import dev.affinity.standalone.config.ConfigException;
@@ -27,11 +28,18 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * </pre>
  *
  * A bad file gets one message naming the line and the key, exit status 2, and nothing starts.
+ *
+ * <p>{@code SIGTERM} stops the balancer gracefully ({@code shutdown:} in the file, see
+ * {@link dev.affinity.jetty.GracefulShutdown}) and exits 0 when every connection closed within the grace,
+ * {@value #EXIT_CUT} when the grace ran out and the rest was cut. {@code SIGINT} (Ctrl+C) drains the same
+ * way through the JVM's shutdown hook, whose exit status is the JVM's (130).
  */
 public final class BalancerLauncher {
   static final int EXIT_USAGE = 64;
   static final int EXIT_CONFIG = 2;
   static final int EXIT_START = 1;
+  /** Stopped, but the shutdown grace ran out first: what was still open was cut. */
+  static final int EXIT_CUT = 3;
   /** How often the running configuration file is looked at for changes. */
   static final Duration RELOAD_POLL_INTERVAL = Duration.ofSeconds(2);
 
@@ -42,17 +50,89 @@ public final class BalancerLauncher {
     if (System.getProperty("logback.configurationFile") == null) {
       System.setProperty("logback.configurationFile", "dev/affinity/standalone/logback-launcher.xml");
     }
+    // Before the server starts: a SIGTERM that comes while it starts (or right after "balancing on") still
+    // drains and exits with the drain's status, instead of the JVM's default 143.
+    Sigterm sigterm = Sigterm.install();
     Running running = run(args, System.out, System.err);
     if (running.exitCode != 0) {
       System.exit(running.exitCode);
     }
     if (running.server != null) {
+      sigterm.started(running);
       running.server.server().join();
+    }
+  }
+
+  /**
+   * {@code SIGTERM} (systemd, Kubernetes, ECS, {@code docker stop}) becomes {@link Running#stopGracefully}
+   * and an exit with its status, once the balancer has started. Without this the JVM would run its shutdown
+   * hooks (which drain too) and exit 143 whatever happened; a second {@code SIGTERM} changes nothing, the
+   * grace bounds the stop.
+   */
+  private static final class Sigterm {
+    private Running running;
+    private boolean signalled;
+    private boolean stopping;
+
+    @SuppressWarnings("restriction")
+    static Sigterm install() {
+      Sigterm sigterm = new Sigterm();
+      try {
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> sigterm.signalled());
+      } catch (IllegalArgumentException e) {
+        // A platform without SIGTERM: the JVM's shutdown hook still stops the server gracefully.
+      }
+      return sigterm;
+    }
+
+    synchronized void signalled() {
+      signalled = true;
+      stopIfDue();
+    }
+
+    synchronized void started(Running started) {
+      running = started;
+      stopIfDue();
+    }
+
+    private void stopIfDue() {
+      if (!signalled || running == null || stopping) {
+        return;
+      }
+      stopping = true;
+      Running toStop = running;
+      // Not on the signal's own thread: the stop waits for the grace, and the exit must come after it.
+      // Not a daemon either (it would inherit the signal thread's): main returns once the server has
+      // stopped, and the JVM must wait for this thread's exit status rather than end with 0.
+      Thread stop = new Thread(() -> System.exit(toStop.stopGracefully()), "affinity-sigterm");
+      stop.setDaemon(false);
+      stop.start();
     }
   }
 
   /** What {@link #run} left behind: a started server, or an exit code. */
   public record Running(int exitCode, AffinityServer server, AutoCloseable extra) implements AutoCloseable {
+    /**
+     * What {@code SIGTERM} runs: stops the server gracefully and returns the process's exit status, 0
+     * when it drained, {@value BalancerLauncher#EXIT_CUT} when the grace ran out and connections were cut,
+     * {@value BalancerLauncher#EXIT_START} when the stop itself failed.
+     */
+    public int stopGracefully() {
+      try {
+        close();
+      } catch (Exception e) {
+        System.err.println("affinity: the stop failed: " + rootMessage(e));
+        return EXIT_START;
+      }
+      GracefulShutdown.Outcome outcome = server == null ? null : server.shutdownOutcome();
+      if (outcome == null || outcome.drained()) {
+        return 0;
+      }
+      System.err.println("affinity: stopped after the shutdown grace (" + server.shutdown().grace() + ") ran out; "
+          + outcome.connectionsCut() + " client connections were cut (exit status " + EXIT_CUT + ")");
+      return EXIT_CUT;
+    }
+
     @Override
     public void close() throws Exception {
       if (server != null) {
@@ -70,6 +150,15 @@ public final class BalancerLauncher {
 
   /** As {@link #run(String[], PrintStream, PrintStream)}, polling the file for changes on {@code reloadScheduler}. */
   static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler) throws Exception {
+    return run(args, out, err, reloadScheduler, null);
+  }
+
+  /**
+   * As {@link #run(String[], PrintStream, PrintStream, Scheduler)}, with a stop's unready delay and grace
+   * timed on {@code shutdownTimer} ({@code null}: the server's own scheduler).
+   */
+  static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler, Scheduler shutdownTimer)
+      throws Exception {
     List<String> list = List.of(args);
     if (list.isEmpty() || list.contains("-h") || list.contains("--help")) {
       usage(list.isEmpty() ? err : out);
@@ -104,7 +193,9 @@ public final class BalancerLauncher {
       out.println("affinity: " + file + " is valid (" + config.targetGroups().size() + " target groups)");
       return new Running(0, null, null);
     }
-    BalancerFactory factory = new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting());
+    BalancerFactory factory = shutdownTimer == null
+        ? new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting())
+        : new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting(), shutdownTimer);
     AffinityServer server;
     try {
       server = factory.server(config);

@@ -356,13 +356,20 @@ public final class Attempt {
     }
 
     /**
-     * The client's request body could not be sent on: the client went away or stopped mid-body
-     * ({@code tooLarge} false), or the body passed {@link Forwarder#maxRequestBodyBytes()} while it was
-     * streamed ({@code tooLarge} true: a {@code 413} when no answer has begun). Never the target's
-     * fault: not counted against it, never retried.
+     * The client went away: it stopped mid-body, reset its stream, or closed its connection while the
+     * answer was being written to it. Never the target's fault: not counted against it (nor by passive
+     * health), never retried; the exchange is cut short.
      */
-    public static Failure clientBody(boolean tooLarge) {
-      return new Failure(Kind.CLIENT, false, tooLarge ? 413 : 0, null);
+    public static Failure clientLeft() {
+      return new Failure(Kind.CLIENT, false, 0, null);
+    }
+
+    /**
+     * The client's body passed {@link Forwarder#maxRequestBodyBytes()} while it was streamed: a
+     * {@code 413} when no answer has begun, else the exchange is cut short. Not the target's fault.
+     */
+    public static Failure bodyTooLarge() {
+      return new Failure(Kind.CLIENT, false, 413, null);
     }
 
     /** Whether the connection could not be made (nothing reached the target). */

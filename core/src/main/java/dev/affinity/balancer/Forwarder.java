@@ -100,7 +100,7 @@ public final class Forwarder {
    * How to answer a request whose declared length ({@code Content-Length}) already passes
    * {@link #maxRequestBodyBytes()}, before any target is chosen: {@code 413}, counted in {@link #tooLargeResponses()};
    * {@code null} when the length is unknown ({@code -1}) or within the limit. A body of unknown length
-   * that passes the limit while streamed ends as {@link Attempt.Failure#clientBody(boolean)}.
+   * that passes the limit while streamed ends as {@link Attempt.Failure#bodyTooLarge()}.
    */
   public Attempt.Next refuseLength(long declaredLength) {
     if (declaredLength <= maxRequestBodyBytes) {

@@ -208,7 +208,7 @@ class AttemptTest {
     forwarder.setMaxRequestBodyBytes(1000);
     Attempt a = forwarder.begin(new CookieJar(), false, "POST", false);
     Target chosen = a.target();
-    Next next = a.failed(Failure.clientBody(true), false);
+    Next next = a.failed(Failure.bodyTooLarge(), false);
     assertThat(next.action()).isEqualTo(Next.Action.ANSWER);
     assertThat(next.status()).isEqualTo(413);
     assertThat(next.reason()).contains("1000 bytes");
@@ -223,11 +223,11 @@ class AttemptTest {
   void aClientThatLeavesMidBodyIsCutShortWithoutBlamingTheTarget() {
     start(duration(), "a");
     Attempt a = forwarder.begin(new CookieJar(), false, "POST", false);
-    assertThat(a.failed(Failure.clientBody(false), false).action()).isEqualTo(Next.Action.ABORT);
+    assertThat(a.failed(Failure.clientLeft(), false).action()).isEqualTo(Next.Action.ABORT);
     assertThat(target("a").failures()).isZero();
     // Past the limit once the answer began: all that can be done is to cut it short.
     Attempt b = forwarder.begin(new CookieJar(), false, "POST", false);
-    assertThat(b.failed(Failure.clientBody(true), true).action()).isEqualTo(Next.Action.ABORT);
+    assertThat(b.failed(Failure.bodyTooLarge(), true).action()).isEqualTo(Next.Action.ABORT);
     assertThat(target("a").failures()).isZero();
     assertThat(target("a").inFlight()).isZero();
   }

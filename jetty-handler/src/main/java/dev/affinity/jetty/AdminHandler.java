@@ -12,6 +12,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Instant;
+import java.util.function.BooleanSupplier;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http.HttpStatus;
@@ -28,17 +29,21 @@ import org.eclipse.jetty.util.Callback;
  * when one is set (the standalone balancer sets a Prometheus one; without one it answers 404), and
  * {@code POST targets/{id}/drain|undrain}. Only
  * loopback clients are served unless configured otherwise; others get the same 404 as any unknown
- * path, so the admin surface is not advertised.
+ * path, so the admin surface is not advertised. The probes {@code ready} and {@code live} answer
+ * everyone: they reveal a status code, and probes come from a node or a load balancer, not loopback.
  */
 public class AdminHandler extends Handler.Abstract {
   /** Required on admin actions (drain, undrain). */
   public static final String ADMIN_HEADER = "X-Affinity-Admin";
   private static final String STATUS_PAGE = loadStatusPage();
   private final String path;
+  private final String readyPath;
+  private final String livePath;
   private final boolean loopbackOnly;
   private final AffinityBalancer balancer;
   private final CodecCounters codecCounters;
   private volatile MetricsWriter metricsWriter;
+  private volatile BooleanSupplier readiness = this::isStarted;
 
   /**
    * Renders the counters for {@code metrics} in some exposition format. The handler itself depends on
@@ -66,6 +71,8 @@ public class AdminHandler extends Handler.Abstract {
       throw new IllegalArgumentException("admin path must start with / and not end with /, got \"" + path + "\"");
     }
     this.path = path;
+    this.readyPath = path + "/ready";
+    this.livePath = path + "/live";
     this.loopbackOnly = loopbackOnly;
     this.balancer = requireNonNull(balancer, "balancer");
     this.codecCounters = requireNonNull(codecCounters, "codecCounters");
@@ -99,6 +106,11 @@ public class AdminHandler extends Handler.Abstract {
     String pathInContext = Request.getPathInContext(request);
     if (!pathInContext.equals(path) && !pathInContext.startsWith(path + "/")) {
       return false;
+    }
+    if (isProbe(pathInContext)) {
+      // Before the loopback check: Kubernetes probes come from the node's address, a load balancer's health
+      // check from its own; a status code is all these reveal.
+      return probe(pathInContext.equals(readyPath), request, response, callback);
     }
     // The client as core's trusted-proxy rule resolves it: a request a trusted proxy on this machine
     // relays for a remote client is not a loopback one.
@@ -143,6 +155,43 @@ public class AdminHandler extends Handler.Abstract {
         return handleMore(sub, request, response, callback);
       }
     }
+  }
+
+  /** Whether {@code pathInContext} is {@code {path}/ready} or {@code {path}/live}. */
+  boolean isProbe(String pathInContext) {
+    return pathInContext.equals(readyPath) || pathInContext.equals(livePath);
+  }
+
+  /**
+   * What {@code ready} answers: 200 while it says {@code true}, else 503. By default, whether this handler
+   * is started; {@link AffinityServer} sets its own, which turns false the moment a stop begins.
+   */
+  public void setReadiness(BooleanSupplier readiness) {
+    this.readiness = requireNonNull(readiness, "readiness");
+  }
+
+  /**
+   * {@code ready}: 200 while serving and not stopping, 503 from the first moment of a stop (what a load
+   * balancer or a Kubernetes readiness probe should follow); {@code live}: 200 while the process serves
+   * (a liveness probe). Neither depends on the targets: with every target down the balancer still
+   * answers (503 with {@code Retry-After}), and taking it out of rotation would only turn those answers
+   * into refused connections.
+   */
+  private boolean probe(boolean ready, Request request, Response response, Callback callback) {
+    if (!HttpMethod.GET.is(request.getMethod()) && !HttpMethod.HEAD.is(request.getMethod())) {
+      return methodNotAllowed(response, callback);
+    }
+    if (!ready) {
+      return write(response, callback, "text/plain", "live\n");
+    }
+    if (readiness.getAsBoolean()) {
+      return write(response, callback, "text/plain", "ready\n");
+    }
+    response.setStatus(HttpStatus.SERVICE_UNAVAILABLE_503);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain;charset=utf-8");
+    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+    Content.Sink.write(response, true, "stopping\n", callback);
+    return true;
   }
 
   /**

@@ -554,6 +554,8 @@ public class AffinityBalancer extends ProxyHandler {
     volatile boolean clientBodyFailed;
     /** ... because it grew past the body limit. */
     volatile boolean bodyTooLarge;
+    /** A write of the answer to the client failed: the client left (see {@link ClientWrites}). */
+    volatile boolean clientGone;
     /** The client's body as the current attempt's upload, or {@code null} when it sends none. */
     volatile ReplayableContent upload;
 
@@ -859,6 +861,40 @@ public class AffinityBalancer extends ProxyHandler {
     return (Runnable) proxyToServerRequest.getAttributes().get(CONTINUE);
   }
 
+  /**
+   * The client's response as ProxyHandler's listener writes the answer to it, noting a failed write:
+   * ProxyHandler then aborts the upstream exchange with that failure, which must not read as the target's.
+   */
+  private static final class ClientWrites extends Response.Wrapper {
+    private final Exchange exchange;
+
+    ClientWrites(Exchange exchange) {
+      super(exchange.clientToProxyRequest, exchange.proxyToClientResponse);
+      this.exchange = exchange;
+    }
+
+    @Override
+    public void write(boolean last, java.nio.ByteBuffer byteBuffer, Callback callback) {
+      super.write(last, byteBuffer, new Callback() {
+        @Override
+        public void succeeded() {
+          callback.succeeded();
+        }
+
+        @Override
+        public void failed(Throwable x) {
+          exchange.clientGone = true;
+          callback.failed(x);
+        }
+
+        @Override
+        public InvocationType getInvocationType() {
+          return callback.getInvocationType();
+        }
+      });
+    }
+  }
+
   /** Relays the target's answer (ProxyHandler's listener: streaming, back-pressure) with the balancer's headers and cookies. */
   private final class BalancerResponseListener extends ProxyResponseListener {
     private final Exchange exchange;
@@ -867,7 +903,7 @@ public class AffinityBalancer extends ProxyHandler {
     private long relayedBytes;
 
     BalancerResponseListener(Exchange exchange, Attempt attempt, org.eclipse.jetty.client.Request proxyToServerRequest) {
-      super(exchange.clientToProxyRequest, proxyToServerRequest, exchange.proxyToClientResponse, exchange.proxyToClientCallback);
+      super(exchange.clientToProxyRequest, proxyToServerRequest, new ClientWrites(exchange), exchange.proxyToClientCallback);
       this.exchange = exchange;
       this.attempt = attempt;
     }
@@ -944,10 +980,18 @@ public class AffinityBalancer extends ProxyHandler {
       org.eclipse.jetty.client.Response serverToProxyResponse, Response proxyToClientResponse, Callback proxyToClientCallback, Throwable failure) {
     Exchange exchange = exchange(proxyToServerRequest);
     boolean answerReceived = serverToProxyResponse != null && serverToProxyResponse.getStatus() > 0;
-    Attempt.Failure classified = exchange.clientBodyFailed
-        ? Attempt.Failure.clientBody(exchange.bodyTooLarge)
-        // HttpClient does not say whether the connection was a kept-alive one: see Upstream.classify.
-        : Upstream.classify(failure, true, answerReceived);
+    Attempt.Failure classified;
+    if (exchange.bodyTooLarge) {
+      classified = Attempt.Failure.bodyTooLarge();
+    } else if (exchange.clientBodyFailed || exchange.clientGone) {
+      // ProxyHandler aborts the upstream exchange when a write to the client fails (a client that
+      // closed or reset its stream mid-answer): the failure is the client's, not the target's, and
+      // blaming the target would let passive health eject healthy targets whenever clients leave.
+      classified = Attempt.Failure.clientLeft();
+    } else {
+      // HttpClient does not say whether the connection was a kept-alive one: see Upstream.classify.
+      classified = Upstream.classify(failure, true, answerReceived);
+    }
     attemptFailed(exchange, exchange.attempt, failure, classified);
   }
 

@@ -64,12 +64,30 @@ public final class AffinityServer {
   private final ServerConnector adminConnector;
   private final Limits limits;
   private final LongAdder requestHeadTimeouts = new LongAdder();
+  private final Drain drain;
+  private final Scheduler shutdownTimer;
+  private volatile GracefulShutdown shutdown;
+  private volatile GracefulShutdown.Outcome shutdownOutcome;
 
   private AffinityServer(Builder b) {
     this.limits = b.limits;
     QueuedThreadPool threads = new AffinityThreadPool(limits.threads());
     threads.setName("affinity");
-    this.server = new Server(threads);
+    this.shutdown = b.shutdown;
+    this.shutdownTimer = b.shutdownTimer;
+    this.server = new Server(threads) {
+      @Override
+      protected void doStop() throws Exception {
+        // Whoever stops the server (stop(), the JVM's shutdown hook, the launcher's SIGTERM) drains first;
+        // Jetty's own graceful stop (setStopTimeout) is not used: it would close the admin port with the
+        // rest and cut in-flight requests whose client is silent for a second.
+        try {
+          shutdownOutcome = drain.run(shutdown, shutdownTimer != null ? shutdownTimer : getScheduler());
+        } finally {
+          super.doStop();
+        }
+      }
+    };
     server.setStopAtShutdown(true);
     HttpConfiguration http = new HttpConfiguration();
     http.setRequestHeaderSize(limits.maxRequestHeaderBytes());
@@ -136,6 +154,8 @@ public final class AffinityServer {
       connector.setPort(listener.port());
       // Restarts on every byte: a client trickling its request head is cut by the request head timeout.
       connector.setIdleTimeout(limits.idleTimeout().toMillis());
+      // Drain decides which connections to hurry (the idle ones); Jetty would shorten every one's timeout.
+      connector.setShutdownIdleTimeout(-1);
       server.addConnector(connector);
       connectors.add(connector);
       listener.redirectToHttps().ifPresent(port -> redirects.put(connector, port));
@@ -148,8 +168,10 @@ public final class AffinityServer {
       admin.setMetricsWriter(b.metricsWriter);
     }
     admin.serverLimits(limits, requestHeadTimeouts::sum);
+    admin.setReadiness(this::isReady);
     // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.
     this.webSocketProxy = new WebSocketProxy(balancer);
+    this.drain = new Drain(connectors, webSocketProxy, b.adminPath + "/ready");
     Handler root;
     if (b.adminPort == null) {
       this.adminConnector = null;
@@ -173,12 +195,27 @@ public final class AffinityServer {
             }
             return true;
           }
+          // The probes, and only they, on the public port too: a load balancer's health check goes to the
+          // port it sends traffic to, and that port's readiness is what it needs to know.
+          if (admin.isProbe(org.eclipse.jetty.server.Request.getPathInContext(request))) {
+            return admin.handle(request, response, callback);
+          }
           return super.handle(request, response, callback);
         }
       };
       server.addBean(admin, true);
     }
-    server.setHandler(redirects.isEmpty() ? root : new HttpsRedirect(redirects, root));
+    Handler served = redirects.isEmpty() ? root : new HttpsRedirect(redirects, root);
+    server.setHandler(new Handler.Wrapper(served) {
+      @Override
+      public boolean handle(org.eclipse.jetty.server.Request request, org.eclipse.jetty.server.Response response,
+          org.eclipse.jetty.util.Callback callback) throws Exception {
+        if (drain.isDraining()) {
+          Drain.keepIdleTimeout(request);
+        }
+        return super.handle(request, response, callback);
+      }
+    });
     // Over the public listeners only: a full balancer still answers on its admin port. Past the limit
     // Jetty stops accepting (the kernel's backlog holds new clients) until a connection closes.
     server.addBean(new NetworkConnectionLimit(limits.maxConnections(), connectors.toArray(new Connector[0])));
@@ -240,8 +277,35 @@ public final class AffinityServer {
     return this;
   }
 
+  /**
+   * Stops gracefully, as {@link #shutdown()} says; returns when the server has stopped. The JVM's
+   * shutdown hook stops it the same way. {@link #shutdownOutcome()} then tells whether anything was cut.
+   */
   public void stop() throws Exception {
     server.stop();
+  }
+
+  /** How the last stop went: drained, or connections cut when the grace ran out; {@code null} before any stop. */
+  public GracefulShutdown.Outcome shutdownOutcome() {
+    return shutdownOutcome;
+  }
+
+  /** How a stop goes: the grace and the unready delay. */
+  public GracefulShutdown shutdown() {
+    return shutdown;
+  }
+
+  /** Changes how the next stop goes (a configuration reload); a stop already under way keeps its settings. */
+  public void setShutdown(GracefulShutdown shutdown) {
+    this.shutdown = requireNonNull(shutdown, "shutdown");
+  }
+
+  /**
+   * What {@code {admin.path}/ready} answers: started and not stopping. It turns false the moment a stop
+   * begins, before the listeners close.
+   */
+  public boolean isReady() {
+    return server.isStarted() && !drain.isStopping();
   }
 
   public Server server() {
@@ -376,6 +440,8 @@ public final class AffinityServer {
     private TrustedProxies trustedProxies = TrustedProxies.none();
     private boolean proxyProtocol;
     private boolean http2 = true;
+    private GracefulShutdown shutdown = GracefulShutdown.defaults();
+    private Scheduler shutdownTimer;
 
     private Builder(Router router, CodecCounters codecCounters) {
       this.router = requireNonNull(router, "router");
@@ -542,6 +608,18 @@ public final class AffinityServer {
      */
     public Builder proxyProtocol(boolean proxyProtocol) {
       this.proxyProtocol = proxyProtocol;
+      return this;
+    }
+
+    /** How a stop drains; default {@link GracefulShutdown#defaults()} (30 s grace, no unready delay). */
+    public Builder shutdown(GracefulShutdown shutdown) {
+      this.shutdown = requireNonNull(shutdown, "shutdown");
+      return this;
+    }
+
+    /** What times a stop's unready delay and grace: default the server's own scheduler (tests inject a manual one). */
+    public Builder shutdownTimer(Scheduler scheduler) {
+      this.shutdownTimer = requireNonNull(scheduler, "scheduler");
       return this;
     }
 

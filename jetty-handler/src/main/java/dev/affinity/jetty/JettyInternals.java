@@ -4,9 +4,13 @@ import java.io.IOException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.io.ssl.SslConnection;
 import org.eclipse.jetty.proxy.ProxyHandler;
 import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.NegotiatingServerConnection;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.ServerConnector;
@@ -67,5 +71,24 @@ final class JettyInternals {
    */
   static boolean isResetAfterWholeAnswer(Throwable responseFailure) {
     return responseFailure instanceof java.io.EOFException && "Stream has been reset".equals(responseFailure.getMessage());
+  }
+
+  /**
+   * Whether a client connection has no request on it: HTTP/1 between two requests (none being handled,
+   * none buffered), or a TLS connection still choosing its protocol by ALPN (a browser's preconnect),
+   * behind a PROXY header or not: a connection a drain may close without cutting a request.
+   * {@code HttpConnection} is Jetty's internal class; its channel's request is {@code null} from the end
+   * of one exchange to the parse of the next. HTTP/2 and WebSocket connections are never idle here:
+   * GOAWAY and 1001 end those.
+   */
+  static boolean isIdleHttp1(EndPoint endPoint) {
+    Connection connection = endPoint.getConnection();
+    while (connection instanceof SslConnection ssl) {
+      connection = ssl.getSslEndPoint().getConnection();
+    }
+    if (connection instanceof NegotiatingServerConnection) {
+      return true;
+    }
+    return connection instanceof HttpConnection http && http.getHttpChannel().getRequest() == null && http.isRequestBufferEmpty();
   }
 }

@@ -215,15 +215,29 @@ public class WebSocketProxy extends Handler.Abstract {
     if (task != null) {
       task.cancel();
     }
-    for (WebSocketTunnel tunnel : tunnels) {
-      tunnel.closeBoth(org.eclipse.jetty.websocket.core.CloseStatus.SHUTDOWN, "balancer is shutting down");
-    }
+    closeAll(org.eclipse.jetty.websocket.core.CloseStatus.SHUTDOWN, "the balancer is shutting down");
     super.doStop();
     removeBean(balancerToTarget);
     for (WebSocketCoreClient client : byConnectTimeout.values()) {
       removeBean(client);
     }
     byConnectTimeout.clear();
+  }
+
+  /**
+   * Closes every relayed WebSocket, both sides, with {@code code} and {@code reason}: a graceful stop
+   * does it (1001 Going Away) when the listeners close, so that clients reconnect elsewhere.
+   *
+   * @return how many were still open
+   */
+  int closeAll(int code, String reason) {
+    int closed = 0;
+    for (WebSocketTunnel tunnel : tunnels) {
+      if (tunnel.closeBoth(code, reason)) {
+        closed++;
+      }
+    }
+    return closed;
   }
 
   private void scheduleDrainSweep() {

@@ -65,4 +65,27 @@ class JettyInternalsTest extends BalancerTestBase {
       assertThat(answer).startsWith("HTTP/1.1 103").contains("Link: </style.css>; rel=preload").contains("HTTP/1.1 200");
     }
   }
+
+  @Test
+  void anHttp1ConnectionIsIdleOnlyBetweenRequests() throws Exception {
+    // What a drain may close: Jetty's HTTP/1 connection has no request on its channel between exchanges.
+    HeldTarget target = new HeldTarget("a");
+    try {
+      startBalancer(TargetPath.DIRECT_RELAY, b -> { }, java.util.Map.of("a", target.uri()));
+      org.eclipse.jetty.server.ServerConnector connector = (org.eclipse.jetty.server.ServerConnector) balancer.server().getConnectors()[0];
+      try (Http1Connection c = new Http1Connection(balancer.port())) {
+        GracefulShutdownTest.await(() -> connector.getConnectedEndPoints().size() == 1);
+        org.eclipse.jetty.io.EndPoint endPoint = connector.getConnectedEndPoints().iterator().next();
+        assertThat(JettyInternals.isIdleHttp1(endPoint)).as("connected, nothing sent").isTrue();
+        c.send("/held");
+        GracefulShutdownTest.await(() -> target.arrived.get() == 1);
+        assertThat(JettyInternals.isIdleHttp1(endPoint)).as("a request at the target").isFalse();
+        target.release();
+        assertThat(c.read().status()).isEqualTo(200);
+        GracefulShutdownTest.await(() -> JettyInternals.isIdleHttp1(endPoint));
+      }
+    } finally {
+      target.stop();
+    }
+  }
 }

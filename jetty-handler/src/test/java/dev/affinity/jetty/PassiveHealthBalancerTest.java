@@ -210,4 +210,42 @@ class PassiveHealthBalancerTest extends BalancerTestBase {
     uris.forEach((id, uri) -> g.target(id, uri, 1));
     return dev.affinity.balancer.Router.builder(cookies).group(g.build()).build();
   }
+
+  @OverBothPaths
+  void clientsThatLeaveMidAnswerNeverCountAgainstTheTarget(TargetPath path) throws Exception {
+    // A target streaming a large answer slowly; clients read a little of it and hang up, more times in a
+    // row than passive health tolerates failures. Before, the HttpClient path read ProxyHandler's abort
+    // (a failed write to the client) as the target's unusable answer, and ejected healthy targets
+    // whenever clients went away (found by bench/compare-tls.sh: h2load closing its streams at the end).
+    RawTargets.RawTarget slow = target("slow", RawTargets.eachRequest((peer, head) -> {
+      peer.send("HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\nContent-Type: text/plain\r\n\r\n");
+      byte[] chunk = new byte[16 * 1024];
+      java.util.Arrays.fill(chunk, (byte) 'x');
+      for (int i = 0; i < 4_000_000 / chunk.length; i++) {
+        peer.out.write(chunk);
+        peer.out.flush();
+        Thread.sleep(2);
+      }
+    }));
+    startBalancer(path, b -> { }, slow);
+    for (int i = 0; i < 8; i++) {
+      try (java.net.Socket client = new java.net.Socket("127.0.0.1", balancer.port())) {
+        client.setSoTimeout(10_000);
+        client.getOutputStream().write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        byte[] some = client.getInputStream().readNBytes(64 * 1024);
+        assertThat(new String(some, 0, 15, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("HTTP/1.1 200 OK");
+        // Closed with most of the answer unread: the balancer's next writes to it fail.
+        client.setSoLinger(true, 0);
+      }
+    }
+    Target t = target("slow");
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (t.inFlight() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(t.inFlight()).as("every abandoned exchange ended").isZero();
+    assertThat(t.failures()).as("failures counted against the target").isZero();
+    assertThat(t.health().ejections()).isZero();
+    assertThat(t.isAvailable(clock.instant())).isTrue();
+  }
 }

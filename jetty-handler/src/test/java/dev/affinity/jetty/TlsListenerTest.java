@@ -615,4 +615,24 @@ class TlsListenerTest extends BalancerTestBase {
     assertThat(process.waitFor(30, TimeUnit.SECONDS)).as("%s finished", command).isTrue();
     return new String(output, StandardCharsets.UTF_8);
   }
+
+  @Test
+  void aTlsConnectionWithNoRequestYetIsOneADrainMayClose() throws Exception {
+    // A browser's preconnect: TCP (and perhaps TLS) up, no request. JettyInternals.isIdleHttp1 must say so,
+    // or a graceful stop would wait for it until the grace runs out.
+    startWith(https(pem(write(siteA, "site", KeyForm.PKCS8)).build()));
+    org.eclipse.jetty.server.ServerConnector connector = (org.eclipse.jetty.server.ServerConnector) balancer.server().getConnectors()[0];
+    try (java.net.Socket preconnect = new java.net.Socket("127.0.0.1", balancer.port())) {
+      GracefulShutdownTest.await(() -> connector.getConnectedEndPoints().size() == 1);
+      assertThat(JettyInternals.isIdleHttp1(connector.getConnectedEndPoints().iterator().next())).isTrue();
+    }
+    GracefulShutdownTest.await(() -> connector.getConnectedEndPoints().isEmpty());
+    // Over TLS, HTTP/1.1 between two requests is idle too.
+    try (HttpsProbe probe = HttpsProbe.connect(balancer.port(), "a.test", trust())) {
+      assertThat(probe.get("a.test", "/")).contains("200");
+      GracefulShutdownTest.await(() -> connector.getConnectedEndPoints().size() == 1);
+      org.eclipse.jetty.io.EndPoint endPoint = connector.getConnectedEndPoints().iterator().next();
+      GracefulShutdownTest.await(() -> JettyInternals.isIdleHttp1(endPoint));
+    }
+  }
 }

@@ -73,6 +73,8 @@ final class WebSocketBackends implements AutoCloseable {
     final AtomicInteger upgrades = new AtomicInteger();
     /** Flood frames whose write completed. */
     final AtomicInteger floodFramesWritten = new AtomicInteger();
+    /** The close status of each WebSocket this target saw end, in order. */
+    final java.util.concurrent.LinkedBlockingQueue<CloseStatus> closes = new java.util.concurrent.LinkedBlockingQueue<>();
     final Map<String, String> lastUpgradeHeaders = new ConcurrentHashMap<>();
     private volatile String lastUpgradePathQuery;
     private Server server;
@@ -217,6 +219,7 @@ final class WebSocketBackends implements AutoCloseable {
 
       @Override
       public void onClosed(CloseStatus closeStatus, Callback callback) {
+        closes.add(closeStatus);
         callback.succeeded();
       }
     }

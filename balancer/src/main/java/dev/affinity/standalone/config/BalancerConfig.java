@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.cookie.Keyring;
+import dev.affinity.jetty.GracefulShutdown;
 import dev.affinity.jetty.Limits;
 import java.time.Duration;
 import java.util.List;
@@ -20,6 +21,7 @@ import java.util.Optional;
  * @param trustedProxies whose forwarding and PROXY headers are believed; {@link TrustedProxies#none()} without the key
  * @param accessLog {@code accessLog:}, {@link AccessLogConfig#off()} without the key
  * @param limits {@code limits:}, each absent key at its default ({@link Limits#defaults()})
+ * @param shutdown {@code shutdown:}, each absent key at its default ({@link GracefulShutdown#defaults()})
  */
 public record BalancerConfig(
     List<Listen> listeners,
@@ -33,7 +35,8 @@ public record BalancerConfig(
     UpstreamConfig upstream,
     TrustedProxies trustedProxies,
     Limits limits,
-    AccessLogConfig accessLog) {
+    AccessLogConfig accessLog,
+    GracefulShutdown shutdown) {
 
   public BalancerConfig {
     listeners = List.copyOf(requireNonNull(listeners, "listeners"));
@@ -50,6 +53,7 @@ public record BalancerConfig(
     requireNonNull(trustedProxies, "trustedProxies");
     requireNonNull(limits, "limits");
     requireNonNull(accessLog, "accessLog");
+    requireNonNull(shutdown, "shutdown");
   }
 
   /** The first listener: {@code listen:}, or the first of {@code listeners:}. */

@@ -3,6 +3,7 @@ package dev.affinity.standalone.config;
 import static java.util.Objects.requireNonNull;
 
 import dev.affinity.balancer.TrustedProxies;
+import dev.affinity.jetty.GracefulShutdown;
 import dev.affinity.jetty.Limits;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,7 +29,7 @@ public final class BalancerConfigLoader {
 
   /** The top level; the sections' own schemas hang under it, so {@link #acceptedKeys} sees every key. */
   static final Schema SCHEMA = Schema.keys("listen", "listeners", "keys", "cookies", "targetGroups", "forward", "groupStickiness",
-          "admin", "websocket", "upstream", "trustedProxies", "limits", "accessLog")
+          "admin", "websocket", "upstream", "trustedProxies", "limits", "accessLog", "shutdown")
       .map("listen", ListenReader.SCHEMA)
       .listOf("listeners", ListenReader.LISTENER)
       .listOf("keys", KeysReader.SCHEMA)
@@ -41,7 +42,8 @@ public final class BalancerConfigLoader {
       .map("upstream", UpstreamReader.SCHEMA)
       .map("trustedProxies", TrustedProxiesReader.SCHEMA)
       .map("limits", LimitsReader.SCHEMA)
-      .map("accessLog", AccessLogReader.SCHEMA);
+      .map("accessLog", AccessLogReader.SCHEMA)
+      .map("shutdown", ShutdownReader.SCHEMA);
 
   private BalancerConfigLoader() {}
 
@@ -140,8 +142,9 @@ public final class BalancerConfigLoader {
     }
     Limits limits = top.has("limits") ? LimitsReader.read(top.get("limits")) : Limits.defaults();
     AccessLogConfig accessLog = top.has("accessLog") ? AccessLogReader.read(top.get("accessLog")) : AccessLogConfig.off();
+    GracefulShutdown shutdown = top.has("shutdown") ? ShutdownReader.read(top.get("shutdown")) : GracefulShutdown.defaults();
     return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies,
-        limits, accessLog);
+        limits, accessLog, shutdown);
   }
 
   /** The {@code proxyProtocol: true} node of the first listener that asks for it, or {@code null}. */

@@ -204,6 +204,18 @@ class BalancerConfigLoaderTest {
   }
 
   @Test
+  void shutdownSection() {
+    assertThat(BalancerConfigLoader.parse(MINIMAL, "s.yaml").shutdown()).isEqualTo(dev.affinity.jetty.GracefulShutdown.defaults());
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "shutdown: { grace: PT45S, unreadyDelay: PT10S }\n", "s.yaml").shutdown())
+        .isEqualTo(new dev.affinity.jetty.GracefulShutdown(Duration.ofSeconds(45), Duration.ofSeconds(10)));
+    // One key alone leaves the other at its default; a whole number is seconds; PT0S cuts at once.
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "shutdown: { unreadyDelay: 5 }\n", "s.yaml").shutdown())
+        .isEqualTo(new dev.affinity.jetty.GracefulShutdown(Duration.ofSeconds(30), Duration.ofSeconds(5)));
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "shutdown: { grace: PT0S }\n", "s.yaml").shutdown())
+        .isEqualTo(new dev.affinity.jetty.GracefulShutdown(Duration.ZERO, Duration.ZERO));
+  }
+
+  @Test
   void upstreamSection() {
     BalancerConfig config = BalancerConfigLoader.parse(MINIMAL
         + "upstream: { timeout: PT4M, connectTimeout: PT0.5S, directRelay: false }\n", "up.yaml");
@@ -296,7 +308,7 @@ class BalancerConfigLoaderTest {
             targetGroup:
               - name: blue
             """, 2, "targetGroup",
-            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, listeners, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream, trustedProxies, limits, accessLog"),
+            "unknown key \"targetGroup\"; did you mean \"targetGroups\"? Allowed keys: listen, listeners, keys, cookies, targetGroups, forward, groupStickiness, admin, websocket, upstream, trustedProxies, limits, accessLog, shutdown"),
         arguments("targetGroups missing", "listen: { port: 8080 }\n", 1, "targetGroups", "is required"),
         arguments("targetGroups empty", "targetGroups: []\n", 1, "targetGroups", "must list at least one target group"),
         arguments("targetGroups is a map", """
@@ -582,6 +594,18 @@ class BalancerConfigLoaderTest {
             "has no effect with format: off"),
         arguments("accessLog maxHistory zero", MINIMAL + "accessLog: { to: /tmp/a.log, maxHistory: 0 }\n", 5, "accessLog.maxHistory",
             "must be a whole number between 1 and 3650, got 0"),
+        arguments("shutdown grace too long", MINIMAL + "shutdown: { grace: PT2H }\n", 5, "shutdown.grace",
+            "must be between 0 (PT0S: cut at once) and 1 hour (PT1H), got PT2H"),
+        arguments("shutdown grace negative", MINIMAL + "shutdown: { grace: PT-1S }\n", 5, "shutdown.grace",
+            "must be between 0 (PT0S: cut at once) and 1 hour (PT1H), got PT-1S"),
+        arguments("shutdown unready delay not shorter than the grace", MINIMAL + "shutdown:\n  grace: PT10S\n  unreadyDelay: PT10S\n", 7,
+            "shutdown.unreadyDelay", "must be shorter than shutdown.grace (PT10S), which counts from the stop and includes it, got PT10S"),
+        arguments("shutdown unready delay with the default grace", MINIMAL + "shutdown: { unreadyDelay: PT31S }\n", 5,
+            "shutdown.unreadyDelay", "must be shorter than shutdown.grace (PT30S)"),
+        arguments("shutdown unready delay too long", MINIMAL + "shutdown: { grace: PT1H, unreadyDelay: PT10M }\n", 5,
+            "shutdown.unreadyDelay", "must be between 0 (PT0S) and 5 minutes (PT5M), got PT10M"),
+        arguments("shutdown unknown key", MINIMAL + "shutdown: { timeout: PT10S }\n", 5, "shutdown.timeout",
+            "unknown key \"timeout\""),
         arguments("listen http2 not a boolean", "listen: { http2: h2c }\n" + MINIMAL, 1, "listen.http2", "must be true or false, got \"h2c\""),
         arguments("protocolVersion GRPC is not supported yet", MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: GRPC\n"),
             3, "targetGroups[0].protocolVersion", "GRPC is not supported yet"),
