@@ -207,6 +207,11 @@ public final class Attempt {
           return Next.retry(new Attempt(forwarder, router, cookies, secure, replayable, decision, number + 1, failovers, true));
         }
         return failover(false);
+      case CUT:
+        // The target died mid-answer (a crash, a kill) before any of it reached the client: a
+        // replayable request goes to another target as after a close before the answer (HAProxy's
+        // retry-on empty-response, Envoy's reset), rather than a 502 for what another target can serve.
+        return replayable ? failover(false) : badGateway();
       case TIMED_OUT:
         forwarder.gatewayTimeout.increment();
         return Next.answer(504, -1, "the target did not answer in time.");
@@ -230,6 +235,7 @@ public final class Attempt {
     switch (failure.kind) {
       case TIMED_OUT -> group.observeFailure(target, true, now, "no answer within the timeout");
       case BAD_ANSWER -> group.observeFailure(target, false, now, "unusable answer");
+      case CUT -> group.observeFailure(target, false, now, "connection closed in the middle of the answer");
       case CLOSED_EARLY -> {
         // A resend went on a new connection (whatever a path that cannot tell says): its close counts.
         if (!failure.reusedConnection || resent) {
@@ -308,7 +314,7 @@ public final class Attempt {
 
   /** What went wrong with an attempt, as far as the retry rule cares. */
   public static final class Failure {
-    enum Kind { REFUSED, CLOSED_EARLY, TIMED_OUT, BAD_ANSWER, REJECTED, CLIENT }
+    enum Kind { REFUSED, CLOSED_EARLY, TIMED_OUT, BAD_ANSWER, CUT, REJECTED, CLIENT }
 
     final Kind kind;
     final boolean reusedConnection;
@@ -335,6 +341,14 @@ public final class Attempt {
      */
     public static Failure closedBeforeAnswer(boolean reusedConnection) {
       return new Failure(Kind.CLOSED_EARLY, reusedConnection, 0, null);
+    }
+
+    /**
+     * The connection went away after part of the answer arrived (the target died mid-answer). A
+     * replayable request whose answer has not begun to reach the client moves to another target.
+     */
+    public static Failure cutAnswer() {
+      return new Failure(Kind.CUT, false, 0, null);
     }
 
     /** The target stayed silent past the upstream timeout. */

@@ -170,6 +170,21 @@ class AttemptTest {
   }
 
   @Test
+  void anAnswerCutBeforeAnyOfItReachedTheClientMovesAReplayableRequestElsewhereOnly() {
+    start(duration(), "a", "b");
+    Next moved = forwarder.begin(pinnedTo("a"), false, "GET", true).failed(Failure.cutAnswer(), false);
+    assertThat(moved.action()).isEqualTo(Next.Action.RETRY);
+    assertThat(moved.attempt().target().id()).isEqualTo("b");
+    assertThat(target("a").failures()).isEqualTo(1);
+    moved.attempt().finished();
+    Next post = forwarder.begin(pinnedTo("a"), false, "POST", false).failed(Failure.cutAnswer(), false);
+    assertThat(post.status()).isEqualTo(502);
+    // Once answer bytes reached the client, all that can be done is to cut it short.
+    assertThat(forwarder.begin(pinnedTo("a"), false, "GET", true).failed(Failure.cutAnswer(), true).action())
+        .isEqualTo(Next.Action.ABORT);
+  }
+
+  @Test
   void nothingIsRetriedAfterATimeoutOrAnUnusableAnswer() {
     start(duration(), "a", "b");
     Next timeout = forwarder.begin(pinnedTo("a"), false, "GET", true).failed(Failure.timedOut(), false);

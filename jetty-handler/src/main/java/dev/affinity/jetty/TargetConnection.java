@@ -53,6 +53,13 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     }
   }
 
+  /** The target's connection ended before its response did: the bytes stopped, they were not garbage. */
+  static final class ClosedEarlyException extends IOException {
+    ClosedEarlyException(String message) {
+      super(message);
+    }
+  }
+
   /** Where one exchange's answer goes, and who hears how it ended. Called once for the end. */
   interface Relay {
     Response proxyToClientResponse();
@@ -432,8 +439,8 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     failure = closedEarly();
   }
 
-  private static BadResponseException closedEarly() {
-    return new BadResponseException("target closed the connection before the response was complete");
+  private static ClosedEarlyException closedEarly() {
+    return new ClosedEarlyException("target closed the connection before the response was complete");
   }
 
   @Override

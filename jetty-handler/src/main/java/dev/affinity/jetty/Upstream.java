@@ -244,23 +244,26 @@ final class Upstream {
         return Attempt.Failure.timedOut();
       }
     }
-    if (!answerReceived && isClosed(failure)) {
-      return Attempt.Failure.closedBeforeAnswer(reusedConnection);
+    if (isClosed(failure)) {
+      return answerReceived ? Attempt.Failure.cutAnswer() : Attempt.Failure.closedBeforeAnswer(reusedConnection);
     }
     return Attempt.Failure.badAnswer();
   }
 
   /**
    * The connection went away (closed, reset, end of stream), as opposed to an answer that made no
-   * sense. Only asked when no byte of an answer had arrived, so an I/O failure cannot be garbage.
+   * sense: the direct relay's {@link TargetConnection.BadResponseException} is an {@code IOException}
+   * but says the bytes were garbage (or an unasked protocol switch), not that they stopped.
    */
   private static boolean isClosed(Throwable failure) {
+    boolean io = false;
     for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-      if (t instanceof IOException) {
-        return true;
+      if (t instanceof TargetConnection.BadResponseException) {
+        return false;
       }
+      io |= t instanceof IOException;
     }
-    return false;
+    return io;
   }
 
   static Throwable rootCause(Throwable failure) {

@@ -137,6 +137,14 @@ public abstract class BalancerTestBase {
     http.start();
   }
 
+  /** An {@code AFFINITY} cookie pinning a client of group "web" to {@code targetId}, sealed as the balancer would. */
+  String pinCookie(String targetId) {
+    dev.affinity.cookie.Expiry expiry = dev.affinity.cookie.Expiry.sliding(Duration.ofHours(1));
+    dev.affinity.cookie.AffinityTicket ticket = expiry.newTicket(targetId, "web", clock.instant());
+    dev.affinity.cookie.SetCookie c = cookies.issue("AFFINITY", ticket, expiry, false, name -> null).get(0);
+    return c.name() + "=" + c.value();
+  }
+
   UserAgent browser() {
     return new UserAgent(http, balancer.uri());
   }

@@ -624,6 +624,30 @@ class DirectRelayTest extends BalancerTestBase {
   }
 
   @OverBothPaths
+  void aGetWhoseTargetDiesMidAnswerBeforeAnyOfItReachedTheClientIsServedByAnother(TargetPath path) throws Exception {
+    // A target killed while it answers (seen as a rare 502 in KillUnderLoadTest): nothing reached the
+    // client yet, and the request may be sent again, so another target answers it.
+    RawTarget dying = target("r0", peer -> {
+      if (peer.readHead() != null) {
+        peer.send("HTTP/1.1 200 OK\r\nX-Partial: 1\r\nContent-Length: 100\r\n\r\n");
+      }
+    });
+    RawTarget healthy = target("r1", RawTargets::echoEveryRequest);
+    startBalancer(path, b -> {}, dying, healthy);
+    ContentResponse r = http.newRequest(balancer.uri().resolve("/cart")).headers(h -> h.put(HttpHeader.COOKIE, pinCookie("r0")))
+        .timeout(5, TimeUnit.SECONDS).send();
+    assertThat(r.getStatus()).isEqualTo(200);
+    assertThat(r.getContentAsString()).isEqualTo("r1 GET /cart");
+    assertThat(r.getHeaders().get("X-Partial")).isNull();
+    assertThat(balancer.balancer().failovers()).isEqualTo(1);
+    // A POST is never sent twice: 502.
+    ContentResponse post = http.newRequest(balancer.uri().resolve("/pay")).method("POST")
+        .headers(h -> h.put(HttpHeader.COOKIE, pinCookie("r0")))
+        .body(new org.eclipse.jetty.client.StringRequestContent("10 EUR")).timeout(5, TimeUnit.SECONDS).send();
+    assertThat(post.getStatus()).isEqualTo(502);
+  }
+
+  @OverBothPaths
   void clientLeavingMidDownloadClosesTheTargetConnection(TargetPath path) throws Exception {
     AtomicInteger served = new AtomicInteger();
     RawTarget t = target("r0", eachRequest((peer, head) -> {

@@ -89,14 +89,6 @@ class ExchangeLifecycleTest extends BalancerTestBase {
     return URI.create("http://127.0.0.1:" + connector.getLocalPort());
   }
 
-  /** An {@code AFFINITY} cookie pinning a client to {@code targetId}, sealed as the balancer would. */
-  private String pinCookie(String targetId) {
-    Expiry expiry = Expiry.sliding(Duration.ofHours(1));
-    AffinityTicket ticket = expiry.newTicket(targetId, "web", clock.instant());
-    SetCookie c = cookies.issue("AFFINITY", ticket, expiry, false, name -> null).get(0);
-    return c.name() + "=" + c.value();
-  }
-
   private int inFlight() {
     int sum = 0;
     for (Target t : balancer.balancer().router().groups().get(0).targets()) {
