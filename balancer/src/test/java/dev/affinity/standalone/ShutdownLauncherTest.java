@@ -11,9 +11,6 @@ import dev.affinity.jetty.ManualScheduler;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ConnectException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -124,7 +121,7 @@ class ShutdownLauncherTest {
     shutdownTimer.advance(Duration.ofMillis(2999));
     assertThat(get(port, "/affinity/live").status()).as("the listener still accepts before the unready delay ends").isEqualTo(200);
     shutdownTimer.advance(Duration.ofMillis(1));
-    await(() -> refused(port));
+    await(() -> Http1Connection.refused(port));
     shutdownTimer.advance(Duration.ofSeconds(16));
     assertThat(exit).as("the grace has a second left").isNotDone();
     target.release();
@@ -147,7 +144,7 @@ class ShutdownLauncherTest {
     await(() -> target.arrived.get() == 1);
 
     CompletableFuture<Integer> exit = sigtermPath(running);
-    await(() -> refused(port));
+    await(() -> Http1Connection.refused(port));
     shutdownTimer.advance(Duration.ofMillis(4999));
     assertThat(exit).isNotDone();
     shutdownTimer.advance(Duration.ofMillis(1));
@@ -189,7 +186,7 @@ class ShutdownLauncherTest {
     assertThat(get(balancer.port, "/affinity/ready").status()).isEqualTo(200);
 
     balancer.signal("TERM");
-    await(() -> refused(balancer.port));
+    await(() -> Http1Connection.refused(balancer.port));
     assertThat(balancer.process.isAlive()).as("waiting for the request in flight").isTrue();
     target.release();
     Http1Connection.Answer answer = inFlight.read();
@@ -284,17 +281,6 @@ class ShutdownLauncherTest {
     while (!condition.holds()) {
       assertThat(System.nanoTime()).as("condition not met in time").isLessThan(deadline);
       TimeUnit.MILLISECONDS.sleep(10);
-    }
-  }
-
-  static boolean refused(int port) {
-    try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", port), 2_000);
-      return false;
-    } catch (ConnectException e) {
-      return true;
-    } catch (IOException e) {
-      return false;
     }
   }
 

@@ -371,11 +371,7 @@ public final class AffinityServer {
 
   /** Client connections open now over the public listeners. */
   public int openConnections() {
-    int open = 0;
-    for (ServerConnector connector : connectors) {
-      open += connector.getConnectedEndPoints().size();
-    }
-    return open;
+    return drain.openConnections();
   }
 
   /** Listener {@code index}'s TLS context, or null for a plain listener; tests look at its reloads. */

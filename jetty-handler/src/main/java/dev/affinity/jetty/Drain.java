@@ -152,7 +152,8 @@ final class Drain {
     return idle;
   }
 
-  private int openConnections() {
+  /** Client connections open now over the public listeners (also {@link AffinityServer#openConnections()}). */
+  int openConnections() {
     int open = 0;
     for (ServerConnector connector : publicConnectors) {
       open += connector.getConnectedEndPoints().size();

@@ -109,7 +109,7 @@ class GracefulShutdownTest extends BalancerTestBase {
     assertThat(load.closesSeen.get()).as("no Connection: close during the unready delay").isZero();
 
     timer.advance(Duration.ofSeconds(5));
-    await(() -> refused(port));
+    await(() -> Http1Connection.refused(port));
     await(() -> load.finished.get() == 10);
     System.out.println("graceful stop under load, reconnects: " + load.reconnects);
     // Each client ended on a refused connection, having been told Connection: close on an answer, or (when
@@ -258,7 +258,7 @@ class GracefulShutdownTest extends BalancerTestBase {
     await(() -> arrivedHeld() == 1);
 
     stopInBackground();
-    await(() -> refused(port));
+    await(() -> Http1Connection.refused(port));
     timer.advance(Duration.ofSeconds(9));
     assertThat(stopped).isNotDone();
     timer.advance(Duration.ofSeconds(1));
@@ -315,13 +315,13 @@ class GracefulShutdownTest extends BalancerTestBase {
     await(() -> probe(adminPort, "/affinity/ready", remote).status() == 503);
     assertThat(probe(port, "/affinity/ready", remote).status()).isEqualTo(503);
     timer.advance(Duration.ofSeconds(5));
-    await(() -> refused(port));
+    await(() -> Http1Connection.refused(port));
     assertThat(probe(adminPort, "/affinity/ready", remote).status()).as("the admin port outlives the public listener").isEqualTo(503);
     assertThat(probe(adminPort, "/affinity/live", remote).status()).isEqualTo(200);
     a.release();
     assertThat(c.read().status()).isEqualTo(200);
     stopped.get(WAIT_SECONDS, TimeUnit.SECONDS);
-    assertThat(refused(adminPort)).isTrue();
+    assertThat(Http1Connection.refused(adminPort)).isTrue();
   }
 
   // --- helpers -------------------------------------------------------------------------------------
@@ -360,17 +360,6 @@ class GracefulShutdownTest extends BalancerTestBase {
     Http1Connection c = new Http1Connection(port);
     closeables.add(c);
     return c;
-  }
-
-  static boolean refused(int port) {
-    try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", port), 2_000);
-      return false;
-    } catch (ConnectException e) {
-      return true;
-    } catch (IOException e) {
-      return false;
-    }
   }
 
   static Http1Connection.Answer probe(int port, String path) throws IOException {

@@ -101,4 +101,16 @@ public final class Http1Connection implements Closeable {
       super(message);
     }
   }
+
+  /** Whether a connection to {@code port} on loopback is refused (a closed listener), within 2 s. */
+  public static boolean refused(int port) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 2_000);
+      return false;
+    } catch (java.net.ConnectException e) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
 }
