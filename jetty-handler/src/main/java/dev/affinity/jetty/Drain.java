@@ -73,12 +73,15 @@ final class Drain {
   }
 
   GracefulShutdown.Outcome run(GracefulShutdown settings, Scheduler timer) {
+    // The unready delay is timed from before readiness turns: whoever sees the 503 (a probe, a test
+    // moving a manual clock) can count on the delay being under way.
+    CompletableFuture<Void> unready = settings.unreadyDelay().isZero() ? null : after(timer, settings.unreadyDelay());
     stopping = true;
     LOG.info("affinity: stopping: {} answers 503; listeners close in {}; grace {}", readyPath, settings.unreadyDelay(),
         settings.grace());
     try {
-      if (!settings.unreadyDelay().isZero()) {
-        after(timer, settings.unreadyDelay()).get();
+      if (unready != null) {
+        unready.get();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
