@@ -136,7 +136,17 @@ class Http2Test extends BalancerTestBase {
     startDuration("a", "b", "c");
     UserAgent client = new UserAgent(h2cClient(), balancer.uri());
     String pinned = client.get("/").getContentAsString();
+    int killedPort = backends.uri(pinned).getPort();
     backends.get(pinned).kill();
+    // Until the balancer's client has seen its kept-alive connection to the killed target close, a POST
+    // could still go out on it and meet the close (a 502: a POST is never sent twice); what this test is
+    // about is the refused connect that follows.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (System.nanoTime() < deadline && balancer.balancer().getHttpClient().getDestinations().stream()
+        .filter(d -> d.getOrigin().getAddress().getPort() == killedPort)
+        .anyMatch(d -> !((org.eclipse.jetty.client.transport.HttpDestination) d).getConnectionPool().isEmpty())) {
+      Thread.sleep(5);
+    }
     ContentResponse moved = client.send(h2.newRequest(balancer.uri().resolve("/cart")).method(HttpMethod.POST)
         .body(new StringRequestContent("item=1")));
     assertThat(moved.getStatus()).isEqualTo(200);
