@@ -258,6 +258,28 @@ abstract class FilterContractTest {
     assertThat(server().get("/whoami", "Cookie", genuine).body()).contains("pinned=app-9");
   }
 
+  /**
+   * Sealed values are case-sensitive base64url. A forged value differing from the genuine one only in
+   * the case of one letter, sent first on the same kept-alive connection, must not stand in for it (Jetty
+   * does that unless its header cache is case-sensitive, see the module README).
+   */
+  @Test
+  void aValueDifferingOnlyInCaseIsAnotherValue() throws Exception {
+    String genuine = routeCookieOf("app-9", TestWebapp.KEYRING);
+    char[] chars = genuine.toCharArray();
+    int letter = chars.length / 2 + 8; // inside the ciphertext, where any change fails authentication
+    while (!Character.isLetter(chars[letter])) {
+      letter--;
+    }
+    chars[letter] = Character.isUpperCase(chars[letter])
+        ? Character.toLowerCase(chars[letter]) : Character.toUpperCase(chars[letter]);
+    String caseChanged = new String(chars);
+    for (int i = 0; i < 3; i++) {
+      assertThat(server().get("/whoami", "Cookie", caseChanged).body()).startsWith("target=app-1 pinned=-");
+      assertThat(server().get("/whoami", "Cookie", genuine).body()).contains("pinned=app-9");
+    }
+  }
+
   private static String sealedAs(String name, String target) {
     Instant now = Instant.now();
     return OPENER.codec().seal(name, AffinityTicket.of(target, "", now, now.plusSeconds(600)));

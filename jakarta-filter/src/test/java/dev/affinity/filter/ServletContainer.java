@@ -15,6 +15,8 @@ import org.apache.catalina.connector.Connector;
 import org.apache.catalina.startup.Tomcat;
 import org.apache.tomcat.util.scan.StandardJarScanner;
 import org.eclipse.jetty.ee10.webapp.WebAppContext;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.resource.ResourceFactory;
@@ -66,7 +68,11 @@ interface ServletContainer extends AutoCloseable {
     @Override
     public URI start(Path webapp, ServletContainerInitializer initializer) throws Exception {
       server = new Server();
-      ServerConnector connector = new ServerConnector(server);
+      // As the module README asks of Jetty users: Jetty's per-connection header cache otherwise matches a
+      // Cookie line ignoring case, and hands a request the value of an earlier one differing only in case.
+      HttpConfiguration http = new HttpConfiguration();
+      http.setHeaderCacheCaseSensitive(true);
+      ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
       connector.setHost("127.0.0.1");
       connector.setPort(0);
       server.addConnector(connector);

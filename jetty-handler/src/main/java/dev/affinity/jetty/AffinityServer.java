@@ -96,7 +96,9 @@ public final class AffinityServer {
     // No per-connection cache of request header fields. Each header line is looked up in it character
     // by character, and even in its best case (wrk sends the same affinity cookie on a connection over
     // and over) that cost more than parsing the line afresh: off, the balancer measured 1.09-1.13x the
-    // throughput and 0.88-0.92x the CPU per request (two A/Bs of 8 pairs, BENCHMARKS.md).
+    // throughput and 0.88-0.92x the CPU per request (two A/Bs of 8 pairs, BENCHMARKS.md). It also matches
+    // values ignoring case unless told otherwise, and would read a sealed cookie as an earlier line that
+    // differs from it only in case.
     http.setHeaderCacheSize(0);
     this.balancer = new AffinityBalancer(b.router);
     balancer.setTrustedProxies(b.trustedProxies);

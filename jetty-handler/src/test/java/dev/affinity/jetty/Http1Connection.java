@@ -30,7 +30,12 @@ public final class Http1Connection implements Closeable {
   }
 
   public void send(String path) throws IOException {
-    out.write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+    send(path, "");
+  }
+
+  /** A GET of {@code path} with {@code headerLines} ("Name: value\r\n" each) after its {@code Host}. */
+  public void send(String path, String headerLines) throws IOException {
+    out.write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headerLines + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
     out.flush();
   }
 

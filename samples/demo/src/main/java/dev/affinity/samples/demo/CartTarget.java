@@ -108,6 +108,8 @@ abstract class CartTarget implements AutoCloseable {
       threads.setName(id);
       Server s = new Server(threads);
       HttpConfiguration http = new HttpConfiguration();
+      // Cookie values are case-sensitive; Jetty's header cache is not unless told (jakarta-filter/README.md).
+      http.setHeaderCacheCaseSensitive(true);
       http.addCustomizer(new ForwardedRequestCustomizer());
       ServerConnector connector = new ServerConnector(s, 1, 1, new HttpConnectionFactory(http));
       connector.setHost("127.0.0.1");
