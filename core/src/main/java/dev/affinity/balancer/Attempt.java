@@ -126,7 +126,7 @@ public final class Attempt {
     target.health().served(now);
     decision.group().observeAnswer(target, status, now);
     List<SetCookie> own = decision.setCookies();
-    StickinessPolicy policy = decision.group().stickiness();
+    StickinessPolicy policy = decision.stickiness();
     String watched = policy.applicationCookie();
     if (watched == null || !setsLive(answer.find(watched), now)) {
       return own;

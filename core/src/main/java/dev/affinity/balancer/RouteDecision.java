@@ -34,6 +34,11 @@ public final class RouteDecision {
   private final List<SetCookie> setCookies;
   private final AffinityTicket ticket;
   private Rejection cookieRejection;
+  /** How the client is kept in {@link #group}: the policy in force for this exchange, and its token's name. */
+  private Pinning pinning = Pinning.NONE;
+  /** For header persistence: the sealed token to send back in {@link Pinning#name()}, or {@code null}. */
+  private String sessionToken;
+  private boolean strictRefusal;
 
   RouteDecision(TargetGroup group, Target target, Outcome outcome, String previousTargetId,
       List<SetCookie> setCookies, AffinityTicket ticket) {
@@ -43,6 +48,60 @@ public final class RouteDecision {
     this.previousTargetId = previousTargetId;
     this.setCookies = setCookies;
     this.ticket = ticket;
+  }
+
+  /**
+   * The stickiness in force for one exchange in one group: the group's own, or the matched rule's
+   * override; and the name of the cookie (or header) carrying its pin.
+   */
+  record Pinning(StickinessPolicy policy, String name) {
+    static final Pinning NONE = new Pinning(StickinessPolicy.none(), null);
+
+    boolean isHeader() {
+      return policy.type() == StickinessPolicy.Type.HEADER;
+    }
+  }
+
+  RouteDecision pinning(Pinning pinning) {
+    this.pinning = pinning;
+    return this;
+  }
+
+  Pinning pinning() {
+    return pinning;
+  }
+
+  RouteDecision sessionToken(String token) {
+    this.sessionToken = token;
+    return this;
+  }
+
+  RouteDecision strictRefusal() {
+    this.strictRefusal = true;
+    return this;
+  }
+
+  /** The stickiness in force for this exchange: the group's, or the matched rule's override. */
+  public StickinessPolicy stickiness() {
+    return pinning.policy();
+  }
+
+  /**
+   * For header persistence, the response header to send the client's sealed token in, or {@code null}
+   * when there is none to send (no header persistence, or a token that needs no refresh).
+   */
+  public String sessionHeaderName() {
+    return sessionToken == null ? null : pinning.name();
+  }
+
+  /** The value for {@link #sessionHeaderName()}, or {@code null}. */
+  public String sessionHeaderValue() {
+    return sessionToken;
+  }
+
+  /** Whether there is no target because strict persistence refused to move the client off its pinned one. */
+  public boolean isStrictRefusal() {
+    return strictRefusal;
   }
 
   public TargetGroup group() {
@@ -92,7 +151,10 @@ public final class RouteDecision {
     List<SetCookie> all = new java.util.ArrayList<>(more.size() + setCookies.size());
     all.addAll(more);
     all.addAll(setCookies);
-    return new RouteDecision(group, target, outcome, previousTargetId, List.copyOf(all), ticket).withCookieRejection(cookieRejection);
+    RouteDecision copy = new RouteDecision(group, target, outcome, previousTargetId, List.copyOf(all), ticket)
+        .withCookieRejection(cookieRejection).pinning(pinning).sessionToken(sessionToken);
+    copy.strictRefusal = strictRefusal;
+    return copy;
   }
 
   @Override

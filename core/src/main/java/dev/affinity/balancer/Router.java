@@ -2,6 +2,7 @@ package dev.affinity.balancer;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.RouteDecision.Pinning;
 import dev.affinity.cookie.AffinityCookies;
 import dev.affinity.cookie.AffinityTicket;
 import dev.affinity.cookie.CookieNames;
@@ -27,12 +28,19 @@ import java.util.concurrent.ThreadLocalRandom;
  * {@link #onResponse} when it answered.
  *
  * <p>Order of precedence: a valid route cookie from the application ({@code AFFINITYROUTE}) naming a
- * live configured target; then the group's own stickiness ({@code AFFINITY} or {@code AFFINITYAPP});
- * then the group's algorithm. A pin to a target that cannot serve is moved to another target and the
- * cookie rewritten, with the old target reported as {@link RouteDecision#previousTargetId()}.
+ * live target the request may reach; then the stickiness in force (the group's, or a listener rule's
+ * override): a pin held by the client beats the forwarding weights, even a weight of 0; then the
+ * weights and the group's algorithm. A pin to a target that cannot serve is moved to another target
+ * and the cookie rewritten, with the old target reported as {@link RouteDecision#previousTargetId()} —
+ * unless the persistence is strict, which answers {@code 503} instead.
+ *
+ * <p>Each group keeps its clients' pins under its own name, so that a client sent to several groups
+ * (by weights, or by rules forwarding paths to different groups) holds one pin per group: the first
+ * group keeps the classic names ({@code AFFINITY}, {@code AFFINITYAPP}, {@code X-AFFINITY-Session}),
+ * every other one appends {@code .<group>}, unless the policy names its own ({@code sessionName}).
  */
 public final class Router {
-  /** The largest {@link Builder#forward} weight of a target group. */
+  /** The largest {@link Forward} weight of a target group. */
   public static final int MAX_FORWARD_WEIGHT = 999;
 
   private final AffinityCookies cookies;
@@ -40,10 +48,10 @@ public final class Router {
   private final List<TargetGroup> groups;
   private final Map<String, Target> targetsById;
   private final Map<Target, TargetGroup> groupOfTarget;
-  private final TargetGroup[] forwardGroups;
-  private final int[] weights;
   private final Map<String, TargetGroup> groupsByName;
-  private final Expiry groupStickiness;
+  private final Map<TargetGroup, Pinning> groupPinning;
+  private final Route defaultRoute;
+  private final Map<Forward, Map<StickinessPolicy, Route>> routes;
 
   private Router(Builder b) {
     this.cookies = b.cookies;
@@ -61,28 +69,101 @@ public final class Router {
     }
     this.targetsById = byId;
     this.groupOfTarget = groupOf;
-    Map<String, Integer> forward = b.forward.isEmpty()
-        ? Map.of(groups.get(0).name(), 1)
-        : b.forward;
-    List<TargetGroup> fg = new ArrayList<>();
-    List<Integer> w = new ArrayList<>();
-    for (Map.Entry<String, Integer> e : forward.entrySet()) {
-      TargetGroup g = b.groups.get(e.getKey());
-      if (g == null) {
-        throw new IllegalArgumentException("forward names group \"" + e.getKey() + "\", which is not configured");
-      }
-      if (e.getValue() > 0) {
-        fg.add(g);
-        w.add(e.getValue());
-      }
-    }
-    if (fg.isEmpty()) {
-      throw new IllegalArgumentException("forward needs at least one group with a weight above 0");
-    }
-    this.forwardGroups = fg.toArray(new TargetGroup[0]);
-    this.weights = w.stream().mapToInt(Integer::intValue).toArray();
     this.groupsByName = new HashMap<>(b.groups);
-    this.groupStickiness = b.groupStickiness;
+    Map<TargetGroup, Pinning> pinning = new IdentityHashMap<>();
+    for (TargetGroup g : groups) {
+      pinning.put(g, pinning(g, g.stickiness()));
+    }
+    this.groupPinning = pinning;
+    Forward.Builder fallback = Forward.builder();
+    if (b.forward.isEmpty()) {
+      fallback.group(groups.get(0).name(), 1);
+    } else {
+      b.forward.forEach(fallback::group);
+    }
+    if (b.groupStickiness != null) {
+      fallback.groupStickiness(b.groupStickiness);
+    }
+    // The default route reaches every group by an application route cookie, as before rules existed.
+    this.defaultRoute = resolve(fallback.build(), null, true);
+    Map<Forward, Map<StickinessPolicy, Route>> resolved = new IdentityHashMap<>();
+    for (Map.Entry<Forward, List<StickinessPolicy>> e : b.plans.entrySet()) {
+      Map<StickinessPolicy, Route> byOverride = new IdentityHashMap<>();
+      for (StickinessPolicy override : e.getValue()) {
+        byOverride.put(override == null ? NO_OVERRIDE : override, resolve(e.getKey(), override, false));
+      }
+      resolved.put(e.getKey(), byOverride);
+    }
+    this.routes = resolved;
+  }
+
+  /** The key of a forward's route without a persistence override (identity maps take no null keys). */
+  private static final StickinessPolicy NO_OVERRIDE = StickinessPolicy.none().strict(false);
+
+  private Route resolve(Forward forward, StickinessPolicy override, boolean anyGroupByRouteCookie) {
+    List<TargetGroup> gs = new ArrayList<>();
+    List<Integer> ws = new ArrayList<>();
+    for (Map.Entry<String, Integer> e : forward.weights().entrySet()) {
+      TargetGroup g = groupsByName.get(e.getKey());
+      if (g == null) {
+        throw new IllegalArgumentException("forward names group \"" + e.getKey() + "\", which is not configured; the groups are "
+            + groupsByName.keySet());
+      }
+      gs.add(g);
+      ws.add(e.getValue());
+    }
+    Pinning[] pinnings = new Pinning[gs.size()];
+    for (int i = 0; i < pinnings.length; i++) {
+      pinnings[i] = override == null ? groupPinning.get(gs.get(i)) : pinning(gs.get(i), override);
+    }
+    return new Route(gs.toArray(new TargetGroup[0]), ws.stream().mapToInt(Integer::intValue).toArray(),
+        forward.groupStickiness(), pinnings, anyGroupByRouteCookie);
+  }
+
+  /** The pinning of {@code policy} in {@code group}: its own session name, or the group's default one. */
+  private Pinning pinning(TargetGroup group, StickinessPolicy policy) {
+    if (!policy.pins()) {
+      return Pinning.NONE;
+    }
+    String name = policy.sessionName();
+    if (name == null) {
+      String classic = switch (policy.type()) {
+        case DURATION -> names.duration();
+        case APPLICATION -> names.application();
+        default -> "X-" + names.prefix() + "-Session";
+      };
+      name = group == groups.get(0) ? classic : classic + "." + group.name();
+    }
+    return new Pinning(policy, name);
+  }
+
+  /**
+   * One way a request may be forwarded: a {@link Forward} resolved against this router's groups, with
+   * the pinning in force in each of them.
+   */
+  static final class Route {
+    final TargetGroup[] groups;
+    final int[] weights;
+    final Expiry groupStickiness;
+    final Pinning[] pinnings;
+    final boolean anyGroupByRouteCookie;
+
+    Route(TargetGroup[] groups, int[] weights, Expiry groupStickiness, Pinning[] pinnings, boolean anyGroupByRouteCookie) {
+      this.groups = groups;
+      this.weights = weights;
+      this.groupStickiness = groupStickiness;
+      this.pinnings = pinnings;
+      this.anyGroupByRouteCookie = anyGroupByRouteCookie;
+    }
+
+    int indexOf(TargetGroup group) {
+      for (int i = 0; i < groups.length; i++) {
+        if (groups[i] == group) {
+          return i;
+        }
+      }
+      return -1;
+    }
   }
 
   /** The group a client's {@code AFFINITYTG} cookie may name, by name, or {@code null}. */
@@ -111,112 +192,197 @@ public final class Router {
     return groupOfTarget.get(target);
   }
 
-  /** Decides where a request goes. Never throws for anything a client sent. */
+  /**
+   * The name of the cookie (or, for header persistence, the header) that carries the pins of
+   * {@code group}'s own stickiness; {@code null} when it has none.
+   */
+  public String sessionName(TargetGroup group) {
+    Pinning p = groupPinning.get(requireNonNull(group, "group"));
+    return p == null ? null : p.name();
+  }
+
+  /** Decides where a request goes by the top-level forward. Never throws for anything a client sent. */
   public RouteDecision route(CookieSource request, boolean secure) {
     requireNonNull(request, "request");
+    return route(request, secure, defaultRoute);
+  }
+
+  /**
+   * Decides where a request goes by {@code forward} (registered with {@link Builder#plan}, as every
+   * listener rule's is), with {@code override} as the stickiness in each of its groups, or the groups'
+   * own when {@code null}. Never throws for anything a client sent.
+   */
+  public RouteDecision route(CookieSource request, boolean secure, Forward forward, StickinessPolicy override) {
+    requireNonNull(request, "request");
+    requireNonNull(forward, "forward");
+    Map<StickinessPolicy, Route> byOverride = routes.get(forward);
+    Route route = byOverride == null ? null : byOverride.get(override == null ? NO_OVERRIDE : override);
+    if (route == null) {
+      throw new IllegalArgumentException(forward + (override == null ? "" : " with " + override)
+          + " was not planned when this router was built (Router.Builder.plan)");
+    }
+    return route(request, secure, route);
+  }
+
+  private RouteDecision route(CookieSource request, boolean secure, Route r) {
     Instant now = cookies.now();
     String previous = null;
-    Optional<AffinityTicket> route = cookies.read(request, names.route());
-    if (route.isPresent()) {
-      Target t = targetsById.get(route.get().targetId());
+    Optional<AffinityTicket> routeCookie = cookies.read(request, names.route());
+    if (routeCookie.isPresent()) {
+      Target t = targetsById.get(routeCookie.get().targetId());
       if (t != null) {
         TargetGroup g = groupOfTarget.get(t);
-        if (g.canKeep(t, now)) {
-          t.countStickyHit();
-          return new RouteDecision(g, t, RouteDecision.Outcome.ROUTE_COOKIE, null, List.of(), null);
+        int index = r.indexOf(g);
+        // An application's pin reaches only the groups this request may be forwarded to: a rule sending
+        // /api to another group must not be overridden by the web application's cookie (it has Path=/).
+        if (index >= 0 || r.anyGroupByRouteCookie) {
+          if (g.canKeep(t, now)) {
+            t.countStickyHit();
+            return new RouteDecision(g, t, RouteDecision.Outcome.ROUTE_COOKIE, null, List.of(), null)
+                .pinning(index >= 0 ? r.pinnings[index] : groupPinning.get(g));
+          }
+          previous = t.id();
         }
-        previous = t.id();
       }
     }
-    TargetGroup group;
+    int index;
     List<SetCookie> groupCookies = List.of();
-    if (groupStickiness == null) {
-      group = forwardGroups.length == 1 ? forwardGroups[0] : weightedLiveGroup(now);
+    AffinityTicket held = null;
+    if (r.groupStickiness == null) {
+      if (r.groups.length == 1) {
+        index = 0;
+      } else {
+        // Persistence beats weights: a client holding a pin in one of the groups goes back there,
+        // even to a group of weight 0; only clients without one are shared by weight.
+        index = -1;
+        for (int i = 0; i < r.groups.length && index < 0; i++) {
+          Pinning p = r.pinnings[i];
+          if (p.policy().pins() && (p.policy().type() != StickinessPolicy.Type.APPLICATION
+              || request.value(p.policy().applicationCookie()) != null)) {
+            Optional<AffinityTicket> pin = readPin(request, p);
+            if (pin.isPresent() && r.groups[i].target(pin.get().targetId()) != null) {
+              index = i;
+              held = pin.get();
+            }
+          }
+        }
+        if (index < 0) {
+          index = weightedLiveGroup(r, now);
+        }
+      }
     } else {
-      Optional<AffinityTicket> held = cookies.read(request, names.group());
-      TargetGroup pinned = held.isPresent() ? groupsByName.get(held.get().targetGroup()) : null;
-      if (pinned != null && (pinned.isLive(now) || !anyLive(now))) {
+      Expiry groupStickiness = r.groupStickiness;
+      Optional<AffinityTicket> pinnedGroup = cookies.read(request, names.group());
+      int pinned = pinnedGroup.isPresent() ? r.indexOf(groupsByName.get(pinnedGroup.get().targetGroup())) : -1;
+      if (pinned >= 0 && (r.groups[pinned].isLive(now) || !anyLive(r, now))) {
         // Stickiness to a group beats the forwarding weights, even a weight of 0.
-        group = pinned;
-        if (groupStickiness.needsRefresh(held.get(), now)) {
-          groupCookies = cookies.issue(names.group(), groupStickiness.refresh(held.get(), now), groupStickiness, secure, request);
+        index = pinned;
+        if (groupStickiness.needsRefresh(pinnedGroup.get(), now)) {
+          groupCookies = cookies.issue(names.group(), groupStickiness.refresh(pinnedGroup.get(), now), groupStickiness, secure, request);
         }
       } else {
         // No pin, or a pin to a group that is gone, empty or dead: ALB would answer 503 until the
         // cookie expires; the client is moved to a live group instead.
-        group = weightedLiveGroup(now);
+        index = weightedLiveGroup(r, now);
+        TargetGroup group = r.groups[index];
         AffinityTicket ticket = groupStickiness.newTicket(group.name(), group.name(), now);
         groupCookies = cookies.issue(names.group(), ticket, groupStickiness, secure, request);
       }
     }
-    RouteDecision decision = routeInGroup(group, request, secure, now, previous);
+    RouteDecision decision = routeInGroup(r.groups[index], r.pinnings[index], request, secure, now, previous, held);
     return groupCookies.isEmpty() ? decision : decision.withMoreCookies(groupCookies);
   }
 
-  private RouteDecision routeInGroup(TargetGroup group, CookieSource request, boolean secure, Instant now, String previous) {
-    StickinessPolicy policy = group.stickiness();
-    switch (policy.type()) {
+  /** The client's pin under {@code pinning}: from its cookie, or for header persistence from its header. */
+  private Optional<AffinityTicket> readPin(CookieSource request, Pinning pinning) {
+    if (pinning.isHeader()) {
+      return cookies.open(pinning.name(), ClientRequest.header(request, pinning.name()));
+    }
+    return cookies.read(request, pinning.name());
+  }
+
+  /** Why a pin present under {@code pinning} did not open, or {@code null} when the request carried none. */
+  private Rejection pinRejection(CookieSource request, Pinning pinning) {
+    if (pinning.isHeader()) {
+      return ClientRequest.header(request, pinning.name()) != null ? cookies.lastRejection() : null;
+    }
+    return cookies.rejection(request, pinning.name());
+  }
+
+  private RouteDecision routeInGroup(TargetGroup group, Pinning pinning, CookieSource request, boolean secure, Instant now,
+      String previous, AffinityTicket held) {
+    switch (pinning.policy().type()) {
       case DURATION:
-        return sticky(group, names.duration(), policy.expiry(), true, request, secure, now, previous);
+      case HEADER:
+        return sticky(group, pinning, true, request, secure, now, previous, held);
       case APPLICATION:
-        if (request.value(policy.applicationCookie()) != null) {
-          return sticky(group, names.application(), policy.expiry(), false, request, secure, now, previous);
+        if (request.value(pinning.policy().applicationCookie()) != null) {
+          return sticky(group, pinning, false, request, secure, now, previous, held);
         }
-        return balanced(group, RouteDecision.Outcome.NEW_CLIENT, now, previous);
+        return balanced(group, pinning, RouteDecision.Outcome.NEW_CLIENT, now, previous);
       default:
-        return balanced(group, RouteDecision.Outcome.UNPINNED, now, previous);
+        return balanced(group, pinning, RouteDecision.Outcome.UNPINNED, now, previous);
     }
   }
 
-  private boolean anyLive(Instant now) {
-    for (TargetGroup g : forwardGroups) {
-      if (g.isLive(now)) {
+  private boolean anyLive(Route r, Instant now) {
+    for (int i = 0; i < r.groups.length; i++) {
+      if (r.weights[i] > 0 && r.groups[i].isLive(now)) {
         return true;
       }
     }
     return false;
   }
 
-  private RouteDecision balanced(TargetGroup group, RouteDecision.Outcome outcome, Instant now, String previous) {
+  private RouteDecision balanced(TargetGroup group, Pinning pinning, RouteDecision.Outcome outcome, Instant now, String previous) {
     Target t = group.choose(now, null);
     if (t == null) {
-      return noTarget(group);
+      return noTarget(group).pinning(pinning);
     }
-    return new RouteDecision(group, t, previous != null ? RouteDecision.Outcome.REPIN : outcome, previous, List.of(), null);
+    return new RouteDecision(group, t, previous != null ? RouteDecision.Outcome.REPIN : outcome, previous, List.of(), null)
+        .pinning(pinning);
   }
 
-  private RouteDecision sticky(TargetGroup group, String cookieName, Expiry expiry, boolean pinNewClients,
-      CookieSource request, boolean secure, Instant now, String previous) {
-    Optional<AffinityTicket> held = cookies.read(request, cookieName);
+  private RouteDecision sticky(TargetGroup group, Pinning pinning, boolean pinNewClients,
+      CookieSource request, boolean secure, Instant now, String previous, AffinityTicket alreadyRead) {
+    Optional<AffinityTicket> held = alreadyRead != null ? Optional.of(alreadyRead) : readPin(request, pinning);
+    Expiry expiry = pinning.policy().expiry();
+    boolean strict = pinning.policy().isStrict();
     if (held.isPresent()) {
       AffinityTicket ticket = held.get();
       Target pinned = group.target(ticket.targetId());
-      if (pinned != null && group.canKeep(pinned, now)) {
+      if (pinned != null && (strict ? group.canKeepStrictly(pinned, now) : group.canKeep(pinned, now))) {
         pinned.countStickyHit();
         if (expiry.needsRefresh(ticket, now)) {
           AffinityTicket refreshed = expiry.refresh(ticket, now);
-          return new RouteDecision(group, pinned, RouteDecision.Outcome.STICKY_HIT, previous,
-              cookies.issue(cookieName, refreshed, expiry, secure, request), refreshed);
+          return issued(new RouteDecision(group, pinned, RouteDecision.Outcome.STICKY_HIT, previous, List.of(), refreshed),
+              pinning, refreshed, secure, request);
         }
-        return new RouteDecision(group, pinned, RouteDecision.Outcome.STICKY_HIT, previous, List.of(), ticket);
+        return new RouteDecision(group, pinned, RouteDecision.Outcome.STICKY_HIT, previous, List.of(), ticket).pinning(pinning);
+      }
+      if (strict && (pinned != null || ticket.targetGroup().equals(group.name()))) {
+        // Envoy's strict stateful session: the pinned target is gone or unhealthy, and the client is
+        // told so (503, Retry-After) rather than moved to a target that does not hold its state.
+        return new RouteDecision(group, null, RouteDecision.Outcome.NO_TARGET, ticket.targetId(), List.of(), ticket)
+            .pinning(pinning).strictRefusal();
       }
       Target moved = group.choose(now, pinned);
       if (moved == null) {
-        return noTarget(group);
+        return noTarget(group).pinning(pinning);
       }
       moved.countRePin();
       AffinityTicket repinned = movedTicket(ticket, moved, group, expiry, now);
-      return new RouteDecision(group, moved, RouteDecision.Outcome.REPIN, ticket.targetId(),
-          cookies.issue(cookieName, repinned, expiry, secure, request), repinned);
+      return issued(new RouteDecision(group, moved, RouteDecision.Outcome.REPIN, ticket.targetId(), List.of(), repinned),
+          pinning, repinned, secure, request);
     }
-    Rejection invalid = cookies.rejection(request, cookieName);
+    Rejection invalid = pinRejection(request, pinning);
     Target chosen = group.choose(now, null);
     if (chosen == null) {
-      return noTarget(group).withCookieRejection(invalid);
+      return noTarget(group).pinning(pinning).withCookieRejection(invalid);
     }
+    RouteDecision.Outcome outcome = previous != null ? RouteDecision.Outcome.REPIN : RouteDecision.Outcome.NEW_CLIENT;
     if (!pinNewClients) {
-      return new RouteDecision(group, chosen, previous != null ? RouteDecision.Outcome.REPIN : RouteDecision.Outcome.NEW_CLIENT,
-          previous, List.of(), null).withCookieRejection(invalid);
+      return new RouteDecision(group, chosen, outcome, previous, List.of(), null).pinning(pinning).withCookieRejection(invalid);
     }
     if (previous != null) {
       chosen.countRePin();
@@ -224,8 +390,21 @@ public final class Router {
       chosen.countNewPin();
     }
     AffinityTicket ticket = expiry.newTicket(chosen.id(), group.name(), now);
-    return new RouteDecision(group, chosen, previous != null ? RouteDecision.Outcome.REPIN : RouteDecision.Outcome.NEW_CLIENT,
-        previous, cookies.issue(cookieName, ticket, expiry, secure, request), ticket).withCookieRejection(invalid);
+    return issued(new RouteDecision(group, chosen, outcome, previous, List.of(), ticket), pinning, ticket, secure, request)
+        .withCookieRejection(invalid);
+  }
+
+  /**
+   * {@code decision} carrying {@code ticket} to the client: in cookies (scoped to the pinning's path), or
+   * for header persistence as the token for the response header.
+   */
+  private RouteDecision issued(RouteDecision decision, Pinning pinning, AffinityTicket ticket, boolean secure, CookieSource request) {
+    if (pinning.isHeader()) {
+      return decision.pinning(pinning).sessionToken(cookies.codec().seal(pinning.name(), ticket));
+    }
+    List<SetCookie> set = cookies.issue(pinning.name(), ticket, pinning.policy().expiry(), secure, request, pinning.policy().cookiePath());
+    return new RouteDecision(decision.group(), decision.target(), decision.outcome(), decision.previousTargetId(), set, ticket)
+        .pinning(pinning);
   }
 
   /** A fixed pin keeps its end when it moves (Classic ELB semantics); a sliding one starts afresh. */
@@ -237,39 +416,43 @@ public final class Router {
   /**
    * The request could not be delivered to {@code failed.target()} (the connection was refused): a
    * decision for another target of the same group, with the client's pin moved there, or
-   * {@code null} when there is none. Only call this for requests that are safe to send again.
+   * {@code null} when there is none — or when strict persistence keeps the client on its pinned
+   * target. Only call this for requests that are safe to send again.
    */
   public RouteDecision failover(RouteDecision failed, CookieSource request, boolean secure) {
     requireNonNull(failed, "failed");
     requireNonNull(request, "request");
     TargetGroup group = failed.group();
     Target from = failed.target();
+    Pinning pinning = failed.pinning();
+    if (pinning.policy().isStrict() && failed.outcome() == RouteDecision.Outcome.STICKY_HIT) {
+      return null;
+    }
     Instant now = cookies.now();
     Target to = group.choose(now, from);
     if (to == null || to == from) {
       return null;
     }
     to.countRePin();
-    StickinessPolicy policy = group.stickiness();
+    StickinessPolicy policy = pinning.policy();
     String previous = from.id();
     switch (policy.type()) {
-      case DURATION: {
+      case DURATION:
+      case HEADER: {
         AffinityTicket ticket = failed.ticket() != null
             ? movedTicket(failed.ticket(), to, group, policy.expiry(), now)
             : policy.expiry().newTicket(to.id(), group.name(), now);
-        return new RouteDecision(group, to, RouteDecision.Outcome.REPIN, previous,
-            cookies.issue(names.duration(), ticket, policy.expiry(), secure, request), ticket);
+        return issued(new RouteDecision(group, to, RouteDecision.Outcome.REPIN, previous, List.of(), ticket), pinning, ticket, secure, request);
       }
       case APPLICATION:
         if (failed.ticket() != null) {
           // As ALB: after failover the client stays on the new target.
           AffinityTicket ticket = movedTicket(failed.ticket(), to, group, policy.expiry(), now);
-          return new RouteDecision(group, to, RouteDecision.Outcome.REPIN, previous,
-              cookies.issue(names.application(), ticket, policy.expiry(), secure, request), ticket);
+          return issued(new RouteDecision(group, to, RouteDecision.Outcome.REPIN, previous, List.of(), ticket), pinning, ticket, secure, request);
         }
-        return new RouteDecision(group, to, RouteDecision.Outcome.REPIN, previous, List.of(), null);
+        return new RouteDecision(group, to, RouteDecision.Outcome.REPIN, previous, List.of(), null).pinning(pinning);
       default:
-        return new RouteDecision(group, to, RouteDecision.Outcome.REPIN, previous, List.of(), null);
+        return new RouteDecision(group, to, RouteDecision.Outcome.REPIN, previous, List.of(), null).pinning(pinning);
     }
   }
 
@@ -280,8 +463,9 @@ public final class Router {
    * @param setsApplicationCookie whether the target's response set the group's application cookie
    */
   public List<SetCookie> onResponse(RouteDecision decision, boolean setsApplicationCookie, CookieSource request, boolean secure) {
-    StickinessPolicy policy = decision.group() == null ? null : decision.group().stickiness();
-    if (!setsApplicationCookie || policy == null || policy.type() != StickinessPolicy.Type.APPLICATION || decision.target() == null) {
+    Pinning pinning = decision.pinning();
+    StickinessPolicy policy = pinning.policy();
+    if (!setsApplicationCookie || policy.type() != StickinessPolicy.Type.APPLICATION || decision.target() == null) {
       return List.of();
     }
     Target target = decision.target();
@@ -297,42 +481,43 @@ public final class Router {
     } else {
       ticket = movedTicket(held, target, decision.group(), policy.expiry(), now);
     }
-    return cookies.issue(names.application(), ticket, policy.expiry(), secure, request);
+    return cookies.issue(pinning.name(), ticket, policy.expiry(), secure, request, policy.cookiePath());
   }
 
-  /** A forward group by weight, among those that can take a new client (all of them if none can). */
-  private TargetGroup weightedLiveGroup(Instant now) {
-    if (forwardGroups.length == 1) {
-      return forwardGroups[0];
+  /** A group of the route by weight, among those that can take a new client (all of them if none can). */
+  private int weightedLiveGroup(Route r, Instant now) {
+    if (r.groups.length == 1) {
+      return 0;
     }
-    boolean anyLive = anyLive(now);
+    boolean anyLive = anyLive(r, now);
     int total = 0;
-    for (int i = 0; i < forwardGroups.length; i++) {
-      if (!anyLive || forwardGroups[i].isLive(now)) {
-        total += weights[i];
+    for (int i = 0; i < r.groups.length; i++) {
+      if (r.weights[i] > 0 && (!anyLive || r.groups[i].isLive(now))) {
+        total += r.weights[i];
       }
     }
     int pick = ThreadLocalRandom.current().nextInt(total);
-    for (int i = 0; i < forwardGroups.length; i++) {
-      if (!anyLive || forwardGroups[i].isLive(now)) {
-        pick -= weights[i];
+    for (int i = 0; i < r.groups.length; i++) {
+      if (r.weights[i] > 0 && (!anyLive || r.groups[i].isLive(now))) {
+        pick -= r.weights[i];
         if (pick < 0) {
-          return forwardGroups[i];
+          return i;
         }
       }
     }
-    return forwardGroups[forwardGroups.length - 1];
+    return r.groups.length - 1;
   }
 
   private static RouteDecision noTarget(TargetGroup group) {
     return new RouteDecision(group, null, RouteDecision.Outcome.NO_TARGET, null, List.of(), null);
   }
 
-  /** Collects groups and forwarding weights. */
+  /** Collects groups, the top-level forward, and the forwards of listener rules. */
   public static final class Builder {
     private final AffinityCookies cookies;
     private final Map<String, TargetGroup> groups = new LinkedHashMap<>();
     private final Map<String, Integer> forward = new LinkedHashMap<>();
+    private final Map<Forward, List<StickinessPolicy>> plans = new IdentityHashMap<>();
     private Expiry groupStickiness;
 
     private Builder(AffinityCookies cookies) {
@@ -368,9 +553,25 @@ public final class Router {
       return this;
     }
 
+    /**
+     * Makes {@code forward} (a listener rule's) routable by {@link Router#route(CookieSource, boolean, Forward, StickinessPolicy)},
+     * with {@code override} ({@code null}: each group's own stickiness). Its groups are checked when the router is built.
+     */
+    public Builder plan(Forward forward, StickinessPolicy override) {
+      requireNonNull(forward, "forward");
+      List<StickinessPolicy> overrides = plans.computeIfAbsent(forward, f -> new ArrayList<>());
+      if (overrides.stream().noneMatch(o -> o == override)) {
+        overrides.add(override);
+      }
+      return this;
+    }
+
     public Router build() {
       if (groups.isEmpty()) {
         throw new IllegalStateException("a router needs at least one target group");
+      }
+      if (!forward.isEmpty() && forward.values().stream().allMatch(w -> w == 0)) {
+        throw new IllegalArgumentException("forward needs at least one group with a weight above 0");
       }
       return new Router(this);
     }

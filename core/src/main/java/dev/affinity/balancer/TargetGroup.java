@@ -183,16 +183,29 @@ public final class TargetGroup {
   }
 
   /**
-   * Whether a client pinned to {@code target} may stay there: the target is available (or every
+   * Whether a client pinned to {@code target} may stay there: the target is healthy (or every
    * target of the group is down, and the group fails open), and if draining, its deregistration
-   * delay has not yet run out.
+   * delay has not yet run out. A weight of 0 takes no new clients but keeps the pinned ones:
+   * persistence beats weights.
    */
   public boolean canKeep(Target target, Instant now) {
     Instant drainingSince = target.drainingSince();
     if (drainingSince != null && !now.isBefore(drainingSince.plus(deregistrationDelay))) {
       return false;
     }
-    return target.isAvailable(now) || (target.weight() > 0 && noneAvailable(now));
+    return target.health().isHealthy(now) || (target.weight() > 0 && noneAvailable(now));
+  }
+
+  /**
+   * Whether a client under strict persistence may stay on {@code target}: as {@link #canKeep}, but the
+   * group never fails open onto a target that is down — a strict client is told its target is gone.
+   */
+  public boolean canKeepStrictly(Target target, Instant now) {
+    Instant drainingSince = target.drainingSince();
+    if (drainingSince != null && !now.isBefore(drainingSince.plus(deregistrationDelay))) {
+      return false;
+    }
+    return target.health().isHealthy(now);
   }
 
   /**

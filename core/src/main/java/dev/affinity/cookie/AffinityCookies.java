@@ -102,6 +102,20 @@ public final class AffinityCookies {
     return present(request, name) ? LAST_REJECTION.get() : null;
   }
 
+  /**
+   * Opens a token that did not come in a cookie (header persistence sends it in a request header),
+   * sealed under {@code name}; empty when {@code value} is {@code null} or does not open. After an empty
+   * result for a non-null value, {@link #lastRejection()} says why.
+   */
+  public Optional<AffinityTicket> open(String name, String value) {
+    return value == null ? Optional.empty() : codec.open(name, value);
+  }
+
+  /** Why the last token opened on this thread (by {@link #read} or {@link #open}) was refused; call only right after an empty result. */
+  public Rejection lastRejection() {
+    return LAST_REJECTION.get();
+  }
+
   /** True when the request carries any cookie (plain, companion, or a first shard) called {@code name}. */
   public boolean present(CookieSource request, String name) {
     String cors = CookieNames.corsCompanion(name);
@@ -196,7 +210,18 @@ public final class AffinityCookies {
    */
   public List<SetCookie> issue(
       String name, AffinityTicket ticket, Expiry expiry, boolean secureRequest, CookieSource request) {
+    return issue(name, ticket, expiry, secureRequest, request, policy.path());
+  }
+
+  /**
+   * As {@link #issue(String, AffinityTicket, Expiry, boolean, CookieSource)}, with the cookies (and the
+   * removals of stale shards, which must name the same path to delete anything) scoped to {@code path}:
+   * a listener rule's persistence is scoped to the rule's path prefix.
+   */
+  public List<SetCookie> issue(
+      String name, AffinityTicket ticket, Expiry expiry, boolean secureRequest, CookieSource request, String path) {
     requireNonNull(name, "name");
+    requireNonNull(path, "path");
     requireNonNull(ticket, "ticket");
     requireNonNull(expiry, "expiry");
     requireNonNull(request, "request");
@@ -210,12 +235,12 @@ public final class AffinityCookies {
     Instant expires = maxAge == null ? null : now.plus(maxAge);
     boolean secure = policy.secureMode().secure(secureRequest);
     List<SetCookie> out = new ArrayList<>(4);
-    addValue(out, name, value, maxAge, expires, secure, policy.sameSite(secure), request);
+    addValue(out, name, value, maxAge, expires, secure, policy.sameSite(secure), request, path);
     String cors = CookieNames.corsCompanion(name);
     if (policy.cors()) {
-      addValue(out, cors, value, maxAge, expires, true, SameSite.NONE, request);
+      addValue(out, cors, value, maxAge, expires, true, SameSite.NONE, request, path);
     } else {
-      addRemovals(out, cors, -1, true, SameSite.NONE, request);
+      addRemovals(out, cors, -1, true, SameSite.NONE, request, path);
     }
     return out;
   }
@@ -226,36 +251,37 @@ public final class AffinityCookies {
     requireNonNull(request, "request");
     List<SetCookie> out = new ArrayList<>(2);
     boolean secure = policy.secureMode().secure(secureRequest);
-    addRemovals(out, name, -1, secure, policy.sameSite(secure), request);
-    addRemovals(out, CookieNames.corsCompanion(name), -1, true, SameSite.NONE, request);
+    addRemovals(out, name, -1, secure, policy.sameSite(secure), request, policy.path());
+    addRemovals(out, CookieNames.corsCompanion(name), -1, true, SameSite.NONE, request, policy.path());
     return out;
   }
 
   private void addValue(List<SetCookie> out, String name, String value, Duration maxAge, Instant expires,
-      boolean secure, SameSite sameSite, CookieSource request) {
-    int single = policy.maxShardBytes() - attributeBytes - name.length() - 1;
+      boolean secure, SameSite sameSite, CookieSource request, String path) {
+    int attributes = attributeBytes + path.length() - policy.path().length();
+    int single = policy.maxShardBytes() - attributes - name.length() - 1;
     if (value.length() <= single) {
-      out.add(cookie(name, value, maxAge, expires, secure, sameSite));
-      addRemovals(out, name, 0, secure, sameSite, request);
+      out.add(cookie(name, value, maxAge, expires, secure, sameSite, path));
+      addRemovals(out, name, 0, secure, sameSite, request, path);
       return;
     }
     // Each shard holds what its own name and the attributes leave of one cookie; shard 0 also holds "n.".
-    int perShard = policy.maxShardBytes() - attributeBytes - name.length() - 4 - 3;
+    int perShard = policy.maxShardBytes() - attributes - name.length() - 4 - 3;
     int count = perShard <= 0 ? Integer.MAX_VALUE : (value.length() + perShard - 1) / perShard;
     if (count > maxShards) {
       // Past maxShards the shard names run out (and the reader would refuse the value anyway).
       throw new IllegalArgumentException("cookie " + name + " seals to " + value.length() + " bytes, which needs more than "
           + maxShards + " shards of " + Math.max(0, perShard) + " bytes with maxShardBytes " + policy.maxShardBytes()
-          + " and path \"" + policy.path() + "\"; raise maxShardBytes or lower maxTotalBytes");
+          + " and path \"" + path + "\"; raise maxShardBytes or lower maxTotalBytes");
     }
     for (int i = 0, from = 0; i < count; i++, from += perShard) {
       String part = value.substring(from, Math.min(value.length(), from + perShard));
-      out.add(cookie(shard(name, i), i == 0 ? count + "." + part : part, maxAge, expires, secure, sameSite));
+      out.add(cookie(shard(name, i), i == 0 ? count + "." + part : part, maxAge, expires, secure, sameSite, path));
     }
     if (request.value(name) != null) {
-      out.add(removal(name, secure, sameSite));
+      out.add(removal(name, secure, sameSite, path));
     }
-    addRemovals(out, name, count, secure, sameSite, request);
+    addRemovals(out, name, count, secure, sameSite, request, path);
   }
 
   /**
@@ -263,21 +289,21 @@ public final class AffinityCookies {
    * and shards from {@code fromShard} (or 0) on.
    */
   private void addRemovals(
-      List<SetCookie> out, String name, int fromShard, boolean secure, SameSite sameSite, CookieSource request) {
+      List<SetCookie> out, String name, int fromShard, boolean secure, SameSite sameSite, CookieSource request, String path) {
     if (fromShard < 0 && request.value(name) != null) {
-      out.add(removal(name, secure, sameSite));
+      out.add(removal(name, secure, sameSite, path));
     }
     String[] shards = names(name);
     for (int i = Math.max(0, fromShard); i <= maxShards && request.value(shards[i]) != null; i++) {
-      out.add(removal(shards[i], secure, sameSite));
+      out.add(removal(shards[i], secure, sameSite, path));
     }
   }
 
-  private SetCookie cookie(String name, String value, Duration maxAge, Instant expires, boolean secure, SameSite sameSite) {
-    return new SetCookie(name, value, policy.path(), policy.domain(), maxAge, expires, secure, true, sameSite);
+  private SetCookie cookie(String name, String value, Duration maxAge, Instant expires, boolean secure, SameSite sameSite, String path) {
+    return new SetCookie(name, value, path, policy.domain(), maxAge, expires, secure, true, sameSite);
   }
 
-  private SetCookie removal(String name, boolean secure, SameSite sameSite) {
-    return new SetCookie(name, "", policy.path(), policy.domain(), Duration.ZERO, EPOCH, secure, true, sameSite);
+  private SetCookie removal(String name, boolean secure, SameSite sameSite, String path) {
+    return new SetCookie(name, "", path, policy.domain(), Duration.ZERO, EPOCH, secure, true, sameSite);
   }
 }
