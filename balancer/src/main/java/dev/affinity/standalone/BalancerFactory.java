@@ -124,17 +124,7 @@ public final class BalancerFactory {
   }
 
   static StickinessPolicy stickiness(StickinessConfig config) {
-    if (config == null || config.type() == StickinessConfig.Type.NONE) {
-      return StickinessPolicy.none();
-    }
-    Expiry expiry = switch (config.expiry()) {
-      case FIXED -> Expiry.fixed(config.duration());
-      case BROWSER_SESSION -> Expiry.browserSession(config.duration());
-      default -> Expiry.sliding(config.duration());
-    };
-    return config.type() == StickinessConfig.Type.APPLICATION
-        ? StickinessPolicy.application(config.appCookie(), expiry)
-        : StickinessPolicy.duration(expiry);
+    return config == null ? StickinessPolicy.none() : config.toPolicy();
   }
 
   static HealthCheckSettings health(HealthCheckConfig config) {

@@ -708,7 +708,7 @@ public class AffinityBalancer extends ProxyHandler {
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} S2P {} from {}", requestId(exchange.clientToProxyRequest), status, attempt.target().id());
     }
-    JettyCookies.addAll(proxyToClientResponse, attempt.answered(status, JettyCookies.answerCookies(targetHeaders)));
+    JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(status, JettyCookies.answerCookies(targetHeaders)));
   }
 
   /** One attempt through Jetty's {@code HttpClient}: what {@code ProxyHandler.handle} does, with the balancer's header policy. */

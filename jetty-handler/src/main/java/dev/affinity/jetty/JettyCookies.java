@@ -1,7 +1,8 @@
 package dev.affinity.jetty;
 
 import dev.affinity.balancer.Attempt;
-import dev.affinity.cookie.CookieSource;
+import dev.affinity.balancer.ClientRequest;
+import dev.affinity.balancer.RouteDecision;
 import dev.affinity.cookie.SameSite;
 import dev.affinity.cookie.SetCookie;
 import java.util.List;
@@ -15,22 +16,45 @@ import org.eclipse.jetty.server.HttpCookieUtils;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 
-/** Translation between Jetty's parsed cookies and core's name/value view. */
-final class JettyCookies implements CookieSource {
+/**
+ * Translation between Jetty's parsed cookies (and request headers, where header persistence carries a
+ * pin) and core's view of a request.
+ */
+final class JettyCookies implements ClientRequest {
   private final List<HttpCookie> cookies;
+  private final HttpFields headers;
 
-  private JettyCookies(List<HttpCookie> cookies) {
+  private JettyCookies(List<HttpCookie> cookies, HttpFields headers) {
     this.cookies = cookies;
+    this.headers = headers;
   }
 
   /** The request's cookies as Jetty parsed them (with the server's cookie compliance). */
   static JettyCookies of(Request request) {
     try {
-      return new JettyCookies(Request.getCookies(request));
+      return new JettyCookies(Request.getCookies(request), request.getHeaders());
     } catch (RuntimeException e) {
       // Jetty 12.1.8's RFC 2965 cookie mode throws on a non-numeric $Version: a cookie header that
       // cannot be parsed is treated as no cookies, never as a 500.
-      return new JettyCookies(List.of());
+      return new JettyCookies(List.of(), request.getHeaders());
+    }
+  }
+
+  @Override
+  public String header(String name) {
+    return headers.get(name);
+  }
+
+  /**
+   * What keeps the client pinned, on the client's response: the cookies {@link Attempt#answered}
+   * returned, and for header persistence the sealed token in its header.
+   */
+  static void addPins(Response response, Attempt attempt, List<SetCookie> setCookies) {
+    addAll(response, setCookies);
+    RouteDecision decision = attempt.decision();
+    String header = decision.sessionHeaderName();
+    if (header != null) {
+      response.getHeaders().put(header, decision.sessionHeaderValue());
     }
   }
 

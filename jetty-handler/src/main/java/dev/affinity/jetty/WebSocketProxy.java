@@ -414,7 +414,7 @@ public class WebSocketProxy extends Handler.Abstract {
             proxyToClientResponse.getHeaders().add(field);
           }
         }
-        JettyCookies.addAll(proxyToClientResponse, attempt.answered(HttpStatus.SWITCHING_PROTOCOLS_101, JettyCookies.answerCookies(serverHeaders)));
+        JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(HttpStatus.SWITCHING_PROTOCOLS_101, JettyCookies.answerCookies(serverHeaders)));
         return tunnel.clientSide();
       }
     };

@@ -379,8 +379,62 @@ class BalancerConfigLoaderTest {
         arguments("stickiness type unknown", """
             targetGroups:
               - name: blue
-                stickiness: { type: cookie }
-            """, 3, "targetGroups[0].stickiness.type", "must be one of none, duration, application, got \"cookie\""),
+                stickiness: { type: session }
+            """, 3, "targetGroups[0].stickiness.type",
+            "must be one of duration (alias cookie), application, header, none; got \"session\""),
+        arguments("idle timeout beside duration", """
+            targetGroups:
+              - name: blue
+                stickiness: { type: duration, idleTimeout: PT30M, duration: PT1H }
+            """, 3, "targetGroups[0].stickiness.duration", "cannot be combined with idleTimeout"),
+        arguments("absolute timeout beside sliding", """
+            targetGroups:
+              - name: blue
+                stickiness:
+                  type: cookie
+                  absoluteTimeout: PT8H
+                  sliding: false
+            """, 6, "targetGroups[0].stickiness.sliding", "cannot be combined with absoluteTimeout"),
+        arguments("idle timeout of zero", """
+            targetGroups:
+              - name: blue
+                stickiness: { type: header, idleTimeout: PT0S }
+            """, 3, "targetGroups[0].stickiness.idleTimeout", "must be between 1 second (PT1S) and 7 days (P7D), got PT0S"),
+        arguments("lifetime on a header", """
+            targetGroups:
+              - name: blue
+                stickiness: { type: header, lifetime: session }
+            """, 3, "targetGroups[0].stickiness.lifetime", "applies only to cookie persistence"),
+        arguments("lifetime unknown", """
+            targetGroups:
+              - name: blue
+                stickiness: { type: duration, lifetime: forever }
+            """, 3, "targetGroups[0].stickiness.lifetime", "must be permanent (the cookie has Max-Age, the default) or session"),
+        arguments("lifetime beside browserSession", """
+            targetGroups:
+              - name: blue
+                stickiness: { type: duration, browserSession: true, lifetime: session }
+            """, 3, "targetGroups[0].stickiness.lifetime", "cannot be combined with browserSession"),
+        arguments("session name not a token", """
+            targetGroups:
+              - name: blue
+                stickiness: { type: header, sessionName: "X Session" }
+            """, 3, "targetGroups[0].stickiness.sessionName", "session name is not a valid"),
+        arguments("strict not a boolean", """
+            targetGroups:
+              - name: blue
+                stickiness: { type: header, strict: maybe }
+            """, 3, "targetGroups[0].stickiness.strict", "must be true or false"),
+        arguments("strict on none", """
+            targetGroups:
+              - name: blue
+                stickiness: { strict: true }
+            """, 3, "targetGroups[0].stickiness.strict", "applies only to stickiness types duration, application or header"),
+        arguments("cookie on duration", """
+            targetGroups:
+              - name: blue
+                stickiness: { type: duration, cookie: SID }
+            """, 3, "targetGroups[0].stickiness.cookie", "to name the balancer's own cookie, use sessionName"),
         arguments("application stickiness without cookie", """
             targetGroups:
               - name: blue
@@ -399,7 +453,7 @@ class BalancerConfigLoaderTest {
                 stickiness:
                   duration: PT1H
             """, 4, "targetGroups[0].stickiness.duration",
-            "applies only to stickiness type duration or application, but type is none (the default)"),
+            "applies only to stickiness types duration, application or header, but type is none (the default)"),
         arguments("fixed browser session", """
             targetGroups:
               - name: blue
@@ -415,7 +469,7 @@ class BalancerConfigLoaderTest {
               - name: blue
                 stickiness: duration
             """, 3, "targetGroups[0].stickiness",
-            "must be a map of type, duration, sliding, browserSession, cookie, got \"duration\""),
+            "must be a map of type, duration, sliding, browserSession, cookie, sessionName, idleTimeout, absoluteTimeout, lifetime, strict, got \"duration\""),
         arguments("targets is a string", """
             targetGroups:
               - name: blue

@@ -60,11 +60,22 @@ class ConfigurationReferenceTest {
    * Keys that exclude each other (listen or listeners; PEM certificates or a key store; TLS or a
    * redirect) cannot all be in one file: each variant leaves out the keys under these prefixes.
    */
+  private static final List<String> GATEWAY_TIMEOUTS = List.of("targetGroups[].stickiness.idleTimeout",
+      "targetGroups[].stickiness.absoluteTimeout", "targetGroups[].stickiness.lifetime");
   private static final List<List<String>> VARIANTS = List.of(
-      List.of("listeners", "listen.tls.keystore", "listen.tls.password"),
-      List.of("listeners", "listen.tls.certificates"),
-      List.of("listen.", "listeners[].tls.keystore", "listeners[].tls.password", "listeners[].redirectToHttps"),
-      List.of("listen.", "listeners[].tls.certificates", "listeners[].redirectToHttps"));
+      with(GATEWAY_TIMEOUTS, "listeners", "listen.tls.keystore", "listen.tls.password"),
+      with(GATEWAY_TIMEOUTS, "listeners", "listen.tls.certificates"),
+      with(GATEWAY_TIMEOUTS, "listen.", "listeners[].tls.keystore", "listeners[].tls.password", "listeners[].redirectToHttps"),
+      with(GATEWAY_TIMEOUTS, "listen.", "listeners[].tls.certificates", "listeners[].redirectToHttps"),
+      // Gateway API's timeouts replace the classic duration keys: they are refused together.
+      List.of("listeners", "listen.tls.keystore", "listen.tls.password", "targetGroups[].stickiness.duration",
+          "targetGroups[].stickiness.sliding", "targetGroups[].stickiness.browserSession"));
+
+  private static List<String> with(List<String> more, String... keys) {
+    List<String> all = new ArrayList<>(List.of(keys));
+    all.addAll(more);
+    return List.copyOf(all);
+  }
 
   @Test
   @SuppressWarnings("unchecked")
