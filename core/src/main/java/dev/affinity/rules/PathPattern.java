@@ -67,6 +67,9 @@ public final class PathPattern {
    */
   public static PathPattern parse(String shorthand) {
     requireNonNull(shorthand, "shorthand");
+    if (shorthand.isEmpty() || shorthand.charAt(0) != '/') {
+      throw new IllegalArgumentException("path must start with '/', got \"" + shorthand + "\"");
+    }
     int star = shorthand.indexOf('*');
     if (star == shorthand.length() - 1 && shorthand.indexOf('?') < 0 && star > 0) {
       return prefix(shorthand.substring(0, star));
