@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /** A request as an adapter would hand it to rules: everything as sent. */
-final class TestRequest implements RuleRequest {
+class TestRequest implements RuleRequest {
   String host = "example.com";
   String method = "GET";
   String rawPath = "/";
