@@ -5,8 +5,11 @@ import static java.util.Objects.requireNonNull;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 
-/** One address block, {@code 10.0.0.0/8} or {@code 2001:db8::/32}; a bare address is a block of one. */
-final class Cidr {
+/**
+ * One address block, {@code 10.0.0.0/8} or {@code 2001:db8::/32}; a bare address is a block of one.
+ * Used for trusted proxies and for the {@code sourceIp} condition of listener rules.
+ */
+public final class Cidr {
   private final byte[] network;
   private final int prefix;
   private final String text;
@@ -22,13 +25,23 @@ final class Cidr {
    * block is most often a typo for another one, and trusting the wrong block is a security hole.
    */
   static Cidr parse(String text) {
+    return parse("trusted proxy", text);
+  }
+
+  /**
+   * Reads {@code address[/prefix]}, refusing host bits below the prefix as above; {@code what} names the
+   * setting in messages ({@code "sourceIp"}, {@code "trusted proxy"}), so an error reads right wherever
+   * the block was written.
+   */
+  public static Cidr parse(String what, String text) {
+    requireNonNull(what, "what");
     requireNonNull(text, "text");
     String trimmed = text.strip();
     int slash = trimmed.indexOf('/');
     String addressText = slash < 0 ? trimmed : trimmed.substring(0, slash);
     InetAddress address = IpLiteral.parse(addressText);
     if (address == null) {
-      throw new IllegalArgumentException("trusted proxy must be an IPv4 or IPv6 address with an optional /prefix"
+      throw new IllegalArgumentException(what + " must be an IPv4 or IPv6 address with an optional /prefix"
           + " (e.g. 10.0.0.0/8, 2001:db8::/32, 127.0.0.1), got \"" + text + "\"");
     }
     byte[] bytes = address.getAddress();
@@ -38,7 +51,7 @@ final class Cidr {
       String prefixText = trimmed.substring(slash + 1);
       prefix = prefixText.matches("[0-9]{1,3}") ? Integer.parseInt(prefixText) : -1;
       if (prefix < 0 || prefix > max) {
-        throw new IllegalArgumentException("trusted proxy prefix must be between 0 and " + max + " for "
+        throw new IllegalArgumentException(what + " prefix must be between 0 and " + max + " for "
             + (address instanceof Inet4Address ? "IPv4" : "IPv6") + ", got \"" + text + "\"");
       }
     }
@@ -51,7 +64,7 @@ final class Cidr {
         } catch (java.net.UnknownHostException e) {
           throw new IllegalStateException(e);
         }
-        throw new IllegalArgumentException("trusted proxy \"" + text + "\" has host bits set below its /" + prefix
+        throw new IllegalArgumentException(what + " \"" + text + "\" has host bits set below its /" + prefix
             + " prefix; write the block as " + network + "/" + prefix + " or the one address as " + addressText);
       }
     }
@@ -67,7 +80,8 @@ final class Cidr {
   }
 
   /** Whether {@code address} lies in this block; IPv4 blocks hold only IPv4 addresses, IPv6 ones only IPv6. */
-  boolean contains(byte[] address) {
+  public boolean contains(byte[] address) {
+    requireNonNull(address, "address");
     if (address.length != network.length) {
       return false;
     }
@@ -83,6 +97,12 @@ final class Cidr {
     }
     int m = (0xFF00 >>> rest) & 0xFF;
     return (address[whole] & m) == (network[whole] & m);
+  }
+
+  /** Whether {@code address} lies in this block. */
+  public boolean contains(InetAddress address) {
+    requireNonNull(address, "address");
+    return contains(address.getAddress());
   }
 
   @Override

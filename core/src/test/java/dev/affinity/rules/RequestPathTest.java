@@ -1,0 +1,147 @@
+package dev.affinity.rules;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class RequestPathTest {
+  /** A /admin/* rule that denies, a catch-all behind it: a bypass is a request that reaches the catch-all. */
+  private static final Rule ADMIN = Rule.builder(10)
+      .when(Conditions.builder().paths(List.of(PathPattern.parse("/admin/*"))).build())
+      .action(new FixedResponse(403, null, "no"))
+      .build();
+  private static final Rule EVERYTHING = Rule.builder(20)
+      .when(Conditions.builder().paths(List.of(PathPattern.parse("/*"))).build())
+      .action(new RuleAction.Forward("app"))
+      .build();
+  private static final RuleSet RULES = RuleSet.of(List.of(ADMIN, EVERYTHING));
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "/admin/x",
+      "/admin/",
+      "//admin/x",
+      "///admin//x",
+      "/./admin/x",
+      "/x/../admin/x",
+      "/admin/x/../../admin/x",
+      "/%61dmin/x",
+      "/%61%64%6D%69%6E/x",
+      "/admin%2Fx",
+      "/admin%2fx",
+      "/admin;x/y",
+      "/admin;/x",
+      "/admin;jsessionid=ABC/x",
+      "/;x/admin/x",
+      "/..;/admin/x",
+      "/admin/..;/x",
+      "/.;/admin/x",
+      "/%2e%2e/admin",
+      "/%2E/admin/x",
+      "/admin/.%2e/",
+      "/admin/%2e%2E/x",
+      "/x/.%2e/admin/x",
+      "/admin\\x",
+      "/admin%5cx",
+      "/admin%5C..%5Cx",
+      "\\admin\\x",
+      "/admin%00/x",
+      "/admin/x%00",
+      "/adm%00in/x",
+      "/admin\u0000/x",
+      "/admin%0d%0a/x",
+      "/admin%09/x",
+      "/%C0%AFadmin/x",
+      "/admin%C0%AFx",
+      "/%E0%80%AFadmin/x",
+      "/admin%C1%9C/x",
+      "/%ad/admin/x",
+      "/admin%",
+      "/admin%2",
+      "/admin%zz/x",
+      "/admin%3Bx/y",
+      "/admin%3bx/y",
+      "admin/x",
+      "",
+      "/admin%u002fx",
+      "/%ef%bc%8fadmin/x", // fullwidth solidus: no Java target reads it as '/'
+  })
+  void everyWayAroundAnAdminRuleIsEitherTheRuleOrRefused(String raw) {
+    RequestPath path = RequestPath.parse(raw);
+    if (path.isRefused()) {
+      assertThat(path.refusal()).isNotBlank();
+      assertThat(path.path()).isNull();
+      return;
+    }
+    Rule matched = RULES.match(TestRequest.get(raw), path);
+    if (matched != ADMIN) {
+      // Only a path no Java target would serve as /admin/... may go elsewhere.
+      assertThat(path.path()).as(raw + " was read as " + path.path()).doesNotStartWith("/admin/");
+      assertThat(path.path()).as(raw).isIn("/\uff0fadmin/x");
+    }
+  }
+
+  @Test
+  void whatIsRefusedAndWhy() {
+    assertThat(RequestPath.parse("/admin%2Fx").refusal()).isEqualTo("encoded slash (%2F) in the path");
+    assertThat(RequestPath.parse("/x/../admin").refusal()).isEqualTo("dot segment (. or ..) in the path");
+    assertThat(RequestPath.parse("/..;/admin").refusal()).isEqualTo("dot segment (. or ..) in the path");
+    assertThat(RequestPath.parse("/admin/.%2e/").refusal()).isEqualTo("dot segment (. or ..) in the path");
+    assertThat(RequestPath.parse("/admin\\x").refusal()).isEqualTo("backslash in the path");
+    assertThat(RequestPath.parse("/admin%5Cx").refusal()).isEqualTo("backslash in the path");
+    assertThat(RequestPath.parse("/admin%00").refusal()).isEqualTo("control character in the path");
+    assertThat(RequestPath.parse("/a;b\u0001/c").refusal()).isEqualTo("control character in the path");
+    assertThat(RequestPath.parse("/%C0%AF").refusal()).isEqualTo("malformed percent-escape or invalid UTF-8 in the path");
+    assertThat(RequestPath.parse("/a%4").refusal()).isEqualTo("malformed percent-escape or invalid UTF-8 in the path");
+    assertThat(RequestPath.parse("/a%\uff11\uff11").refusal()).isEqualTo("malformed percent-escape or invalid UTF-8 in the path");
+    assertThat(RequestPath.parse("/a%3Bb").refusal()).isEqualTo("encoded semicolon (%3B) in the path");
+    assertThat(RequestPath.parse("*").refusal()).isEqualTo("the path does not start with '/'");
+    assertThat(RequestPath.parse(null).isRefused()).isTrue();
+  }
+
+  @Test
+  void normalisedAsJavaTargetsReadIt() {
+    assertThat(RequestPath.parse("/admin;x/secret").path()).isEqualTo("/admin/secret");
+    assertThat(RequestPath.parse("/cart;jsessionid=ABC123").path()).isEqualTo("/cart");
+    assertThat(RequestPath.parse("/admin/;x").path()).isEqualTo("/admin/");
+    assertThat(RequestPath.parse("//a///b//").path()).isEqualTo("/a/b/");
+    assertThat(RequestPath.parse("//").path()).isEqualTo("/");
+    assertThat(RequestPath.parse("/;x").path()).isEqualTo("/");
+    assertThat(RequestPath.parse("/%61dmin").path()).isEqualTo("/admin");
+    assertThat(RequestPath.parse("/caf%C3%A9/x").path()).isEqualTo("/café/x");
+    assertThat(RequestPath.parse("/a%20b").path()).isEqualTo("/a b");
+    assertThat(RequestPath.parse("/a+b").path()).as("'+' is a space only in queries").isEqualTo("/a+b");
+    assertThat(RequestPath.parse("/emoji%F0%9F%98%80").path()).isEqualTo("/emoji\uD83D\uDE00");
+    // Dots that are not a whole segment are ordinary characters.
+    assertThat(RequestPath.parse("/v1.2/...").path()).isEqualTo("/v1.2/...");
+    assertThat(RequestPath.parse("/.well-known/x").path()).isEqualTo("/.well-known/x");
+    assertThat(RequestPath.parse("/.hidden%2e").path()).isEqualTo("/.hidden.");
+  }
+
+  @Test
+  void differentPathsThatAreNotBypasses() {
+    // Paths are case-sensitive to Java targets (and ALB): /ADMIN/x is not served as /admin/x.
+    assertThat(RULES.match(TestRequest.get("/ADMIN/x"), RequestPath.parse("/ADMIN/x"))).isSameAs(EVERYTHING);
+    // Double encoding decodes once, here as at the target: both see /%61dmin/x, which is not /admin/x.
+    RequestPath doubled = RequestPath.parse("/%2561dmin/x");
+    assertThat(doubled.path()).isEqualTo("/%61dmin/x");
+    assertThat(RULES.match(TestRequest.get("/%2561dmin/x"), doubled)).isSameAs(EVERYTHING);
+    // A trailing dot is part of the name to a Java target (only Windows file APIs drop it).
+    assertThat(RequestPath.parse("/admin./x").path()).isEqualTo("/admin./x");
+    assertThat(RULES.match(TestRequest.get("/admin./x"), RequestPath.parse("/admin./x"))).isSameAs(EVERYTHING);
+    // /admin is not under /admin/: the rule said /admin/*.
+    assertThat(RULES.match(TestRequest.get("/admin"), RequestPath.parse("/admin"))).isSameAs(EVERYTHING);
+  }
+
+  @Test
+  void aPlainPathIsItsOwnNormalForm() {
+    String raw = "/api/v1/users/42";
+    RequestPath path = RequestPath.parse(raw);
+    assertThat(path.path()).isSameAs(raw);
+    assertThat(path.isRefused()).isFalse();
+    assertThat(path.refusal()).isNull();
+  }
+}
