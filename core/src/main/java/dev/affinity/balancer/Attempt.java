@@ -50,10 +50,21 @@ public final class Attempt {
   private final int number;
   private final int failovers;
   private final boolean resent;
+  /** The listener rule that sent the exchange here, or {@code null}. */
+  private final dev.affinity.rules.Rule rule;
+  /** For an exchange no target is asked to answer: how the balancer answers it; else {@code null}. */
+  private final Next preset;
   private volatile int done;
 
   Attempt(Forwarder forwarder, Router router, CookieSource cookies, boolean secure, boolean replayable,
       RouteDecision decision, int number, int failovers, boolean resent) {
+    this(forwarder, router, cookies, secure, replayable, decision, number, failovers, resent, null, null);
+  }
+
+  Attempt(Forwarder forwarder, Router router, CookieSource cookies, boolean secure, boolean replayable,
+      RouteDecision decision, int number, int failovers, boolean resent, dev.affinity.rules.Rule rule, Next preset) {
+    this.rule = rule;
+    this.preset = preset;
     this.forwarder = forwarder;
     this.router = router;
     this.cookies = cookies;
@@ -79,6 +90,14 @@ public final class Attempt {
 
   public RouteDecision decision() {
     return decision;
+  }
+
+  /**
+   * The listener rule that matched the request, or {@code null} (no rules, or the default action): its
+   * {@link dev.affinity.rules.Rule#responseHeaders()} apply to whatever the client is answered.
+   */
+  public dev.affinity.rules.Rule rule() {
+    return rule;
   }
 
   /** 1 for the first attempt of an exchange, then 2, 3… */
@@ -204,7 +223,7 @@ public final class Attempt {
           // A kept-alive connection the target closed while idle: it never saw the request, and the
           // client's pin has not failed, so the same target once more, on a new connection.
           forwarder.resends.increment();
-          return Next.retry(new Attempt(forwarder, router, cookies, secure, replayable, decision, number + 1, failovers, true));
+          return Next.retry(new Attempt(forwarder, router, cookies, secure, replayable, decision, number + 1, failovers, true, rule, null));
         }
         return failover(false);
       case CUT:
@@ -252,7 +271,7 @@ public final class Attempt {
       RouteDecision next = router.failover(decision, cookies, secure);
       if (next != null) {
         forwarder.failovers.increment();
-        return Next.retry(new Attempt(forwarder, router, cookies, secure, replayable, next, number + 1, failovers + 1, resent));
+        return Next.retry(new Attempt(forwarder, router, cookies, secure, replayable, next, number + 1, failovers + 1, resent, rule, null));
       }
     }
     return refused ? noTarget() : badGateway();
@@ -267,9 +286,13 @@ public final class Attempt {
     return Next.answer(502, -1, "the target's answer could not be used.");
   }
 
-  /** How to answer when no target can take the request: {@code 503} with {@code Retry-After}, never a stack trace. */
+  /**
+   * How to answer an attempt without a target: a listener rule's redirect or fixed response, {@code 400}
+   * for a path the rules refuse, or when no target can take the request {@code 503} with
+   * {@code Retry-After}; never a stack trace.
+   */
   public Next unavailable() {
-    return noTarget();
+    return preset != null ? preset : noTarget();
   }
 
   private Next noTarget() {
@@ -416,6 +439,9 @@ public final class Attempt {
     private final int status;
     private final int retryAfterSeconds;
     private final String reason;
+    private String location;
+    private String contentType;
+    private String body;
 
     private Next(Action action, Attempt attempt, int status, int retryAfterSeconds, String reason) {
       this.action = action;
@@ -423,6 +449,40 @@ public final class Attempt {
       this.status = status;
       this.retryAfterSeconds = retryAfterSeconds;
       this.reason = reason;
+    }
+
+    /** A redirect to {@code location}, with an empty body. */
+    static Next redirect(int status, String location) {
+      Next next = new Next(Action.ANSWER, null, status, -1, null);
+      next.location = location;
+      next.body = "";
+      return next;
+    }
+
+    /** An answer whose body is exactly {@code body}, of {@code contentType}. */
+    static Next fixed(int status, String contentType, String body) {
+      Next next = new Next(Action.ANSWER, null, status, -1, null);
+      next.contentType = contentType;
+      next.body = body;
+      return next;
+    }
+
+    /** For a redirect, the {@code Location}; else {@code null}. */
+    public String location() {
+      return location;
+    }
+
+    /**
+     * The whole body to answer with (and {@link #contentType()}), for a rule's own answer; {@code null}
+     * for the balancer's plain-text answers, which the adapter words from the status and {@link #reason()}.
+     */
+    public String body() {
+      return body;
+    }
+
+    /** The {@code Content-Type} of {@link #body()}, or {@code null} (none, or the adapter's plain text). */
+    public String contentType() {
+      return contentType;
     }
 
     static Next retry(Attempt attempt) {

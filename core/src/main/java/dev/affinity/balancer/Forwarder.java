@@ -3,6 +3,14 @@ package dev.affinity.balancer;
 import static java.util.Objects.requireNonNull;
 
 import dev.affinity.cookie.CookieSource;
+import dev.affinity.rules.FixedResponse;
+import dev.affinity.rules.HostPattern;
+import dev.affinity.rules.Redirect;
+import dev.affinity.rules.RequestPath;
+import dev.affinity.rules.Rule;
+import dev.affinity.rules.RuleAction;
+import dev.affinity.rules.RuleRequest;
+import dev.affinity.rules.RuleSet;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
@@ -37,6 +45,8 @@ public final class Forwarder {
   final LongAdder badGateway = new LongAdder();
   final LongAdder gatewayTimeout = new LongAdder();
   final LongAdder tooLarge = new LongAdder();
+  final LongAdder ruleAnswers = new LongAdder();
+  final LongAdder refusedPaths = new LongAdder();
   private volatile long maxRequestBodyBytes = NO_BODY_LIMIT;
 
   /** {@link #maxRequestBodyBytes()} when bodies of any size are passed on. */
@@ -63,6 +73,85 @@ public final class Forwarder {
     Router current = router.get();
     RouteDecision decision = current.route(cookies, secure);
     return new Attempt(this, current, cookies, secure, isReplayable(method, bodyless), decision, 1, 0, false);
+  }
+
+  /**
+   * Matches the request against the listener's rules and returns its first attempt: for a forward, as
+   * {@link #begin(CookieSource, boolean, String, boolean)} by the rule's groups and persistence; for a
+   * redirect or fixed response, or a path the rules refuse ({@code 400}: an encoded slash, a dot segment...),
+   * an attempt without a target whose {@link Attempt#unavailable()} is that answer. A listener without
+   * rules (and without a default action) skips all of it: its requests are routed as they always were.
+   *
+   * @param request what the rules look at: host, method, path, query, headers, source address
+   * @param listener the listener's name ({@code host:port}), for its own rules
+   * @param replayable whether the request may be sent again ({@link #isReplayable}; a WebSocket upgrade is,
+   *     whatever method carries it)
+   */
+  public Attempt begin(CookieSource cookies, RuleRequest request, String listener, boolean secure, boolean replayable) {
+    requireNonNull(cookies, "cookies");
+    requireNonNull(request, "request");
+    Router current = router.get();
+    RuleSet rules = current.rules(listener);
+    RuleAction fallback = current.defaultAction();
+    if (rules.rules().isEmpty() && fallback == null) {
+      return new Attempt(this, current, cookies, secure, replayable, current.route(cookies, secure), 1, 0, false);
+    }
+    RequestPath path = RequestPath.parse(request.rawPath());
+    if (path.isRefused()) {
+      refusedPaths.increment();
+      return answering(current, cookies, secure, null, Attempt.Next.answer(400, -1, "the request path is refused: " + path.refusal() + "."));
+    }
+    Rule rule = rules.match(request, path);
+    RuleAction action = rule != null ? rule.action() : fallback;
+    if (action == null || action instanceof RuleAction.Forward) {
+      RouteDecision decision = rule != null ? current.route(cookies, secure, rule) : current.routeByDefault(cookies, secure);
+      return new Attempt(this, current, cookies, secure, replayable, decision, 1, 0, false, rule, null);
+    }
+    ruleAnswers.increment();
+    if (action instanceof Redirect redirect) {
+      String host = request.host();
+      String location = redirect.location(secure ? "https" : "http", HostPattern.hostWithoutPort(host), portOf(host),
+          rawPathWithoutSlash(request.rawPath()), request.rawQuery());
+      return answering(current, cookies, secure, rule, Attempt.Next.redirect(redirect.status(), location));
+    }
+    FixedResponse fixed = (FixedResponse) action;
+    return answering(current, cookies, secure, rule, Attempt.Next.fixed(fixed.status(), fixed.contentTypeHeader(), fixed.body()));
+  }
+
+  private Attempt answering(Router current, CookieSource cookies, boolean secure, Rule rule, Attempt.Next answer) {
+    RouteDecision none = new RouteDecision(null, null, RouteDecision.Outcome.ANSWERED, null, java.util.List.of(), null);
+    return new Attempt(this, current, cookies, secure, false, none, 1, 0, false, rule, answer);
+  }
+
+  /** The port a {@code Host} header names, or -1 (none, or not a number): the redirect then names none either. */
+  static int portOf(String host) {
+    if (host == null) {
+      return -1;
+    }
+    int colon = host.lastIndexOf(':');
+    if (colon < 0 || host.indexOf(']', colon) >= 0) {
+      return -1;
+    }
+    String digits = host.substring(colon + 1);
+    if (digits.isEmpty() || digits.length() > 5 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
+      return -1;
+    }
+    int port = Integer.parseInt(digits);
+    return port >= 1 && port <= 65535 ? port : -1;
+  }
+
+  private static String rawPathWithoutSlash(String rawPath) {
+    return rawPath.startsWith("/") ? rawPath.substring(1) : rawPath;
+  }
+
+  /** Requests a listener rule answered by itself (redirect, fixed response). */
+  public long ruleAnswers() {
+    return ruleAnswers.sum();
+  }
+
+  /** Requests answered {@code 400} because their path could reach a target as another path than the rules matched. */
+  public long refusedPaths() {
+    return refusedPaths.sum();
   }
 
   /**

@@ -24,7 +24,9 @@ public final class RouteDecision {
     /** The group has no stickiness: balanced on its own. */
     UNPINNED,
     /** No target can take the request. */
-    NO_TARGET
+    NO_TARGET,
+    /** No target was asked: a listener rule answered by itself (redirect, fixed response), or the path was refused. */
+    ANSWERED
   }
 
   private final TargetGroup group;

@@ -10,6 +10,9 @@ import dev.affinity.cookie.CookieSource;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Rejection;
 import dev.affinity.cookie.SetCookie;
+import dev.affinity.rules.Rule;
+import dev.affinity.rules.RuleAction;
+import dev.affinity.rules.RuleSet;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -52,6 +55,11 @@ public final class Router {
   private final Map<TargetGroup, Pinning> groupPinning;
   private final Route defaultRoute;
   private final Map<Forward, Map<StickinessPolicy, Route>> routes;
+  private final RuleSet rules;
+  private final Map<String, RuleSet> listenerRules;
+  private final RuleAction defaultAction;
+  private final Route defaultActionRoute;
+  private final Map<Rule, Route> ruleRoutes;
 
   private Router(Builder b) {
     this.cookies = b.cookies;
@@ -95,6 +103,61 @@ public final class Router {
       resolved.put(e.getKey(), byOverride);
     }
     this.routes = resolved;
+    this.rules = b.rules;
+    this.listenerRules = Map.copyOf(b.listenerRules);
+    this.defaultAction = b.defaultAction;
+    this.defaultActionRoute = defaultAction instanceof RuleAction.Forward f ? resolve(forwardOf(f), null, true) : null;
+    Map<Rule, Route> byRule = new IdentityHashMap<>();
+    List<RuleSet> all = new ArrayList<>(listenerRules.values());
+    all.add(rules);
+    for (RuleSet set : all) {
+      for (Rule rule : set.rules()) {
+        if (rule.action() instanceof RuleAction.Forward f && !byRule.containsKey(rule)) {
+          byRule.put(rule, resolve(forwardOf(f), persistenceOf(rule), false));
+        }
+      }
+    }
+    this.ruleRoutes = byRule;
+  }
+
+  private static Forward forwardOf(RuleAction.Forward action) {
+    return action.forward();
+  }
+
+  /** A rule's persistence override, its cookies scoped to the rule's path prefix unless it names a path itself. */
+  private static StickinessPolicy persistenceOf(Rule rule) {
+    StickinessPolicy policy = rule.persistence();
+    if (policy == null) {
+      return null;
+    }
+    return policy.cookiePath().equals("/") && policy.pins() ? policy.withCookiePath(rule.pathPrefixForCookies()) : policy;
+  }
+
+  /** The rules requests on {@code listener} are matched against: its own, else the global ones (possibly none). */
+  public RuleSet rules(String listener) {
+    RuleSet own = listener == null ? null : listenerRules.get(listener);
+    return own != null ? own : rules;
+  }
+
+  /** What applies when no rule matches: {@code null} for the top-level forward (as before rules existed). */
+  public RuleAction defaultAction() {
+    return defaultAction;
+  }
+
+  /** Routes a request that {@code rule} (a forward) matched, with its persistence override if any. */
+  public RouteDecision route(CookieSource request, boolean secure, Rule rule) {
+    requireNonNull(request, "request");
+    Route route = ruleRoutes.get(requireNonNull(rule, "rule"));
+    if (route == null) {
+      throw new IllegalArgumentException("rule " + rule.name() + " is not a forward rule of this router");
+    }
+    return route(request, secure, route);
+  }
+
+  /** Routes a request no rule matched, by the default action's forward (or the top-level forward). */
+  public RouteDecision routeByDefault(CookieSource request, boolean secure) {
+    requireNonNull(request, "request");
+    return route(request, secure, defaultActionRoute != null ? defaultActionRoute : defaultRoute);
   }
 
   /** The key of a forward's route without a persistence override (identity maps take no null keys). */
@@ -519,6 +582,9 @@ public final class Router {
     private final Map<String, Integer> forward = new LinkedHashMap<>();
     private final Map<Forward, List<StickinessPolicy>> plans = new IdentityHashMap<>();
     private Expiry groupStickiness;
+    private RuleSet rules = RuleSet.empty();
+    private final Map<String, RuleSet> listenerRules = new LinkedHashMap<>();
+    private RuleAction defaultAction;
 
     private Builder(AffinityCookies cookies) {
       this.cookies = requireNonNull(cookies, "cookies");
@@ -563,6 +629,27 @@ public final class Router {
       if (overrides.stream().noneMatch(o -> o == override)) {
         overrides.add(override);
       }
+      return this;
+    }
+
+    /** The listener rules for every listener without its own. */
+    public Builder rules(RuleSet rules) {
+      this.rules = requireNonNull(rules, "rules");
+      return this;
+    }
+
+    /** The rules of one listener (by its name, {@code host:port}), instead of the global ones. */
+    public Builder rules(String listener, RuleSet rules) {
+      requireNonNull(listener, "listener");
+      if (listenerRules.putIfAbsent(listener, requireNonNull(rules, "rules")) != null) {
+        throw new IllegalArgumentException("listener " + listener + " already has rules");
+      }
+      return this;
+    }
+
+    /** What applies when no rule matches; without it, the top-level forward. */
+    public Builder defaultAction(RuleAction action) {
+      this.defaultAction = requireNonNull(action, "action");
       return this;
     }
 

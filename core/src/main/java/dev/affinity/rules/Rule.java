@@ -2,6 +2,7 @@ package dev.affinity.rules;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.StickinessPolicy;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -17,7 +18,7 @@ public final class Rule {
   private final Conditions when;
   private final RuleAction action;
   private final ResponseHeaders responseHeaders;
-  private final Object persistence;
+  private final StickinessPolicy persistence;
   private final String pathPrefixForCookies;
   private final LongAdder hits = new LongAdder();
 
@@ -82,7 +83,7 @@ public final class Rule {
   }
 
   /** The balancer's persistence settings for this rule, or {@code null} for its groups' own. */
-  public Object persistence() {
+  public StickinessPolicy persistence() {
     return persistence;
   }
 
@@ -116,7 +117,7 @@ public final class Rule {
     private Conditions when;
     private RuleAction action;
     private ResponseHeaders responseHeaders;
-    private Object persistence;
+    private StickinessPolicy persistence;
 
     private Builder(int priority) {
       this.priority = priority;
@@ -162,7 +163,7 @@ public final class Rule {
       return this;
     }
 
-    public Builder persistence(Object persistence) {
+    public Builder persistence(StickinessPolicy persistence) {
       requireNonNull(persistence, "persistence");
       if (this.persistence != null) {
         throw new IllegalStateException("rule " + priority + " persistence was already set to " + this.persistence);

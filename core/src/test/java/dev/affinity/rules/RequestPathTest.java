@@ -15,7 +15,7 @@ class RequestPathTest {
       .build();
   private static final Rule EVERYTHING = Rule.builder(20)
       .when(Conditions.builder().paths(List.of(PathPattern.parse("/*"))).build())
-      .action(new RuleAction.Forward("app"))
+      .action(new RuleAction.Forward(dev.affinity.balancer.Forward.to("app")))
       .build();
   private static final RuleSet RULES = RuleSet.of(List.of(ADMIN, EVERYTHING));
 

@@ -10,8 +10,11 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class RuleSetTest {
+  private static final dev.affinity.balancer.StickinessPolicy OPAQUE = dev.affinity.balancer.StickinessPolicy.header(null,
+      dev.affinity.cookie.Expiry.sliding(java.time.Duration.ofMinutes(5)));
+
   private static Rule rule(int priority, Conditions when) {
-    return Rule.builder(priority).when(when).action(new RuleAction.Forward("g" + priority)).build();
+    return Rule.builder(priority).when(when).action(new RuleAction.Forward(dev.affinity.balancer.Forward.to("g" + priority))).build();
   }
 
   private static Conditions path(String shorthand) {
@@ -59,10 +62,10 @@ class RuleSetTest {
 
   @Test
   void ruleBuilder() {
-    Rule r = Rule.builder(50_000).when(path("/shop/*")).action(new FixedResponse(404, null, null)).persistence("opaque").build();
+    Rule r = Rule.builder(50_000).when(path("/shop/*")).action(new FixedResponse(404, null, null)).persistence(OPAQUE).build();
     assertThat(r.name()).isEqualTo("priority 50000");
     assertThat(r.responseHeaders()).isSameAs(ResponseHeaders.none());
-    assertThat(r.persistence()).isEqualTo("opaque");
+    assertThat(r.persistence()).isSameAs(OPAQUE);
     assertThat(r.pathPrefixForCookies()).isEqualTo("/shop/");
     assertThat(rule(1, path("/login")).pathPrefixForCookies()).isEqualTo("/login");
     assertThat(rule(1, path("/img/*.png")).pathPrefixForCookies()).isEqualTo("/");
@@ -77,7 +80,7 @@ class RuleSetTest {
         .hasMessage("rule 3 has no action (forward, redirect or fixedResponse)");
     assertThatThrownBy(() -> Rule.builder(3).action(new FixedResponse(200, null, null)).build())
         .hasMessage("rule 3 has no conditions (when)");
-    assertThatThrownBy(() -> Rule.builder(3).action(new FixedResponse(200, null, null)).action(new RuleAction.Forward("x")))
+    assertThatThrownBy(() -> Rule.builder(3).action(new FixedResponse(200, null, null)).action(new RuleAction.Forward(dev.affinity.balancer.Forward.to("x"))))
         .isInstanceOf(IllegalStateException.class).hasMessageStartingWith("rule 3 action was already set to FixedResponse[");
     assertThatThrownBy(() -> Rule.builder(3).name(" ")).hasMessage("rule name must be non-blank text without control characters, got \" \"");
     assertThatThrownBy(() -> new RuleAction.Forward(null)).isInstanceOf(NullPointerException.class).hasMessage("forward");

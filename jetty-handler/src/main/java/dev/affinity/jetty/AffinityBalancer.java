@@ -459,10 +459,12 @@ public class AffinityBalancer extends ProxyHandler {
     }
     // Secure follows the client's scheme: behind a trusted TLS terminator, https though the socket is plain.
     boolean secure = relayed != null ? relayed.isSecure() : clientToProxyRequest.isSecure();
-    Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), secure,
-        clientToProxyRequest.getMethod(), isBodyless(clientToProxyRequest));
+    JettyCookies view = JettyCookies.of(clientToProxyRequest, relayed);
+    Attempt attempt = forwarder.begin(view, view, JettyCookies.listener(clientToProxyRequest), secure,
+        Forwarder.isReplayable(clientToProxyRequest.getMethod(), isBodyless(clientToProxyRequest)));
     note.decided(attempt);
     if (attempt.target() == null) {
+      RuleHeaders.apply(attempt, proxyToClientResponse);
       answer(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
       return true;
     }
@@ -709,6 +711,7 @@ public class AffinityBalancer extends ProxyHandler {
       LOG.debug("{} S2P {} from {}", requestId(exchange.clientToProxyRequest), status, attempt.target().id());
     }
     JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(status, JettyCookies.answerCookies(targetHeaders)));
+    RuleHeaders.apply(attempt, proxyToClientResponse);
   }
 
   /** One attempt through Jetty's {@code HttpClient}: what {@code ProxyHandler.handle} does, with the balancer's header policy. */
@@ -1105,9 +1108,29 @@ public class AffinityBalancer extends ProxyHandler {
     }
   }
 
-  /** Writes one of core's answers ({@link Attempt.Next.Action#ANSWER}) as a short plain-text page. */
+  /**
+   * Writes one of core's answers ({@link Attempt.Next.Action#ANSWER}): a listener rule's redirect or fixed
+   * response as the rule says, anything else as a short plain-text page.
+   */
   static void writeAnswer(Response response, Callback callback, Attempt.Next answer) {
     int status = answer.status();
+    if (answer.body() != null) {
+      response.setStatus(status);
+      HttpFields.Mutable headers = response.getHeaders();
+      if (answer.location() != null) {
+        headers.put(HttpHeader.LOCATION, answer.location());
+      }
+      if (answer.contentType() != null) {
+        headers.put(HttpHeader.CONTENT_TYPE, answer.contentType());
+      }
+      if (answer.body().isEmpty()) {
+        headers.put(HttpHeader.CONTENT_LENGTH, 0L);
+        response.write(true, null, callback);
+        return;
+      }
+      Content.Sink.write(response, true, answer.body(), callback);
+      return;
+    }
     if (status == HttpStatus.PAYLOAD_TOO_LARGE_413) {
       // The rest of the body stays unread: the connection cannot carry another request after it.
       response.getHeaders().put(HttpHeader.CONNECTION, HttpHeaderValue.CLOSE.asString());

@@ -154,6 +154,7 @@ public final class AffinityServer {
       }
       connector.setHost(listener.host());
       connector.setPort(listener.port());
+      connector.setName(listener.name());
       // Restarts on every byte: a client trickling its request head is cut by the request head timeout.
       connector.setIdleTimeout(limits.idleTimeout().toMillis());
       // Drain decides which connections to hurry (the idle ones); Jetty would shorten every one's timeout.

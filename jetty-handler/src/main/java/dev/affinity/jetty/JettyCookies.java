@@ -1,12 +1,16 @@
 package dev.affinity.jetty;
 
 import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.ClientOrigin;
 import dev.affinity.balancer.ClientRequest;
 import dev.affinity.balancer.RouteDecision;
 import dev.affinity.cookie.SameSite;
 import dev.affinity.cookie.SetCookie;
-import java.util.List;
+import dev.affinity.rules.RuleRequest;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Instant;
+import java.util.List;
 import org.eclipse.jetty.http.HttpCookie;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
@@ -20,29 +24,83 @@ import org.eclipse.jetty.server.Response;
  * Translation between Jetty's parsed cookies (and request headers, where header persistence carries a
  * pin) and core's view of a request.
  */
-final class JettyCookies implements ClientRequest {
+final class JettyCookies implements ClientRequest, RuleRequest {
   private final List<HttpCookie> cookies;
-  private final HttpFields headers;
+  private final Request request;
+  private final ClientOrigin relayed;
 
-  private JettyCookies(List<HttpCookie> cookies, HttpFields headers) {
+  private JettyCookies(List<HttpCookie> cookies, Request request, ClientOrigin relayed) {
     this.cookies = cookies;
-    this.headers = headers;
+    this.request = request;
+    this.relayed = relayed;
   }
 
   /** The request's cookies as Jetty parsed them (with the server's cookie compliance). */
   static JettyCookies of(Request request) {
+    return of(request, null);
+  }
+
+  /**
+   * As {@link #of(Request)}, with the client as trusted proxies reported it ({@code null} for a direct
+   * client): rules then see the client's address and the host it asked the first proxy for.
+   */
+  static JettyCookies of(Request request, ClientOrigin relayed) {
+    List<HttpCookie> cookies;
     try {
-      return new JettyCookies(Request.getCookies(request), request.getHeaders());
+      cookies = Request.getCookies(request);
     } catch (RuntimeException e) {
       // Jetty 12.1.8's RFC 2965 cookie mode throws on a non-numeric $Version: a cookie header that
       // cannot be parsed is treated as no cookies, never as a 500.
-      return new JettyCookies(List.of(), request.getHeaders());
+      cookies = List.of();
     }
+    return new JettyCookies(cookies, request, relayed);
   }
 
   @Override
   public String header(String name) {
-    return headers.get(name);
+    return request.getHeaders().get(name);
+  }
+
+  @Override
+  public String host() {
+    if (relayed != null && relayed.host() != null) {
+      return relayed.host();
+    }
+    return request.getHttpURI().getAuthority();
+  }
+
+  @Override
+  public String method() {
+    return request.getMethod();
+  }
+
+  @Override
+  public String rawPath() {
+    String path = request.getHttpURI().getPath();
+    return path == null || path.isEmpty() ? "/" : path;
+  }
+
+  @Override
+  public String rawQuery() {
+    return request.getHttpURI().getQuery();
+  }
+
+  @Override
+  public List<String> headers(String name) {
+    return request.getHeaders().getValuesList(name);
+  }
+
+  @Override
+  public InetAddress sourceAddress() {
+    if (relayed != null) {
+      return relayed.address();
+    }
+    return request.getConnectionMetaData().getRemoteSocketAddress() instanceof InetSocketAddress socket ? socket.getAddress() : null;
+  }
+
+  /** The name of the listener the request came in on ({@code host:port}, see {@link ListenerSpec#name()}). */
+  static String listener(Request request) {
+    return request.getConnectionMetaData().getConnector().getName();
   }
 
   /**

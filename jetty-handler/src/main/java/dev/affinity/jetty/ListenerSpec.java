@@ -45,6 +45,14 @@ public final class ListenerSpec {
     return host;
   }
 
+  /**
+   * {@code host:port} as configured: the name listener rules are keyed by ({@code Router.Builder.rules(String, RuleSet)}),
+   * and the name of the listener's Jetty connector.
+   */
+  public String name() {
+    return host + ":" + port;
+  }
+
   /** The configured port; 0 picks a free one (see {@link AffinityServer#port(int)} for the bound one). */
   public int port() {
     return port;

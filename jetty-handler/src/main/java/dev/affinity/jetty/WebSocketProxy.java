@@ -303,9 +303,12 @@ public class WebSocketProxy extends Handler.Abstract {
     ClientOrigin relayed = balancer.relayedOrigin(clientToProxyRequest);
     boolean secure = relayed != null ? relayed.isSecure() : clientToProxyRequest.isSecure();
     ExchangeNote note = ExchangeNote.start(clientToProxyRequest, relayed);
-    Attempt attempt = forwarder.begin(JettyCookies.of(clientToProxyRequest), secure, "GET", true);
+    JettyCookies view = JettyCookies.of(clientToProxyRequest, relayed);
+    // The same listener rules as any request: an upgrade can be redirected, answered or refused by them.
+    Attempt attempt = forwarder.begin(view, view, JettyCookies.listener(clientToProxyRequest), secure, true);
     note.decided(attempt);
     if (attempt.target() == null) {
+      RuleHeaders.apply(attempt, proxyToClientResponse);
       balancer.answer(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, attempt.unavailable());
       return true;
     }
