@@ -20,6 +20,7 @@ import dev.affinity.standalone.config.ForwardConfig;
 import dev.affinity.standalone.config.HealthCheckConfig;
 import dev.affinity.standalone.config.KeyConfig;
 import dev.affinity.standalone.config.Listen;
+import dev.affinity.standalone.config.RuleConfig;
 import dev.affinity.standalone.config.StickinessConfig;
 import dev.affinity.standalone.config.TargetConfig;
 import dev.affinity.standalone.config.TargetGroupConfig;
@@ -30,6 +31,10 @@ import dev.affinity.standalone.config.WebSocketConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import dev.affinity.rules.Rule;
+import dev.affinity.rules.RuleSet;
 import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
@@ -98,7 +103,28 @@ public final class BalancerFactory {
     if (config.groupStickiness() != null) {
       router.groupStickiness(Expiry.sliding(config.groupStickiness()));
     }
+    router.rules(rules(config.rules()));
+    config.listenerRules().forEach((listener, rules) -> router.rules(listener, rules(rules)));
+    if (config.defaultAction() != null) {
+      router.defaultAction(config.defaultAction());
+    }
     return router.build();
+  }
+
+  /** Counting rules for one router, from the rules as read. */
+  static RuleSet rules(List<RuleConfig> configs) {
+    List<Rule> rules = new ArrayList<>(configs.size());
+    for (RuleConfig c : configs) {
+      Rule.Builder rule = Rule.builder(c.priority()).when(c.when()).action(c.action()).responseHeaders(c.responseHeaders());
+      if (c.name() != null) {
+        rule.name(c.name());
+      }
+      if (c.persistence() != null) {
+        rule.persistence(c.persistence().toPolicy());
+      }
+      rules.add(rule.build());
+    }
+    return RuleSet.of(rules);
   }
 
   static TargetGroup group(TargetGroupConfig config, TargetGroup previous, Instant now) {

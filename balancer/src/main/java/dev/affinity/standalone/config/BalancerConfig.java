@@ -8,6 +8,7 @@ import dev.affinity.jetty.GracefulShutdown;
 import dev.affinity.jetty.Limits;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -22,6 +23,10 @@ import java.util.Optional;
  * @param accessLog {@code accessLog:}, {@link AccessLogConfig#off()} without the key
  * @param limits {@code limits:}, each absent key at its default ({@link Limits#defaults()})
  * @param shutdown {@code shutdown:}, each absent key at its default ({@link GracefulShutdown#defaults()})
+ * @param rules the global listener rules, in file order (empty without {@code rules:})
+ * @param defaultAction what applies when no rule matches, or {@code null} for the top-level {@code forward}
+ * @param listenerRules listeners' own rules by listener name ({@code host:port}); a listener without is matched
+ *     against the global ones
  */
 public record BalancerConfig(
     List<Listen> listeners,
@@ -36,7 +41,10 @@ public record BalancerConfig(
     TrustedProxies trustedProxies,
     Limits limits,
     AccessLogConfig accessLog,
-    GracefulShutdown shutdown) {
+    GracefulShutdown shutdown,
+    List<RuleConfig> rules,
+    dev.affinity.rules.RuleAction defaultAction,
+    Map<String, List<RuleConfig>> listenerRules) {
 
   public BalancerConfig {
     listeners = List.copyOf(requireNonNull(listeners, "listeners"));
@@ -54,6 +62,8 @@ public record BalancerConfig(
     requireNonNull(limits, "limits");
     requireNonNull(accessLog, "accessLog");
     requireNonNull(shutdown, "shutdown");
+    rules = List.copyOf(requireNonNull(rules, "rules"));
+    listenerRules = Map.copyOf(requireNonNull(listenerRules, "listenerRules"));
   }
 
   /** The first listener: {@code listen:}, or the first of {@code listeners:}. */

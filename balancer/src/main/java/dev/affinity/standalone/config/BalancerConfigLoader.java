@@ -10,7 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SortedSet;
 
 /**
@@ -29,7 +31,7 @@ public final class BalancerConfigLoader {
 
   /** The top level; the sections' own schemas hang under it, so {@link #acceptedKeys} sees every key. */
   static final Schema SCHEMA = Schema.keys("listen", "listeners", "keys", "cookies", "targetGroups", "forward", "groupStickiness",
-          "admin", "websocket", "upstream", "trustedProxies", "limits", "accessLog", "shutdown")
+          "admin", "websocket", "upstream", "trustedProxies", "limits", "accessLog", "shutdown", "rules", "defaultAction")
       .map("listen", ListenReader.SCHEMA)
       .listOf("listeners", ListenReader.LISTENER)
       .listOf("keys", KeysReader.SCHEMA)
@@ -43,7 +45,9 @@ public final class BalancerConfigLoader {
       .map("trustedProxies", TrustedProxiesReader.SCHEMA)
       .map("limits", LimitsReader.SCHEMA)
       .map("accessLog", AccessLogReader.SCHEMA)
-      .map("shutdown", ShutdownReader.SCHEMA);
+      .map("shutdown", ShutdownReader.SCHEMA)
+      .listOf("rules", RulesReader.RULE)
+      .map("defaultAction", RulesReader.DEFAULT_ACTION);
 
   private BalancerConfigLoader() {}
 
@@ -143,8 +147,41 @@ public final class BalancerConfigLoader {
     Limits limits = top.has("limits") ? LimitsReader.read(top.get("limits")) : Limits.defaults();
     AccessLogConfig accessLog = top.has("accessLog") ? AccessLogReader.read(top.get("accessLog")) : AccessLogConfig.off();
     GracefulShutdown shutdown = top.has("shutdown") ? ShutdownReader.read(top.get("shutdown")) : GracefulShutdown.defaults();
+    List<RuleConfig> rules = top.has("rules") ? RulesReader.read(top.get("rules"), groups) : List.of();
+    dev.affinity.rules.RuleAction defaultAction = null;
+    if (top.has("defaultAction")) {
+      for (String replaced : List.of("forward", "groupStickiness")) {
+        if (top.has(replaced)) {
+          throw top.get("defaultAction").error("cannot be used together with " + replaced + " (line " + top.get(replaced).line()
+              + "): the default action replaces the top-level forward, so one of them would never apply");
+        }
+      }
+      defaultAction = RulesReader.defaultAction(top.get("defaultAction"), groups);
+    }
+    Map<String, List<RuleConfig>> listenerRules = listenerRules(top, listeners, groups);
     return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies,
-        limits, accessLog, shutdown);
+        limits, accessLog, shutdown, rules, defaultAction, listenerRules);
+  }
+
+  /** Each listener's own {@code rules:}, by listener name ({@code host:port}). */
+  private static Map<String, List<RuleConfig>> listenerRules(YamlNode.Mapping top, List<Listen> listeners, List<TargetGroupConfig> groups) {
+    Map<String, List<RuleConfig>> out = new LinkedHashMap<>();
+    if (!top.has("listeners")) {
+      return out;
+    }
+    List<YamlNode> entries = top.get("listeners").list();
+    for (int i = 0; i < entries.size(); i++) {
+      YamlNode.Mapping m = entries.get(i).map(ListenReader.LISTENER);
+      if (m.has("rules")) {
+        Listen listen = listeners.get(i);
+        if (listen.redirectToHttps() != null) {
+          throw m.get("rules").error("would never apply: this listener redirects every request to HTTPS port "
+              + listen.redirectToHttps() + "; put the rules on that listener");
+        }
+        out.put(listen.name(), RulesReader.read(m.get("rules"), groups));
+      }
+    }
+    return out;
   }
 
   /** The {@code proxyProtocol: true} node of the first listener that asks for it, or {@code null}. */

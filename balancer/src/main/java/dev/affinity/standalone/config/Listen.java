@@ -45,4 +45,9 @@ public record Listen(String host, int port, TlsConfig tls, Integer redirectToHtt
   public static Listen defaults() {
     return new Listen(DEFAULT_HOST, DEFAULT_PORT, null);
   }
+
+  /** {@code host:port} as configured: the name a listener's own rules are kept under (as jetty-handler's {@code ListenerSpec.name()}). */
+  public String name() {
+    return host + ":" + port;
+  }
 }

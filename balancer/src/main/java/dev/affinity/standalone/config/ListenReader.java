@@ -27,7 +27,8 @@ final class ListenReader {
   static final Schema TLS = Schema.keys("certificates", "protocols", "clientCa", "clientAuth", "keystore", "password", "provider")
       .listOf("certificates", CERTIFICATE);
   static final Schema SCHEMA = Schema.keys("host", "port", "tls", "proxyProtocol", "http2").map("tls", TLS);
-  static final Schema LISTENER = Schema.keys("host", "port", "tls", "redirectToHttps", "proxyProtocol", "http2").map("tls", TLS);
+  /** {@code listeners[].rules} has the keys of the top-level {@code rules} (read by {@link RulesReader}). */
+  static final Schema LISTENER = Schema.keys("host", "port", "tls", "redirectToHttps", "proxyProtocol", "http2", "rules").map("tls", TLS);
 
   private ListenReader() {}
 

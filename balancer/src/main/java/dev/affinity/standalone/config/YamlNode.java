@@ -89,6 +89,10 @@ class YamlNode {
     return node instanceof MappingNode;
   }
 
+  boolean isList() {
+    return node instanceof SequenceNode;
+  }
+
   /** This value as a map whose keys must be among {@code schema}'s; unknown and duplicate keys are refused. */
   Mapping map(Schema schema) {
     checkTag();
@@ -118,6 +122,50 @@ class YamlNode {
       mapping.entries.put(key, new YamlNode(source, value, isNull(value) ? keyLine : lineOf(value, keyLine), keyPath, baseDir));
     }
     return mapping;
+  }
+
+  /**
+   * This value as a map whose keys the user chooses (header names, query keys), in order; keys must be
+   * plain names, duplicates are refused.
+   */
+  Map<String, YamlNode> entries(String what) {
+    checkTag();
+    if (!(node instanceof MappingNode)) {
+      throw error("must be a map of " + what + ", got " + describe(node));
+    }
+    Map<String, YamlNode> entries = new LinkedHashMap<>();
+    for (NodeTuple tuple : ((MappingNode) node).getValue()) {
+      Node keyNode = tuple.getKeyNode();
+      int keyLine = lineOf(keyNode, line);
+      if (!(keyNode instanceof ScalarNode) || isNull(keyNode) || !PLAIN_TAGS.contains(keyNode.getTag())) {
+        throw new ConfigException(source, keyLine, path, "keys must be plain names, got " + describe(keyNode) + " as a key");
+      }
+      String key = ((ScalarNode) keyNode).getValue();
+      String keyPath = child(path, shorten(key, 64));
+      if (entries.containsKey(key)) {
+        throw new ConfigException(source, keyLine, keyPath, "duplicate key; " + quote(key) + " is already set at line "
+            + entries.get(key).line());
+      }
+      Node value = tuple.getValueNode();
+      entries.put(key, new YamlNode(source, value, isNull(value) ? keyLine : lineOf(value, keyLine), keyPath, baseDir));
+    }
+    return entries;
+  }
+
+  /** One string or a list of strings, as a list (never empty). */
+  List<String> strings() {
+    if (node instanceof SequenceNode) {
+      List<YamlNode> items = list();
+      if (items.isEmpty()) {
+        throw error("must list at least one value");
+      }
+      List<String> out = new java.util.ArrayList<>(items.size());
+      for (YamlNode item : items) {
+        out.add(item.string());
+      }
+      return out;
+    }
+    return List.of(string());
   }
 
   List<YamlNode> list() {

@@ -62,18 +62,34 @@ class ConfigurationReferenceTest {
    */
   private static final List<String> GATEWAY_TIMEOUTS = List.of("targetGroups[].stickiness.idleTimeout",
       "targetGroups[].stickiness.absoluteTimeout", "targetGroups[].stickiness.lifetime");
+  /** A rule (and the default action) takes one action; the default action replaces forward and groupStickiness. */
+  private static final List<String> ONE_RULE_ACTION = List.of("rules[].redirect", "rules[].fixedResponse", "defaultAction");
+  private static final List<String> PLAIN = List.of("listeners", "listen.tls.keystore", "listen.tls.password");
   private static final List<List<String>> VARIANTS = List.of(
-      with(GATEWAY_TIMEOUTS, "listeners", "listen.tls.keystore", "listen.tls.password"),
-      with(GATEWAY_TIMEOUTS, "listeners", "listen.tls.certificates"),
-      with(GATEWAY_TIMEOUTS, "listen.", "listeners[].tls.keystore", "listeners[].tls.password", "listeners[].redirectToHttps"),
-      with(GATEWAY_TIMEOUTS, "listen.", "listeners[].tls.certificates", "listeners[].redirectToHttps"),
+      with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listeners", "listen.tls.keystore", "listen.tls.password"),
+      with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listeners", "listen.tls.certificates"),
+      with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listen.", "listeners[].tls.keystore", "listeners[].tls.password", "listeners[].redirectToHttps"),
+      with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listen.", "listeners[].tls.certificates", "listeners[].redirectToHttps"),
       // Gateway API's timeouts replace the classic duration keys: they are refused together.
-      List.of("listeners", "listen.tls.keystore", "listen.tls.password", "targetGroups[].stickiness.duration",
-          "targetGroups[].stickiness.sliding", "targetGroups[].stickiness.browserSession"));
+      with(PLAIN, ONE_RULE_ACTION, "targetGroups[].stickiness.duration", "targetGroups[].stickiness.sliding",
+          "targetGroups[].stickiness.browserSession"),
+      // Each rule action, and each default action (which replaces the top-level forward).
+      with(PLAIN, GATEWAY_TIMEOUTS, "rules[].forward", "rules[].fixedResponse", "rules[].persistence",
+          "defaultAction.redirect", "defaultAction.fixedResponse", "forward", "groupStickiness"),
+      with(PLAIN, GATEWAY_TIMEOUTS, "rules[].forward", "rules[].redirect", "rules[].persistence",
+          "defaultAction.forward", "defaultAction.fixedResponse", "forward", "groupStickiness"),
+      with(PLAIN, GATEWAY_TIMEOUTS, "rules[].redirect", "rules[].fixedResponse",
+          "defaultAction.forward", "defaultAction.redirect", "forward", "groupStickiness"));
 
   private static List<String> with(List<String> more, String... keys) {
     List<String> all = new ArrayList<>(List.of(keys));
     all.addAll(more);
+    return List.copyOf(all);
+  }
+
+  private static List<String> with(List<String> more, List<String> evenMore, String... keys) {
+    List<String> all = new ArrayList<>(with(more, keys));
+    all.addAll(evenMore);
     return List.copyOf(all);
   }
 
