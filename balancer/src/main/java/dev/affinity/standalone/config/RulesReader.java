@@ -78,7 +78,8 @@ final class RulesReader {
           throw n.error("name " + YamlNode.quote(name) + " is already used at line " + same.line() + "; rule names must be unique");
         }
       }
-      Conditions when = r.has("when") ? conditions(r.get("when")) : Conditions.builder().build();
+      Conditions when = conditions(r.required("when",
+          "at least one condition: host, path, method, headers, query or sourceIp; defaultAction is the one for every request"));
       RuleAction action = action(r, entry, groups, "rule");
       StickinessConfig persistence = null;
       if (r.has("persistence")) {
