@@ -9,6 +9,8 @@ import dev.affinity.jetty.AdminHandler;
 import dev.affinity.jetty.AffinityBalancer;
 import dev.affinity.jetty.AffinityServer;
 import dev.affinity.observe.RequestMetrics;
+import dev.affinity.rules.Rule;
+import dev.affinity.rules.RuleSet;
 import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
 import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -100,6 +102,11 @@ final class PrometheusMetrics implements AdminHandler.MetricsWriter {
     metrics.add(counter("affinity_gateway_timeout_responses", "504 answers", balancer.gatewayTimeoutResponses()));
     metrics.add(counter("affinity_too_large_responses", "413 answers: request body past limits.maxRequestBodyBytes",
         balancer.tooLargeResponses()));
+    metrics.add(counter("affinity_rule_answers", "Requests a listener rule answered by itself (redirect, fixed response)",
+        balancer.ruleAnswers()));
+    metrics.add(counter("affinity_refused_paths", "400 answers: a path a target could read as another one than the rules matched",
+        balancer.refusedPaths()));
+    metrics.add(ruleHits(router));
     metrics.add(durations());
     CounterSnapshot.Builder responses = CounterSnapshot.builder().name("affinity_responses")
         .help("Responses to clients by target group (empty: none took the request) and status class, the balancer's own included");
@@ -133,6 +140,27 @@ final class PrometheusMetrics implements AdminHandler.MetricsWriter {
       throw new UncheckedIOException(e);
     }
     return out.toString(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Hits per listener rule: {@code listener="*"} for the global rules, else the listener's name. The
+   * priority is a label too: names need not be unique, and a rule keeps its series across a reload
+   * exactly when it keeps its count ({@link RuleSet#carryHitsFrom}: same priority and name).
+   */
+  private static CounterSnapshot ruleHits(Router router) {
+    CounterSnapshot.Builder b = CounterSnapshot.builder().name("affinity_rule_hits")
+        .help("Requests each listener rule matched, by listener (* for the global rules), rule name and priority");
+    ruleHits(b, "*", router.rules(null));
+    router.listenerRules().forEach((listener, set) -> ruleHits(b, listener, set));
+    return b.build();
+  }
+
+  private static void ruleHits(CounterSnapshot.Builder b, String listener, RuleSet set) {
+    for (Rule rule : set.rules()) {
+      b.dataPoint(CounterDataPointSnapshot.builder()
+          .labels(Labels.of("listener", listener, "rule", rule.name(), "priority", Integer.toString(rule.priority())))
+          .value(rule.hits()).build());
+    }
   }
 
   /** Request durations (first byte in to last byte out) per group and target, in the fixed buckets of {@link RequestMetrics#BUCKETS}. */

@@ -242,7 +242,7 @@ class LauncherTest {
     running = null;
     AccessLogAppenders.flush();
     assertThat(Files.readAllLines(dir.resolve("logs/combined.log"))).singleElement().asString()
-        .matches("127\\.0\\.0\\.1 - - \\[.*\\] \"GET /three HTTP/1\\.1\" 200 5 \"-\" \".*\" web web-1 new_client - - 1 200 [0-9.]+ [0-9a-f]{32}");
+        .matches("127\\.0\\.0\\.1 - - \\[.*\\] \"GET /three HTTP/1\\.1\" 200 5 \"-\" \".*\" web web-1 new_client - - 1 200 [0-9.]+ [0-9a-f]{32} \"-\"");
   }
 
   private int post(AffinityServer server, int bytes) throws Exception {

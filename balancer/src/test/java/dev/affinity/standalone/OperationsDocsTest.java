@@ -27,6 +27,8 @@ class OperationsDocsTest {
   private static final Pattern FAMILY = Pattern.compile("(?m)^# TYPE (affinity_[a-z0-9_]+) (counter|gauge|histogram)$");
   /** Exported only with a TLS listener (TlsLauncherTest scrapes it). */
   private static final String TLS_ONLY = "affinity_certificate_expiry_seconds";
+  /** Exported only with listener rules (PrometheusMetricsTest scrapes it). */
+  private static final String RULES_ONLY = "affinity_rule_hits_total";
 
   @TempDir
   Path dir;
@@ -62,6 +64,7 @@ class OperationsDocsTest {
           families.add(m.group(1));
         }
         families.add(TLS_ONLY);
+        families.add(RULES_ONLY);
         return families;
       } finally {
         http.stop();

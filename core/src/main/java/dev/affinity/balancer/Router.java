@@ -139,6 +139,11 @@ public final class Router {
     return own != null ? own : rules;
   }
 
+  /** The listeners that have rules of their own, by name ({@code host:port}), sorted by name; for display. */
+  public Map<String, RuleSet> listenerRules() {
+    return Collections.unmodifiableMap(new java.util.TreeMap<>(listenerRules));
+  }
+
   /** What applies when no rule matches: {@code null} for the top-level forward (as before rules existed). */
   public RuleAction defaultAction() {
     return defaultAction;

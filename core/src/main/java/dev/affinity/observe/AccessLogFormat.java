@@ -24,7 +24,7 @@ public interface AccessLogFormat {
    * Apache/NGINX "combined" ({@code %h - - [%t] "%r" %>s %b "%{Referer}i" "%{User-agent}i"}), which
    * every log tool reads, followed by the balancer's own fields in a fixed order: target group,
    * target, routing, previous target, invalid cookie reason, attempts, target status, total milliseconds, request id
-   * ({@code -} when absent).
+   * ({@code -} when absent), and last the matched listener rule's name in quotes ({@code "-"} when none).
    */
   static AccessLogFormat combined() {
     return AccessLogFormats::combined;
@@ -59,6 +59,7 @@ final class AccessLogFormats {
     field(out, "host", e.host()).append(',');
     field(out, "userAgent", e.userAgent()).append(',');
     field(out, "referer", e.referer()).append(',');
+    field(out, "rule", e.rule()).append(',');
     field(out, "group", e.group()).append(',');
     field(out, "target", e.target()).append(',');
     field(out, "routing", e.routing()).append(',');
@@ -112,6 +113,8 @@ final class AccessLogFormats {
     }
     millis(out.append(' '), e.totalNanos());
     clean(out.append(' '), e.requestId() == null ? "-" : e.requestId());
+    // Last and quoted: a rule name may hold spaces ("priority 10"), and the fields before keep their places.
+    clean(out.append(" \""), e.rule() == null ? "-" : e.rule()).append('"');
     return out.toString();
   }
 

@@ -29,6 +29,8 @@ import java.time.Instant;
  * @param responseNanos from the target's answer headers until the last byte went to the client
  * @param tlsProtocol {@code TLSv1.3}..., or {@code null} without TLS
  * @param tlsCipher the cipher suite, or {@code null} without TLS
+ * @param rule the name of the listener rule that matched the request ({@link dev.affinity.rules.Rule#name()}),
+ *     or {@code null} when none did (no rules, the default action, a path refused before matching)
  */
 public record ExchangeRecord(
     Instant time,
@@ -56,7 +58,18 @@ public record ExchangeRecord(
     String tlsProtocol,
     String tlsCipher,
     String requestId,
-    String traceparent) {
+    String traceparent,
+    String rule) {
+
+  /** A record without a rule: for observers and tests written before listener rules. */
+  public ExchangeRecord(Instant time, String client, String listener, String method, String uri, String protocol, String host,
+      String userAgent, String referer, String group, String target, String routing, String previousTarget,
+      String invalidCookie, int attempts, int status, int targetStatus, long bytesIn, long bytesOut, long requestNanos,
+      long targetNanos, long responseNanos, String tlsProtocol, String tlsCipher, String requestId, String traceparent) {
+    this(time, client, listener, method, uri, protocol, host, userAgent, referer, group, target, routing, previousTarget,
+        invalidCookie, attempts, status, targetStatus, bytesIn, bytesOut, requestNanos, targetNanos, responseNanos, tlsProtocol,
+        tlsCipher, requestId, traceparent, null);
+  }
 
   /** From the first request byte to the last response byte. */
   public long totalNanos() {

@@ -21,6 +21,8 @@ public final class Rule {
   private final StickinessPolicy persistence;
   private final String pathPrefixForCookies;
   private final LongAdder hits = new LongAdder();
+  /** Hits of the rule this one replaced at a reload ({@link RuleSet#carryHitsFrom}); set, not added, so carrying twice counts once. */
+  private volatile long carriedHits;
 
   private Rule(Builder b) {
     this.priority = b.priority;
@@ -87,9 +89,14 @@ public final class Rule {
     return persistence;
   }
 
-  /** How many requests this rule has matched. */
+  /** How many requests this rule has matched, those of the rule it replaced at a reload included. */
   public long hits() {
-    return hits.sum();
+    return carriedHits + hits.sum();
+  }
+
+  /** Continues the count of {@code previous} (same priority and name, from the configuration before a reload). */
+  void carryHits(Rule previous) {
+    this.carriedHits = previous.hits();
   }
 
   public void countHit() {

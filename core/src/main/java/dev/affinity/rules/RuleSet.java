@@ -137,6 +137,39 @@ public final class RuleSet {
     return null;
   }
 
+  /**
+   * After a reload, lets each rule that is still there keep counting: a rule of this set with the same
+   * priority and the same name ({@link Rule#name()}, so {@code priority N} for an unnamed one) as a rule
+   * of {@code previous} shows that rule's hits plus its own from now on, so the status page, status.json
+   * and the {@code affinity_rule_hits_total} counter do not fall back to 0 on every reload (a counter that
+   * drops looks like a restart to Prometheus). A rule whose priority or name changed starts from 0: it
+   * may now match other requests, and a count that mixed both would say nothing. Conditions and action
+   * are not compared: editing what a named rule does keeps its name and its count.
+   *
+   * <p>Call it before this set serves requests: hits the previous set counts after the call are not
+   * carried. Calling it again takes the previous hits anew rather than adding them twice. A rule that is
+   * in both sets (the same object) is left alone.
+   *
+   * @return this set
+   */
+  public RuleSet carryHitsFrom(RuleSet previous) {
+    requireNonNull(previous, "previous");
+    if (previous == this || rules.isEmpty() || previous.rules.isEmpty()) {
+      return this;
+    }
+    Map<Integer, Rule> byPriority = new HashMap<>();
+    for (Rule old : previous.rules) {
+      byPriority.put(old.priority(), old);
+    }
+    for (Rule rule : rules) {
+      Rule old = byPriority.get(rule.priority());
+      if (old != null && old != rule && old.name().equals(rule.name())) {
+        rule.carryHits(old);
+      }
+    }
+    return this;
+  }
+
   /** The rules in priority order. */
   public List<Rule> rules() {
     return rules;

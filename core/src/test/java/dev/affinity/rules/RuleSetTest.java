@@ -192,4 +192,51 @@ class RuleSetTest {
     assertThat(set.match(request, RequestPath.parse("/"))).isSameAs(set.rules().get(499));
     assertThat(asked[0]).isEqualTo(1);
   }
+
+  private static void hit(RuleSet set, String path, int times) {
+    for (int i = 0; i < times; i++) {
+      set.match(TestRequest.get(path), RequestPath.parse(path));
+    }
+  }
+
+  @Test
+  void aReloadedRuleWithTheSamePriorityAndNameKeepsCountingFromTheOldOne() {
+    Rule shop = Rule.builder(10).name("shop").when(path("/shop/*")).action(new FixedResponse(200, null, "s")).build();
+    Rule unnamed = rule(20, path("/api/*"));
+    Rule renamed = Rule.builder(30).name("old-name").when(path("/old/*")).action(new FixedResponse(200, null, "o")).build();
+    Rule moved = Rule.builder(40).name("moved").when(path("/moved/*")).action(new FixedResponse(200, null, "m")).build();
+    RuleSet before = RuleSet.of(List.of(shop, unnamed, renamed, moved));
+    hit(before, "/shop/a", 3);
+    hit(before, "/api/x", 2);
+    hit(before, "/old/x", 4);
+    hit(before, "/moved/x", 5);
+
+    // The reloaded configuration: shop's path changed (same priority and name), the unnamed rule is the same,
+    // 30 got a new name, "moved" a new priority.
+    Rule shop2 = Rule.builder(10).name("shop").when(path("/store/*")).action(new FixedResponse(200, null, "s")).build();
+    Rule unnamed2 = rule(20, path("/api/*"));
+    Rule renamed2 = Rule.builder(30).name("new-name").when(path("/old/*")).action(new FixedResponse(200, null, "o")).build();
+    Rule moved2 = Rule.builder(45).name("moved").when(path("/moved/*")).action(new FixedResponse(200, null, "m")).build();
+    RuleSet after = RuleSet.of(List.of(shop2, unnamed2, renamed2, moved2));
+    assertThat(after.carryHitsFrom(before)).isSameAs(after);
+    assertThat(shop2.hits()).isEqualTo(3);
+    assertThat(unnamed2.hits()).isEqualTo(2);
+    assertThat(renamed2.hits()).isZero();
+    assertThat(moved2.hits()).isZero();
+
+    hit(after, "/store/b", 1);
+    assertThat(shop2.hits()).isEqualTo(4);
+    // Carrying again takes the previous count anew: nothing is counted twice.
+    after.carryHitsFrom(before);
+    assertThat(shop2.hits()).isEqualTo(4);
+    // A second reload carries the carried hits on.
+    Rule shop3 = Rule.builder(10).name("shop").when(path("/store/*")).action(new FixedResponse(200, null, "s")).build();
+    RuleSet third = RuleSet.of(List.of(shop3)).carryHitsFrom(after);
+    assertThat(shop3.hits()).isEqualTo(4);
+    // The same rule object in both sets is left alone, and the old set's own counts did not change.
+    assertThat(RuleSet.of(List.of(shop3)).carryHitsFrom(third).rules().get(0).hits()).isEqualTo(4);
+    assertThat(shop.hits()).isEqualTo(3);
+    assertThat(RuleSet.empty().carryHitsFrom(before).rules()).isEmpty();
+    assertThatThrownBy(() -> after.carryHitsFrom(null)).isInstanceOf(NullPointerException.class).hasMessage("previous");
+  }
 }

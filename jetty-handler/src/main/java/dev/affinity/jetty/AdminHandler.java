@@ -2,12 +2,19 @@ package dev.affinity.jetty;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.balancer.Forward;
 import dev.affinity.balancer.PassiveHealth;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.cookie.CodecCounters;
+import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Rejection;
+import dev.affinity.rules.FixedResponse;
+import dev.affinity.rules.Redirect;
+import dev.affinity.rules.Rule;
+import dev.affinity.rules.RuleAction;
+import dev.affinity.rules.RuleSet;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -288,6 +295,82 @@ public class AdminHandler extends Handler.Abstract {
     this.requestHeadTimeouts = requireNonNull(requestHeadTimeouts, "requestHeadTimeouts");
   }
 
+  /**
+   * The listener rules in force: {@code global} (every listener without its own), {@code listeners}
+   * (by listener name, those with their own), each rule with its hit count, and {@code defaultAction}.
+   * Every action carries a {@code summary} for people; the other fields are for tools.
+   */
+  private static void rules(Json json, Router router) {
+    json.key("rules").object();
+    json.key("global");
+    rules(json, router.rules(null));
+    json.key("listeners").object();
+    router.listenerRules().forEach((listener, set) -> {
+      json.key(listener);
+      rules(json, set);
+    });
+    json.endObject();
+    json.key("defaultAction");
+    RuleAction fallback = router.defaultAction();
+    if (fallback == null) {
+      // As before rules existed: the top-level forward (and its groups' route cookies).
+      json.object().field("type", "forward").field("topLevel", true).field("summary", "the top-level forward").endObject();
+    } else {
+      action(json, fallback);
+    }
+    json.endObject();
+  }
+
+  private static void rules(Json json, RuleSet set) {
+    json.array();
+    for (Rule rule : set.rules()) {
+      json.object()
+          .field("priority", rule.priority())
+          .field("name", rule.name())
+          .field("when", rule.when().toString());
+      json.key("action");
+      action(json, rule.action());
+      json.field("hits", rule.hits()).endObject();
+    }
+    json.endArray();
+  }
+
+  private static void action(Json json, RuleAction action) {
+    json.object();
+    if (action instanceof RuleAction.Forward f) {
+      Forward forward = f.forward();
+      json.field("type", "forward");
+      json.key("groups").array();
+      StringBuilder summary = new StringBuilder("forward to ");
+      forward.weights().forEach((group, weight) -> {
+        json.object().field("name", group).field("weight", weight).endObject();
+        if (summary.length() > "forward to ".length()) {
+          summary.append(", ");
+        }
+        summary.append(group);
+        if (forward.weights().size() > 1) {
+          summary.append(" (weight ").append(weight).append(')');
+        }
+      });
+      json.endArray();
+      Expiry stickiness = forward.groupStickiness();
+      json.field("groupStickiness", stickiness == null ? null : stickiness.duration().toString());
+      if (stickiness != null) {
+        summary.append(", group stickiness ").append(stickiness.duration());
+      }
+      json.field("summary", summary.toString());
+    } else if (action instanceof Redirect r) {
+      String location = r.protocol() + "://" + r.host() + ":" + r.port() + r.path() + "?" + r.query();
+      json.field("type", "redirect").field("status", r.status()).field("location", location)
+          .field("summary", "redirect " + r.status() + " to " + location);
+    } else {
+      FixedResponse fixed = (FixedResponse) action;
+      json.field("type", "fixedResponse").field("status", fixed.status()).field("contentType", fixed.contentType())
+          .field("summary", "fixed response " + fixed.status() + " " + fixed.contentType());
+    }
+    json.endObject();
+  }
+
   /** The whole picture, as JSON. */
   public String statusJson() {
     Router router = balancer.router();
@@ -352,11 +435,14 @@ public class AdminHandler extends Handler.Abstract {
         .field("noTarget503", balancer.noTargetResponses())
         .field("badGateway502", balancer.badGatewayResponses())
         .field("gatewayTimeout504", balancer.gatewayTimeoutResponses())
-        .field("tooLarge413", balancer.tooLargeResponses());
+        .field("tooLarge413", balancer.tooLargeResponses())
+        .field("ruleAnswers", balancer.ruleAnswers())
+        .field("refusedPaths", balancer.refusedPaths());
     if (requestHeadTimeouts != null) {
       json.field("requestHeadTimeout408", requestHeadTimeouts.getAsLong());
     }
     json.endObject();
+    rules(json, router);
     if (limits != null) {
       // The values in force: a reload changes only maxRequestBodyBytes, the rest at the next restart.
       long body = balancer.getMaxRequestBodyBytes();

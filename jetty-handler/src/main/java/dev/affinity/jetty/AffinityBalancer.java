@@ -246,6 +246,16 @@ public class AffinityBalancer extends ProxyHandler {
     return forwarder.gatewayTimeoutResponses();
   }
 
+  /** Requests a listener rule answered by itself: a redirect or a fixed response. */
+  public long ruleAnswers() {
+    return forwarder.ruleAnswers();
+  }
+
+  /** Requests answered {@code 400} because their path could reach a target as another path than the rules matched. */
+  public long refusedPaths() {
+    return forwarder.refusedPaths();
+  }
+
   /** Requests answered {@code 413}: their body passed {@link #setMaxRequestBodyBytes}. */
   public long tooLargeResponses() {
     return forwarder.tooLargeResponses();

@@ -111,7 +111,8 @@ final class ExchangeRecorder implements RequestLog {
         tls == null || tls.sslSession() == null ? null : tls.sslSession().getProtocol(),
         tls == null ? null : tls.cipherSuite(),
         note == null ? null : note.trace.requestId(),
-        note == null ? null : note.trace.traceparent());
+        note == null ? null : note.trace.traceparent(),
+        attempt == null || attempt.rule() == null ? null : attempt.rule().name());
   }
 
 }

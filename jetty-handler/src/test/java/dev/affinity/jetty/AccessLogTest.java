@@ -48,6 +48,7 @@ class AccessLogTest extends BalancerTestBase {
     assertThat(pin.group()).isEqualTo("web");
     assertThat(pin.target()).isEqualTo(target);
     assertThat(pin.routing()).isEqualTo("new_client");
+    assertThat(pin.rule()).as("no rules configured").isNull();
     assertThat(pin.attempts()).isEqualTo(1);
     assertThat(pin.status()).isEqualTo(200);
     assertThat(pin.targetStatus()).isEqualTo(200);
@@ -147,6 +148,51 @@ class AccessLogTest extends BalancerTestBase {
     assertThat(admin.bytesOut()).isPositive();
     assertThat(admin.requestId()).isNull();
     assertThat(admin.group()).isNull();
+  }
+
+  private String nextLine() throws InterruptedException {
+    String line = lines.poll(10, TimeUnit.SECONDS);
+    assertThat(line).as("an access log line").isNotNull();
+    return line;
+  }
+
+  @OverBothPaths
+  void theListenerRuleThatMatchedIsLoggedByName(TargetPath path) throws Exception {
+    routing = TestRules.shop();
+    startDuration(path, "a");
+    assertThat(browser().get("/shop/cart").getStatus()).isEqualTo(200);
+    ExchangeRecord shop = next();
+    assertThat(shop.rule()).isEqualTo("shop");
+    assertThat(shop.target()).isEqualTo("a");
+    assertThat(nextLine()).contains("\"rule\":\"shop\",\"group\":\"web\",\"target\":\"a\"");
+
+    assertThat(browser().get("/old/page").getStatus()).isEqualTo(301);
+    ExchangeRecord redirect = next();
+    assertThat(redirect.rule()).isEqualTo("priority 20");
+    assertThat(redirect.group()).isNull();
+    assertThat(redirect.status()).isEqualTo(301);
+    assertThat(nextLine()).contains("\"rule\":\"priority 20\",\"group\":null");
+
+    assertThat(browser().send(http.newRequest(balancer.uri().resolve("/x")).headers(h -> h.put("X-Maintenance", "on")))
+        .getStatus()).isEqualTo(503);
+    ExchangeRecord fixed = next();
+    assertThat(fixed.rule()).isEqualTo("maintenance");
+    assertThat(fixed.targetStatus()).isEqualTo(-1);
+    nextLine();
+
+    // No rule matched: the top-level forward, no rule named.
+    assertThat(browser().get("/other").getStatus()).isEqualTo(200);
+    ExchangeRecord none = next();
+    assertThat(none.rule()).isNull();
+    assertThat(none.target()).isEqualTo("a");
+    assertThat(nextLine()).contains("\"rule\":null,\"group\":\"web\"");
+
+    // Refused before any rule was asked.
+    assertThat(browser().get("/shop/a%3Bb").getStatus()).isEqualTo(400);
+    ExchangeRecord refused = next();
+    assertThat(refused.status()).isEqualTo(400);
+    assertThat(refused.rule()).isNull();
+    nextLine();
   }
 
   @Test

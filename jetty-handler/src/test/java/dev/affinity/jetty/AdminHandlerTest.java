@@ -145,4 +145,53 @@ class AdminHandlerTest extends BalancerTestBase {
     assertThat(proxied.getContentAsString()).isEqualTo("a");
     assertThat(http.GET(balancer.adminUri().resolve("/elsewhere")).getStatus()).isEqualTo(404);
   }
+
+  @Test
+  void statusJsonShowsEveryRuleWithItsHitsTheDefaultActionAndTheRuleCounters() throws Exception {
+    routing = TestRules.shop();
+    startDuration("a", "b");
+    for (int i = 0; i < 3; i++) {
+      assertThat(browser().get("/shop/cart").getStatus()).isEqualTo(200);
+    }
+    ContentResponse redirect = browser().get("/old/page");
+    assertThat(redirect.getStatus()).isEqualTo(301);
+    assertThat(redirect.getHeaders().get("Location")).isEqualTo("https://127.0.0.1/new/old/page");
+    ContentResponse fixed = browser().send(http.newRequest(balancer.uri().resolve("/x")).headers(h -> h.put("X-Maintenance", "on")));
+    assertThat(fixed.getStatus()).isEqualTo(503);
+    assertThat(fixed.getContentAsString()).isEqualTo("down for maintenance");
+    // No rule matches: the top-level forward, and no rule counts it.
+    assertThat(browser().get("/other").getStatus()).isEqualTo(200);
+    // An encoded ';' a target could split a segment on: the balancer's own 400, before any rule is asked
+    // (Jetty itself answers 400 for encoded slashes and dot segments before the balancer sees them).
+    ContentResponse refused = browser().get("/shop/a%3Bb");
+    assertThat(refused.getStatus()).isEqualTo(400);
+    assertThat(refused.getContentAsString()).contains("encoded semicolon");
+
+    String json = http.GET(balancer.uri().resolve("/affinity/status.json")).getContentAsString();
+    assertThat(json).contains("\"ruleAnswers\":2,\"refusedPaths\":1");
+    assertThat(json).contains("\"rules\":{\"global\":["
+        + "{\"priority\":10,\"name\":\"shop\",\"when\":\"path [prefix /shop/]\",\"action\":{\"type\":\"forward\","
+        + "\"groups\":[{\"name\":\"web\",\"weight\":1}],\"groupStickiness\":null,\"summary\":\"forward to web\"},\"hits\":3},"
+        + "{\"priority\":20,\"name\":\"priority 20\",\"when\":\"path [prefix /old/]\",\"action\":{\"type\":\"redirect\","
+        + "\"status\":301,\"location\":\"HTTPS://#{host}:443/new/#{path}?#{query}\","
+        + "\"summary\":\"redirect 301 to HTTPS://#{host}:443/new/#{path}?#{query}\"},\"hits\":1},"
+        + "{\"priority\":30,\"name\":\"maintenance\",\"when\":\"header x-maintenance [on]\",\"action\":{\"type\":\"fixedResponse\","
+        + "\"status\":503,\"contentType\":\"text/plain\",\"summary\":\"fixed response 503 text/plain\"},\"hits\":1}],"
+        + "\"listeners\":{\"" + TestRules.OTHER_LISTENER + "\":["
+        + "{\"priority\":5,\"name\":\"internal\",\"when\":\"method [GET, HEAD]\",\"action\":{\"type\":\"forward\","
+        + "\"groups\":[{\"name\":\"web\",\"weight\":1}],\"groupStickiness\":\"PT10M\","
+        + "\"summary\":\"forward to web, group stickiness PT10M\"},\"hits\":0}]},"
+        + "\"defaultAction\":{\"type\":\"forward\",\"topLevel\":true,\"summary\":\"the top-level forward\"}}");
+  }
+
+  @Test
+  void statusJsonShowsAConfiguredDefaultActionAndNoRules() throws Exception {
+    routing = r -> r.defaultAction(new dev.affinity.rules.FixedResponse(404, "application/json", "{}"));
+    startDuration("a");
+    assertThat(browser().get("/anything").getStatus()).isEqualTo(404);
+    String json = http.GET(balancer.uri().resolve("/affinity/status.json")).getContentAsString();
+    assertThat(json).contains("\"rules\":{\"global\":[],\"listeners\":{},\"defaultAction\":{\"type\":\"fixedResponse\","
+        + "\"status\":404,\"contentType\":\"application/json\",\"summary\":\"fixed response 404 application/json\"}}");
+    assertThat(json).contains("\"ruleAnswers\":1,\"refusedPaths\":0");
+  }
 }

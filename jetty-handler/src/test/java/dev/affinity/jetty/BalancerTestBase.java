@@ -55,6 +55,9 @@ public abstract class BalancerTestBase {
   /** Told of every finished exchange of the balancers {@code start} and {@code startBalancer} build. */
   final List<dev.affinity.observe.ExchangeObserver> observers = new ArrayList<>();
 
+  /** Further routing for the router {@code start} builds (listener rules, a default action); none by default. */
+  Consumer<Router.Builder> routing = r -> { };
+
   AffinityServer.Builder observed(AffinityServer.Builder builder) {
     observers.forEach(builder::observe);
     return builder;
@@ -71,7 +74,9 @@ public abstract class BalancerTestBase {
     for (String id : ids) {
       g.target(id, backends.uri(id), 1);
     }
-    Router router = Router.builder(cookies).group(g.build()).build();
+    Router.Builder r = Router.builder(cookies).group(g.build());
+    routing.accept(r);
+    Router router = r.build();
     balancer = observed(AffinityServer.builder(router, counters).clock(clock)).build();
     path.applyTo(balancer.balancer());
     balancer.start();

@@ -80,4 +80,51 @@ class StatusPageBrowserTest extends BalancerTestBase {
       driver.quit();
     }
   }
+
+  @Test
+  void statusPageShowsTheRulesAndAHitCountThatGrowsWithRequests() throws Exception {
+    HeadlessChromium.requireInstalled();
+    routing = TestRules.shop();
+    startDuration("blue-1", "blue-2");
+    for (int i = 0; i < 2; i++) {
+      assertThat(browser().get("/shop/cart").getStatus()).isEqualTo(200);
+    }
+    assertThat(browser().get("/old/page").getStatus()).isEqualTo(301);
+    ChromeDriver driver = HeadlessChromium.start(1280, 800);
+    try {
+      driver.get(balancer.uri().resolve("/affinity/status").toString());
+      WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(15));
+      wait.ignoring(StaleElementReferenceException.class);
+      List<String> rules = wait.until(d -> {
+        List<String> found = d.findElements(By.cssSelector("tr.rule"))
+            .stream().map(r -> r.getAttribute("data-listener") + " / " + r.getAttribute("data-rule")).toList();
+        return found.size() == 4 ? found : null;
+      });
+      assertThat(rules).containsExactly("every listener / shop", "every listener / priority 20", "every listener / maintenance",
+          TestRules.OTHER_LISTENER + " / internal");
+      String shop = wait.until(d -> d.findElement(By.cssSelector("tr.rule[data-rule='shop']")).getText());
+      assertThat(shop).contains("path [prefix /shop/]").contains("forward to web");
+      String hits = wait.until(d -> d.findElement(By.cssSelector("tr.rule[data-rule='shop'] td.hits")).getText());
+      assertThat(hits).isEqualTo("2");
+      String redirect = wait.until(d -> d.findElement(By.cssSelector("tr.rule[data-rule='priority 20']")).getText());
+      assertThat(redirect).contains("redirect 301 to HTTPS://#{host}:443/new/#{path}?#{query}");
+      assertThat(driver.findElement(By.id("rules")).getText()).contains("when none matches: the top-level forward");
+
+      // Three more requests through the shop rule: the page, refreshing itself, shows the count grow.
+      for (int i = 0; i < 3; i++) {
+        assertThat(browser().get("/shop/item").getStatus()).isEqualTo(200);
+      }
+      wait.until(d -> d.findElement(By.cssSelector("tr.rule[data-rule='shop'] td.hits")).getText().equals("5"));
+      wait.until(d -> d.findElement(By.id("cards")).getText().contains("1\nrule answers"));
+      assertThat(driver.findElement(By.cssSelector("tr.rule[data-rule='maintenance'] td.hits")).getText()).isEqualTo("0");
+
+      Path screenshots = Path.of("target", "screenshots");
+      Files.createDirectories(screenshots);
+      Path shot = driver.getScreenshotAs(OutputType.FILE).toPath();
+      Files.copy(shot, screenshots.resolve("status-page-rules.png"), StandardCopyOption.REPLACE_EXISTING);
+      assertThat(Files.size(screenshots.resolve("status-page-rules.png"))).isGreaterThan(10_000);
+    } finally {
+      driver.quit();
+    }
+  }
 }
