@@ -103,12 +103,18 @@ public final class BalancerFactory {
     if (config.groupStickiness() != null) {
       router.groupStickiness(Expiry.sliding(config.groupStickiness()));
     }
-    router.rules(rules(config.rules()));
-    config.listenerRules().forEach((listener, rules) -> router.rules(listener, rules(rules)));
+    // A reload keeps each rule's hit count (same priority and name), as it keeps targets' counters.
+    router.rules(carried(rules(config.rules()), previous == null ? null : previous.rules(null)));
+    config.listenerRules().forEach((listener, rules) ->
+        router.rules(listener, carried(rules(rules), previous == null ? null : previous.listenerRules().get(listener))));
     if (config.defaultAction() != null) {
       router.defaultAction(config.defaultAction());
     }
     return router.build();
+  }
+
+  private static RuleSet carried(RuleSet rules, RuleSet previous) {
+    return previous == null ? rules : rules.carryHitsFrom(previous);
   }
 
   /** Counting rules for one router, from the rules as read. */

@@ -191,11 +191,14 @@ class RulesLauncherTest {
     Files.writeString(dir.resolve("balancer.yaml"), yaml().replace("priority: 30", "priority: 31"));
     assertThat(running.server().server().getBean(ConfigReloader.class).reload()).isTrue();
     assertThat(running.server().balancer().router().rules(null).rules()).extracting(r -> r.priority()).contains(31);
+    // The api rule (same priority and name) keeps counting from its hit before the reload.
+    assertThat(running.server().balancer().router().rules(null).rules().get(0).hits()).isEqualTo(1);
     for (int i = 0; i < 5; i++) {
       assertThat(get(balancer, "api.example.com", "/v1/x").headers(h -> h.put("X-Affinity-Session", token)).send()
           .getHeaders().get("X-Backend")).isEqualTo(api1.getHeaders().get("X-Backend"));
       assertThat(get(balancer, "www.example.com", "/").headers(h -> h.put(HttpHeader.COOKIE, cookie.substring(0, cookie.indexOf(';'))))
           .send().getHeaders().get("X-Backend")).isEqualTo(web1.getHeaders().get("X-Backend"));
     }
+    assertThat(running.server().balancer().router().rules(null).rules().get(0).hits()).isEqualTo(6);
   }
 }
