@@ -261,16 +261,6 @@ public class AffinityBalancer extends ProxyHandler {
     return forwarder.tooLargeResponses();
   }
 
-  /** Requests a listener rule answered by itself (redirect, fixed response). */
-  public long ruleAnswers() {
-    return forwarder.ruleAnswers();
-  }
-
-  /** Requests answered {@code 400} because their path could reach a target as another path than the rules matched. */
-  public long refusedPaths() {
-    return forwarder.refusedPaths();
-  }
-
   /**
    * The largest request body passed on to a target ({@link Limits#maxRequestBodyBytes()}); a larger
    * declared length is answered {@code 413} before any target is chosen, and a body of unknown length
