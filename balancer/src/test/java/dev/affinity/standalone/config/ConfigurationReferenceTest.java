@@ -58,13 +58,19 @@ class ConfigurationReferenceTest {
 
   /**
    * Keys that exclude each other (listen or listeners; PEM certificates or a key store; TLS or a
-   * redirect) cannot all be in one file: each variant leaves out the keys under these prefixes.
+   * redirect; HTTP's health check path and matcher or a GRPC group's service name) cannot all be in one
+   * file: each variant leaves out the keys under these prefixes. The variant without the HTTP health
+   * check keys makes its group a GRPC one ({@link #GRPC_VARIANT}).
    */
+  private static final String GRPC_SERVICE = "targetGroups[].healthCheck.grpcService";
+  private static final List<String> GRPC_VARIANT = List.of("listeners", "listen.tls.keystore", "listen.tls.password",
+      "targetGroups[].healthCheck.path", "targetGroups[].healthCheck.matcher");
   private static final List<List<String>> VARIANTS = List.of(
-      List.of("listeners", "listen.tls.keystore", "listen.tls.password"),
-      List.of("listeners", "listen.tls.certificates"),
-      List.of("listen.", "listeners[].tls.keystore", "listeners[].tls.password", "listeners[].redirectToHttps"),
-      List.of("listen.", "listeners[].tls.certificates", "listeners[].redirectToHttps"));
+      List.of("listeners", "listen.tls.keystore", "listen.tls.password", GRPC_SERVICE),
+      List.of("listeners", "listen.tls.certificates", GRPC_SERVICE),
+      List.of("listen.", "listeners[].tls.keystore", "listeners[].tls.password", "listeners[].redirectToHttps", GRPC_SERVICE),
+      List.of("listen.", "listeners[].tls.certificates", "listeners[].redirectToHttps", GRPC_SERVICE),
+      GRPC_VARIANT);
 
   @Test
   @SuppressWarnings("unchecked")
@@ -86,6 +92,9 @@ class ConfigurationReferenceTest {
           put(root, key.split("\\."), 0, examples.get(key));
           loaded.add(key);
         }
+      }
+      if (leftOut == GRPC_VARIANT) {
+        ((Map<String, Object>) ((List<Object>) root.get("targetGroups")).get(0)).put("protocolVersion", "GRPC");
       }
       boolean listenersVariant = root.containsKey("listeners");
       if (listenersVariant && leftOut.contains("listeners[].redirectToHttps") && leftOut.contains("listeners[].tls.keystore")) {
@@ -116,7 +125,7 @@ class ConfigurationReferenceTest {
     int start = text.indexOf("```yaml\n");
     String yaml = text.substring(start + "```yaml\n".length(), text.indexOf("```", start + 8));
     BalancerConfig config = BalancerConfigLoader.parse(yaml, DOCUMENT + " (complete file)", files);
-    assertThat(config.targetGroups()).hasSize(2);
+    assertThat(config.targetGroups()).hasSize(3);
     for (String key : BalancerConfigLoader.acceptedKeys()) {
       String last = key.substring(key.lastIndexOf('.') + 1).replace("[]", "");
       assertThat(yaml).as("the complete file shows %s", key).contains(last + ":");
