@@ -268,6 +268,61 @@ class GrpcTargetsTest extends BalancerTestBase {
     assertThat(who(channel)).isEqualTo("a");
   }
 
+  /**
+   * A group's own timeouts: its upstream timeout is its calls' wait for headers, and a connect timeout of
+   * its own gives it a client of its own, which has no idle timeout either (a quiet stream outlives both).
+   */
+  @Test
+  void aGroupsOwnUpstreamTimeoutBoundsItsCallsHeadersAndNotItsQuietStreams() throws Exception {
+    Duration groupTimeout = Duration.ofMillis(600);
+    startGrpc(g -> g.timeouts(groupTimeout, Duration.ofSeconds(1)), "a");
+    balancer.start();
+    ManagedChannel channel = channel();
+    Iterator<String> stream = ClientCalls.blockingServerStreamingCall(channel, GrpcTarget.QUIET,
+        io.grpc.CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), Long.toString(3 * groupTimeout.toMillis()));
+    List<String> messages = new ArrayList<>();
+    stream.forEachRemaining(messages::add);
+    assertThat(messages).containsExactly("first:a", "second:a");
+    assertThat(balancer.balancer().getGrpcClient().getDestinations()).as("the group's own client carried it").isEmpty();
+
+    long start = System.nanoTime();
+    assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(channel, GrpcTarget.SILENT,
+        io.grpc.CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), "?"))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    assertThat(millis).as("the group's 600 ms, not the balancer's 60 s").isBetween(groupTimeout.toMillis(), 15_000L);
+    assertThat(balancer.balancer().gatewayTimeoutResponses()).isEqualTo(1);
+  }
+
+  /**
+   * Trailers reach an HTTP/1.1 client that asks for them (chunked, RFC 9112 section 7.1.2); one that
+   * does not ask gets the same answer without them.
+   */
+  @Test
+  void anHttp11ClientThatAsksForTrailersGetsTheTargetsAndOneThatDoesNotGetsTheAnswerWithout() throws Exception {
+    startGrpc(g -> { }, "a");
+    balancer.start();
+    // A gRPC call by hand: the Who method, one empty message.
+    String call = "POST /" + GrpcTarget.WHO.getFullMethodName() + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\n"
+        + "Content-Length: 5\r\nConnection: close\r\n";
+    String withTrailers = raw(call + "TE: trailers\r\n\r\n", new byte[5]);
+    assertThat(withTrailers).startsWith("HTTP/1.1 200").containsIgnoringCase("transfer-encoding: chunked")
+        .containsIgnoringCase("\r\ngrpc-status: 0\r\n").contains("\u0000\u0000\u0000\u0000\u0001a");
+    String without = raw(call + "\r\n", new byte[5]);
+    assertThat(without).startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("grpc-status")
+        .contains("\u0000\u0000\u0000\u0000\u0001a");
+    assertThat(targets.get("a").calls.get()).isEqualTo(2);
+  }
+
+  private String raw(String head, byte[] body) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", balancer.port())) {
+      socket.setSoTimeout(10_000);
+      socket.getOutputStream().write(head.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().write(body);
+      return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
+  }
+
   /** Until the balancer's client has seen its connection to a killed target close, a call could meet that close (a 502). */
   private void awaitNoConnectionTo(int port) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
