@@ -23,10 +23,15 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 /**
  * A real grpc-java server (Netty, plaintext h2c only: it answers no HTTP/1.1) on an ephemeral loopback
@@ -65,15 +70,40 @@ final class GrpcTarget implements AutoCloseable {
       .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
       .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, "Quiet")).build();
 
+  /**
+   * What grpc-java's server logged about a missing {@code TE: trailers} (it strips {@code te} from the
+   * metadata a service sees, so this is how a test learns whether the balancer said it).
+   */
+  static final List<String> TE_WARNINGS = new CopyOnWriteArrayList<>();
+  private static final Logger SERVER_HANDLER_LOG = Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler");
+
+  static {
+    SERVER_HANDLER_LOG.addHandler(new Handler() {
+      @Override
+      public void publish(LogRecord record) {
+        String message = record.getMessage();
+        if (message != null && message.contains("Expected header TE")) {
+          TE_WARNINGS.add(message);
+        }
+      }
+
+      @Override
+      public void flush() {
+      }
+
+      @Override
+      public void close() {
+      }
+    });
+  }
+
   private static final Metadata.Key<String> COOKIE = Metadata.Key.of("cookie", Metadata.ASCII_STRING_MARSHALLER);
-  private static final Metadata.Key<String> TE = Metadata.Key.of("te", Metadata.ASCII_STRING_MARSHALLER);
 
   final String id;
   final HealthStatusManager health = new HealthStatusManager();
   /** Calls of the Echo service this server took (health checks not counted). */
   final AtomicInteger calls = new AtomicInteger();
   volatile String lastCookie;
-  volatile String lastTe;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final Server server;
 
@@ -105,7 +135,6 @@ final class GrpcTarget implements AutoCloseable {
       public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
         calls.incrementAndGet();
         lastCookie = headers.get(COOKIE);
-        lastTe = headers.get(TE);
         return Contexts.interceptCall(io.grpc.Context.current(), call, headers, next);
       }
     };
