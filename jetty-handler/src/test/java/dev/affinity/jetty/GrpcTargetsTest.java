@@ -329,6 +329,30 @@ class GrpcTargetsTest extends BalancerTestBase {
     }
   }
 
+  /** A reload that brings the first GRPC group starts its client and its checks: calls and health work at once. */
+  @Test
+  void aReloadThatBringsTheFirstGrpcGroupServesItsCalls() throws Exception {
+    startGrpc(g -> { }, "a");
+    Router grpcRouter = balancer.balancer().router();
+    Backends web = Backends.start("w");
+    try {
+      Router webOnly = Router.builder(cookies).group(TargetGroup.builder("web").target("w", web.uri("w"), 1)
+          .healthCheck(new HealthCheckSettings(false, "/", Duration.ofHours(1), Duration.ofSeconds(2), 2, 2, 200, 399,
+              Duration.ofSeconds(10))).build()).build();
+      balancer.balancer().router(webOnly);
+      balancer.start();
+      assertThat(balancer.balancer().getGrpcClient()).as("no GRPC group, no client").isNull();
+      balancer.balancer().router(grpcRouter);
+      balancer.healthChecker().refresh();
+      assertThat(who(channel())).isEqualTo("a");
+      targets.get("a").health.setStatus("", ServingStatus.NOT_SERVING);
+      checkTwice(balancer.healthChecker());
+      assertThat(grpcRouter.target("a").health().state()).isEqualTo(TargetHealth.State.UNHEALTHY);
+    } finally {
+      web.close();
+    }
+  }
+
   /** Until the balancer's client has seen its connection to a killed target close, a call could meet that close (a 502). */
   private void awaitNoConnectionTo(int port) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
