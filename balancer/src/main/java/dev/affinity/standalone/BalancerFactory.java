@@ -166,7 +166,8 @@ public final class BalancerFactory {
     // A target that refused a connection stays out for one check interval unless checks bring it back first.
     Duration ejection = config.interval();
     return new HealthCheckSettings(config.enabled(), config.path(), config.interval(), config.timeout(),
-        config.healthyThreshold(), config.unhealthyThreshold(), config.matcherLow(), config.matcherHigh(), ejection);
+        config.healthyThreshold(), config.unhealthyThreshold(), config.matcherLow(), config.matcherHigh(), ejection,
+        config.grpcService());
   }
 
   /** The whole balancer, not yet started. */

@@ -281,6 +281,56 @@ class LauncherTest {
     }
   }
 
+  /**
+   * {@code protocolVersion: GRPC} and {@code healthCheck.grpcService} from the file: the health check is a
+   * {@code grpc.health.v1.Health/Check} call over h2c naming the service, here answered by a hand-made
+   * h2c-only Jetty target (no gRPC library), SERVING and then NOT_SERVING.
+   */
+  @Test
+  void aGrpcGroupIsCheckedWithTheGrpcHealthCallForItsService() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger servingStatus = new java.util.concurrent.atomic.AtomicInteger(1);
+    java.util.List<String> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+    org.eclipse.jetty.server.Server target = new org.eclipse.jetty.server.Server();
+    org.eclipse.jetty.server.ServerConnector connector = new org.eclipse.jetty.server.ServerConnector(target,
+        new org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory(new org.eclipse.jetty.server.HttpConfiguration()));
+    connector.setHost("127.0.0.1");
+    target.addConnector(connector);
+    target.setHandler(new org.eclipse.jetty.server.Handler.Abstract() {
+      @Override
+      public boolean handle(org.eclipse.jetty.server.Request request, org.eclipse.jetty.server.Response response,
+          org.eclipse.jetty.util.Callback callback) throws Exception {
+        byte[] body = org.eclipse.jetty.util.BufferUtil.toArray(org.eclipse.jetty.io.Content.Source.asByteBuffer(request));
+        calls.add(request.getMethod() + " " + request.getHttpURI().getPath() + " " + request.getHeaders().get("content-type")
+            + " te=" + request.getHeaders().get("te") + " " + java.util.HexFormat.of().formatHex(body));
+        response.getHeaders().put("content-type", "application/grpc");
+        response.setTrailersSupplier(() -> org.eclipse.jetty.http.HttpFields.build().put("grpc-status", "0"));
+        response.write(true, java.nio.ByteBuffer.wrap(new byte[] {0, 0, 0, 0, 2, 8, (byte) servingStatus.get()}), callback);
+        return true;
+      }
+    });
+    target.start();
+    try {
+      String grpc = yaml("web-1").replace(backends.uri("web-1").toString(), "http://127.0.0.1:" + connector.getLocalPort())
+          .replace("    healthCheck: { path: /health, interval: PT1M, timeout: PT2S }\n",
+              "    protocolVersion: GRPC\n    healthCheck: { grpcService: shop.v1.Cart, interval: PT1M, timeout: PT2S }\n");
+      running = launch(Files.writeString(dir.resolve("balancer.yaml"), grpc).toString());
+      AffinityServer server = running.server();
+      dev.affinity.balancer.Target web1 = server.balancer().router().target("web-1");
+      assertThat(server.balancer().router().group("web").protocol()).isEqualTo(dev.affinity.balancer.TargetProtocol.GRPC);
+      server.healthChecker().checkAll().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      // HealthCheckRequest { service: "shop.v1.Cart" } in one uncompressed frame: 0, length 14, field 1 (0a), 12 bytes.
+      assertThat(calls).last().isEqualTo("POST /grpc.health.v1.Health/Check application/grpc te=trailers 000000000e0a0c73686f702e76312e43617274");
+      assertThat(web1.health().state()).isEqualTo(dev.affinity.balancer.TargetHealth.State.HEALTHY);
+      servingStatus.set(2);
+      server.healthChecker().checkAll().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      server.healthChecker().checkAll().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(web1.health().state()).isEqualTo(dev.affinity.balancer.TargetHealth.State.UNHEALTHY);
+      assertThat(web1.health().lastReason()).isEqualTo("gRPC health check answered NOT_SERVING");
+    } finally {
+      target.stop();
+    }
+  }
+
   @Test
   void aGroupsProtocolVersionChangeTakesEffectOnReloadAndAListenHttp2ChangeWaitsForARestart() throws Exception {
     Backends h2Backends = Backends.startHttp2("h2-1");

@@ -105,6 +105,8 @@ public class AffinityBalancer extends ProxyHandler {
   private volatile TrustedProxies trustedProxies = TrustedProxies.none();
   // HTTP/2 to the targets of groups that ask for it: made at start, on the HTTP/1 client's threads.
   private volatile HttpClient http2Client;
+  // HTTP/2 to gRPC groups' targets, without idle timeouts (see sendThroughHttpClient): made as http2Client is.
+  private volatile HttpClient grpcClient;
   // Clients of target groups with upstream timeouts of their own.
   private final GroupClients groupClients = new GroupClients();
 
@@ -220,6 +222,10 @@ public class AffinityBalancer extends ProxyHandler {
     if (h2 != null) {
       h2.setConnectTimeout(timeout.toMillis());
     }
+    HttpClient grpc = grpcClient;
+    if (grpc != null) {
+      grpc.setConnectTimeout(timeout.toMillis());
+    }
     if (isStarted()) {
       updateGroupClients(router.get());
     }
@@ -300,28 +306,42 @@ public class AffinityBalancer extends ProxyHandler {
       removeBean(h2);
       http2Client = null;
     }
+    HttpClient grpc = grpcClient;
+    if (grpc != null) {
+      removeBean(grpc);
+      grpcClient = null;
+    }
   }
 
   /**
-   * Makes the client for {@link TargetProtocol#HTTP2} groups once a router has such a group (at start,
-   * or at the reload that brings the first one), on the HTTP/1 client's executor, scheduler and
-   * buffers: a balancer without HTTP/2 targets runs exactly as before, without its selector.
+   * Makes the client for {@link TargetProtocol#HTTP2} groups, and the one for {@link TargetProtocol#GRPC}
+   * groups, once a router has such a group (at start, or at the reload that brings the first one), on
+   * the HTTP/1 client's executor, scheduler and buffers: a balancer without HTTP/2 targets runs exactly
+   * as before, without their selectors.
    */
   private synchronized void startHttp2ClientIfNeeded(Router routes) {
-    if (http2Client != null || routes.groups().stream().noneMatch(g -> g.protocol() == TargetProtocol.HTTP2)) {
-      return;
-    }
     try {
-      startHttp2Client();
+      if (http2Client == null && routes.groups().stream().anyMatch(g -> g.protocol() == TargetProtocol.HTTP2)) {
+        http2Client = startHttp2Client(false);
+      }
+      if (grpcClient == null && routes.groups().stream().anyMatch(g -> g.protocol() == TargetProtocol.GRPC)) {
+        grpcClient = startHttp2Client(true);
+      }
     } catch (Exception e) {
       throw new IllegalStateException("cannot start the HTTP/2 client to targets: " + e, e);
     }
   }
 
-  private void startHttp2Client() throws Exception {
+  /**
+   * An HTTP/2 client to targets. For gRPC ({@code grpc}) neither its connections nor its streams have
+   * an idle timeout: a server stream may stay quiet for as long as its call lasts, and Jetty's
+   * connection idle check closes a connection whose streams are all quiet, open or not. The upstream
+   * timeout is then a timer per request, up to the answer's headers ({@link UpstreamHeadersTimer}).
+   */
+  private HttpClient startHttp2Client(boolean grpc) throws Exception {
     HttpClient http1 = getHttpClient();
     HTTP2Client transport = new HTTP2Client();
-    transport.setStreamIdleTimeout(upstreamTimeout.toMillis());
+    transport.setStreamIdleTimeout(grpc ? 0 : upstreamTimeout.toMillis());
     // Room for sharded affinity cookies (up to 16 KB by default) in the upstream request headers.
     transport.setMaxRequestHeadersSize(32 * 1024);
     transport.setMaxResponseHeadersSize(32 * 1024);
@@ -333,11 +353,14 @@ public class AffinityBalancer extends ProxyHandler {
     h2.setHttpCookieStore(new org.eclipse.jetty.http.HttpCookieStore.Empty());
     h2.setUserAgentField(null);
     configureTimeoutsAndBuffers(h2);
+    if (grpc) {
+      h2.setIdleTimeout(0);
+    }
     addBean(h2, true);
     if (!h2.isStarted()) {
       h2.start();
     }
-    http2Client = h2;
+    return h2;
   }
 
   /** The client that carries {@code group}'s requests off the direct relay: its own when its timeouts differ, else the balancer's. */
@@ -346,7 +369,11 @@ public class AffinityBalancer extends ProxyHandler {
     if (client != null) {
       return client;
     }
-    return group.protocol() == TargetProtocol.HTTP2 ? http2Client : getHttpClient();
+    return switch (group.protocol()) {
+      case HTTP2 -> http2Client;
+      case GRPC -> grpcClient;
+      case HTTP1 -> getHttpClient();
+    };
   }
 
   private void updateGroupClients(Router routes) {
@@ -356,12 +383,13 @@ public class AffinityBalancer extends ProxyHandler {
   /**
    * A client like the balancer's own (HTTP/1 or HTTP/2) with a group's timeouts: the idle timeout of
    * its connections (and HTTP/2 streams) is the group's upstream timeout, checked by the idle check
-   * every connection has anyway, so nothing is set per request.
+   * every connection has anyway, so nothing is set per request. A gRPC group's has no idle timeout
+   * (see {@link #startHttp2Client}); only its connect timeout is the group's.
    */
   private HttpClient newGroupClient(GroupClients.Settings settings) {
     HttpClient base = getHttpClient();
     HttpClient client;
-    if (settings.protocol() == TargetProtocol.HTTP2) {
+    if (settings.protocol().overHttp2()) {
       HTTP2Client transport = new HTTP2Client();
       transport.setStreamIdleTimeout(settings.idleTimeoutMillis());
       transport.setMaxRequestHeadersSize(32 * 1024);
@@ -408,6 +436,11 @@ public class AffinityBalancer extends ProxyHandler {
   /** The client that carries requests to {@link TargetProtocol#HTTP2} groups; {@code null} until a router has one, and while stopped. */
   HttpClient getHttp2Client() {
     return http2Client;
+  }
+
+  /** The client that carries requests to {@link TargetProtocol#GRPC} groups; {@code null} until a router has one, and while stopped. */
+  HttpClient getGrpcClient() {
+    return grpcClient;
   }
 
   private void scheduleSweep(Scheduler scheduler) {
@@ -735,9 +768,15 @@ public class AffinityBalancer extends ProxyHandler {
     org.eclipse.jetty.client.Request proxyToServerRequest = client.newRequest(uri).method(clientToProxyRequest.getMethod());
     JettyInternals.linkForInterimResponses(proxyToServerRequest, clientToProxyRequest, proxyToClientResponse);
     proxyToServerRequest.attribute(EXCHANGE, exchange);
-    proxyToServerRequest.headers(headers -> Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt,
-        getViaHost(), false,
-        headers::add));
+    boolean trailers = Upstream.acceptsTrailers(clientToProxyRequest);
+    proxyToServerRequest.headers(headers -> {
+      Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt, getViaHost(), false, headers::add);
+      if (trailers) {
+        // TE is hop-by-hop, so this is the balancer's own: it passes trailers on (BalancerResponseListener),
+        // and a gRPC server expects to be told (grpc-java logs a warning without it, others refuse).
+        headers.put(HttpHeader.TE, "trailers");
+      }
+    });
     if (!isBodyless(clientToProxyRequest) || clientToProxyRequest.getLength() > 0) {
       if (HttpHeaderValue.CONTINUE.is(clientToProxyRequest.getHeaders().get(HttpHeader.EXPECT))) {
         // The body is read from the client only once the target said 100 Continue.
@@ -752,7 +791,59 @@ public class AffinityBalancer extends ProxyHandler {
         proxyToServerRequest.body(upload);
       }
     }
-    proxyToServerRequest.send(new BalancerResponseListener(exchange, attempt, proxyToServerRequest));
+    UpstreamHeadersTimer headersTimer = null;
+    if (attempt.group().protocol() == TargetProtocol.GRPC) {
+      Duration groupTimeout = attempt.group().upstreamTimeout();
+      headersTimer = new UpstreamHeadersTimer(proxyToServerRequest, client.getScheduler(),
+          (groupTimeout != null ? groupTimeout : upstreamTimeout).toMillis());
+    }
+    proxyToServerRequest.send(new BalancerResponseListener(exchange, attempt, proxyToServerRequest, headersTimer, trailers));
+  }
+
+  /**
+   * A gRPC group's upstream timeout: how long the target may take, once the whole request was sent, to
+   * answer with its headers; then the request is aborted with a {@link java.util.concurrent.TimeoutException}
+   * (a 504, as a silent target on the other paths). After the headers nothing times the call out: a
+   * server stream may stay quiet for as long as the call lasts, and ends when the target ends it, the
+   * client cancels it or a connection closes. A request still being sent (a client stream) is not
+   * timed: the target may answer only once it has it all.
+   */
+  static final class UpstreamHeadersTimer {
+    private final org.eclipse.jetty.client.Request request;
+    private final Scheduler scheduler;
+    private final long timeoutMillis;
+    private Scheduler.Task task;
+    private boolean answered;
+
+    UpstreamHeadersTimer(org.eclipse.jetty.client.Request request, Scheduler scheduler, long timeoutMillis) {
+      this.request = request;
+      this.scheduler = scheduler;
+      this.timeoutMillis = timeoutMillis;
+      request.onRequestSuccess(sent -> arm());
+    }
+
+    private void arm() {
+      synchronized (this) {
+        if (answered) {
+          return;
+        }
+        task = scheduler.schedule(() -> request.abort(new java.util.concurrent.TimeoutException(
+            "no answer headers from the target within " + timeoutMillis + " ms")), timeoutMillis, TimeUnit.MILLISECONDS);
+      }
+    }
+
+    /** The headers came, or the exchange ended: nothing to time any more. */
+    void answered() {
+      Scheduler.Task armed;
+      synchronized (this) {
+        answered = true;
+        armed = task;
+        task = null;
+      }
+      if (armed != null) {
+        armed.cancel();
+      }
+    }
   }
 
   /**
@@ -912,17 +1003,31 @@ public class AffinityBalancer extends ProxyHandler {
   private final class BalancerResponseListener extends ProxyResponseListener {
     private final Exchange exchange;
     private final Attempt attempt;
+    /** A gRPC group's upstream timeout, {@code null} for other groups (their clients' idle timeouts are it). */
+    private final UpstreamHeadersTimer headersTimer;
+    /** Whether the client said it takes trailers ({@code TE: trailers}): the target's are then passed on. */
+    private final boolean trailers;
     // Answer bytes handed to the client so far; content is delivered one chunk at a time.
     private long relayedBytes;
 
-    BalancerResponseListener(Exchange exchange, Attempt attempt, org.eclipse.jetty.client.Request proxyToServerRequest) {
+    BalancerResponseListener(Exchange exchange, Attempt attempt, org.eclipse.jetty.client.Request proxyToServerRequest,
+        UpstreamHeadersTimer headersTimer, boolean trailers) {
       super(exchange.clientToProxyRequest, proxyToServerRequest, new ClientWrites(exchange), exchange.proxyToClientCallback);
       this.exchange = exchange;
       this.attempt = attempt;
+      this.headersTimer = headersTimer;
+      this.trailers = trailers;
     }
 
     @Override
     public void onHeaders(org.eclipse.jetty.client.Response serverToProxyResponse) {
+      if (headersTimer != null) {
+        headersTimer.answered();
+      }
+      if (trailers) {
+        // Read when the answer's end is written: by then the target's trailers (gRPC's grpc-status) are in.
+        exchange.proxyToClientResponse.setTrailersSupplier(serverToProxyResponse::getTrailers);
+      }
       if (serverToProxyResponse.getStatus() == HttpStatus.SWITCHING_PROTOCOLS_101) {
         // No request on this path asked for an upgrade (WebSockets take WebSocketProxy), so a switch
         // is not HTTP any more: a bad answer, as on the direct relay (TargetConnection.headerComplete).
@@ -948,6 +1053,9 @@ public class AffinityBalancer extends ProxyHandler {
      */
     @Override
     public void onComplete(org.eclipse.jetty.client.Result result) {
+      if (headersTimer != null) {
+        headersTimer.answered();
+      }
       if (result.isFailed() && result.getResponse().getStatus() > 0) {
         Throwable responseFailure = result.getResponseFailure();
         if (responseFailure == null) {

@@ -45,10 +45,13 @@ final class GroupClients {
       if (group.upstreamTimeout() == null && group.connectTimeout() == null) {
         continue;
       }
-      Settings settings = new Settings(group.protocol(),
-          (group.upstreamTimeout() != null ? group.upstreamTimeout() : timeout).toMillis(),
+      // A gRPC group's clients have no idle timeout (its upstream timeout is a timer per request): only
+      // a connect timeout of its own needs a client of its own.
+      boolean grpc = group.protocol() == TargetProtocol.GRPC;
+      long idleTimeoutMillis = (group.upstreamTimeout() != null ? group.upstreamTimeout() : timeout).toMillis();
+      Settings settings = new Settings(group.protocol(), grpc ? 0 : idleTimeoutMillis,
           (group.connectTimeout() != null ? group.connectTimeout() : connectTimeout).toMillis());
-      if (settings.idleTimeoutMillis() == timeout.toMillis() && settings.connectTimeoutMillis() == connectTimeout.toMillis()) {
+      if ((grpc || settings.idleTimeoutMillis() == timeout.toMillis()) && settings.connectTimeoutMillis() == connectTimeout.toMillis()) {
         continue;
       }
       groups.put(group, bySettings.computeIfAbsent(settings, newClient));

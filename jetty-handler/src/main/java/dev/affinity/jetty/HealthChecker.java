@@ -17,9 +17,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
+import org.eclipse.jetty.client.BufferingResponseListener;
+import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.Result;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http2.client.HTTP2Client;
 import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
 import org.eclipse.jetty.util.component.ContainerLifeCycle;
@@ -31,7 +34,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Active health checks: each target of each group with checks enabled is probed with
  * {@code GET path} every interval, on Jetty's scheduler, without blocking a thread, in the group's
- * {@linkplain TargetGroup#protocol() protocol} (HTTP/1.1, or HTTP/2 as the group's requests go). Results move the
+ * {@linkplain TargetGroup#protocol() protocol} (HTTP/1.1, or HTTP/2 as the group's requests go); a
+ * {@link TargetProtocol#GRPC} group's targets get a {@code grpc.health.v1.Health/Check} call over HTTP/2
+ * instead ({@link GrpcHealthProbe}), healthy when it answers {@code SERVING}. Results move the
  * target's {@link dev.affinity.balancer.TargetHealth} state machine; timestamps come from the
  * injected clock. {@link #checkAll()} runs one round on demand, and the scheduler can be injected, so
  * tests need not wait for timers: one that records the probes and runs them when told proves the
@@ -44,7 +49,7 @@ public final class HealthChecker extends ContainerLifeCycle {
   private final Supplier<Router> router;
   private final Clock clock;
   private final HttpClient httpClient;
-  // Made at the first check of an HTTP2 group, on the HTTP/1 client's threads.
+  // Made at the first check of an HTTP2 or GRPC group, on the HTTP/1 client's threads.
   private HttpClient http2Client;
   private final Scheduler scheduler;
   private final Set<Target> scheduled = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
@@ -169,11 +174,17 @@ public final class HealthChecker extends ContainerLifeCycle {
     return check(target, settings, TargetProtocol.HTTP1);
   }
 
-  /** One probe, over HTTP/2 for an {@link TargetProtocol#HTTP2} group (a target that speaks only HTTP/1.1 there fails it). */
+  /**
+   * One probe, over HTTP/2 for an {@link TargetProtocol#HTTP2} group (a target that speaks only HTTP/1.1 there fails it),
+   * a gRPC health call for a {@link TargetProtocol#GRPC} one.
+   */
   CompletableFuture<Void> check(Target target, HealthCheckSettings settings, TargetProtocol protocol) {
+    if (protocol == TargetProtocol.GRPC) {
+      return checkGrpc(target, settings);
+    }
     CompletableFuture<Void> done = new CompletableFuture<>();
     try {
-      HttpClient client = protocol == TargetProtocol.HTTP2 ? http2Client() : httpClient;
+      HttpClient client = protocol.overHttp2() ? http2Client() : httpClient;
       client.newRequest(target.uri().resolve(settings.path()))
           .headers(h -> h.put(HttpHeader.USER_AGENT, USER_AGENT))
           .timeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS)
@@ -186,6 +197,52 @@ public final class HealthChecker extends ContainerLifeCycle {
       done.complete(null);
     }
     return done;
+  }
+
+  /**
+   * {@code POST /grpc.health.v1.Health/Check} over HTTP/2 (h2c, or h2 to an {@code https://} target) with
+   * the group's service name; the deadline is passed on as {@code grpc-timeout}, as a gRPC client does.
+   */
+  private CompletableFuture<Void> checkGrpc(Target target, HealthCheckSettings settings) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    try {
+      long timeoutMillis = settings.timeout().toMillis();
+      http2Client().newRequest(target.uri().resolve(GrpcHealthProbe.PATH))
+          .method(HttpMethod.POST)
+          .headers(h -> h.put(HttpHeader.USER_AGENT, USER_AGENT)
+              .put(HttpHeader.TE, "trailers")
+              .put("grpc-timeout", timeoutMillis + "m"))
+          .body(new BytesRequestContent(GrpcHealthProbe.CONTENT_TYPE, GrpcHealthProbe.request(settings.grpcService())))
+          .timeout(timeoutMillis, TimeUnit.MILLISECONDS)
+          .send(new BufferingResponseListener(GrpcHealthProbe.MAX_ANSWER_BYTES) {
+            @Override
+            public void onComplete(Result result) {
+              String reason;
+              if (result.isFailed()) {
+                reason = "gRPC health check failed: " + result.getFailure();
+              } else {
+                org.eclipse.jetty.client.Response response = result.getResponse();
+                reason = GrpcHealthProbe.unhealthyReason(response.getStatus(), response.getHeaders(), response.getTrailers(), getContent());
+              }
+              recordGrpc(target, reason);
+              done.complete(null);
+            }
+          });
+    } catch (Exception e) {
+      target.health().checkFailed(clock.instant(), "gRPC health check could not be sent: " + e.getMessage());
+      done.complete(null);
+    }
+    return done;
+  }
+
+  private void recordGrpc(Target target, String unhealthyReason) {
+    if (unhealthyReason == null) {
+      if (target.health().checkPassed(clock.instant())) {
+        LOG.info("target {} ({}) is healthy again", target.id(), target.uri());
+      }
+    } else if (target.health().checkFailed(clock.instant(), unhealthyReason)) {
+      LOG.warn("target {} ({}) is unhealthy: {}", target.id(), target.uri(), unhealthyReason);
+    }
   }
 
   private void record(Target target, HealthCheckSettings settings, Result result) {

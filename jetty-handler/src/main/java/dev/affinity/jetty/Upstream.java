@@ -43,6 +43,25 @@ final class Upstream {
       HttpHeader.PROXY_AUTHORIZATION, HttpHeader.PROXY_AUTHENTICATE, HttpHeader.PROXY_CONNECTION,
       HttpHeader.TRANSFER_ENCODING, HttpHeader.TE, HttpHeader.TRAILER, HttpHeader.UPGRADE, HttpHeader.HTTP2_SETTINGS);
 
+  /**
+   * Whether the client said it takes trailers: a {@code TE} header listing {@code trailers} (RFC 9110
+   * section 10.1.4; every gRPC client sends it). {@code TE} is hop-by-hop and never passed on as the
+   * client sent it; the {@code HttpClient} path says {@code TE: trailers} itself to such a client's
+   * target and passes the target's trailers on.
+   */
+  static boolean acceptsTrailers(Request clientToProxyRequest) {
+    for (HttpField field : clientToProxyRequest.getHeaders().getFields(HttpHeader.TE)) {
+      for (String value : field.getValues()) {
+        int semicolon = value.indexOf(';');
+        String token = (semicolon < 0 ? value : value.substring(0, semicolon)).trim();
+        if (token.equalsIgnoreCase("trailers")) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   /** The handshake fields of one WebSocket hop: the balancer's client to the target makes its own. */
   private static final Set<String> WEBSOCKET_HANDSHAKE = Set.of("sec-websocket-key", "sec-websocket-version",
       "sec-websocket-extensions", "sec-websocket-accept", "sec-websocket-protocol", "content-length");

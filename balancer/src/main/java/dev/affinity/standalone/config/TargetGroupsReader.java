@@ -73,7 +73,8 @@ final class TargetGroupsReader {
     }
     TargetProtocol protocolVersion = s.has("protocolVersion") ? protocolVersion(s.get("protocolVersion")) : TargetProtocol.HTTP1;
     StickinessConfig stickiness = s.has("stickiness") ? StickinessReader.read(s.get("stickiness")) : StickinessConfig.none();
-    HealthCheckConfig healthCheck = s.has("healthCheck") ? HealthCheckReader.read(s.get("healthCheck")) : HealthCheckConfig.defaults();
+    HealthCheckConfig healthCheck = s.has("healthCheck") ? HealthCheckReader.read(s.get("healthCheck"), protocolVersion)
+        : HealthCheckConfig.defaults();
     PassiveHealth passiveHealth = s.has("passiveHealth") ? PassiveHealthReader.read(s.get("passiveHealth")) : PassiveHealth.defaults();
     Duration upstreamTimeout = null;
     Duration upstreamConnectTimeout = null;
@@ -111,15 +112,14 @@ final class TargetGroupsReader {
         boundedLoadFactor, targets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout);
   }
 
-  /** {@code HTTP1} or {@code HTTP2}; DESIGN's {@code GRPC} (HTTP/2 with gRPC health checks) is refused until it is built. */
+  /** {@code HTTP1}, {@code HTTP2} or {@code GRPC} (HTTP/2 with gRPC health checks), in any case. */
   private static TargetProtocol protocolVersion(YamlNode node) {
     String value = node.string().toUpperCase(Locale.ROOT);
     return switch (value) {
       case "HTTP1" -> TargetProtocol.HTTP1;
       case "HTTP2" -> TargetProtocol.HTTP2;
-      case "GRPC" -> throw node.error("GRPC is not supported yet (HTTP/2 to the targets with gRPC health checks); "
-          + "use HTTP2, with a healthCheck path the targets answer over HTTP/2");
-      default -> throw node.error("must be one of HTTP1, HTTP2, got " + YamlNode.quote(node.string()));
+      case "GRPC" -> TargetProtocol.GRPC;
+      default -> throw node.error("must be one of HTTP1, HTTP2, GRPC, got " + YamlNode.quote(node.string()));
     };
   }
 

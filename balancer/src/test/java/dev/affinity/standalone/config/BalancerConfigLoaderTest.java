@@ -177,6 +177,20 @@ class BalancerConfigLoaderTest {
   }
 
   @Test
+  void grpcKeys() {
+    BalancerConfig config = BalancerConfigLoader.parse(MINIMAL.replace("  - name: blue\n",
+        "  - name: blue\n    protocolVersion: GRPC\n    healthCheck: { grpcService: shop.v1.Cart, interval: PT3S, timeout: PT1S }\n"), "g.yaml");
+    TargetGroupConfig group = config.targetGroups().get(0);
+    assertThat(group.protocolVersion()).isEqualTo(dev.affinity.balancer.TargetProtocol.GRPC);
+    assertThat(group.healthCheck().grpcService()).isEqualTo("shop.v1.Cart");
+    assertThat(group.healthCheck().interval()).isEqualTo(java.time.Duration.ofSeconds(3));
+    // Absent: "", the server as a whole (grpc.health.v1's convention).
+    BalancerConfig whole = BalancerConfigLoader.parse(MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: grpc\n"), "w.yaml");
+    assertThat(whole.targetGroups().get(0).protocolVersion()).isEqualTo(dev.affinity.balancer.TargetProtocol.GRPC);
+    assertThat(whole.targetGroups().get(0).healthCheck().grpcService()).isEmpty();
+  }
+
+  @Test
   void limitsSection() {
     assertThat(BalancerConfigLoader.parse(MINIMAL, "l.yaml").limits()).isEqualTo(dev.affinity.jetty.Limits.defaults());
     BalancerConfig config = BalancerConfigLoader.parse(MINIMAL
@@ -661,10 +675,23 @@ class BalancerConfigLoaderTest {
         arguments("shutdown unknown key", MINIMAL + "shutdown: { timeout: PT10S }\n", 5, "shutdown.timeout",
             "unknown key \"timeout\""),
         arguments("listen http2 not a boolean", "listen: { http2: h2c }\n" + MINIMAL, 1, "listen.http2", "must be true or false, got \"h2c\""),
-        arguments("protocolVersion GRPC is not supported yet", MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: GRPC\n"),
-            3, "targetGroups[0].protocolVersion", "GRPC is not supported yet"),
         arguments("protocolVersion unknown", MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: HTTP3\n"),
-            3, "targetGroups[0].protocolVersion", "must be one of HTTP1, HTTP2, got \"HTTP3\""),
+            3, "targetGroups[0].protocolVersion", "must be one of HTTP1, HTTP2, GRPC, got \"HTTP3\""),
+        arguments("healthCheck path in a GRPC group", MINIMAL.replace("  - name: blue\n",
+                "  - name: blue\n    protocolVersion: GRPC\n    healthCheck: { path: /health }\n"),
+            4, "targetGroups[0].healthCheck.path", "does not apply to a GRPC group: its health check is the call grpc.health.v1.Health/Check"),
+        arguments("healthCheck matcher in a GRPC group", MINIMAL.replace("  - name: blue\n",
+                "  - name: blue\n    protocolVersion: grpc\n    healthCheck:\n      matcher: \"200\"\n"),
+            5, "targetGroups[0].healthCheck.matcher", "does not apply to a GRPC group"),
+        arguments("healthCheck grpcService in an HTTP group", MINIMAL.replace("  - name: blue\n",
+                "  - name: blue\n    protocolVersion: HTTP2\n    healthCheck: { grpcService: shop.Cart }\n"),
+            4, "targetGroups[0].healthCheck.grpcService", "applies only to a group with protocolVersion: GRPC (this one is HTTP2)"),
+        arguments("healthCheck grpcService in a group without protocolVersion", MINIMAL.replace("  - name: blue\n",
+                "  - name: blue\n    healthCheck: { grpcService: shop.Cart }\n"),
+            3, "targetGroups[0].healthCheck.grpcService", "applies only to a group with protocolVersion: GRPC (this one is HTTP1)"),
+        arguments("healthCheck grpcService not a service name", MINIMAL.replace("  - name: blue\n",
+                "  - name: blue\n    protocolVersion: GRPC\n    healthCheck: { grpcService: \"shop/Cart\" }\n"),
+            4, "targetGroups[0].healthCheck.grpcService", "must be a gRPC service name such as my.package.Cart"),
         arguments("custom tag", "listen: { host: !env HOST }\n" + MINIMAL, 1, "listen.host", "uses the YAML tag !env"),
         arguments("merge key", "base: &b { port: 1 }\n" + MINIMAL, 1, "base", "unknown key \"base\""),
         arguments("error inside a merged map names the anchor's line", """

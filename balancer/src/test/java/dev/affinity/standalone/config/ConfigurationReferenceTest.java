@@ -58,14 +58,20 @@ class ConfigurationReferenceTest {
 
   /**
    * Keys that exclude each other (listen or listeners; PEM certificates or a key store; TLS or a
-   * redirect) cannot all be in one file: each variant leaves out the keys under these prefixes.
+   * redirect; HTTP's health check path and matcher or a GRPC group's service name) cannot all be in one
+   * file: each variant leaves out the keys under these prefixes. The variant without the HTTP health
+   * check keys makes its group a GRPC one ({@link #GRPC_VARIANT}).
    */
   private static final List<String> GATEWAY_TIMEOUTS = List.of("targetGroups[].stickiness.idleTimeout",
       "targetGroups[].stickiness.absoluteTimeout", "targetGroups[].stickiness.lifetime");
   /** A rule (and the default action) takes one action; the default action replaces forward and groupStickiness. */
   private static final List<String> ONE_RULE_ACTION = List.of("rules[].redirect", "rules[].fixedResponse", "defaultAction");
   private static final List<String> PLAIN = List.of("listeners", "listen.tls.keystore", "listen.tls.password");
-  private static final List<List<String>> VARIANTS = List.of(
+  private static final String GRPC_SERVICE = "targetGroups[].healthCheck.grpcService";
+  /** HTTP's health check path and matcher or a GRPC group's service name: this variant makes its group a GRPC one. */
+  private static final List<String> GRPC_VARIANT = with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listeners", "listen.tls.keystore",
+      "listen.tls.password", "targetGroups[].healthCheck.path", "targetGroups[].healthCheck.matcher");
+  private static final List<List<String>> VARIANTS = withGrpcVariant(
       with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listeners", "listen.tls.keystore", "listen.tls.password"),
       with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listeners", "listen.tls.certificates"),
       with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listen.", "listeners[].tls.keystore", "listeners[].tls.password", "listeners[].redirectToHttps"),
@@ -80,6 +86,17 @@ class ConfigurationReferenceTest {
           "defaultAction.forward", "defaultAction.fixedResponse", "forward", "groupStickiness"),
       with(PLAIN, GATEWAY_TIMEOUTS, "rules[].redirect", "rules[].fixedResponse",
           "defaultAction.forward", "defaultAction.redirect", "forward", "groupStickiness"));
+
+  /** Every variant without grpcService (its groups are HTTP ones), then {@link #GRPC_VARIANT}. */
+  @SafeVarargs
+  private static List<List<String>> withGrpcVariant(List<String>... http) {
+    List<List<String>> all = new ArrayList<>();
+    for (List<String> variant : http) {
+      all.add(with(variant, GRPC_SERVICE));
+    }
+    all.add(GRPC_VARIANT);
+    return List.copyOf(all);
+  }
 
   private static List<String> with(List<String> more, String... keys) {
     List<String> all = new ArrayList<>(List.of(keys));
@@ -114,6 +131,9 @@ class ConfigurationReferenceTest {
           loaded.add(key);
         }
       }
+      if (leftOut == GRPC_VARIANT) {
+        ((Map<String, Object>) ((List<Object>) root.get("targetGroups")).get(0)).put("protocolVersion", "GRPC");
+      }
       boolean listenersVariant = root.containsKey("listeners");
       if (listenersVariant && leftOut.contains("listeners[].redirectToHttps") && leftOut.contains("listeners[].tls.keystore")) {
         // The redirect example needs a TLS listener to point at: the first entry is one.
@@ -143,7 +163,7 @@ class ConfigurationReferenceTest {
     int start = text.indexOf("```yaml\n");
     String yaml = text.substring(start + "```yaml\n".length(), text.indexOf("```", start + 8));
     BalancerConfig config = BalancerConfigLoader.parse(yaml, DOCUMENT + " (complete file)", files);
-    assertThat(config.targetGroups()).hasSize(2);
+    assertThat(config.targetGroups()).hasSize(3);
     for (String key : BalancerConfigLoader.acceptedKeys()) {
       String last = key.substring(key.lastIndexOf('.') + 1).replace("[]", "");
       assertThat(yaml).as("the complete file shows %s", key).contains(last + ":");
