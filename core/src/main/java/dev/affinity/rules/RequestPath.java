@@ -199,7 +199,8 @@ public final class RequestPath {
 
   /** Percent-decodes {@code raw[from, to)} as UTF-8; {@code null} when an escape or the UTF-8 is malformed. */
   private static String decode(String raw, int from, int to, CharsetDecoder utf8) {
-    byte[] bytes = new byte[to - from];
+    // A char is at most 3 bytes of UTF-8 (a surrogate pair, 2 chars, is 4); an escape is 3 chars for 1 byte.
+    byte[] bytes = new byte[(to - from) * 3];
     int length = 0;
     for (int i = from; i < to; i++) {
       char c = raw.charAt(i);
@@ -222,9 +223,6 @@ public final class RequestPath {
         if (Character.isHighSurrogate(c) && i + 1 < to) {
           encoded = raw.substring(i, i + 2).getBytes(StandardCharsets.UTF_8);
           i++;
-        }
-        if (length + encoded.length > bytes.length) {
-          bytes = java.util.Arrays.copyOf(bytes, bytes.length * 2 + encoded.length);
         }
         System.arraycopy(encoded, 0, bytes, length, encoded.length);
         length += encoded.length;
