@@ -135,10 +135,20 @@ public final class RequestPath {
     while (start <= n) {
       int slash = raw.indexOf('/', start);
       int end = slash < 0 ? n : slash;
-      int semicolon = raw.indexOf(';', start);
-      int segmentEnd = semicolon >= 0 && semicolon < end ? semicolon : end;
+      // Scanned within the segment only: indexOf to the end of the path for every segment would make
+      // a long path of many short segments cost its length squared.
+      int segmentEnd = end;
+      boolean escaped = false;
+      for (int i = start; i < end; i++) {
+        char c = raw.charAt(i);
+        if (c == ';') {
+          segmentEnd = i;
+          break;
+        }
+        escaped |= c == '%';
+      }
       String segment;
-      if (raw.indexOf('%', start) >= 0 && raw.indexOf('%', start) < segmentEnd) {
+      if (escaped) {
         if (utf8 == null) {
           utf8 = StandardCharsets.UTF_8.newDecoder()
               .onMalformedInput(CodingErrorAction.REPORT)
