@@ -119,6 +119,8 @@ class PatternsTest {
     assertThatThrownBy(() -> PathPattern.parse("/a/../b/*")).hasMessageContaining("dot segment");
     assertThatThrownBy(() -> PathPattern.parse("/a\\b")).hasMessageContaining("backslash");
     assertThatThrownBy(() -> PathPattern.parse("/" + "a".repeat(1024))).hasMessageContaining("at most 1024");
+    assertThatThrownBy(() -> PathPattern.parse("/*" + "a".repeat(127))).hasMessageStartingWith("path glob must be at most 128 characters");
+    assertThat(PathPattern.parse("/*" + "a".repeat(126)).kind()).isEqualTo(PathPattern.Kind.GLOB);
     assertThatThrownBy(() -> PathPattern.parse(null)).isInstanceOf(NullPointerException.class);
   }
 }
