@@ -140,7 +140,7 @@ public final class Conditions {
     for (Map.Entry<String, List<Wildcard>> condition : query.entrySet()) {
       boolean found = false;
       for (String[] pair : pairs) {
-        if (pair[0].equalsIgnoreCase(condition.getKey())) {
+        if (Wildcard.asciiLower(pair[0]).equals(Wildcard.asciiLower(condition.getKey()))) {
           for (Wildcard w : condition.getValue()) {
             if (w.matches(pair[1])) {
               found = true;
@@ -325,7 +325,7 @@ public final class Conditions {
             + key + "\"");
       }
       for (String existing : query.keySet()) {
-        if (existing.equalsIgnoreCase(key)) {
+        if (Wildcard.asciiLower(existing).equals(Wildcard.asciiLower(key))) {
           throw new IllegalArgumentException("query condition \"" + key + "\" is set twice (keys are case-insensitive)");
         }
       }

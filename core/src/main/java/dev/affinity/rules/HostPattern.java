@@ -2,7 +2,6 @@ package dev.affinity.rules;
 
 import static java.util.Objects.requireNonNull;
 
-import java.util.Locale;
 
 /**
  * A host condition as ALB reads it: case-insensitive, {@code *} any run of characters (none
@@ -17,7 +16,7 @@ public final class HostPattern {
 
   private HostPattern(String pattern) {
     this.wildcard = Wildcard.of(pattern, true);
-    this.literal = wildcard.isLiteral() ? pattern.toLowerCase(Locale.ROOT) : null;
+    this.literal = wildcard.isLiteral() ? Wildcard.asciiLower(pattern) : null;
   }
 
   /** Reads a pattern; {@link IllegalArgumentException} naming it when it is not one. */
@@ -49,7 +48,7 @@ public final class HostPattern {
   }
 
   /**
-   * The host part of a Host header, lower-cased, for matching: the port is dropped
+   * The host part of a Host header, ASCII letters lower-cased, for matching: the port is dropped
    * ({@code example.com:8080}, {@code [::1]:8080} gives {@code [::1]}) and so is one trailing dot
    * ({@code example.com.} is the same name written fully qualified, and reaches the same server, so a
    * rule on {@code example.com} must not be side-stepped by it). {@code null} for {@code null}.
@@ -72,7 +71,7 @@ public final class HostPattern {
       end--;
     }
     String name = end == host.length() ? host : host.substring(0, end);
-    return name.toLowerCase(Locale.ROOT);
+    return Wildcard.asciiLower(name);
   }
 
   @Override

@@ -22,6 +22,7 @@ public final class PathPattern {
   public enum Kind { EXACT, PREFIX, GLOB }
 
   private static final int MAX_LENGTH = 1024;
+  private static final int MAX_GLOB_LENGTH = 128;
 
   private final Kind kind;
   private final String text;
@@ -52,9 +53,13 @@ public final class PathPattern {
     return new PathPattern(Kind.PREFIX, check("prefix", prefix, false));
   }
 
-  /** {@code *} any run of characters ({@code /} included), {@code ?} one character; needs at least one of them. */
+  /** {@code *} any run of characters ({@code /} included), {@code ?} one character; needs one of them, at most 128 characters. */
   public static PathPattern glob(String glob) {
     check("glob", glob, true);
+    if (glob.length() > MAX_GLOB_LENGTH) {
+      // Matching costs up to length(glob) x length(path), and the path is the client's: ALB's limit.
+      throw new IllegalArgumentException("path glob must be at most " + MAX_GLOB_LENGTH + " characters, got \"" + glob + "\"");
+    }
     if (!Wildcard.hasWildcard(glob)) {
       throw new IllegalArgumentException("path glob has no * or ?; write it as exact: \"" + glob + "\"");
     }

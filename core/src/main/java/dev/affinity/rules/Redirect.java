@@ -70,7 +70,9 @@ public record Redirect(int status, String protocol, String host, String port, St
         pathWithoutLeadingSlash == null ? "" : pathWithoutLeadingSlash,
         rawQuery == null ? "" : rawQuery};
     String outScheme = protocol.equals("#{protocol}") ? values[0] : protocol.toLowerCase(Locale.ROOT);
-    String outHost = fill(this.host, values);
+    // The Host header is the client's: whatever in it is not a host character ('@', '/', '?') is
+    // encoded, so it cannot turn into userinfo or a path that sends the client somewhere else.
+    String outHost = hostOnly(fill(this.host, values));
     if (outHost.indexOf(':') >= 0 && !outHost.startsWith("[")) {
       outHost = "[" + outHost + "]";
     }
@@ -147,6 +149,32 @@ public record Redirect(int status, String protocol, String host, String port, St
     return p >= 1 && p <= 65535 ? p : -1;
   }
 
+  private static String hostOnly(String host) {
+    StringBuilder out = null;
+    for (int i = 0; i < host.length(); i++) {
+      char c = host.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || ".-_:[]".indexOf(c) >= 0;
+      if (ok) {
+        if (out != null) {
+          out.append(c);
+        }
+        continue;
+      }
+      if (out == null) {
+        out = new StringBuilder(host.length() + 8).append(host, 0, i);
+      }
+      percentEncode(out, String.valueOf(c));
+    }
+    return out == null ? host : out.toString();
+  }
+
+  private static void percentEncode(StringBuilder out, String chars) {
+    for (byte b : chars.getBytes(StandardCharsets.UTF_8)) {
+      out.append('%').append(Character.toUpperCase(Character.forDigit((b >> 4) & 0xF, 16)))
+          .append(Character.toUpperCase(Character.forDigit(b & 0xF, 16)));
+    }
+  }
+
   private static String escape(String url) {
     StringBuilder out = null;
     for (int i = 0; i < url.length(); i++) {
@@ -161,10 +189,7 @@ public record Redirect(int status, String protocol, String host, String port, St
         out = new StringBuilder(url.length() + 16).append(url, 0, i);
       }
       int end = Character.isHighSurrogate(c) && i + 1 < url.length() ? i + 2 : i + 1;
-      for (byte b : url.substring(i, end).getBytes(StandardCharsets.UTF_8)) {
-        out.append('%').append(Character.toUpperCase(Character.forDigit((b >> 4) & 0xF, 16)))
-            .append(Character.toUpperCase(Character.forDigit(b & 0xF, 16)));
-      }
+      percentEncode(out, url.substring(i, end));
       i = end - 1;
     }
     return out == null ? url : out.toString();

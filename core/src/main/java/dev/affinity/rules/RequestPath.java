@@ -135,10 +135,20 @@ public final class RequestPath {
     while (start <= n) {
       int slash = raw.indexOf('/', start);
       int end = slash < 0 ? n : slash;
-      int semicolon = raw.indexOf(';', start);
-      int segmentEnd = semicolon >= 0 && semicolon < end ? semicolon : end;
+      // Scanned within the segment only: indexOf to the end of the path for every segment would make
+      // a long path of many short segments cost its length squared.
+      int segmentEnd = end;
+      boolean escaped = false;
+      for (int i = start; i < end; i++) {
+        char c = raw.charAt(i);
+        if (c == ';') {
+          segmentEnd = i;
+          break;
+        }
+        escaped |= c == '%';
+      }
       String segment;
-      if (raw.indexOf('%', start) >= 0 && raw.indexOf('%', start) < segmentEnd) {
+      if (escaped) {
         if (utf8 == null) {
           utf8 = StandardCharsets.UTF_8.newDecoder()
               .onMalformedInput(CodingErrorAction.REPORT)
@@ -199,7 +209,8 @@ public final class RequestPath {
 
   /** Percent-decodes {@code raw[from, to)} as UTF-8; {@code null} when an escape or the UTF-8 is malformed. */
   private static String decode(String raw, int from, int to, CharsetDecoder utf8) {
-    byte[] bytes = new byte[to - from];
+    // A char is at most 3 bytes of UTF-8 (a surrogate pair, 2 chars, is 4); an escape is 3 chars for 1 byte.
+    byte[] bytes = new byte[(to - from) * 3];
     int length = 0;
     for (int i = from; i < to; i++) {
       char c = raw.charAt(i);
@@ -222,9 +233,6 @@ public final class RequestPath {
         if (Character.isHighSurrogate(c) && i + 1 < to) {
           encoded = raw.substring(i, i + 2).getBytes(StandardCharsets.UTF_8);
           i++;
-        }
-        if (length + encoded.length > bytes.length) {
-          bytes = java.util.Arrays.copyOf(bytes, bytes.length * 2 + encoded.length);
         }
         System.arraycopy(encoded, 0, bytes, length, encoded.length);
         length += encoded.length;

@@ -18,7 +18,7 @@ import java.util.Set;
  * first segment is literal ({@code /v1/*}, exact {@code /login}). Each rule is filed under those keys:
  * by host, the rules whose host condition is only literal names go under each name, all others (a
  * wildcard host, or no host condition) in an any-host bucket; within a bucket, by the first path
- * segment every path the rule can match has ({@link PathPattern#firstSegmentOrNull}), and the rules
+ * segment every path the rule can match has ({@code v1} for {@code /v1/*}), and the rules
  * whose paths can start anywhere are added to every segment's list. A request then does two hash
  * lookups (its host, its first segment) in two buckets (its host's and any-host) and walks the two
  * short lists merged by priority, checking each candidate fully: the candidates are the rules that can

@@ -33,8 +33,8 @@ final class Wildcard {
   }
 
   boolean matches(String input) {
-    if (literal) {
-      return ignoreCase ? pattern.equalsIgnoreCase(input) : pattern.equals(input);
+    if (literal && !ignoreCase) {
+      return pattern.equals(input);
     }
     return matches(input, 0, input.length());
   }
@@ -80,9 +80,31 @@ final class Wildcard {
     if (!ignoreCase) {
       return false;
     }
-    char ua = Character.toUpperCase(a);
-    char ub = Character.toUpperCase(b);
-    return ua == ub || Character.toLowerCase(ua) == Character.toLowerCase(ub);
+    return asciiLower(a) == asciiLower(b);
+  }
+
+  /**
+   * Case is folded for ASCII letters only: Unicode folding makes the dotless {@code ı} equal {@code i}
+   * and the Kelvin sign equal {@code k}, so a host index keyed on lower-cased names and a matcher folding
+   * Unicode would disagree, and a rule would match or not depending on which one was asked.
+   */
+  static char asciiLower(char c) {
+    return c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c;
+  }
+
+  /** {@code text} with ASCII letters lower-cased; the same instance when there are none to change. */
+  static String asciiLower(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c >= 'A' && c <= 'Z') {
+        char[] chars = text.toCharArray();
+        for (int j = i; j < chars.length; j++) {
+          chars[j] = asciiLower(chars[j]);
+        }
+        return new String(chars);
+      }
+    }
+    return text;
   }
 
   @Override

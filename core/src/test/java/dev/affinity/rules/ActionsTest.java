@@ -48,6 +48,8 @@ class ActionsTest {
     Redirect r = new Redirect(302, "HTTPS", null, "443", null, null);
     assertThat(r.location("http", "example.com", 80, "a b\r\nSet-Cookie:x/é", null))
         .isEqualTo("https://example.com/a%20b%0D%0ASet-Cookie:x/%C3%A9");
+    // A Host that is not a host name cannot become userinfo or a path.
+    assertThat(r.location("http", "example.com@evil.com/x?", 80, "", null)).isEqualTo("https://example.com%40evil.com%2Fx%3F/");
   }
 
   @Test

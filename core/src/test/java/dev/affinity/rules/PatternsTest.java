@@ -53,6 +53,11 @@ class PatternsTest {
     assertThat(HostPattern.hostWithoutPort("[2001:DB8::1]")).isEqualTo("[2001:db8::1]");
     assertThat(HostPattern.hostWithoutPort("plain")).isSameAs("plain");
     assertThat(HostPattern.hostWithoutPort(null)).isNull();
+    // ASCII case only: no Unicode folding makes the dotless i an i, or the Kelvin sign a k.
+    assertThat(HostPattern.hostWithoutPort("\u0130.EXAMPLE.com")).isEqualTo("\u0130.example.com");
+    assertThat(HostPattern.of("i.example.com").matches("\u0131.example.com")).isFalse();
+    assertThat(HostPattern.of("k.example.com").matches("\u212A.example.com")).isFalse();
+    assertThat(HostPattern.of("k.*").matches("\u212A.example.com")).isFalse();
     assertThat(HostPattern.of("*").matches(HostPattern.hostWithoutPort("[::1]:8080"))).isTrue();
     assertThat(HostPattern.of("example.com").matches(HostPattern.hostWithoutPort("[::1]:8080"))).isFalse();
   }
@@ -119,6 +124,8 @@ class PatternsTest {
     assertThatThrownBy(() -> PathPattern.parse("/a/../b/*")).hasMessageContaining("dot segment");
     assertThatThrownBy(() -> PathPattern.parse("/a\\b")).hasMessageContaining("backslash");
     assertThatThrownBy(() -> PathPattern.parse("/" + "a".repeat(1024))).hasMessageContaining("at most 1024");
+    assertThatThrownBy(() -> PathPattern.parse("/*" + "a".repeat(127))).hasMessageStartingWith("path glob must be at most 128 characters");
+    assertThat(PathPattern.parse("/*" + "a".repeat(126)).kind()).isEqualTo(PathPattern.Kind.GLOB);
     assertThatThrownBy(() -> PathPattern.parse(null)).isInstanceOf(NullPointerException.class);
   }
 }
