@@ -308,7 +308,9 @@ public final class AffinityServer {
    * begins, before the listeners close.
    */
   public boolean isReady() {
-    return server.isStarted() && !drain.isStopping();
+    // Jetty turns STOPPING (isStarted() false) a moment before doStop begins the drain, which times the
+    // unready delay: keyed on the drain alone, whoever sees the 503 knows the delay is already timed.
+    return (server.isStarted() || server.isStopping()) && !drain.isStopping();
   }
 
   public Server server() {

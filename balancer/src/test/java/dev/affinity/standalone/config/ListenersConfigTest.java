@@ -187,11 +187,12 @@ class ListenersConfigTest {
   }
 
   @Test
-  void keysOtherEngineersAddAreNotAcceptedYet() {
-    // rules come with listener rules; until then they are unknown, not ignored.
-    for (String key : List.of("rules: []")) {
-      refused("listeners:\n  - { port: 8080, " + key + " }\n", 2, "listeners[0]." + key.substring(0, key.indexOf(':')), "unknown key");
-    }
+  void anEmptyRulesListGivesTheListenerNoRulesEvenWithGlobalOnes() {
+    BalancerConfig config = load("listeners:\n  - { port: 8080, rules: [] }\n  - { port: 8081 }\n"
+        + "rules: [ { priority: 1, when: { path: /x }, fixedResponse: { status: 404 } } ]\n");
+    assertThat(config.listenerRules()).containsOnlyKeys("127.0.0.1:8080");
+    assertThat(config.listenerRules().get("127.0.0.1:8080")).isEmpty();
+    assertThat(config.rules()).hasSize(1);
   }
 
   @Test

@@ -50,7 +50,7 @@ class YamlNodeTest {
     assertThat(assertThrows(ConfigException.class, () -> m.get("b").bool()).getMessage())
         .isEqualTo("t.yaml:2: b: must be true or false, got \"maybe\"");
     assertThat(assertThrows(ConfigException.class, () -> m.get("e").enumValue(StickinessConfig.Type.class)).getMessage())
-        .isEqualTo("t.yaml:3: e: must be one of none, duration, application, got \"sticky\"");
+        .isEqualTo("t.yaml:3: e: must be one of none, duration, application, header, got \"sticky\"");
     assertThat(assertThrows(ConfigException.class, () -> m.get("d").duration(Duration.ZERO, Duration.ofDays(1), "x")).getMessage())
         .isEqualTo("t.yaml:4: d: must be an ISO-8601 duration such as PT30S, PT5M or P1D, or a whole number of seconds, got \"5m\"");
     assertThat(assertThrows(ConfigException.class, () -> m.get("n").list()).getMessage())
