@@ -216,7 +216,10 @@ public final class BalancerLauncher {
       return new Running(EXIT_START, null, null);
     }
     // Edits to the file (or SIGHUP) are applied without a restart.
-    server.server().addManaged(new ConfigReloader(file, config, factory, server, reloadScheduler, RELOAD_POLL_INTERVAL));
+    // Reloads, the registration API and DNS discovery all rebuild the router through one Topology.
+    Topology topology = new Topology(factory, server, config);
+    server.server().addBean(topology, false);
+    server.server().addManaged(new ConfigReloader(file, config, factory, server, topology, reloadScheduler, RELOAD_POLL_INTERVAL));
     out.println("affinity: balancing on " + server.uri() + "  (status page: " + server.adminUri() + "/status)");
     out.flush();
     return new Running(0, server, null);

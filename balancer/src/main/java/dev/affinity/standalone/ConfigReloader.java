@@ -37,6 +37,7 @@ public final class ConfigReloader extends ContainerLifeCycle {
   private final Path file;
   private final BalancerFactory factory;
   private final AffinityServer server;
+  private final Topology topology;
   private final Duration pollInterval;
   private final Scheduler scheduler;
   private volatile BalancerConfig current;
@@ -49,6 +50,13 @@ public final class ConfigReloader extends ContainerLifeCycle {
    */
   public ConfigReloader(Path file, BalancerConfig current, BalancerFactory factory, AffinityServer server,
       Scheduler scheduler, Duration pollInterval) {
+    this(file, current, factory, server, new Topology(factory, server, current), scheduler, pollInterval);
+  }
+
+  /** As above, rebuilding the router through {@code topology}, which also holds the targets added at runtime. */
+  public ConfigReloader(Path file, BalancerConfig current, BalancerFactory factory, AffinityServer server, Topology topology,
+      Scheduler scheduler, Duration pollInterval) {
+    this.topology = requireNonNull(topology, "topology");
     this.file = requireNonNull(file, "file");
     this.current = requireNonNull(current, "current");
     this.factory = requireNonNull(factory, "factory");
@@ -111,15 +119,12 @@ public final class ConfigReloader extends ContainerLifeCycle {
     AffinityCookies cookies = Objects.equals(next.keys(), current.keys()) && Objects.equals(next.cookies(), current.cookies())
         ? previous.cookies()
         : factory.cookies(next, BalancerFactory.keyring(next));
-    Router router;
     try {
-      router = factory.router(next, cookies, previous);
+      topology.apply(next, cookies);
     } catch (IllegalArgumentException | IllegalStateException e) {
       LOG.error("affinity: reload refused, keeping the running configuration: {}", e.getMessage());
       return false;
     }
-    server.balancer().router(router);
-    server.healthChecker().refresh();
     BalancerFactory.applyLive(server, next);
     // Certificate files are reloaded by each TLS listener as they change; the listeners themselves need a restart.
     if (!Objects.equals(next.listeners(), current.listeners()) || !Objects.equals(next.admin(), current.admin())) {

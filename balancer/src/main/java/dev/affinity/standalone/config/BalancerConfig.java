@@ -80,4 +80,10 @@ public record BalancerConfig(
   public Optional<TargetGroupConfig> targetGroup(String name) {
     return targetGroups.stream().filter(g -> g.name().equals(name)).findFirst();
   }
+
+  /** The same configuration with {@code groups} as its target groups. */
+  public BalancerConfig withTargetGroups(List<TargetGroupConfig> groups) {
+    return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies,
+        limits, accessLog, shutdown, rules, defaultAction, listenerRules);
+  }
 }

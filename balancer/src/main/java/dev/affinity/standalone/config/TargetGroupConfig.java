@@ -72,4 +72,10 @@ public record TargetGroupConfig(
       Duration slowStart, Duration deregistrationDelay, Double boundedLoadFactor, List<TargetConfig> targets) {
     this(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor, targets, TargetProtocol.HTTP1);
   }
+
+  /** The same group with {@code newTargets} (runtime targets beside the configured ones). */
+  public TargetGroupConfig withTargets(List<TargetConfig> newTargets) {
+    return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor,
+        newTargets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout);
+  }
 }
