@@ -88,7 +88,7 @@ class PersistenceTest {
   }
 
   @Test
-  void aTokenSentAsACookieDoesNotOpenAsAHeaderOrTheOtherWayRound() {
+  void eachGroupNamesItsOwnTokenAndATokenOpensOnlyUnderTheNameItWasSealedFor() {
     TargetGroup api = group("api", StickinessPolicy.header("X-Session", Expiry.sliding(Duration.ofMinutes(30))), "a1", "a2").build();
     TargetGroup web = group("web", StickinessPolicy.duration(Expiry.sliding(Duration.ofMinutes(30))), "w1", "w2").build();
     Router router = router(web, api);
