@@ -26,8 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * One YAML file with listener rules, run by the launcher over real sockets: {@code api.*} + {@code /v1/*}
  * with header persistence to an HTTP/2 group, {@code /old/*} to a redirect, {@code /maintenance} to a
- * fixed response, everything else with cookie persistence (the issue's "done when", gRPC aside: see
- * jetty-handler's GrpcTargetsTest for gRPC through the same kind of group).
+ * fixed response, everything else with cookie persistence (the issue's "done when"; its gRPC part, the
+ * same rules with a GRPC group of grpc-java servers and a grpc-java client, is RulesGrpcLauncherTest).
  */
 class RulesLauncherTest {
   @TempDir

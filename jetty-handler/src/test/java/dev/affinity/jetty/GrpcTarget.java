@@ -45,9 +45,12 @@ import java.util.logging.Logger;
  *   <li>{@link #QUIET} (server streaming): sends {@code first:<id>}, stays quiet for the request's
  *       milliseconds, sends {@code second:<id>} and ends.
  * </ul>
+ *
+ * <p>Public, with what a test outside this package needs ({@link #WHO}, {@link #calls}, {@link #kill}):
+ * the balancer module's launcher tests run it behind a YAML-configured balancer.
  */
-final class GrpcTarget implements AutoCloseable {
-  static final String SERVICE = "affinity.test.Echo";
+public final class GrpcTarget implements AutoCloseable {
+  public static final String SERVICE = "affinity.test.Echo";
   static final MethodDescriptor.Marshaller<String> UTF8 = new MethodDescriptor.Marshaller<>() {
     @Override
     public InputStream stream(String value) {
@@ -63,7 +66,7 @@ final class GrpcTarget implements AutoCloseable {
       }
     }
   };
-  static final MethodDescriptor<String, String> WHO = unary("Who");
+  public static final MethodDescriptor<String, String> WHO = unary("Who");
   static final MethodDescriptor<String, String> FAIL = unary("Fail");
   static final MethodDescriptor<String, String> SILENT = unary("Silent");
   static final MethodDescriptor<String, String> QUIET = MethodDescriptor.<String, String>newBuilder(UTF8, UTF8)
@@ -99,10 +102,10 @@ final class GrpcTarget implements AutoCloseable {
 
   private static final Metadata.Key<String> COOKIE = Metadata.Key.of("cookie", Metadata.ASCII_STRING_MARSHALLER);
 
-  final String id;
-  final HealthStatusManager health = new HealthStatusManager();
+  public final String id;
+  public final HealthStatusManager health = new HealthStatusManager();
   /** Calls of the Echo service this server took (health checks not counted). */
-  final AtomicInteger calls = new AtomicInteger();
+  public final AtomicInteger calls = new AtomicInteger();
   volatile String lastCookie;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
   private final Server server;
@@ -112,7 +115,7 @@ final class GrpcTarget implements AutoCloseable {
         .setFullMethodName(MethodDescriptor.generateFullMethodName(SERVICE, name)).build();
   }
 
-  GrpcTarget(String id) throws IOException {
+  public GrpcTarget(String id) throws IOException {
     this.id = id;
     ServerServiceDefinition echo = ServerServiceDefinition.builder(SERVICE)
         .addMethod(WHO, ServerCalls.asyncUnaryCall((String request, StreamObserver<String> out) -> {
@@ -147,18 +150,32 @@ final class GrpcTarget implements AutoCloseable {
         .start();
   }
 
-  URI uri() {
+  public URI uri() {
     return URI.create("http://127.0.0.1:" + server.getPort());
   }
 
-  int port() {
+  public int port() {
     return server.getPort();
   }
 
   /** Stops at once: open calls are cut, connections closed, the port refuses from now on. */
-  void kill() throws InterruptedException {
+  public void kill() throws InterruptedException {
     server.shutdownNow();
     server.awaitTermination(10, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Waits (10 s at most) until {@code balancer}'s gRPC client has seen its connections to {@code port}
+   * close, as after {@link #kill}: until then a call could meet that close (a 502) rather than a refused
+   * connect, which is what makes the balancer fail over.
+   */
+  public static void awaitNoConnectionTo(AffinityBalancer balancer, int port) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (System.nanoTime() < deadline && balancer.getGrpcClient().getDestinations().stream()
+        .filter(d -> d.getOrigin().getAddress().getPort() == port)
+        .anyMatch(d -> !((org.eclipse.jetty.client.transport.HttpDestination) d).getConnectionPool().isEmpty())) {
+      Thread.sleep(5);
+    }
   }
 
   @Override

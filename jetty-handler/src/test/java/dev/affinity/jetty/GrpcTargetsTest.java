@@ -354,12 +354,7 @@ class GrpcTargetsTest extends BalancerTestBase {
 
   /** Until the balancer's client has seen its connection to a killed target close, a call could meet that close (a 502). */
   private void awaitNoConnectionTo(int port) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (System.nanoTime() < deadline && balancer.balancer().getGrpcClient().getDestinations().stream()
-        .filter(d -> d.getOrigin().getAddress().getPort() == port)
-        .anyMatch(d -> !((org.eclipse.jetty.client.transport.HttpDestination) d).getConnectionPool().isEmpty())) {
-      Thread.sleep(5);
-    }
+    GrpcTarget.awaitNoConnectionTo(balancer.balancer(), port);
   }
 
   /**
