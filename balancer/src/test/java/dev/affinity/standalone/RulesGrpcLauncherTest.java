@@ -22,12 +22,8 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -203,7 +199,7 @@ class RulesGrpcLauncherTest {
     // The API's host, another service: the path condition does not hold.
     BackendSeen seen2 = new BackendSeen();
     ManagedChannel api = channel("api.example.com", seen2);
-    MethodDescriptor<String, String> other = MethodDescriptor.<String, String>newBuilder(UTF8, UTF8)
+    MethodDescriptor<String, String> other = MethodDescriptor.<String, String>newBuilder(GrpcTarget.UTF8, GrpcTarget.UTF8)
         .setType(MethodDescriptor.MethodType.UNARY).setFullMethodName("other.Service/Who").build();
     assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(api, other, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS), "?"))
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNKNOWN));
@@ -248,22 +244,6 @@ class RulesGrpcLauncherTest {
   private Request get(URI balancer, String host, String pathQuery) {
     return http.newRequest(balancer.resolve(pathQuery)).headers(h -> h.put(HttpHeader.HOST, host)).timeout(5, TimeUnit.SECONDS);
   }
-
-  private static final MethodDescriptor.Marshaller<String> UTF8 = new MethodDescriptor.Marshaller<>() {
-    @Override
-    public InputStream stream(String value) {
-      return new ByteArrayInputStream(value.getBytes(UTF_8));
-    }
-
-    @Override
-    public String parse(InputStream stream) {
-      try {
-        return new String(stream.readAllBytes(), UTF_8);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
-  };
 
   /**
    * Remembers the {@code X-Backend} header the web targets answer. grpc-java hands a non-gRPC answer's

@@ -51,7 +51,7 @@ import java.util.logging.Logger;
  */
 public final class GrpcTarget implements AutoCloseable {
   public static final String SERVICE = "affinity.test.Echo";
-  static final MethodDescriptor.Marshaller<String> UTF8 = new MethodDescriptor.Marshaller<>() {
+  public static final MethodDescriptor.Marshaller<String> UTF8 = new MethodDescriptor.Marshaller<>() {
     @Override
     public InputStream stream(String value) {
       return new ByteArrayInputStream(value.getBytes(UTF_8));

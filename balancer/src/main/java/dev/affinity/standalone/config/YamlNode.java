@@ -44,6 +44,8 @@ class YamlNode {
   private final String source;
   private final Node node;
   private final int line;
+  /** The line of the key this value is under (the value's own may be a later one); set for map entries. */
+  private int keyLine;
   private final String path;
   /** Where relative paths in the file point from: the YAML file's directory. */
   private final Path baseDir;
@@ -102,7 +104,16 @@ class YamlNode {
           + (isNull(node) ? " (remove the key to use the defaults)" : ""));
     }
     Mapping mapping = new Mapping(this);
-    Map<String, Integer> keyLines = new LinkedHashMap<>();
+    mapping.entries.putAll(entries(allowed));
+    return mapping;
+  }
+
+  /**
+   * The map's entries by key, each node knowing its line and key path; keys must be plain names, each
+   * once, and among {@code allowed} unless it is {@code null} (keys the user chooses).
+   */
+  private Map<String, YamlNode> entries(List<String> allowed) {
+    Map<String, YamlNode> entries = new LinkedHashMap<>();
     for (NodeTuple tuple : ((MappingNode) node).getValue()) {
       Node keyNode = tuple.getKeyNode();
       int keyLine = lineOf(keyNode, line);
@@ -111,17 +122,19 @@ class YamlNode {
       }
       String key = ((ScalarNode) keyNode).getValue();
       String keyPath = child(path, shorten(key, 64));
-      if (!allowed.contains(key)) {
+      if (allowed != null && !allowed.contains(key)) {
         throw new ConfigException(source, keyLine, keyPath, unknownKey(key, allowed));
       }
-      Integer firstLine = keyLines.putIfAbsent(key, keyLine);
-      if (firstLine != null) {
-        throw new ConfigException(source, keyLine, keyPath, "duplicate key; " + quote(key) + " is already set at line " + firstLine);
+      YamlNode first = entries.get(key);
+      if (first != null) {
+        throw new ConfigException(source, keyLine, keyPath, "duplicate key; " + quote(key) + " is already set at line " + first.keyLine);
       }
       Node value = tuple.getValueNode();
-      mapping.entries.put(key, new YamlNode(source, value, isNull(value) ? keyLine : lineOf(value, keyLine), keyPath, baseDir));
+      YamlNode entry = new YamlNode(source, value, isNull(value) ? keyLine : lineOf(value, keyLine), keyPath, baseDir);
+      entry.keyLine = keyLine;
+      entries.put(key, entry);
     }
-    return mapping;
+    return entries;
   }
 
   /**
@@ -133,23 +146,7 @@ class YamlNode {
     if (!(node instanceof MappingNode)) {
       throw error("must be a map of " + what + ", got " + describe(node));
     }
-    Map<String, YamlNode> entries = new LinkedHashMap<>();
-    for (NodeTuple tuple : ((MappingNode) node).getValue()) {
-      Node keyNode = tuple.getKeyNode();
-      int keyLine = lineOf(keyNode, line);
-      if (!(keyNode instanceof ScalarNode) || isNull(keyNode) || !PLAIN_TAGS.contains(keyNode.getTag())) {
-        throw new ConfigException(source, keyLine, path, "keys must be plain names, got " + describe(keyNode) + " as a key");
-      }
-      String key = ((ScalarNode) keyNode).getValue();
-      String keyPath = child(path, shorten(key, 64));
-      if (entries.containsKey(key)) {
-        throw new ConfigException(source, keyLine, keyPath, "duplicate key; " + quote(key) + " is already set at line "
-            + entries.get(key).line());
-      }
-      Node value = tuple.getValueNode();
-      entries.put(key, new YamlNode(source, value, isNull(value) ? keyLine : lineOf(value, keyLine), keyPath, baseDir));
-    }
-    return entries;
+    return entries((List<String>) null);
   }
 
   /** One string or a list of strings, as a list (never empty). */
