@@ -83,12 +83,7 @@ public final class Router {
       pinning.put(g, pinning(g, g.stickiness()));
     }
     this.groupPinning = pinning;
-    Forward.Builder fallback = Forward.builder();
-    if (b.forward.isEmpty()) {
-      fallback.group(groups.get(0).name(), 1);
-    } else {
-      b.forward.forEach(fallback::group);
-    }
+    Forward.Builder fallback = b.forwardGiven ? b.forward : Forward.builder().group(groups.get(0).name(), 1);
     if (b.groupStickiness != null) {
       fallback.groupStickiness(b.groupStickiness);
     }
@@ -584,7 +579,9 @@ public final class Router {
   public static final class Builder {
     private final AffinityCookies cookies;
     private final Map<String, TargetGroup> groups = new LinkedHashMap<>();
-    private final Map<String, Integer> forward = new LinkedHashMap<>();
+    /** The top-level forward, checked as any {@link Forward} is. */
+    private final Forward.Builder forward = Forward.builder();
+    private boolean forwardGiven;
     private final Map<Forward, List<StickinessPolicy>> plans = new IdentityHashMap<>();
     private Expiry groupStickiness;
     private RuleSet rules = RuleSet.empty();
@@ -605,13 +602,8 @@ public final class Router {
 
     /** Share of new clients for a group (0-{@value #MAX_FORWARD_WEIGHT}). Without any, all traffic goes to the first group. */
     public Builder forward(String groupName, int weight) {
-      requireNonNull(groupName, "groupName");
-      if (weight < 0 || weight > MAX_FORWARD_WEIGHT) {
-        throw new IllegalArgumentException("forward weight of group " + groupName + " must be between 0 and " + MAX_FORWARD_WEIGHT + ", got " + weight);
-      }
-      if (forward.putIfAbsent(groupName, weight) != null) {
-        throw new IllegalArgumentException("forward names group \"" + groupName + "\" twice");
-      }
+      forward.group(groupName, weight);
+      forwardGiven = true;
       return this;
     }
 
@@ -661,9 +653,6 @@ public final class Router {
     public Router build() {
       if (groups.isEmpty()) {
         throw new IllegalStateException("a router needs at least one target group");
-      }
-      if (!forward.isEmpty() && forward.values().stream().allMatch(w -> w == 0)) {
-        throw new IllegalArgumentException("forward needs at least one group with a weight above 0");
       }
       return new Router(this);
     }
