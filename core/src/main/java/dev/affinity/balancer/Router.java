@@ -299,7 +299,7 @@ public final class Router {
         // An application's pin reaches only the groups this request may be forwarded to: a rule sending
         // /api to another group must not be overridden by the web application's cookie (it has Path=/).
         if (index >= 0 || r.anyGroupByRouteCookie) {
-          if (g.canKeep(t, now)) {
+          if (g.canKeep(t, now) && !g.outlivedInstance(t, routeCookie.get().issuedAt())) {
             t.countStickyHit();
             return new RouteDecision(g, t, RouteDecision.Outcome.ROUTE_COOKIE, null, List.of(), null)
                 .pinning(index >= 0 ? r.pinnings[index] : groupPinning.get(g));
@@ -414,6 +414,23 @@ public final class Router {
     if (held.isPresent()) {
       AffinityTicket ticket = held.get();
       Target pinned = group.target(ticket.targetId());
+      if (pinned != null && group.outlivedInstance(pinned, ticket.issuedAt())) {
+        // The address answers as another instance now: the session this pin kept is gone with the old
+        // one. The client is placed afresh, once (its new pin postdates the change), with the old target
+        // reported as the previous one; strict persistence answers 503 instead, as for a target gone.
+        if (strict) {
+          return new RouteDecision(group, null, RouteDecision.Outcome.NO_TARGET, ticket.targetId(), List.of(), ticket)
+              .pinning(pinning).strictRefusal();
+        }
+        Target placed = group.choose(now, null);
+        if (placed == null) {
+          return noTarget(group).pinning(pinning);
+        }
+        placed.countRePin();
+        AffinityTicket fresh = expiry.newTicket(placed.id(), group.name(), now);
+        return issued(new RouteDecision(group, placed, RouteDecision.Outcome.REPIN, ticket.targetId(), List.of(), fresh),
+            pinning, fresh, secure, request);
+      }
       if (pinned != null && (strict ? group.canKeepStrictly(pinned, now) : group.canKeep(pinned, now))) {
         pinned.countStickyHit();
         if (expiry.needsRefresh(ticket, now)) {

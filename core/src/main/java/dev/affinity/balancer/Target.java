@@ -30,6 +30,9 @@ public final class Target {
   private volatile Instant drainingSince;
   private volatile Instant registeredAt;
   private volatile boolean drainedByReload;
+  /** The instance id the target last reported, and since when: see {@link #instanceSeen}. */
+  private volatile String instanceId;
+  private volatile Instant instanceSince;
   /** Slow-start admission credit, in millionths of a new client. */
   private final java.util.concurrent.atomic.AtomicLong rampCredit = new java.util.concurrent.atomic.AtomicLong();
 
@@ -230,5 +233,35 @@ public final class Target {
   @Override
   public String toString() {
     return "Target{" + id + " " + uri + " weight=" + weight + " " + health.state() + (isDraining() ? " draining" : "") + "}";
+  }
+
+  /**
+   * The target reported its instance id (a health check's {@code X-Affinity-Instance} answer header).
+   * Addresses are reused: when the same address answers with another instance id than before, a new
+   * process is there, and the sessions it held are gone with the old one. Returns true when the id
+   * changed (not for the first one seen).
+   */
+  public boolean instanceSeen(String id, Instant now) {
+    requireNonNull(now, "now");
+    if (id == null || id.isEmpty() || id.equals(instanceId)) {
+      return false;
+    }
+    boolean changed = instanceId != null;
+    instanceSince = changed ? now : null;
+    instanceId = id;
+    return changed;
+  }
+
+  /** The instance id last reported, or {@code null}. */
+  public String instanceId() {
+    return instanceId;
+  }
+
+  /**
+   * When the target last came back as another instance, or {@code null}: pins made before it were made
+   * with a process that is gone.
+   */
+  public Instant instanceChangedAt() {
+    return instanceSince;
   }
 }

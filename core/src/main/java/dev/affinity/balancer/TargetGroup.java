@@ -28,6 +28,7 @@ public final class TargetGroup {
   private final HealthCheckSettings healthCheck;
   private final Duration slowStart;
   private final Duration deregistrationDelay;
+  private final boolean sharedSessions;
   private final double boundedLoadFactor;
   private final TargetProtocol protocol;
   private final PassiveHealth passiveHealth;
@@ -45,6 +46,7 @@ public final class TargetGroup {
     this.healthCheck = b.healthCheck;
     this.slowStart = b.slowStart;
     this.deregistrationDelay = b.deregistrationDelay;
+    this.sharedSessions = b.sharedSessions;
     this.boundedLoadFactor = b.boundedLoadFactor;
     this.protocol = b.protocol;
     this.passiveHealth = b.passiveHealth;
@@ -194,6 +196,23 @@ public final class TargetGroup {
       return false;
     }
     return target.health().isHealthy(now) || (target.weight() > 0 && noneAvailable(now));
+  }
+
+  /** Whether the group's targets share their sessions (see {@link Builder#sharedSessions}). */
+  public boolean sharedSessions() {
+    return sharedSessions;
+  }
+
+  /**
+   * Whether a pin made at {@code pinnedAt} to {@code target} was made with an instance that is gone: the
+   * target reported another instance id since, and the group's sessions are not shared.
+   */
+  public boolean outlivedInstance(Target target, java.time.Instant pinnedAt) {
+    if (sharedSessions) {
+      return false;
+    }
+    java.time.Instant changed = target.instanceChangedAt();
+    return changed != null && pinnedAt.isBefore(changed);
   }
 
   /**
@@ -373,6 +392,7 @@ public final class TargetGroup {
     private HealthCheckSettings healthCheck = HealthCheckSettings.defaults();
     private Duration slowStart = Duration.ZERO;
     private Duration deregistrationDelay = Duration.ofSeconds(300);
+    private boolean sharedSessions;
     private double boundedLoadFactor;
     private TargetProtocol protocol = TargetProtocol.HTTP1;
     private PassiveHealth passiveHealth = PassiveHealth.defaults();
@@ -412,6 +432,16 @@ public final class TargetGroup {
         throw new IllegalArgumentException("slowStart must be between 0 and 15 minutes, got " + slowStart);
       }
       this.slowStart = slowStart;
+      return this;
+    }
+
+    /**
+     * Whether the group's targets share their sessions (a Redis-backed store, say): a target that comes
+     * back as another instance then keeps its pinned clients. Off by default: a new instance at a reused
+     * address has none of the old one's sessions, so its old pins move once.
+     */
+    public Builder sharedSessions(boolean shared) {
+      this.sharedSessions = shared;
       return this;
     }
 

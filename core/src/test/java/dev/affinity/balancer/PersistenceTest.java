@@ -357,4 +357,41 @@ class PersistenceTest {
     assertThatThrownBy(() -> Expiry.timeouts(null, null, false)).hasMessageContaining("neither");
     assertThatThrownBy(() -> Forward.builder().group("a", 0).build()).hasMessageContaining("above 0");
   }
+
+  @Test
+  void aPinOutlivingItsInstanceMovesOnceUnlessSessionsAreShared() {
+    StickinessPolicy duration = StickinessPolicy.duration(Expiry.fixed(Duration.ofHours(1)));
+    TargetGroup web = group("web", duration, "w1", "w2", "w3").build();
+    Router router = router(web);
+    CookieJar jar = new CookieJar();
+    RouteDecision first = router.route(jar, false);
+    jar.apply(first.setCookies());
+    Target pinned = first.target();
+    assertThat(pinned.instanceSeen("i-1", clock.instant())).as("the first id seen is no change").isFalse();
+    clock.advance(Duration.ofMinutes(1));
+    assertThat(pinned.instanceSeen("i-1", clock.instant())).isFalse();
+    assertThat(router.route(jar, false).target()).isSameAs(pinned);
+    clock.advance(Duration.ofMinutes(1));
+    assertThat(pinned.instanceSeen("i-2", clock.instant())).isTrue();
+    clock.advance(Duration.ofSeconds(1));
+    RouteDecision moved = router.route(jar, false);
+    assertThat(moved.outcome()).isEqualTo(RouteDecision.Outcome.REPIN);
+    assertThat(moved.previousTargetId()).isEqualTo(pinned.id());
+    // A fresh pin, even for a fixed expiry: the session it kept is gone, so its clock starts again.
+    assertThat(moved.ticket().issuedAt()).isEqualTo(clock.instant());
+    jar.apply(moved.setCookies());
+    for (int i = 0; i < 10; i++) {
+      assertThat(router.route(jar, false).outcome()).as("once").isEqualTo(RouteDecision.Outcome.STICKY_HIT);
+    }
+    TargetGroup shared = group("web", duration, "w1", "w2", "w3").sharedSessions(true).build();
+    Router sharedRouter = router(shared);
+    CookieJar other = new CookieJar();
+    RouteDecision kept = sharedRouter.route(other, false);
+    other.apply(kept.setCookies());
+    kept.target().instanceSeen("a", clock.instant());
+    clock.advance(Duration.ofSeconds(1));
+    kept.target().instanceSeen("b", clock.instant());
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(sharedRouter.route(other, false).target()).as("shared sessions: nothing was lost").isSameAs(kept.target());
+  }
 }

@@ -222,6 +222,7 @@ public final class HealthChecker extends ContainerLifeCycle {
                 reason = "gRPC health check failed: " + result.getFailure();
               } else {
                 org.eclipse.jetty.client.Response response = result.getResponse();
+                observeInstance(target, response);
                 reason = GrpcHealthProbe.unhealthyReason(response.getStatus(), response.getHeaders(), response.getTrailers(), getContent());
               }
               recordGrpc(target, reason);
@@ -245,7 +246,27 @@ public final class HealthChecker extends ContainerLifeCycle {
     }
   }
 
+  /**
+   * A target may say which process answers, in {@value #INSTANCE_HEADER}: when the same address answers
+   * as another instance, the sessions of the old one are gone, and core moves its pins once.
+   */
+  static final String INSTANCE_HEADER = "X-Affinity-Instance";
+
+  private void observeInstance(Target target, org.eclipse.jetty.client.Response response) {
+    String instance = response.getHeaders().get(INSTANCE_HEADER);
+    if (instance != null && instance.length() <= 128) {
+      String before = target.instanceId();
+      if (target.instanceSeen(instance.strip(), clock.instant())) {
+        LOG.warn("target {} ({}) answers as instance {} (was {}): clients pinned to the old instance move once",
+            target.id(), target.uri(), instance.strip(), before);
+      }
+    }
+  }
+
   private void record(Target target, HealthCheckSettings settings, Result result) {
+    if (result.getResponse() != null) {
+      observeInstance(target, result.getResponse());
+    }
     if (result.isSucceeded() && settings.matches(result.getResponse().getStatus())) {
       if (target.health().checkPassed(clock.instant())) {
         LOG.info("target {} ({}) is healthy again", target.id(), target.uri());

@@ -66,6 +66,11 @@ public final class Backends implements AutoCloseable {
     backends.get(id).answerStatus = status;
   }
 
+  /** Makes every backend report its instance (see {@code Backend.reportsInstance}) from now on. */
+  public void reportInstances() {
+    backends.values().forEach(b -> b.reportsInstance = true);
+  }
+
   public URI uri(String id) {
     return backends.get(id).uri();
   }
@@ -84,6 +89,9 @@ public final class Backends implements AutoCloseable {
     /** Every value of each header of the last request, lower-case names (lastHeaders keeps the last value only). */
     volatile Map<String, List<String>> lastHeaderValues = Map.of();
     volatile int healthStatus = 200;
+    /** When set, {@code /health} answers {@code X-Affinity-Instance: <id>#<start count>}: each restart is a new process. */
+    volatile boolean reportsInstance;
+    private int starts;
     /** The status of the application's answers (not {@code /health}'s): a test makes a target answer 503 for a while. */
     volatile int answerStatus = 200;
     /** The protocol of the last health check this backend answered ({@code HTTP/1.1}, {@code HTTP/2.0}). */
@@ -103,6 +111,7 @@ public final class Backends implements AutoCloseable {
     }
 
     void start(int wantedPort) throws Exception {
+      starts++;
       server = new Server(new QueuedThreadPool(16, 2));
       HttpConfiguration config = new HttpConfiguration();
       config.setRequestHeaderSize(Limits.DEFAULT_MAX_REQUEST_HEADER_BYTES);
@@ -120,6 +129,9 @@ public final class Backends implements AutoCloseable {
           if (path.equals("/health")) {
             healthProtocol = request.getConnectionMetaData().getProtocol();
             response.setStatus(healthStatus);
+            if (reportsInstance) {
+              response.getHeaders().put("X-Affinity-Instance", id + "#" + starts);
+            }
             Content.Sink.write(response, true, "health " + healthStatus, callback);
             return true;
           }

@@ -108,4 +108,59 @@ class PersistenceBalancerTest extends BalancerTestBase {
     assertThat(after.getHeaders().getValuesList(HttpHeader.SET_COOKIE)).as("pinned afresh")
         .anySatisfy(c -> assertThat(c).startsWith("AFFINITY="));
   }
+
+  /**
+   * Addresses are reused: a target restarted at the same address is another process, without the
+   * sessions of the old one. Its health check says so ({@code X-Affinity-Instance}); the clients pinned
+   * to the old instance move once, and those pinned after the restart stay.
+   */
+  @OverBothPaths
+  void aTargetThatComesBackAsAnotherInstanceMovesItsOldPinsOnce(TargetPath path) throws Exception {
+    start(path, g -> g.stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1)))), CookiePolicy.defaults(), "a", "b");
+    backends.reportInstances();
+    balancer.healthChecker().checkAll().get(5, TimeUnit.SECONDS);
+    UserAgent before = browser();
+    String pinned = before.get("/").getHeaders().get("X-Backend");
+    backends.get(pinned).kill();
+    backends.get(pinned).restart();
+    clock.advance(Duration.ofSeconds(1));
+    balancer.healthChecker().checkAll().get(5, TimeUnit.SECONDS);
+    assertThat(balancer.balancer().router().target(pinned).instanceId()).isEqualTo(pinned + "#2");
+    ContentResponse moved = before.get("/");
+    assertThat(moved.getStatus()).isEqualTo(200);
+    assertThat(moved.getHeaders().getValuesList(HttpHeader.SET_COOKIE)).as("pinned afresh").anySatisfy(c -> assertThat(c).startsWith("AFFINITY="));
+    assertThat(balancer.balancer().router().target(moved.getHeaders().get("X-Backend")).rePins()).isEqualTo(1);
+    String now = moved.getHeaders().get("X-Backend");
+    for (int i = 0; i < 10; i++) {
+      assertThat(before.get("/").getHeaders().get("X-Backend")).as("moved once, then sticky").isEqualTo(now);
+    }
+    // A client pinned to the new instance stays there.
+    UserAgent after = null;
+    for (int i = 0; i < 20 && after == null; i++) {
+      UserAgent candidate = browser();
+      if (pinned.equals(candidate.get("/").getHeaders().get("X-Backend"))) {
+        after = candidate;
+      }
+    }
+    assertThat(after).as("a new client landed on the restarted target").isNotNull();
+    for (int i = 0; i < 5; i++) {
+      assertThat(after.get("/").getHeaders().get("X-Backend")).isEqualTo(pinned);
+    }
+  }
+
+  @OverBothPaths
+  void sharedSessionsKeepTheirTargetAcrossANewInstance(TargetPath path) throws Exception {
+    start(path, g -> g.sharedSessions(true).stickiness(StickinessPolicy.duration(Expiry.sliding(Duration.ofHours(1)))),
+        CookiePolicy.defaults(), "a", "b");
+    backends.reportInstances();
+    balancer.healthChecker().checkAll().get(5, TimeUnit.SECONDS);
+    UserAgent client = browser();
+    String pinned = client.get("/").getHeaders().get("X-Backend");
+    backends.get(pinned).kill();
+    backends.get(pinned).restart();
+    balancer.healthChecker().checkAll().get(5, TimeUnit.SECONDS);
+    for (int i = 0; i < 5; i++) {
+      assertThat(client.get("/").getHeaders().get("X-Backend")).isEqualTo(pinned);
+    }
+  }
 }
