@@ -96,6 +96,7 @@ public final class DnsDiscovery extends ContainerLifeCycle {
         wanted.put(g.name(), g.discovery());
       }
     }
+    Map<String, Poller> changed = new LinkedHashMap<>();
     for (String group : new ArrayList<>(pollers.keySet())) {
       Poller p = pollers.get(group);
       DiscoveryConfig next = wanted.get(group);
@@ -104,6 +105,7 @@ public final class DnsDiscovery extends ContainerLifeCycle {
       }
       p.stop();
       pollers.remove(group);
+      changed.put(group, p);
       if (next == null) {
         LOG.info("affinity: DNS discovery of group {} ({}) is off; its discovered targets drain", group, p.config.dns());
         replace(group, List.of());
@@ -111,7 +113,7 @@ public final class DnsDiscovery extends ContainerLifeCycle {
     }
     wanted.forEach((group, discovery) -> {
       if (!pollers.containsKey(group)) {
-        Poller p = new Poller(group, discovery);
+        Poller p = new Poller(group, discovery, changed.get(group));
         pollers.put(group, p);
         // The first query at once: a new group (or a changed name) should not wait an interval for targets.
         p.schedule(Duration.ZERO);
@@ -135,16 +137,25 @@ public final class DnsDiscovery extends ContainerLifeCycle {
     final String group;
     final DiscoveryConfig config;
     /** What this group's DNS answer put in the topology last; empty before the first answer. */
-    private List<DnsQuery.Discovered> applied = List.of();
+    private volatile List<DnsQuery.Discovered> applied = List.of();
     /** When the NXDOMAIN or empty answers began, or null while the name answers with records. */
-    private Instant emptySince;
+    private volatile Instant emptySince;
     private String lastProblem;
     private Scheduler.Task task;
     private boolean stopped;
 
-    Poller(String group, DiscoveryConfig config) {
+    /** @param before the poller this one replaces (its settings changed), or null */
+    Poller(String group, DiscoveryConfig config, Poller before) {
       this.group = group;
       this.config = config;
+      if (before != null) {
+        // Its targets are in the topology: this poller's first answer is compared with them.
+        applied = before.applied;
+        if (before.config.dns().equals(config.dns()) && before.config.type() == config.type()) {
+          // The same name: a hold in progress keeps its start (a reload does not reset it).
+          emptySince = before.emptySince;
+        }
+      }
     }
 
     void schedule(Duration delay) {

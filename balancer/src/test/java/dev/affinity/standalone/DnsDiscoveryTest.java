@@ -47,6 +47,8 @@ class DnsDiscoveryTest {
   private Dnsmasq dns;
   private AffinityServer server;
   private DnsDiscovery discovery;
+  private Topology topology;
+  private String yaml;
 
   @AfterEach
   void stop() throws Exception {
@@ -119,7 +121,7 @@ class DnsDiscoveryTest {
 
   /** Starts a balancer (not listening: the routing is core's) whose group {@code web} has {@code discovery}. */
   private void balancer(String discoveryYaml, String groupExtra) throws Exception {
-    String yaml = "listen: { host: 127.0.0.1, port: 0 }\n"
+    yaml = "listen: { host: 127.0.0.1, port: 0 }\n"
         + "keys:\n"
         + "  - { id: k1, secret: \"" + BalancerTestBase.SECRET + "\" }\n"
         + "targetGroups:\n"
@@ -132,7 +134,7 @@ class DnsDiscoveryTest {
     BalancerConfig config = BalancerConfigLoader.parse(yaml, "dns.yaml");
     BalancerFactory factory = new BalancerFactory(clock, CodecMetrics.counting());
     server = factory.server(config);
-    Topology topology = new Topology(factory, server, config);
+    topology = new Topology(factory, server, config);
     discovery = new DnsDiscovery(topology, scheduler, clock);
     discovery.start();
     scheduler.advance(Duration.ZERO);
@@ -389,6 +391,43 @@ class DnsDiscoveryTest {
     assertThat(targets()).isEqualTo(ids(8080, 11));
     pass(Duration.ofMillis(100));
     assertThat(targets()).isEqualTo(ids(8080, 11, 12));
+  }
+
+  @Test
+  void aReloadThatChangesOrRemovesDiscoveryIsFollowed() throws Exception {
+    dns = Dnsmasq.start(dir, 3600);
+    dns.records(List.of(Dnsmasq.host("web.test", "127.0.0.11"), Dnsmasq.host("api.test", "127.0.0.31"),
+        Dnsmasq.host("api.test", "127.0.0.32")));
+    balancer("{ dns: web.test, port: 8080, resolvers: [ \"" + dns.address() + "\" ], hold: { nx: PT10S } }", "");
+    assertThat(targets()).isEqualTo(ids(8080, 11));
+
+    // Another name: asked at once; the old name's target drains.
+    reload(yaml.replace("dns: web.test", "dns: api.test"));
+    assertThat(targets()).isEqualTo("127.0.0.11_8080~," + ids(8080, 31, 32));
+
+    // Only the hold changes while the name answers NXDOMAIN: the hold keeps its start.
+    dns.records(List.of(Dnsmasq.host("web.test", "127.0.0.11")));
+    pass(INTERVAL); // the first NXDOMAIN
+    pass(INTERVAL);
+    reload(yaml.replace("dns: web.test", "dns: api.test").replace("nx: PT10S", "nx: PT12S"));
+    pass(INTERVAL);
+    assertThat(targets()).as("10 s after the first NXDOMAIN").contains(ids(8080, 31, 32));
+    pass(Duration.ofSeconds(2));
+    assertThat(targets()).as("12 s after the first NXDOMAIN, across the reload").isEqualTo("127.0.0.11_8080~,127.0.0.31_8080~,"
+        + "127.0.0.32_8080~");
+
+    // Discovery removed: no more queries; the group keeps what the YAML gives it.
+    dns.records(List.of(Dnsmasq.host("api.test", "127.0.0.33")));
+    reload(yaml.replace("    discovery: ", "    targets: [ { id: fixed-1, uri: \"http://127.0.0.1:9001\" } ]\n    # was: "));
+    pass(INTERVAL);
+    assertThat(discovery.discovering()).isEmpty();
+    assertThat(group().target("127.0.0.33_8080")).isNull();
+    assertThat(group().target("fixed-1")).isNotNull();
+  }
+
+  private void reload(String next) {
+    topology.apply(BalancerConfigLoader.parse(next, "dns.yaml"), server.balancer().router().cookies());
+    scheduler.advance(Duration.ZERO);
   }
 
   @Test
