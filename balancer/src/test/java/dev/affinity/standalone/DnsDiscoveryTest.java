@@ -13,6 +13,10 @@ import dev.affinity.jetty.BalancerTestBase;
 import dev.affinity.jetty.ManualScheduler;
 import dev.affinity.standalone.config.BalancerConfig;
 import dev.affinity.standalone.config.BalancerConfigLoader;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -367,6 +371,23 @@ class DnsDiscoveryTest {
     int dead = Dnsmasq.freePort();
     balancer("{ dns: web.test, port: 8080, timeout: PT0.2S, resolvers: [ \"127.0.0.1:" + dead + "\", \"" + dns.address() + "\" ] }", "");
     assertThat(targets()).isEqualTo(ids(8080, 11, 12));
+  }
+
+  @Test
+  void theTimeoutBoundsTheWaitForEachResolver() throws Exception {
+    dns = Dnsmasq.start(dir, 3600);
+    dns.records(addresses("web.test", 11));
+    // A resolver that takes the query and never answers, before a live one.
+    try (DatagramSocket silent = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+      long start = System.nanoTime();
+      balancer("{ dns: web.test, port: 8080, timeout: PT0.3S, resolvers: [ \"127.0.0.1:" + silent.getLocalPort() + "\", \""
+          + dns.address() + "\" ] }", "");
+      long tookMillis = (System.nanoTime() - start) / 1_000_000;
+      assertThat(targets()).isEqualTo(ids(8080, 11));
+      silent.setSoTimeout(1);
+      silent.receive(new DatagramPacket(new byte[512], 512));  // it was asked first
+      assertThat(tookMillis).as("the silent resolver was given 0.3 s, not the default 2 s").isBetween(300L, 1900L);
+    }
   }
 
   @Test
