@@ -190,7 +190,7 @@ public final class DnsDiscovery extends ContainerLifeCycle {
     private Duration handle(DnsQuery.Answer answer) {
       if (answer instanceof DnsQuery.Found found) {
         emptySince = null;
-        problem(null);
+        problem(null, null);
         apply(found.targets());
         return shorter(config.interval(), found.ttl());
       }
@@ -208,13 +208,13 @@ public final class DnsDiscovery extends ContainerLifeCycle {
           apply(List.of());
           return config.interval();
         }
-        problem(config.dns() + " answers " + nothing.why() + "; the " + applied.size() + " discovered targets stay until it has for "
+        problem("nothing", config.dns() + " answers " + nothing.why() + "; the " + applied.size() + " discovered targets stay until it has for "
             + config.holdNx());
         // Asked again when the hold runs out, so that the targets go then and not up to an interval later.
         return shorter(config.interval(), config.holdNx().minus(held));
       }
       DnsQuery.Failed failed = (DnsQuery.Failed) answer;
-      problem("no resolver answered for " + config.dns() + " (" + failed.why() + "); keeping the " + applied.size()
+      problem("failed", "no resolver answered for " + config.dns() + " (" + failed.why() + "); keeping the " + applied.size()
           + " targets of the last answer");
       return config.interval();
     }
@@ -238,13 +238,14 @@ public final class DnsDiscovery extends ContainerLifeCycle {
       applied = List.copyOf(targets);
     }
 
-    private void problem(String problem) {
-      if (problem != null && !problem.equals(lastProblem)) {
-        LOG.warn("affinity: DNS discovery of group {}: {}", group, problem);
-      } else if (problem == null && lastProblem != null) {
+    /** Logged when the kind of trouble changes, not at every round of an outage. */
+    private void problem(String kind, String message) {
+      if (kind != null && !kind.equals(lastProblem)) {
+        LOG.warn("affinity: DNS discovery of group {}: {}", group, message);
+      } else if (kind == null && lastProblem != null) {
         LOG.info("affinity: DNS discovery of group {}: {} answers again", group, config.dns());
       }
-      lastProblem = problem;
+      lastProblem = kind;
     }
   }
 
