@@ -220,6 +220,9 @@ public final class BalancerLauncher {
     Topology topology = new Topology(factory, server, config);
     server.server().addBean(topology, false);
     server.server().addManaged(new ConfigReloader(file, config, factory, server, topology, reloadScheduler, RELOAD_POLL_INTERVAL));
+    // Groups with discovery: get their targets from DNS (and follow reloads that change it).
+    DnsDiscovery discovery = new DnsDiscovery(topology, new ScheduledExecutorScheduler("affinity-dns", true), Clock.systemUTC());
+    server.server().addManaged(discovery);
     out.println("affinity: balancing on " + server.uri() + "  (status page: " + server.adminUri() + "/status)");
     out.flush();
     return new Running(0, server, null);

@@ -20,6 +20,7 @@ import java.util.Set;
  * @param passiveHealth when the targets' answers eject them, default {@link PassiveHealth#defaults()}
  * @param upstreamTimeout the group's own {@code upstream.timeout}, or {@code null} for the top-level one
  * @param upstreamConnectTimeout the group's own {@code upstream.connectTimeout}, or {@code null} for the top-level one
+ * @param discovery where DNS discovery finds more targets for the group, or {@code null} when it has none
  */
 public record TargetGroupConfig(
     String name,
@@ -33,7 +34,8 @@ public record TargetGroupConfig(
     TargetProtocol protocolVersion,
     PassiveHealth passiveHealth,
     Duration upstreamTimeout,
-    Duration upstreamConnectTimeout) {
+    Duration upstreamConnectTimeout,
+    DiscoveryConfig discovery) {
   public static final String ROUND_ROBIN = "round_robin";
   public static final String LEAST_OUTSTANDING_REQUESTS = "least_outstanding_requests";
   public static final String WEIGHTED_RANDOM = "weighted_random";
@@ -59,6 +61,14 @@ public record TargetGroupConfig(
     requireNonNull(passiveHealth, "passiveHealth");
   }
 
+  /** Without DNS discovery. */
+  public TargetGroupConfig(String name, String algorithm, StickinessConfig stickiness, HealthCheckConfig healthCheck,
+      Duration slowStart, Duration deregistrationDelay, Double boundedLoadFactor, List<TargetConfig> targets,
+      TargetProtocol protocolVersion, PassiveHealth passiveHealth, Duration upstreamTimeout, Duration upstreamConnectTimeout) {
+    this(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor, targets, protocolVersion,
+        passiveHealth, upstreamTimeout, upstreamConnectTimeout, null);
+  }
+
   /** With passive health at its defaults and the top-level upstream timeouts. */
   public TargetGroupConfig(String name, String algorithm, StickinessConfig stickiness, HealthCheckConfig healthCheck,
       Duration slowStart, Duration deregistrationDelay, Double boundedLoadFactor, List<TargetConfig> targets,
@@ -76,6 +86,6 @@ public record TargetGroupConfig(
   /** The same group with {@code newTargets} (runtime targets beside the configured ones). */
   public TargetGroupConfig withTargets(List<TargetConfig> newTargets) {
     return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor,
-        newTargets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout);
+        newTargets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery);
   }
 }

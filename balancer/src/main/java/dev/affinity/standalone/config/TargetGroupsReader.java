@@ -16,7 +16,8 @@ import java.util.Map;
 
 /**
  * {@code targetGroups: [ { name, algorithm, stickiness, healthCheck, passiveHealth, upstream, slowStart,
- * deregistrationDelay, boundedLoad, targets: [ { id, uri, weight } ] } ]}. Group names and target ids follow core's rules
+ * deregistrationDelay, boundedLoad, targets: [ { id, uri, weight } ], discovery } ]}. A group may have both
+ * {@code targets} and {@code discovery} (see {@link DiscoveryReader}). Group names and target ids follow core's rules
  * ({@link TargetGroup#builder}, {@link Target}); uniqueness across the file is checked here, where
  * the first use's line is known.
  */
@@ -28,13 +29,14 @@ final class TargetGroupsReader {
   /** A group's own upstream timeouts; each key absent keeps the top-level {@code upstream:} value. */
   static final Schema UPSTREAM = Schema.keys("timeout", "connectTimeout");
   static final Schema SCHEMA = Schema.keys("name", "algorithm", "protocolVersion", "stickiness", "healthCheck", "passiveHealth",
-          "upstream", "slowStart", "deregistrationDelay", "boundedLoad", "targets")
+          "upstream", "slowStart", "deregistrationDelay", "boundedLoad", "targets", "discovery")
       .map("stickiness", StickinessReader.SCHEMA)
       .map("healthCheck", HealthCheckReader.SCHEMA)
       .map("passiveHealth", PassiveHealthReader.SCHEMA)
       .map("upstream", UPSTREAM)
       .map("boundedLoad", BOUNDED_LOAD)
-      .listOf("targets", TARGET);
+      .listOf("targets", TARGET)
+      .map("discovery", DiscoveryReader.SCHEMA);
 
   private final Map<String, Integer> names = new LinkedHashMap<>();
   private final Map<String, YamlNode> targetIds = new LinkedHashMap<>();
@@ -108,8 +110,11 @@ final class TargetGroupsReader {
         targets.add(target(t));
       }
     }
+    // Static targets beside discovery are allowed: a group moves from a fixed list to DNS (or back) without
+    // a moment with no targets, and static ones are a floor no NXDOMAIN removes.
+    DiscoveryConfig discovery = s.has("discovery") ? DiscoveryReader.read(s.get("discovery")) : null;
     return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay,
-        boundedLoadFactor, targets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout);
+        boundedLoadFactor, targets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery);
   }
 
   /** {@code HTTP1}, {@code HTTP2} or {@code GRPC} (HTTP/2 with gRPC health checks), in any case. */
