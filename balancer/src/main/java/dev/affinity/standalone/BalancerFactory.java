@@ -140,6 +140,7 @@ public final class BalancerFactory {
         .healthCheck(health(config.healthCheck()))
         .slowStart(config.slowStart())
         .deregistrationDelay(config.deregistrationDelay())
+        .sharedSessions(config.sharedSessions())
         .protocol(config.protocolVersion())
         .passiveHealth(config.passiveHealth())
         .timeouts(config.upstreamTimeout(), config.upstreamConnectTimeout());

@@ -89,6 +89,17 @@ class LauncherTest {
   }
 
   @Test
+  void sharedSessionsReachTheGroupAndAReloadTurnsThemOff() throws Exception {
+    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1").replace("    deregistrationDelay: PT5M\n",
+        "    deregistrationDelay: PT5M\n    sharedSessions: true\n"));
+    running = launch(file.toString());
+    assertThat(running.server().balancer().router().groups().get(0).sharedSessions()).isTrue();
+    Files.writeString(file, yaml("web-1"));
+    assertThat(running.server().server().getBean(ConfigReloader.class).reload()).isTrue();
+    assertThat(running.server().balancer().router().groups().get(0).sharedSessions()).isFalse();
+  }
+
+  @Test
   void upstreamSettingsReachTheBalancer() throws Exception {
     Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("web-1", "web-2")
         + "upstream: { timeout: PT30S, connectTimeout: PT1S, directRelay: false }\n");

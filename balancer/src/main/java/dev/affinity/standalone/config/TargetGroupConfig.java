@@ -21,6 +21,8 @@ import java.util.Set;
  * @param upstreamTimeout the group's own {@code upstream.timeout}, or {@code null} for the top-level one
  * @param upstreamConnectTimeout the group's own {@code upstream.connectTimeout}, or {@code null} for the top-level one
  * @param discovery where DNS discovery finds more targets for the group, or {@code null} when it has none
+ * @param sharedSessions whether the targets share their sessions (a Redis-backed store): a target that comes
+ *     back as another instance then keeps its pinned clients
  */
 public record TargetGroupConfig(
     String name,
@@ -35,7 +37,8 @@ public record TargetGroupConfig(
     PassiveHealth passiveHealth,
     Duration upstreamTimeout,
     Duration upstreamConnectTimeout,
-    DiscoveryConfig discovery) {
+    DiscoveryConfig discovery,
+    boolean sharedSessions) {
   public static final String ROUND_ROBIN = "round_robin";
   public static final String LEAST_OUTSTANDING_REQUESTS = "least_outstanding_requests";
   public static final String WEIGHTED_RANDOM = "weighted_random";
@@ -59,6 +62,15 @@ public record TargetGroupConfig(
     targets = List.copyOf(requireNonNull(targets, "targets"));
     requireNonNull(protocolVersion, "protocolVersion");
     requireNonNull(passiveHealth, "passiveHealth");
+  }
+
+  /** Without shared sessions. */
+  public TargetGroupConfig(String name, String algorithm, StickinessConfig stickiness, HealthCheckConfig healthCheck,
+      Duration slowStart, Duration deregistrationDelay, Double boundedLoadFactor, List<TargetConfig> targets,
+      TargetProtocol protocolVersion, PassiveHealth passiveHealth, Duration upstreamTimeout, Duration upstreamConnectTimeout,
+      DiscoveryConfig discovery) {
+    this(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor, targets, protocolVersion,
+        passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery, false);
   }
 
   /** Without DNS discovery. */
@@ -86,6 +98,6 @@ public record TargetGroupConfig(
   /** The same group with {@code newTargets} (runtime targets beside the configured ones). */
   public TargetGroupConfig withTargets(List<TargetConfig> newTargets) {
     return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor,
-        newTargets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery);
+        newTargets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery, sharedSessions);
   }
 }

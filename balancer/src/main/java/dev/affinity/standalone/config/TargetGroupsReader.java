@@ -29,7 +29,7 @@ final class TargetGroupsReader {
   /** A group's own upstream timeouts; each key absent keeps the top-level {@code upstream:} value. */
   static final Schema UPSTREAM = Schema.keys("timeout", "connectTimeout");
   static final Schema SCHEMA = Schema.keys("name", "algorithm", "protocolVersion", "stickiness", "healthCheck", "passiveHealth",
-          "upstream", "slowStart", "deregistrationDelay", "boundedLoad", "targets", "discovery")
+          "upstream", "slowStart", "deregistrationDelay", "boundedLoad", "targets", "discovery", "sharedSessions")
       .map("stickiness", StickinessReader.SCHEMA)
       .map("healthCheck", HealthCheckReader.SCHEMA)
       .map("passiveHealth", PassiveHealthReader.SCHEMA)
@@ -113,8 +113,9 @@ final class TargetGroupsReader {
     // Static targets beside discovery are allowed: a group moves from a fixed list to DNS (or back) without
     // a moment with no targets, and static ones are a floor no NXDOMAIN removes.
     DiscoveryConfig discovery = s.has("discovery") ? DiscoveryReader.read(s.get("discovery")) : null;
+    boolean sharedSessions = s.has("sharedSessions") && s.get("sharedSessions").bool();
     return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay,
-        boundedLoadFactor, targets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery);
+        boundedLoadFactor, targets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery, sharedSessions);
   }
 
   /** {@code HTTP1}, {@code HTTP2} or {@code GRPC} (HTTP/2 with gRPC health checks), in any case. */
