@@ -187,7 +187,7 @@ class ListenersConfigTest {
   }
 
   @Test
-  void anEmptyRulesListGivesTheListenerNoRulesEvenWithGlobalOnes() {
+  void anEmptyRulesListGivesTheListenerNoRulesEvenWithGlobalOnes() throws Exception {
     BalancerConfig config = load("listeners:\n  - { port: 8080, rules: [] }\n  - { port: 8081 }\n"
         + "rules: [ { priority: 1, when: { path: /x }, fixedResponse: { status: 404 } } ]\n");
     assertThat(config.listenerRules()).containsOnlyKeys("127.0.0.1:8080");
