@@ -53,8 +53,8 @@ import org.slf4j.LoggerFactory;
  * targets. {@link AdminHandler} has checked the caller's token before anything gets here; this class
  * checks the input and changes the {@link Topology} of this one instance (as HAProxy's runtime API does:
  * a fleet shares targets through the YAML or DNS). Every change is logged with the token's id, and kept
- * in a {@link RegistrationState} file before it is answered: a change that cannot be kept is undone and
- * answered 503.
+ * in a {@link RegistrationState} file before it is applied: a change that cannot be kept is refused with 503
+ * and never reaches the routing.
  *
  * <p>Input is refused with a 4xx and a JSON error naming the field ({@code body}, {@code group}, {@code id},
  * {@code uri}, {@code weight}), and then nothing changed. Reads are answered on the request's thread;
@@ -286,43 +286,36 @@ final class RegistrationApi implements AdminHandler.Api {
     if (self != null) {
       throw new Refused(HttpStatus.BAD_REQUEST_400, "uri " + quote(uri.toString()) + " is this balancer (" + self + "): it would forward to itself", "uri");
     }
-    Draining before = draining.remove(id);
     DynamicTarget target = new DynamicTarget(group.name(), id, uri, weight, Topology.Source.API);
+    List<DynamicTarget> after = new ArrayList<>(apiTargets());
+    after.add(target);
+    Map<String, Draining> drainsAfter = new LinkedHashMap<>(draining);
+    drainsAfter.remove(id);
+    // Kept first, applied second: a change that cannot be kept never reaches the routing.
+    keep(after, drainsAfter);
     try {
       topology.put(target);
     } catch (IllegalArgumentException | IllegalStateException e) {
-      restoreDraining(id, before);
+      keepBack();
       throw new Refused(HttpStatus.CONFLICT_409, e.getMessage(), "id");
     }
-    if (!saved(() -> {
-      topology.remove(group.name(), id);
-      restoreDraining(id, before);
-    })) {
-      return unsaved();
-    }
+    draining.remove(id);
     LOG.info("affinity: token {} registered target {} ({}, weight {}) in group {}", caller.id(), id, uri, weight, group.name());
     return Answer.ok(HttpStatus.CREATED_201, targetJson(group.name(), id));
-  }
-
-  private void restoreDraining(String id, Draining before) {
-    if (before != null) {
-      draining.put(id, before);
-    }
   }
 
   private Answer deregister(AdminTokens.Caller caller, String groupName, String id) {
     TargetGroupConfig group = requireGroup(groupName);
     DynamicTarget target = requireRegistered(group, id);
     Instant now = clock.instant();
+    Draining drain = new Draining(group.name(), id, target.uri(), target.weight(), now);
+    List<DynamicTarget> after = new ArrayList<>(apiTargets());
+    after.remove(target);
+    Map<String, Draining> drainsAfter = new LinkedHashMap<>(draining);
+    drainsAfter.put(id, drain);
+    keep(after, drainsAfter);
     topology.remove(group.name(), id);
-    draining.put(id, new Draining(group.name(), id, target.uri(), target.weight(), now));
-    if (!saved(() -> {
-      draining.remove(id);
-      // The same id and URI again: core takes the draining member back as it was.
-      topology.put(target);
-    })) {
-      return unsaved();
-    }
+    draining.put(id, drain);
     Instant until = now.plus(group.deregistrationDelay());
     LOG.info("affinity: token {} deregistered target {} of group {}; it drains until {}", caller.id(), id, group.name(), until);
     ObjectNode body = RegistrationState.JSON.createObjectNode().put("group", group.name()).put("id", id).put("draining", true)
@@ -339,9 +332,14 @@ final class RegistrationApi implements AdminHandler.Api {
     }
     int weight = weight(json);
     DynamicTarget changed = new DynamicTarget(target.group(), id, target.uri(), weight, Topology.Source.API);
-    topology.put(changed);
-    if (!saved(() -> topology.put(target))) {
-      return unsaved();
+    List<DynamicTarget> after = new ArrayList<>(apiTargets());
+    after.set(after.indexOf(target), changed);
+    keep(after, draining);
+    try {
+      topology.put(changed);
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      keepBack();
+      throw new Refused(HttpStatus.CONFLICT_409, e.getMessage(), "weight");
     }
     LOG.info("affinity: token {} changed the weight of target {} of group {} from {} to {}", caller.id(), id, group.name(),
         target.weight(), weight);
@@ -371,40 +369,51 @@ final class RegistrationApi implements AdminHandler.Api {
     throw new Refused(HttpStatus.NOT_FOUND_404, "group " + quote(group.name()) + " has no registered target " + quote(id), "id");
   }
 
-  /** Runs {@code undo} and returns false when the state file cannot be written. */
-  private boolean saved(Runnable undo) {
+  /** The targets registered through the API, as the topology has them. */
+  private List<DynamicTarget> apiTargets() {
+    return topology.dynamicTargets().stream().filter(t -> t.source() == Topology.Source.API).toList();
+  }
+
+  /** Writes the state a change will leave; refused with 503 (nothing changed yet) when it cannot be written. */
+  private void keep(List<DynamicTarget> registered, Map<String, Draining> drains) {
     try {
-      save();
-      return true;
+      write(registered, drains);
     } catch (IOException e) {
-      LOG.error("affinity: cannot write the registration state {}; the change is undone: {}", state.file(), e.toString());
-      undo.run();
-      return false;
+      LOG.error("affinity: cannot write the registration state {}; the change is refused: {}", state.file(), e.toString());
+      throw new Refused(HttpStatus.SERVICE_UNAVAILABLE_503,
+          "the change could not be written to the state file (see the balancer's log); nothing changed", null);
     }
   }
 
-  private Answer unsaved() {
-    return Answer.refused(HttpStatus.SERVICE_UNAVAILABLE_503,
-        "the change could not be written to the state file (see the balancer's log); nothing changed", null);
+  /** After core refused a change already kept: the file goes back to what is routed. */
+  private void keepBack() {
+    try {
+      save();
+    } catch (IOException e) {
+      LOG.error("affinity: cannot write the registration state {} back: {}", state.file(), e.toString());
+    }
   }
 
-  /** Writes what is registered and what still drains; drains that ended are forgotten. */
+  /** Writes what is registered and what still drains. */
   private void save() throws IOException {
+    write(apiTargets(), draining);
+  }
+
+  /** Drains that ended are forgotten (from {@code drains} too). */
+  private void write(List<DynamicTarget> registered, Map<String, Draining> drains) throws IOException {
     Instant now = clock.instant();
-    for (Iterator<Draining> it = draining.values().iterator(); it.hasNext(); ) {
+    for (Iterator<Draining> it = drains.values().iterator(); it.hasNext(); ) {
       Draining d = it.next();
       TargetGroupConfig group = group(d.group());
       if (group == null || !now.isBefore(d.since().plus(group.deregistrationDelay()))) {
         it.remove();
       }
     }
-    List<Registered> registered = new ArrayList<>();
-    for (DynamicTarget t : topology.dynamicTargets()) {
-      if (t.source() == Topology.Source.API) {
-        registered.add(new Registered(t.group(), t.id(), t.uri(), t.weight()));
-      }
+    List<Registered> entries = new ArrayList<>();
+    for (DynamicTarget t : registered) {
+      entries.add(new Registered(t.group(), t.id(), t.uri(), t.weight()));
     }
-    state.save(new Snapshot(registered, List.copyOf(draining.values())));
+    state.save(new Snapshot(entries, List.copyOf(drains.values())));
   }
 
   private static JsonNode object(byte[] body, Set<String> fields) {

@@ -394,6 +394,43 @@ class RegistrationApiTest {
   }
 
   @Test
+  void reRegisteringADrainingTargetTakesItBackWithItsPins() throws Exception {
+    launch();
+    register("extra-1");
+    Client pinned = pinnedTo("extra-1");
+    long pins = target("extra-1").get("newPins").asLong();
+    assertThat(call("DELETE", "/api/groups/web/targets/extra-1", OPS, null).getStatus()).isEqualTo(202);
+    register("extra-1");
+    JsonNode back = target("extra-1");
+    assertThat(back.get("draining").asBoolean()).isFalse();
+    assertThat(back.get("newPins").asLong()).as("the same target, counters kept").isEqualTo(pins);
+    clock.advance(Duration.ofMinutes(10));
+    assertThat(pinned.get()).as("no longer draining: the delay no longer applies").isEqualTo("extra-1");
+    assertThat(Files.readString(dir.resolve("balancer.state.json"))).doesNotContain("\"since\"");
+  }
+
+  /** The state file cannot be replaced (a directory took its name): the change is refused with 503 and not applied. */
+  @Test
+  void aChangeThatCannotBeKeptIsUndone() throws Exception {
+    launch();
+    register("extra-1");
+    Path state = dir.resolve("balancer.state.json");
+    Files.delete(state);
+    Files.createDirectory(state);
+    Files.writeString(state.resolve("keep"), "x");
+    ContentResponse refused = call("POST", "/api/groups/web/targets", OPS,
+        "{\"id\": \"extra-2\", \"uri\": \"" + backends.uri("extra-2") + "\"}");
+    assertThat(refused.getStatus()).isEqualTo(503);
+    assertThat(json(refused).get("error").asText()).contains("nothing changed");
+    assertThat(running.server().balancer().router().target("extra-2")).isNull();
+    assertThat(call("DELETE", "/api/groups/web/targets/extra-1", OPS, null).getStatus()).isEqualTo(503);
+    assertThat(target("extra-1").get("draining").asBoolean()).isFalse();
+    assertThat(call("PATCH", "/api/groups/web/targets/extra-1", OPS, "{\"weight\": 4}").getStatus()).isEqualTo(503);
+    assertThat(target("extra-1").get("weight").asInt()).isEqualTo(1);
+    assertThat(loggedChanges().stream().filter(m -> m.startsWith("affinity: token")).toList()).hasSize(1);
+  }
+
+  @Test
   void aCorruptStateFileStopsTheStartWithOneMessage() throws Exception {
     Files.writeString(dir.resolve("balancer.state.json"), "{\"version\": 1, \"targets\": [ {\"group\": \"web\"");
     running = BalancerLauncher.run(new String[] {file.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
