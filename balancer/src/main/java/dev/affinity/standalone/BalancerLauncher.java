@@ -218,6 +218,7 @@ public final class BalancerLauncher {
     if (config.admin().hasWriteToken() && !Files.isWritable(stateFile.toAbsolutePath().getParent())) {
       err.println("affinity: " + file + ": admin.stateFile: cannot write in " + stateFile.toAbsolutePath().getParent()
           + ", where the registration API keeps its targets (" + stateFile.getFileName() + "); set admin.stateFile to a writable place");
+      server.stop();
       return new Running(EXIT_CONFIG, null, null);
     }
     RegistrationApi api = new RegistrationApi(topology, new RegistrationState(stateFile), clock, () -> ownPorts(server));
@@ -225,6 +226,7 @@ public final class BalancerLauncher {
       api.restore();
     } catch (IOException e) {
       err.println("affinity: " + e.getMessage());
+      server.stop();
       return new Running(EXIT_CONFIG, null, null);
     }
     server.admin().setApi(api);
