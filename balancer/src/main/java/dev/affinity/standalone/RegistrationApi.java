@@ -71,8 +71,8 @@ final class RegistrationApi implements AdminHandler.Api {
   private final RegistrationState state;
   private final Clock clock;
   private final Supplier<Set<Integer>> ownPorts;
-  /** Deregistered targets still draining, by id; guarded by this. */
-  private final Map<String, Draining> draining = new LinkedHashMap<>();
+  /** Deregistered targets still draining, by id: changed under this object's lock, read by listings without it. */
+  private final Map<String, Draining> draining = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param ownPorts the ports this balancer listens on (public and admin): a target there on a local address is this balancer
