@@ -190,6 +190,7 @@ public final class BalancerFactory {
     builder
         .admin(config.admin().path(), config.admin().loopbackOnly())
         .adminPort(config.admin().port())
+        .adminTokens(config.admin().adminTokens())
         .trustedProxies(config.trustedProxies())
         .limits(config.limits())
         .clock(clock)

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.net.BindException;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -159,6 +160,12 @@ public final class BalancerLauncher {
    */
   static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler, Scheduler shutdownTimer)
       throws Exception {
+    return run(args, out, err, reloadScheduler, shutdownTimer, Clock.systemUTC());
+  }
+
+  /** As above, with the balancer's time (pins, drains, the registration API's deadlines) from {@code clock}. */
+  static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler, Scheduler shutdownTimer, Clock clock)
+      throws Exception {
     List<String> list = List.of(args);
     if (list.isEmpty() || list.contains("-h") || list.contains("--help")) {
       usage(list.isEmpty() ? err : out);
@@ -194,8 +201,8 @@ public final class BalancerLauncher {
       return new Running(0, null, null);
     }
     BalancerFactory factory = shutdownTimer == null
-        ? new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting())
-        : new BalancerFactory(Clock.systemUTC(), CodecMetrics.counting(), shutdownTimer);
+        ? new BalancerFactory(clock, CodecMetrics.counting())
+        : new BalancerFactory(clock, CodecMetrics.counting(), shutdownTimer);
     AffinityServer server;
     try {
       server = factory.server(config);
@@ -204,6 +211,25 @@ public final class BalancerLauncher {
       err.println("affinity: " + file + ": " + e.getMessage());
       return new Running(EXIT_CONFIG, null, null);
     }
+    // Reloads, the registration API and DNS discovery all rebuild the router through one Topology.
+    Topology topology = new Topology(factory, server, config);
+    // Before the start: the first request already finds the registered targets (and the draining ones).
+    Path stateFile = stateFile(file, config);
+    if (config.admin().hasWriteToken() && !Files.isWritable(stateFile.toAbsolutePath().getParent())) {
+      err.println("affinity: " + file + ": admin.stateFile: cannot write in " + stateFile.toAbsolutePath().getParent()
+          + ", where the registration API keeps its targets (" + stateFile.getFileName() + "); set admin.stateFile to a writable place");
+      server.stop();
+      return new Running(EXIT_CONFIG, null, null);
+    }
+    RegistrationApi api = new RegistrationApi(topology, new RegistrationState(stateFile), clock, () -> ownPorts(server));
+    try {
+      api.restore();
+    } catch (IOException e) {
+      err.println("affinity: " + e.getMessage());
+      server.stop();
+      return new Running(EXIT_CONFIG, null, null);
+    }
+    server.admin().setApi(api);
     try {
       server.start();
     } catch (IOException e) {
@@ -216,8 +242,6 @@ public final class BalancerLauncher {
       return new Running(EXIT_START, null, null);
     }
     // Edits to the file (or SIGHUP) are applied without a restart.
-    // Reloads, the registration API and DNS discovery all rebuild the router through one Topology.
-    Topology topology = new Topology(factory, server, config);
     server.server().addBean(topology, false);
     server.server().addManaged(new ConfigReloader(file, config, factory, server, topology, reloadScheduler, RELOAD_POLL_INTERVAL));
     // Groups with discovery: get their targets from DNS (and follow reloads that change it).
@@ -226,6 +250,30 @@ public final class BalancerLauncher {
     out.println("affinity: balancing on " + server.uri() + "  (status page: " + server.adminUri() + "/status)");
     out.flush();
     return new Running(0, server, null);
+  }
+
+  /**
+   * Where the registration API keeps its targets: {@code admin.stateFile}, else beside the YAML file, named
+   * after it ({@code balancer.yaml} keeps {@code balancer.state.json}).
+   */
+  static Path stateFile(Path yaml, BalancerConfig config) {
+    if (config.admin().stateFile() != null) {
+      return config.admin().stateFile();
+    }
+    String name = yaml.getFileName().toString().replaceFirst("\\.(yaml|yml)$", "");
+    Path directory = yaml.toAbsolutePath().getParent();
+    return directory.resolve(name + ".state.json");
+  }
+
+  /** The ports this balancer listens on, admin port included: a target there on this machine would be itself. */
+  private static java.util.Set<Integer> ownPorts(AffinityServer server) {
+    java.util.Set<Integer> ports = new java.util.HashSet<>();
+    for (org.eclipse.jetty.server.Connector connector : server.server().getConnectors()) {
+      if (connector instanceof org.eclipse.jetty.server.NetworkConnector network && network.getLocalPort() > 0) {
+        ports.add(network.getLocalPort());
+      }
+    }
+    return ports;
   }
 
   private static Running demo(int port, PrintStream out, PrintStream err) throws Exception {

@@ -63,6 +63,11 @@ public final class Topology {
     this.config = requireNonNull(config, "config");
   }
 
+  /** The server whose router this topology rebuilds. */
+  AffinityServer server() {
+    return server;
+  }
+
   /** The YAML configuration in force. */
   public synchronized BalancerConfig config() {
     return config;
@@ -180,7 +185,10 @@ public final class Topology {
   private void rebuild(BalancerConfig base, AffinityCookies cookies) {
     Router next = factory.router(merge(base), cookies, server.balancer().router());
     server.balancer().router(next);
-    server.healthChecker().refresh();
+    // Before the server starts (targets restored from the registration state), the checker's start checks them all.
+    if (server.healthChecker().isStarted()) {
+      server.healthChecker().refresh();
+    }
     for (Consumer<Topology> listener : listeners) {
       try {
         listener.accept(this);

@@ -2,6 +2,7 @@ package dev.affinity.jetty;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.admin.AdminTokens;
 import dev.affinity.balancer.Forward;
 import dev.affinity.balancer.PassiveHealth;
 import dev.affinity.balancer.Router;
@@ -28,19 +29,27 @@ import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The balancer's own endpoints under one path ({@code /affinity} by default): {@code status} (a
  * small HTML page that refreshes itself), {@code status.json} with every group and target, their
  * health and counters, and the cookie codec's counters, {@code metrics} through a {@link MetricsWriter}
  * when one is set (the standalone balancer sets a Prometheus one; without one it answers 404), and
- * {@code POST targets/{id}/drain|undrain}. Only
+ * {@code POST targets/{id}/drain|undrain}, and {@code api/...} through an {@link Api} when one is set. Only
  * loopback clients are served unless configured otherwise; others get the same 404 as any unknown
  * path, so the admin surface is not advertised. The probes {@code ready} and {@code live} answer
  * everyone: they reveal a status code, and probes come from a node or a load balancer, not loopback.
+ *
+ * <p>With {@linkplain #setTokens tokens}, every other endpoint but the static {@code status} page needs an
+ * {@code Authorization: Bearer} token whose scope covers the request ({@link AdminTokens}: reads need
+ * {@code read}, changes {@code write}); loopback-only then is an extra guard, not the only one. The
+ * {@code api/} paths need a token even when none is configured: they refuse everyone then.
  */
 public class AdminHandler extends Handler.Abstract {
-  /** Required on admin actions (drain, undrain). */
+  private static final Logger LOG = LoggerFactory.getLogger(AdminHandler.class);
+  /** Required on admin actions (drain, undrain) when no tokens are configured. */
   public static final String ADMIN_HEADER = "X-Affinity-Admin";
   private static final String STATUS_PAGE = loadStatusPage();
   private final String path;
@@ -51,6 +60,18 @@ public class AdminHandler extends Handler.Abstract {
   private final CodecCounters codecCounters;
   private volatile MetricsWriter metricsWriter;
   private volatile BooleanSupplier readiness = this::isStarted;
+  private volatile AdminTokens tokens = AdminTokens.none();
+  private volatile Api api;
+
+  /**
+   * The JSON API under {@code {path}/api/}: called only for a caller whose token covers the request, so
+   * an implementation checks input, not access. It must complete the callback, as a handler does.
+   */
+  @FunctionalInterface
+  public interface Api {
+    /** @param subPath what follows {@code {path}/api}, e.g. {@code /groups} */
+    void handle(String subPath, AdminTokens.Caller caller, Request request, Response response, Callback callback);
+  }
 
   /**
    * Renders the counters for {@code metrics} in some exposition format. The handler itself depends on
@@ -87,6 +108,20 @@ public class AdminHandler extends Handler.Abstract {
 
   public String path() {
     return path;
+  }
+
+  /** The bearer tokens every admin endpoint but the probes and the static page then requires; none by default. */
+  public void setTokens(AdminTokens tokens) {
+    this.tokens = requireNonNull(tokens, "tokens");
+  }
+
+  public AdminTokens getTokens() {
+    return tokens;
+  }
+
+  /** Serves {@code {path}/api/...} with {@code api}; without one (the default) those paths answer 404 once authorized. */
+  public void setApi(Api api) {
+    this.api = api;
   }
 
   /** Serves {@code metrics} with {@code writer}; {@code null} (the default) answers it with 404. */
@@ -127,6 +162,33 @@ public class AdminHandler extends Handler.Abstract {
     }
     String sub = pathInContext.substring(path.length());
     boolean get = HttpMethod.GET.is(request.getMethod()) || HttpMethod.HEAD.is(request.getMethod());
+    boolean apiPath = sub.equals("/api") || sub.startsWith("/api/");
+    AdminTokens.Caller caller = null;
+    // The page itself is static (its data comes from status.json); a browser cannot send a bearer token
+    // when it navigates, so the page asks for one and sends it with its own requests.
+    boolean openPage = (sub.isEmpty() || sub.equals("/") || sub.equals("/status")) && get;
+    AdminTokens tokens = this.tokens;
+    if (apiPath || !tokens.isEmpty() && !openPage) {
+      AdminTokens.Decision decision = tokens.authorize(request.getHeaders().get(HttpHeader.AUTHORIZATION),
+          AdminTokens.Scope.neededFor(request.getMethod()));
+      if (decision instanceof AdminTokens.Unauthenticated refused) {
+        response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer realm=\"affinity\"");
+        return error(response, callback, HttpStatus.UNAUTHORIZED_401, refused.reason(), null);
+      }
+      if (decision instanceof AdminTokens.Forbidden forbidden) {
+        return error(response, callback, HttpStatus.FORBIDDEN_403, "token \"" + forbidden.caller().id() + "\" has scope "
+            + forbidden.caller().scope().name().toLowerCase(java.util.Locale.ROOT) + "; " + request.getMethod() + " needs write", null);
+      }
+      caller = ((AdminTokens.Granted) decision).caller();
+    }
+    if (apiPath) {
+      Api api = this.api;
+      if (api == null) {
+        return error(response, callback, HttpStatus.NOT_FOUND_404, "no registration API on this server", null);
+      }
+      api.handle(sub.substring("/api".length()), caller, request, response, callback);
+      return true;
+    }
     switch (sub) {
       case "", "/" -> {
         // Relative links in the page resolve against the admin path itself.
@@ -157,7 +219,7 @@ public class AdminHandler extends Handler.Abstract {
       }
       default -> {
         if (sub.startsWith("/targets/")) {
-          return targetAction(sub.substring("/targets/".length()), request, response, callback);
+          return targetAction(sub.substring("/targets/".length()), caller, request, response, callback);
         }
         return handleMore(sub, request, response, callback);
       }
@@ -206,7 +268,7 @@ public class AdminHandler extends Handler.Abstract {
    * page on another origin cannot trigger it from a browser on the same machine (it would need a
    * CORS preflight, which this handler never grants).
    */
-  private boolean targetAction(String rest, Request request, Response response, Callback callback) {
+  private boolean targetAction(String rest, AdminTokens.Caller caller, Request request, Response response, Callback callback) {
     int slash = rest.indexOf('/');
     String id = slash < 0 ? "" : rest.substring(0, slash);
     String action = slash < 0 ? rest : rest.substring(slash + 1);
@@ -216,7 +278,8 @@ public class AdminHandler extends Handler.Abstract {
     if (!HttpMethod.POST.is(request.getMethod())) {
       return methodNotAllowed(response, callback);
     }
-    if (request.getHeaders().get(ADMIN_HEADER) == null) {
+    // A write token (checked in handle) is the guard when tokens are configured; the header only without them.
+    if (caller == null && request.getHeaders().get(ADMIN_HEADER) == null) {
       AffinityBalancer.writePlain(response, callback, HttpStatus.FORBIDDEN_403,
           "403 Forbidden: admin actions need the " + ADMIN_HEADER + " header\n", null);
       return true;
@@ -232,6 +295,7 @@ public class AdminHandler extends Handler.Abstract {
     } else {
       target.undrain();
     }
+    LOG.info("affinity: admin {} target {} (by {})", action, id, caller == null ? "a loopback client without tokens" : "token " + caller.id());
     write(response, callback, "application/json",
         new Json().object().field("id", target.id()).field("draining", target.isDraining()).endObject().toString());
     return true;
@@ -246,6 +310,23 @@ public class AdminHandler extends Handler.Abstract {
     AffinityBalancer.writePlain(response, callback, HttpStatus.NOT_FOUND_404,
         "404 Not Found. Try " + path + "/status, " + path + "/status.json"
             + (metricsWriter == null ? "" : " or " + path + "/metrics") + "\n", null);
+    return true;
+  }
+
+  /**
+   * A JSON error: {@code {"error": message, "field": field}} ({@code field} names the request field at fault,
+   * or is left out). Used by the API too, so that every refusal has the same shape.
+   */
+  public static boolean error(Response response, Callback callback, int status, String message, String field) {
+    response.setStatus(status);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json;charset=utf-8");
+    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+    response.getHeaders().put("X-Content-Type-Options", "nosniff");
+    Json json = new Json().object().field("error", message);
+    if (field != null) {
+      json.field("field", field);
+    }
+    Content.Sink.write(response, true, json.endObject().toString() + "\n", callback);
     return true;
   }
 

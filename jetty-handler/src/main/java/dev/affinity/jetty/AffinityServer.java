@@ -170,6 +170,7 @@ public final class AffinityServer {
     if (b.metricsWriter != null) {
       admin.setMetricsWriter(b.metricsWriter);
     }
+    admin.setTokens(b.adminTokens);
     admin.serverLimits(limits, requestHeadTimeouts::sum);
     admin.setReadiness(this::isReady);
     // WebSocket upgrades first: ProxyHandler cannot proxy them; everything else falls through.
@@ -432,6 +433,7 @@ public final class AffinityServer {
     private String adminPath = "/affinity";
     private boolean adminLoopbackOnly = true;
     private Integer adminPort;
+    private dev.affinity.admin.AdminTokens adminTokens = dev.affinity.admin.AdminTokens.none();
     private Limits limits = Limits.defaults();
     private final List<ExchangeObserver> observers = new ArrayList<>();
     private Scheduler requestHeadTimer;
@@ -533,6 +535,15 @@ public final class AffinityServer {
     public Builder admin(String path, boolean loopbackOnly) {
       this.adminPath = requireNonNull(path, "path");
       this.adminLoopbackOnly = loopbackOnly;
+      return this;
+    }
+
+    /**
+     * The bearer tokens the admin endpoints require (see {@link AdminHandler}); default none: the status
+     * endpoints are guarded by {@link #admin loopbackOnly} alone and the {@code api/} paths refuse everyone.
+     */
+    public Builder adminTokens(dev.affinity.admin.AdminTokens tokens) {
+      this.adminTokens = requireNonNull(tokens, "tokens");
       return this;
     }
 

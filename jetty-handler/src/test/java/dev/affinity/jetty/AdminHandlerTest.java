@@ -194,4 +194,59 @@ class AdminHandlerTest extends BalancerTestBase {
         + "\"status\":404,\"contentType\":\"application/json\",\"summary\":\"fixed response 404 application/json\"}}");
     assertThat(json).contains("\"ruleAnswers\":1,\"refusedPaths\":0");
   }
+
+  private static final String OPS = "ops-0123456789abcdef-write";
+  private static final String SCRAPER = "scraper-0123456789abcdef-read";
+
+  /**
+   * With tokens, loopback plus the custom header no longer opens anything: any local proxy would relay both.
+   * Reads need a read token, drain and undrain a write one; the static page stays open (it asks for a token).
+   */
+  @Test
+  void withTokensEveryEndpointButTheProbesAndThePageNeedsOne() throws Exception {
+    startDuration("a", "b");
+    balancer.admin().setTokens(dev.affinity.admin.AdminTokens.builder()
+        .token("ops", OPS, dev.affinity.admin.AdminTokens.Scope.WRITE)
+        .token("prometheus", SCRAPER, dev.affinity.admin.AdminTokens.Scope.READ).build());
+    balancer.admin().setMetricsWriter((b, codec) -> "requests " + b.router().target("a").requests() + "\n");
+    for (String path : new String[] {"/affinity/status.json", "/affinity/metrics", "/affinity/api/groups"}) {
+      ContentResponse none = http.GET(balancer.uri().resolve(path));
+      assertThat(none.getStatus()).as(path).isEqualTo(401);
+      assertThat(none.getHeaders().get("WWW-Authenticate")).as(path).startsWith("Bearer");
+      assertThat(none.getContentAsString()).as(path).contains("\"error\":").doesNotContain(OPS);
+      assertThat(http.newRequest(balancer.uri().resolve(path)).headers(h -> h.put("Authorization", "Bearer " + OPS + "x")).send()
+          .getStatus()).as(path).isEqualTo(401);
+      assertThat(http.newRequest(balancer.uri().resolve(path)).headers(h -> h.put("Authorization", "Bearer " + SCRAPER)).send()
+          .getStatus()).as(path).isIn(200, 404);
+    }
+    assertThat(http.newRequest(balancer.uri().resolve("/affinity/status.json")).headers(h -> h.put("Authorization", "Bearer " + SCRAPER))
+        .send().getContentAsString()).contains("\"groups\"");
+    assertThat(http.GET(balancer.uri().resolve("/affinity/status")).getStatus()).isEqualTo(200);
+    assertThat(http.GET(balancer.uri().resolve("/affinity/ready")).getStatus()).isEqualTo(200);
+
+    String drain = "/affinity/targets/a/drain";
+    ContentResponse headerOnly = http.newRequest(balancer.uri().resolve(drain)).method(HttpMethod.POST)
+        .headers(h -> h.put(AdminHandler.ADMIN_HEADER, "1")).send();
+    assertThat(headerOnly.getStatus()).as("loopback and the header are not enough").isEqualTo(401);
+    ContentResponse readOnly = http.newRequest(balancer.uri().resolve(drain)).method(HttpMethod.POST)
+        .headers(h -> h.put(AdminHandler.ADMIN_HEADER, "1").put("Authorization", "Bearer " + SCRAPER)).send();
+    assertThat(readOnly.getStatus()).isEqualTo(403);
+    assertThat(readOnly.getContentAsString()).contains("prometheus").contains("read");
+    assertThat(balancer.balancer().router().target("a").isDraining()).isFalse();
+    ContentResponse written = http.newRequest(balancer.uri().resolve(drain)).method(HttpMethod.POST)
+        .headers(h -> h.put("Authorization", "Bearer " + OPS)).send();
+    assertThat(written.getStatus()).isEqualTo(200);
+    assertThat(balancer.balancer().router().target("a").isDraining()).isTrue();
+  }
+
+  /** Without tokens the API paths refuse everyone: there is no valid token to present. */
+  @Test
+  void withoutTokensTheApiRefusesEveryRequest() throws Exception {
+    startDuration("a");
+    ContentResponse refused = http.newRequest(balancer.uri().resolve("/affinity/api/groups"))
+        .headers(h -> h.put("Authorization", "Bearer " + OPS).put(AdminHandler.ADMIN_HEADER, "1")).send();
+    assertThat(refused.getStatus()).isEqualTo(401);
+    assertThat(refused.getContentAsString()).contains("no admin tokens are configured");
+    assertThat(http.GET(balancer.uri().resolve("/affinity/status.json")).getStatus()).as("as before tokens").isEqualTo(200);
+  }
 }

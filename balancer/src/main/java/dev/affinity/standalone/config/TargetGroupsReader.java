@@ -3,6 +3,7 @@ package dev.affinity.standalone.config;
 import dev.affinity.balancer.HealthCheckSettings;
 import dev.affinity.balancer.PassiveHealth;
 import dev.affinity.balancer.Target;
+import dev.affinity.balancer.TargetUri;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.balancer.TargetProtocol;
 import java.net.URI;
@@ -148,23 +149,11 @@ final class TargetGroupsReader {
   /** Stricter than core, which takes any http(s) URI: the file must name the port, as a typo there is easy to miss. */
   private static URI uri(YamlNode node) {
     String text = node.string();
-    String rule = " must be an http or https URI with host and port";
-    URI uri;
     try {
-      uri = new URI(text);
-    } catch (URISyntaxException e) {
-      throw node.error(YamlNode.quote(text) + rule + " (" + e.getReason() + ")");
+      return TargetUri.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw node.error(e.getMessage());
     }
-    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-    if (!(scheme.equals("http") || scheme.equals("https")) || uri.isOpaque() || uri.getHost() == null
-        || uri.getPort() < 1 || uri.getPort() > 65535) {
-      throw node.error(YamlNode.quote(text) + rule);
-    }
-    String path = uri.getRawPath();
-    if ((path != null && !path.isEmpty() && !path.equals("/")) || uri.getRawQuery() != null
-        || uri.getRawFragment() != null || uri.getRawUserInfo() != null) {
-      throw node.error(YamlNode.quote(text) + " must be only scheme://host:port, without path, query, fragment or user info");
-    }
-    return URI.create(scheme + "://" + uri.getRawAuthority());
   }
+
 }
