@@ -257,8 +257,11 @@ public final class TargetGroup {
     return chosen;
   }
 
-  /** 1.0 once a target has been up for the slow-start period; ramps linearly from 0 before that. */
-  double rampFraction(Target target, Instant now) {
+  /**
+   * The share of its turns at new clients {@code target} takes under slow start: 1.0 once it has been up
+   * (healthy, or added) for the slow-start period, and always without slow start; ramps linearly from 0 before.
+   */
+  public double rampFraction(Target target, Instant now) {
     if (slowStart.isZero()) {
       return 1.0;
     }

@@ -11,6 +11,7 @@ import dev.affinity.balancer.TargetGroup;
 import dev.affinity.cookie.CodecCounters;
 import dev.affinity.cookie.Expiry;
 import dev.affinity.cookie.Rejection;
+import dev.affinity.observe.TrafficHistory;
 import dev.affinity.rules.FixedResponse;
 import dev.affinity.rules.Redirect;
 import dev.affinity.rules.Rule;
@@ -37,7 +38,10 @@ import org.slf4j.LoggerFactory;
  * small HTML page that refreshes itself), {@code status.json} with every group and target, their
  * health and counters, and the cookie codec's counters, {@code metrics} through a {@link MetricsWriter}
  * when one is set (the standalone balancer sets a Prometheus one; without one it answers 404), and
- * {@code POST targets/{id}/drain|undrain}, and {@code api/...} through an {@link Api} when one is set. Only
+ * {@code POST targets/{id}/drain|undrain}, {@code api/...} through an {@link Api} when one is set, and
+ * {@code assets/} (the page's charting library, uPlot, from its webjar: the page needs nothing from another
+ * origin). The page draws each target's requests per second and pinned share from the balancer's
+ * {@link TrafficHistory}, and lists targets that left lately. Only
  * loopback clients are served unless configured otherwise; others get the same 404 as any unknown
  * path, so the admin surface is not advertised. The probes {@code ready} and {@code live} answer
  * everyone: they reveal a status code, and probes come from a node or a load balancer, not loopback.
@@ -52,6 +56,12 @@ public class AdminHandler extends Handler.Abstract {
   /** Required on admin actions (drain, undrain) when no tokens are configured. */
   public static final String ADMIN_HEADER = "X-Affinity-Admin";
   private static final String STATUS_PAGE = loadStatusPage();
+  /** uPlot's files in its webjar (MIT licensed), served under {@code assets/}: the page loads nothing from elsewhere. */
+  private static final String UPLOT = "/META-INF/resources/webjars/uplot/1.6.30/";
+  private static final java.util.Map<String, Asset> ASSETS = java.util.Map.of(
+      "uplot.iife.min.js", new Asset(UPLOT + "dist/uPlot.iife.min.js", "text/javascript"),
+      "uplot.min.css", new Asset(UPLOT + "dist/uPlot.min.css", "text/css"),
+      "uplot.LICENSE", new Asset(UPLOT + "LICENSE", "text/plain"));
   private final String path;
   private final String readyPath;
   private final String livePath;
@@ -166,7 +176,8 @@ public class AdminHandler extends Handler.Abstract {
     AdminTokens.Caller caller = null;
     // The page itself is static (its data comes from status.json); a browser cannot send a bearer token
     // when it navigates, so the page asks for one and sends it with its own requests.
-    boolean openPage = (sub.isEmpty() || sub.equals("/") || sub.equals("/status")) && get;
+    // Its assets (the charting library) are public files: a <script src> cannot carry a token either.
+    boolean openPage = (sub.isEmpty() || sub.equals("/") || sub.equals("/status") || sub.startsWith("/assets/")) && get;
     AdminTokens tokens = this.tokens;
     if (apiPath || !tokens.isEmpty() && !openPage) {
       AdminTokens.Decision decision = tokens.authorize(request.getHeaders().get(HttpHeader.AUTHORIZATION),
@@ -218,6 +229,13 @@ public class AdminHandler extends Handler.Abstract {
         return true;
       }
       default -> {
+        if (sub.startsWith("/assets/")) {
+          Asset asset = ASSETS.get(sub.substring("/assets/".length()));
+          if (asset == null) {
+            return notFound(response, callback);
+          }
+          return get ? asset.write(response, callback) : methodNotAllowed(response, callback);
+        }
         if (sub.startsWith("/targets/")) {
           return targetAction(sub.substring("/targets/".length()), caller, request, response, callback);
         }
@@ -350,6 +368,44 @@ public class AdminHandler extends Handler.Abstract {
     }
   }
 
+  /**
+   * A file from the classpath, read on first use and kept: the same bytes for every page load. Cached by
+   * browsers for a day (the version is in the jar, and a new jar comes with a restart).
+   */
+  private static final class Asset {
+    private final String resource;
+    private final String contentType;
+    private volatile byte[] bytes;
+
+    Asset(String resource, String contentType) {
+      this.resource = resource;
+      this.contentType = contentType;
+    }
+
+    boolean write(Response response, Callback callback) {
+      byte[] body = bytes;
+      if (body == null) {
+        try (java.io.InputStream in = AdminHandler.class.getResourceAsStream(resource)) {
+          if (in == null) {
+            AffinityBalancer.writePlain(response, callback, HttpStatus.NOT_FOUND_404, "404 Not Found: " + resource + " is not on the classpath\n", null);
+            return true;
+          }
+          body = in.readAllBytes();
+          bytes = body;
+        } catch (java.io.IOException e) {
+          AffinityBalancer.writePlain(response, callback, HttpStatus.INTERNAL_SERVER_ERROR_500, "500 cannot read " + resource + "\n", null);
+          return true;
+        }
+      }
+      response.setStatus(HttpStatus.OK_200);
+      response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType + ";charset=utf-8");
+      response.getHeaders().put(HttpHeader.CACHE_CONTROL, "private, max-age=86400");
+      response.getHeaders().put("X-Content-Type-Options", "nosniff");
+      response.write(true, java.nio.ByteBuffer.wrap(body), callback);
+      return true;
+    }
+  }
+
   static boolean isLoopback(SocketAddress address) {
     if (address instanceof InetSocketAddress inet) {
       InetAddress ip = inet.getAddress();
@@ -452,18 +508,79 @@ public class AdminHandler extends Handler.Abstract {
     json.endObject();
   }
 
+  /** What the page says the pinned share is: the balancer keeps no list of clients, their pins are in their cookies. */
+  static final String PINNED_SHARE = "share of the group's pinned requests (sticky hits, new pins and re-pins) in each interval;"
+      + " a busy client weighs more than a quiet one";
+
+  /**
+   * Where {@code t} is in its life in the group: {@code ramping} under slow start (with {@code rampPercent}),
+   * {@code draining} (with when its deregistration delay ends), else its health ({@code ejected},
+   * {@code unhealthy}, {@code healthy}); {@code joinedAt} when it joined while the balancer ran.
+   */
+  private static void lifecycle(Json json, TargetGroup group, Target t, Instant now, TrafficHistory history) {
+    String state;
+    Instant drainingSince = t.drainingSince();
+    double ramp = group.rampFraction(t, now);
+    if (drainingSince != null) {
+      state = "draining";
+      Instant ends = drainingSince.plus(group.deregistrationDelay());
+      json.field("drainEndsAt", ends.toString())
+          .field("drainSecondsLeft", Math.max(0, java.time.Duration.between(now, ends).toSeconds()));
+    } else if (t.health().isEjected(now)) {
+      state = "ejected";
+    } else if (!t.isAvailable(now)) {
+      state = "unhealthy";
+    } else if (ramp < 1.0) {
+      state = "ramping";
+    } else {
+      state = "healthy";
+    }
+    json.field("state", state).field("rampPercent", (long) Math.floor(ramp * 100));
+    Instant joined = history.joinedAt(group.name(), t.id());
+    json.field("joinedAt", joined == null ? "" : joined.toString());
+  }
+
+  /** Arrays as uPlot takes them: times in epoch seconds, requests per second, pinned share in percent (null: none pinned). */
+  private static void samples(Json json, TrafficHistory.Samples samples) {
+    json.object();
+    json.key("t").array();
+    for (long t : samples.epochSeconds()) {
+      json.value(t);
+    }
+    json.endArray();
+    json.key("requestsPerSecond").array();
+    for (double r : samples.requestsPerSecond()) {
+      json.value(r);
+    }
+    json.endArray();
+    json.key("pinnedPercent").array();
+    for (double share : samples.pinnedShare()) {
+      json.value(share * 100);
+    }
+    json.endArray();
+    json.endObject();
+  }
+
   /** The whole picture, as JSON. */
   public String statusJson() {
     Router router = balancer.router();
     Instant now = router.cookies().now();
+    TrafficHistory history = balancer.history();
     Json json = new Json().object();
     json.field("time", now.toString());
+    json.key("history").object()
+        .field("interval", history.interval().toString())
+        .field("span", history.span().toString())
+        .field("pinnedShare", PINNED_SHARE)
+        .endObject();
     json.key("groups").array();
     for (TargetGroup group : router.groups()) {
       json.object()
           .field("name", group.name())
           .field("algorithm", group.algorithm().toString())
-          .field("stickiness", group.stickiness().type().name().toLowerCase(java.util.Locale.ROOT));
+          .field("stickiness", group.stickiness().type().name().toLowerCase(java.util.Locale.ROOT))
+          .field("slowStart", group.slowStart().toString())
+          .field("deregistrationDelay", group.deregistrationDelay().toString());
       PassiveHealth passive = group.passiveHealth();
       json.key("passiveHealth").object()
           .field("enabled", passive.enabled())
@@ -495,8 +612,19 @@ public class AdminHandler extends Handler.Abstract {
             .field("newPins", t.newPins())
             .field("rePins", t.rePins())
             .field("failures", t.failures())
-            .field("openWebSockets", t.openWebSockets())
-            .endObject();
+            .field("openWebSockets", t.openWebSockets());
+        lifecycle(json, group, t, now, history);
+        json.key("history");
+        samples(json, history.samples(group.name(), t.id()));
+        json.endObject();
+      }
+      json.endArray();
+      json.key("left").array();
+      for (TrafficHistory.Departure d : history.departed(group.name(), now)) {
+        json.object().field("id", d.targetId()).field("uri", d.uri()).field("state", "left").field("leftAt", d.leftAt().toString());
+        json.key("history");
+        samples(json, history.samples(group.name(), d.targetId()));
+        json.endObject();
       }
       json.endArray().endObject();
     }

@@ -109,6 +109,9 @@ public class AffinityBalancer extends ProxyHandler {
   private volatile HttpClient grpcClient;
   // Clients of target groups with upstream timeouts of their own.
   private final GroupClients groupClients = new GroupClients();
+  // What the status page draws: sampled on historyScheduler (the server's unless a test injects one).
+  private final dev.affinity.observe.TrafficHistory history = dev.affinity.observe.TrafficHistory.create();
+  private volatile Scheduler historyScheduler;
 
   public AffinityBalancer(Router router) {
     this(router, System::nanoTime);
@@ -179,7 +182,23 @@ public class AffinityBalancer extends ProxyHandler {
       startHttp2ClientIfNeeded(newRouter);
       updateGroupClients(newRouter);
     }
-    router.set(newRouter);
+    Router before = router.getAndSet(newRouter);
+    if (before != newRouter) {
+      history.routerChanged(before, newRouter, newRouter.cookies().now());
+    }
+  }
+
+  /** Requests per second and pinned shares per target over the last minutes, and who joined and left: see {@link #setHistoryScheduler}. */
+  public dev.affinity.observe.TrafficHistory history() {
+    return history;
+  }
+
+  /**
+   * Where the history is sampled, every {@link dev.affinity.observe.TrafficHistory#interval()}: by default the
+   * server's scheduler; tests inject a manual one. Takes effect at the next start.
+   */
+  public void setHistoryScheduler(Scheduler scheduler) {
+    this.historyScheduler = requireNonNull(scheduler, "scheduler");
   }
 
   /**
@@ -294,6 +313,9 @@ public class AffinityBalancer extends ProxyHandler {
     updateGroupClients(router.get());
     // On the server's scheduler (injected with the Server, as tests do), not a thread of its own.
     scheduleSweep(getServer().getScheduler());
+    Router current = router.get();
+    history.sample(current, current.cookies().now());
+    scheduleHistorySample(historyScheduler != null ? historyScheduler : getServer().getScheduler());
   }
 
   @Override
@@ -441,6 +463,21 @@ public class AffinityBalancer extends ProxyHandler {
   /** The client that carries requests to {@link TargetProtocol#GRPC} groups; {@code null} until a router has one, and while stopped. */
   HttpClient getGrpcClient() {
     return grpcClient;
+  }
+
+  private void scheduleHistorySample(Scheduler scheduler) {
+    scheduler.schedule(() -> {
+      try {
+        Router current = router.get();
+        history.sample(current, current.cookies().now());
+      } catch (RuntimeException e) {
+        LOG.warn("Could not sample the traffic history", e);
+      } finally {
+        if (isRunning()) {
+          scheduleHistorySample(scheduler);
+        }
+      }
+    }, history.interval().toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private void scheduleSweep(Scheduler scheduler) {

@@ -101,6 +101,9 @@ public final class AffinityServer {
     // differs from it only in case.
     http.setHeaderCacheSize(0);
     this.balancer = new AffinityBalancer(b.router);
+    if (b.historyScheduler != null) {
+      balancer.setHistoryScheduler(b.historyScheduler);
+    }
     balancer.setTrustedProxies(b.trustedProxies);
     balancer.setMaxRequestBodyBytes(limits.maxRequestBodyBytes());
     this.listeners = b.listeners();
@@ -445,6 +448,7 @@ public final class AffinityServer {
     private boolean http2 = true;
     private GracefulShutdown shutdown = GracefulShutdown.defaults();
     private Scheduler shutdownTimer;
+    private Scheduler historyScheduler;
 
     private Builder(Router router, CodecCounters codecCounters) {
       this.router = requireNonNull(router, "router");
@@ -632,6 +636,12 @@ public final class AffinityServer {
     /** What times a stop's unready delay and grace: default the server's own scheduler (tests inject a manual one). */
     public Builder shutdownTimer(Scheduler scheduler) {
       this.shutdownTimer = requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /** What samples the status page's traffic history: default the server's own scheduler (tests inject a manual one). */
+    public Builder historyScheduler(Scheduler scheduler) {
+      this.historyScheduler = requireNonNull(scheduler, "scheduler");
       return this;
     }
 

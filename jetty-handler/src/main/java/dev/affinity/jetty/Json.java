@@ -57,6 +57,23 @@ final class Json {
     return this;
   }
 
+  /** {@code null} for NaN and infinities (JSON has no such numbers); else rounded to 3 decimals. */
+  Json value(double value) {
+    comma();
+    if (Double.isNaN(value) || Double.isInfinite(value)) {
+      sb.append("null");
+    } else {
+      double rounded = Math.round(value * 1000) / 1000.0;
+      if (rounded == Math.rint(rounded) && Math.abs(rounded) < 1e15) {
+        sb.append((long) rounded);
+      } else {
+        sb.append(rounded);
+      }
+    }
+    first = false;
+    return this;
+  }
+
   Json value(boolean value) {
     comma();
     sb.append(value);

@@ -222,6 +222,10 @@ class AdminHandlerTest extends BalancerTestBase {
     assertThat(http.newRequest(balancer.uri().resolve("/affinity/status.json")).headers(h -> h.put("Authorization", "Bearer " + SCRAPER))
         .send().getContentAsString()).contains("\"groups\"");
     assertThat(http.GET(balancer.uri().resolve("/affinity/status")).getStatus()).isEqualTo(200);
+    // The page's charting library loads as the page does, without a token (a <script src> cannot send one).
+    assertThat(http.GET(balancer.uri().resolve("/affinity/assets/uplot.iife.min.js")).getStatus()).isEqualTo(200);
+    assertThat(http.newRequest(balancer.uri().resolve("/affinity/assets/uplot.iife.min.js")).method(HttpMethod.POST).send()
+        .getStatus()).as("a POST to an asset needs a write token").isEqualTo(401);
     assertThat(http.GET(balancer.uri().resolve("/affinity/ready")).getStatus()).isEqualTo(200);
 
     String drain = "/affinity/targets/a/drain";
@@ -248,5 +252,57 @@ class AdminHandlerTest extends BalancerTestBase {
     assertThat(refused.getStatus()).isEqualTo(401);
     assertThat(refused.getContentAsString()).contains("no admin tokens are configured");
     assertThat(http.GET(balancer.uri().resolve("/affinity/status.json")).getStatus()).as("as before tokens").isEqualTo(200);
+  }
+
+  @Test
+  void theChartingLibraryIsServedFromTheJarWithCacheHeadersAndUnknownAssetsAre404() throws Exception {
+    startDuration("a");
+    ContentResponse script = http.GET(balancer.uri().resolve("/affinity/assets/uplot.iife.min.js"));
+    assertThat(script.getStatus()).isEqualTo(200);
+    assertThat(script.getMediaType()).isEqualTo("text/javascript");
+    assertThat(script.getHeaders().get("Cache-Control")).isEqualTo("private, max-age=86400");
+    assertThat(script.getHeaders().get("X-Content-Type-Options")).isEqualTo("nosniff");
+    assertThat(script.getContentAsString()).contains("uPlot").hasSizeGreaterThan(40_000);
+    ContentResponse css = http.GET(balancer.uri().resolve("/affinity/assets/uplot.min.css"));
+    assertThat(css.getMediaType()).isEqualTo("text/css");
+    assertThat(css.getContentAsString()).contains(".uplot");
+    assertThat(http.GET(balancer.uri().resolve("/affinity/assets/uplot.LICENSE")).getContentAsString()).contains("MIT License");
+    assertThat(http.GET(balancer.uri().resolve("/affinity/assets/../status.json")).getStatus()).isNotEqualTo(500);
+    ContentResponse unknown = http.GET(balancer.uri().resolve("/affinity/assets/uPlot.esm.js"));
+    assertThat(unknown.getStatus()).isEqualTo(404);
+    assertThat(unknown.getContentAsString()).startsWith("404 Not Found.");
+    assertThat(http.newRequest(balancer.uri().resolve("/affinity/assets/uplot.min.css")).method(HttpMethod.POST).send().getStatus())
+        .isEqualTo(405);
+    // The page takes them from there, not from a CDN.
+    String page = http.GET(balancer.uri().resolve("/affinity/status")).getContentAsString();
+    assertThat(page).contains("<script src=\"assets/uplot.iife.min.js\">").contains("href=\"assets/uplot.min.css\"")
+        .doesNotContain("https://").doesNotContain("//cdn");
+  }
+
+  @Test
+  void statusJsonCarriesEachTargetsHistoryAndLifecycle() throws Exception {
+    historyScheduler = new ManualScheduler();
+    start(g -> g.stickiness(dev.affinity.balancer.StickinessPolicy.duration(dev.affinity.cookie.Expiry.sliding(Duration.ofHours(1))))
+        .deregistrationDelay(Duration.ofSeconds(60)), dev.affinity.cookie.CookiePolicy.defaults(), "a", "b");
+    UserAgent client = browser();
+    for (int i = 0; i < 10; i++) {
+      client.get("/");
+    }
+    String pinned = client.get("/").getHeaders().get("X-Backend");
+    clock.advance(Duration.ofSeconds(5));
+    historyScheduler.advance(Duration.ofSeconds(5));
+    balancer.balancer().router().target("b").drain(clock.instant());
+    clock.advance(Duration.ofSeconds(5));
+    historyScheduler.advance(Duration.ofSeconds(5));
+    String json = http.GET(balancer.uri().resolve("/affinity/status.json")).getContentAsString();
+    assertThat(json).contains("\"history\":{\"interval\":\"PT5S\",\"span\":\"PT10M\",\"pinnedShare\":\"share of the group's pinned requests");
+    long first = clock.instant().minusSeconds(5).getEpochSecond();
+    long second = clock.instant().getEpochSecond();
+    String busy = "\"history\":{\"t\":[" + first + "," + second + "],\"requestsPerSecond\":[2.2,0],\"pinnedPercent\":[100,null]}";
+    String idle = "\"history\":{\"t\":[" + first + "," + second + "],\"requestsPerSecond\":[0,0],\"pinnedPercent\":[0,null]}";
+    assertThat(json).contains(busy).contains(idle);
+    assertThat(json.indexOf(busy)).as("the busy history is the pinned target's").isGreaterThan(json.indexOf("\"id\":\"" + pinned + "\""));
+    assertThat(json).contains("\"drainEndsAt\":\"" + clock.instant().plusSeconds(55) + "\",\"drainSecondsLeft\":55,\"state\":\"draining\"");
+    assertThat(json).contains("\"slowStart\":\"PT0S\",\"deregistrationDelay\":\"PT1M\"").contains("\"left\":[]");
   }
 }

@@ -58,8 +58,14 @@ public abstract class BalancerTestBase {
   /** Further routing for the router {@code start} builds (listener rules, a default action); none by default. */
   Consumer<Router.Builder> routing = r -> { };
 
+  /** Samples the balancer's traffic history when the test says so; {@code null}: the server's own scheduler. */
+  ManualScheduler historyScheduler;
+
   AffinityServer.Builder observed(AffinityServer.Builder builder) {
     observers.forEach(builder::observe);
+    if (historyScheduler != null) {
+      builder.historyScheduler(historyScheduler);
+    }
     return builder;
   }
 
