@@ -63,7 +63,7 @@ public class RuleMatchBenchmark {
       } else {
         when.host(List.of("h" + (i / 5) + ".example.com")).paths(List.of(PathPattern.parse("/p" + i + "/*")));
       }
-      list.add(Rule.builder(i + 1).when(when.build()).action(new RuleAction.Forward("g" + i)).build());
+      list.add(Rule.builder(i + 1).when(when.build()).action(new RuleAction.Forward(dev.affinity.balancer.Forward.to("g" + i))).build());
     }
     ruleSet = RuleSet.of(list);
     InetAddress client = InetAddress.getByAddress(new byte[] {(byte) 192, 0, 2, 10});
