@@ -67,6 +67,7 @@ public class AffinityFilter implements Filter {
 
   @Override
   public void init(FilterConfig filterConfig) throws ServletException {
+    ServletVersion.require6(filterConfig.getServletContext());
     if (config == null) {
       String name = filterConfig.getFilterName();
       try {

@@ -47,6 +47,7 @@ public class AffinityInitializer implements ServletContainerInitializer {
     if (url == null) {
       return;
     }
+    ServletVersion.require6(context);
     for (FilterRegistration registration : context.getFilterRegistrations().values()) {
       if (AffinityFilter.class.getName().equals(registration.getClassName())) {
         LOG.info("{} found, but AffinityFilter \"{}\" is already registered; {} is ignored", resource,

@@ -115,6 +115,27 @@ final class RouteCookieResponse extends HttpServletResponseWrapper {
     super.sendRedirect(location);
   }
 
+  // Servlet 6.1's overloads: the wrapper passes each straight to the wrapped response, past the one
+  // above. A 6.0 container never calls them.
+
+  @Override
+  public void sendRedirect(String location, int sc) throws IOException {
+    writeCookies();
+    super.sendRedirect(location, sc);
+  }
+
+  @Override
+  public void sendRedirect(String location, boolean clearBuffer) throws IOException {
+    writeCookies();
+    super.sendRedirect(location, clearBuffer);
+  }
+
+  @Override
+  public void sendRedirect(String location, int sc, boolean clearBuffer) throws IOException {
+    writeCookies();
+    super.sendRedirect(location, sc, clearBuffer);
+  }
+
   @Override
   public void sendError(int sc) throws IOException {
     writeCookies();

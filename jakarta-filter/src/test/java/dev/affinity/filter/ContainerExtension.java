@@ -8,6 +8,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  */
 final class ContainerExtension implements BeforeAllCallback, AfterAllCallback {
   private final ServletContainer.Kind kind;
+  private final Supplier<ServletContainer> containers;
   private final Map<String, String> initParams;
   private ServletContainer container;
   private URI uri;
@@ -29,12 +31,20 @@ final class ContainerExtension implements BeforeAllCallback, AfterAllCallback {
 
   ContainerExtension(ServletContainer.Kind kind, Map<String, String> initParams) {
     this.kind = requireNonNull(kind, "kind");
+    this.containers = kind::create;
+    this.initParams = requireNonNull(initParams, "initParams");
+  }
+
+  /** Another container than the two {@link ServletContainer.Kind}s (jakarta-filter-servlet61's); no kind. */
+  ContainerExtension(Supplier<ServletContainer> containers, Map<String, String> initParams) {
+    this.kind = null;
+    this.containers = requireNonNull(containers, "containers");
     this.initParams = requireNonNull(initParams, "initParams");
   }
 
   @Override
   public void beforeAll(ExtensionContext context) throws Exception {
-    container = kind.create();
+    container = containers.get();
     uri = container.start(TestWebapp.write(initParams), null);
   }
 

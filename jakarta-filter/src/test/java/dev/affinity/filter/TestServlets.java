@@ -76,6 +76,18 @@ final class TestServlets {
   }
 
   /**
+   * {@code /redirect61}: pins, then redirects with Servlet 6.1's {@code sendRedirect(location, 303, true)}.
+   * Mapped everywhere but requested only on 6.1 containers (jakarta-filter-servlet61).
+   */
+  public static final class Redirect61 extends HttpServlet {
+    @Override
+    protected void doGet(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+      Affinity.current(req).pin();
+      resp.sendRedirect("/whoami", HttpServletResponse.SC_SEE_OTHER, true);
+    }
+  }
+
+  /**
    * {@code /flush?mode=…}: pins, then commits the response in one of several ways:
    * {@code flush} (flushBuffer with an empty body), {@code stream} and {@code writer} (a body larger
    * than the buffer), {@code length} (a content length the first write fills), {@code late} (writes,

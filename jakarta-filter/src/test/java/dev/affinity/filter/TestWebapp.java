@@ -57,6 +57,7 @@ final class TestWebapp {
     servlet(xml, "release", "Release", "/release");
     servlet(xml, "whoami", "WhoAmI", "/whoami");
     servlet(xml, "redirect", "Redirect", "/redirect");
+    servlet(xml, "redirect61", "Redirect61", "/redirect61");
     servlet(xml, "flush", "Flush", "/flush");
     servlet(xml, "async", "Async", "/async");
     servlet(xml, "error", "Error", "/error");
