@@ -5,7 +5,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class Tomcat11FilterTest extends Servlet61ContractTest {
   @RegisterExtension
   static final ContainerExtension SERVER =
-      new ContainerExtension(Servlet61Containers.Tomcat11::new, TestWebapp.standardParams());
+      new ContainerExtension(ServletContainer.TomcatContainer::new, TestWebapp.standardParams());
 
   @Override
   ContainerExtension server() {

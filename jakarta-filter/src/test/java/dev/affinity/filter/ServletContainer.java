@@ -106,7 +106,10 @@ interface ServletContainer extends AutoCloseable {
     }
   }
 
-  /** Embedded Tomcat 10.1 with the web application's own {@code web.xml} and no global defaults. */
+  /**
+   * Embedded Tomcat with the web application's own {@code web.xml} and no global defaults: Tomcat 10.1
+   * here, Tomcat 11 in jakarta-filter-servlet61 (the embedding API is the same).
+   */
   final class TomcatContainer implements ServletContainer {
     private Tomcat tomcat;
 
