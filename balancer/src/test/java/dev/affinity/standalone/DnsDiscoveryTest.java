@@ -7,6 +7,7 @@ import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.cookie.CodecMetrics;
 import dev.affinity.cookie.CookieSource;
+import dev.affinity.cookie.MutableClock;
 import dev.affinity.cookie.SetCookie;
 import dev.affinity.jetty.AffinityServer;
 import dev.affinity.jetty.BalancerTestBase;
@@ -18,11 +19,8 @@ import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -46,7 +44,7 @@ class DnsDiscoveryTest {
   @TempDir
   Path dir;
 
-  private final MovableClock clock = new MovableClock(Instant.parse("2026-01-01T00:00:00Z"));
+  private final MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
   private final ManualScheduler scheduler = new ManualScheduler();
   private Dnsmasq dns;
   private AffinityServer server;
@@ -84,32 +82,6 @@ class DnsDiscoveryTest {
     }
   }
 
-  private static final class MovableClock extends Clock {
-    private volatile Instant now;
-
-    MovableClock(Instant start) {
-      now = start;
-    }
-
-    void advance(Duration d) {
-      now = now.plus(d);
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
 
   private static List<String> addresses(String name, int... lastOctets) {
     List<String> records = new ArrayList<>();
