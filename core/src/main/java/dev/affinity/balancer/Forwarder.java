@@ -110,7 +110,7 @@ public final class Forwarder {
     ruleAnswers.increment();
     if (action instanceof Redirect redirect) {
       String host = request.host();
-      String location = redirect.location(secure ? "https" : "http", HostPattern.hostWithoutPort(host), portOf(host),
+      String location = redirect.location(secure ? "https" : "http", HostPattern.hostWithoutPort(host), IpLiteral.portOfHost(host),
           rawPathWithoutSlash(request.rawPath()), request.rawQuery());
       return answering(current, cookies, secure, rule, Attempt.Next.redirect(redirect.status(), location));
     }
@@ -121,23 +121,6 @@ public final class Forwarder {
   private Attempt answering(Router current, CookieSource cookies, boolean secure, Rule rule, Attempt.Next answer) {
     RouteDecision none = new RouteDecision(null, null, RouteDecision.Outcome.ANSWERED, null, java.util.List.of(), null);
     return new Attempt(this, current, cookies, secure, false, none, 1, 0, false, rule, answer);
-  }
-
-  /** The port a {@code Host} header names, or -1 (none, or not a number): the redirect then names none either. */
-  static int portOf(String host) {
-    if (host == null) {
-      return -1;
-    }
-    int colon = host.lastIndexOf(':');
-    if (colon < 0 || host.indexOf(']', colon) >= 0) {
-      return -1;
-    }
-    String digits = host.substring(colon + 1);
-    if (digits.isEmpty() || digits.length() > 5 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
-      return -1;
-    }
-    int port = Integer.parseInt(digits);
-    return port >= 1 && port <= 65535 ? port : -1;
   }
 
   private static String rawPathWithoutSlash(String rawPath) {

@@ -59,6 +59,18 @@ final class IpLiteral {
     return portOf(text) > 0;
   }
 
+  /**
+   * The port a {@code Host} value ({@code name:port}, {@code [v6]:port}) names, 1 to 65535, or -1 when it
+   * names none or not a valid one.
+   */
+  static int portOfHost(String host) {
+    if (host == null) {
+      return -1;
+    }
+    int colon = host.lastIndexOf(':');
+    return colon > host.lastIndexOf(']') ? portOf(host.substring(colon + 1)) : -1;
+  }
+
   /** The port 1 to 65535 that {@code text} is (digits only), or -1. */
   static int portOf(String text) {
     if (text == null || text.isEmpty() || text.length() > 5) {

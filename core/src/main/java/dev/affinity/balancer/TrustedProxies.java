@@ -203,14 +203,9 @@ public final class TrustedProxies {
     if (forwardedPort > 0) {
       return forwardedPort;
     }
-    if (forwardedHost != null) {
-      int colon = forwardedHost.lastIndexOf(':');
-      if (colon > forwardedHost.lastIndexOf(']')) {
-        int hostPort = IpLiteral.portOf(forwardedHost.substring(colon + 1));
-        if (hostPort > 0) {
-          return hostPort;
-        }
-      }
+    int hostPort = IpLiteral.portOfHost(forwardedHost);
+    if (hostPort > 0) {
+      return hostPort;
     }
     if (forwardedScheme != null) {
       return forwardedScheme.equals("https") ? 443 : 80;
