@@ -87,11 +87,8 @@ final class RulesReader {
         if (!(action instanceof RuleAction.Forward)) {
           throw ps.error("applies only to a rule that forwards; this rule answers by itself");
         }
+        // type: none is kept as an override too: a rule can turn its groups' persistence off.
         persistence = StickinessReader.read(ps);
-        if (persistence.type() == StickinessConfig.Type.NONE) {
-          // A rule can turn its groups' persistence off: "none" is a policy too.
-          persistence = StickinessConfig.none();
-        }
       }
       ResponseHeaders headers = r.has("responseHeaders") ? responseHeaders(r.get("responseHeaders")) : ResponseHeaders.none();
       rules.add(new RuleConfig(priority, name, when, action, persistence, headers, entry.line()));
