@@ -18,7 +18,9 @@ import org.springframework.boot.test.context.SpringBootTest;
  * The tests' app on embedded Tomcat with only application.yml's four lines (target id, keys, actuator
  * exposure): pins, releases, the Affinity argument, the meters and the endpoint, over real sockets.
  */
-@SpringBootTest(classes = CartApp.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+// Boot 3's @SpringBootTest turns metrics export (Prometheus) off unless this is set; Boot 4 ignores it.
+@SpringBootTest(classes = CartApp.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+    properties = "spring.test.observability.auto-configure=true")
 class StarterTest {
   @Value("${local.server.port}")
   int port;
