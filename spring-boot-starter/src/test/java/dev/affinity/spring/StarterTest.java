@@ -55,6 +55,15 @@ class StarterTest {
   }
 
   @Test
+  void anAsyncHandlerPinsToo() {
+    HttpResponse<String> response = http.post("/cart/async");
+
+    assertThat(response.body()).isEqualTo("created later");
+    String cookie = Http.setCookie(response, "AFFINITYROUTE").orElseThrow();
+    assertThat(Http.openRoute(Http.value(cookie)).orElseThrow().targetId()).isEqualTo("app-1");
+  }
+
+  @Test
   void aStickyMethodThatThrowsPinsNothing() {
     HttpResponse<String> response = http.post("/cart/fail");
 

@@ -37,6 +37,13 @@ public class CartController {
     throw new IllegalStateException("the cart could not be created");
   }
 
+  /** Spring MVC async: the pin is decided when the method returns, the body written on the async dispatch. */
+  @Sticky
+  @PostMapping("/cart/async")
+  public java.util.concurrent.Callable<String> createLater() {
+    return () -> "created later";
+  }
+
   @ReleaseAffinity
   @PostMapping("/logout")
   public String logout() {
