@@ -37,7 +37,8 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * {@link dev.affinity.jetty.GracefulShutdown}) and exits 0 when every connection closed within the grace,
  * {@value #EXIT_CUT} when the grace ran out and the rest was cut. {@code SIGINT} (Ctrl+C) drains the same
  * way through the JVM's shutdown hook, whose exit status is the JVM's (130). {@code SIGUSR1} is what a
- * successor started with {@code --takeover} sends: the same stop, without the unready delay.
+ * successor started with {@code --takeover} sends: the same stop, without the unready delay. {@code SIGUSR2}
+ * starts that successor: the same command line with {@code --takeover} this process ({@link Takeover.Successor}).
  */
 public final class BalancerLauncher {
   static final int EXIT_USAGE = 64;
@@ -58,6 +59,13 @@ public final class BalancerLauncher {
     // Before the server starts: a SIGTERM that comes while it starts (or right after "balancing on") still
     // drains and exits with the drain's status, instead of the JVM's default 143.
     Sigterm sigterm = Sigterm.install();
+    // Before the start as well: SIGUSR2's default action would end the JVM.
+    Takeover.Successor successor = new Takeover.Successor(List.of(args), System.out, System.err);
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("USR2"), signal -> successor.start());
+    } catch (IllegalArgumentException e) {
+      // A platform without SIGUSR2: --takeover still works, started by hand.
+    }
     Running running = run(args, System.out, System.err);
     if (running.exitCode != 0) {
       System.exit(running.exitCode);
@@ -74,6 +82,9 @@ public final class BalancerLauncher {
         }, "affinity-pid-file"));
       }
       sigterm.started(running);
+      if (!args[0].equals("--demo")) {
+        successor.serving();
+      }
       running.server.server().join();
     }
   }

@@ -14,6 +14,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -195,6 +197,108 @@ final class Takeover {
       // already gone
     } catch (IOException e) {
       err.println("affinity: cannot remove the pid file " + file + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * The command that started this JVM, with {@code --takeover PID} (this process) in front of its launcher
+   * arguments in place of any earlier {@code --takeover}: the same java, JVM options and jar (a jar replaced in
+   * place is the new version), the same file and pid file.
+   */
+  static List<String> successorCommand(String executable, List<String> arguments, List<String> launcherArgs, long pid) throws Refused {
+    if (executable == null || arguments == null) {
+      throw new Refused("cannot read this process's command line to start a successor with");
+    }
+    int jvmPart = arguments.size() - launcherArgs.size();
+    if (jvmPart < 0 || !arguments.subList(jvmPart, arguments.size()).equals(launcherArgs)) {
+      throw new Refused("this process's command line " + arguments + " does not end with its arguments " + launcherArgs);
+    }
+    List<String> command = new ArrayList<>();
+    command.add(executable);
+    command.addAll(arguments.subList(0, jvmPart));
+    command.add("--takeover");
+    command.add(Long.toString(pid));
+    for (int i = 0; i < launcherArgs.size(); i++) {
+      if (launcherArgs.get(i).equals("--takeover") && i + 1 < launcherArgs.size() - 1) {
+        i++;
+      } else {
+        command.add(launcherArgs.get(i));
+      }
+    }
+    return command;
+  }
+
+  /**
+   * This JVM's arguments (after the executable): from {@code /proc/self/cmdline} on Linux, since
+   * {@link ProcessHandle.Info#arguments()} gives nothing for a command line longer than a page (a long class
+   * path); else from {@code ProcessHandle.Info}; null when neither says.
+   */
+  static List<String> ownArguments() {
+    Path cmdline = Path.of("/proc/self/cmdline");
+    if (Files.isReadable(cmdline)) {
+      try {
+        String all = Files.readString(cmdline, StandardCharsets.UTF_8);
+        List<String> words = new ArrayList<>(List.of(all.split("\0", -1)));
+        if (!words.isEmpty() && words.get(words.size() - 1).isEmpty()) {
+          words.remove(words.size() - 1);
+        }
+        if (!words.isEmpty()) {
+          return List.copyOf(words.subList(1, words.size()));
+        }
+      } catch (IOException e) {
+        // ProcessHandle.Info below
+      }
+    }
+    return ProcessHandle.current().info().arguments().map(List::of).orElse(null);
+  }
+
+  /**
+   * {@code SIGUSR2}, as NGINX's binary upgrade: this process starts its successor ({@link #successorCommand}),
+   * which takes over from it. One at a time; a successor that exits before taking over (a bad file, a port it
+   * could not share) leaves this process serving, and says why in the same output.
+   */
+  static final class Successor {
+    private final List<String> launcherArgs;
+    private final PrintStream out;
+    private final PrintStream err;
+    private Process starting;
+    private boolean serving;
+
+    Successor(List<String> launcherArgs, PrintStream out, PrintStream err) {
+      this.launcherArgs = List.copyOf(launcherArgs);
+      this.out = requireNonNull(out, "out");
+      this.err = requireNonNull(err, "err");
+    }
+
+    /** From now on SIGUSR2 starts a successor (before, this process is not serving yet: nothing to take over). */
+    synchronized void serving() {
+      serving = true;
+    }
+
+    synchronized void start() {
+      if (!serving) {
+        err.println("affinity: SIGUSR2: not serving yet (or not a balancer: --check, --demo); ignored");
+        return;
+      }
+      if (starting != null && starting.isAlive()) {
+        err.println("affinity: SIGUSR2: a successor (pid " + starting.pid() + ") is already taking over");
+        return;
+      }
+      long pid = ProcessHandle.current().pid();
+      Process process;
+      try {
+        List<String> command = successorCommand(ProcessHandle.current().info().command().orElse(null), ownArguments(), launcherArgs, pid);
+        // Its output goes where this process's goes (the journal, under systemd).
+        process = new ProcessBuilder(command).inheritIO().start();
+      } catch (Refused | IOException e) {
+        err.println("affinity: SIGUSR2: cannot start a successor: " + e.getMessage());
+        return;
+      }
+      starting = process;
+      out.println("affinity: SIGUSR2: started a successor (pid " + process.pid() + ") to take over from this process (pid " + pid + ")");
+      out.flush();
+      process.onExit().thenAccept(p -> err.println("affinity: the successor (pid " + p.pid() + ") exited with status " + p.exitValue()
+          + "; this balancer serves on"));
     }
   }
 

@@ -140,12 +140,14 @@ class TakeoverTest {
       Map<String, Long> failureKinds, long startAMillis, long startBMillis, long aExitMillis) {
   }
 
-  private Result takeover() throws Exception {
-    int port;
+  private static int freePort() throws IOException {
     try (ServerSocket free = new ServerSocket(0)) {
-      port = free.getLocalPort();
+      return free.getLocalPort();
     }
-    // An unready delay that the takeover's stop skips: A's address stays served, by B.
+  }
+
+  private Path writeYaml(int port) throws IOException {
+    // An unready delay that a takeover's stop skips: the address stays served, by the successor.
     String yaml = "listen: { host: 127.0.0.1, port: " + port + " }\n"
         + "keys:\n"
         + "  - { id: k1, secret: \"" + BalancerTestBase.SECRET + "\" }\n"
@@ -156,7 +158,51 @@ class TakeoverTest {
         + "    healthCheck: { path: /health, interval: PT2S, timeout: PT1S }\n"
         + "    targets:\n"
         + targets.values().stream().map(t -> "      - { id: " + t.id + ", uri: \"" + t.uri() + "\" }\n").collect(Collectors.joining());
-    Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml);
+    return Files.writeString(dir.resolve("balancer.yaml"), yaml);
+  }
+
+  /**
+   * {@code kill -USR2}: the balancer starts its successor itself (its own command line, {@code --takeover} its pid),
+   * which takes over as above; the pid file names the successor before the first process exits (what a systemd
+   * unit's {@code PIDFile=} needs to follow it), and the successor serves the clients on their targets.
+   */
+  @Test
+  void sigusr2StartsASuccessorThatTakesOverAndThePidFileFollowsIt() throws Exception {
+    int port = freePort();
+    Path file = writeYaml(port);
+    Path pidFile = dir.resolve("balancer.pid");
+    LauncherProcess a = LauncherProcess.start("--pid-file", pidFile.toString(), file.toString());
+    cleanup.add(a);
+    Client client = pin(port);
+
+    a.signal("USR2");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LauncherProcess.WAIT_SECONDS);
+    while (!Files.exists(pidFile) || Files.readString(pidFile).strip().equals(Long.toString(a.pid()))) {
+      assertThat(System.nanoTime()).as("the successor's pid in the pid file; output:%n%s", a.output).isLessThan(deadline);
+      Thread.sleep(10);
+    }
+    ProcessHandle successor = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).strip())).orElseThrow();
+    cleanup.add(() -> successor.destroyForcibly());
+    assertThat(a.process.waitFor(LauncherProcess.WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+    assertThat(a.process.exitValue()).as("the first process's output:%n%s", a.output).isZero();
+    assertThat(successor.isAlive()).isTrue();
+    try (Http1Connection connection = new Http1Connection(port)) {
+      connection.send("/", "Cookie: " + client.cookie + "\r\n");
+      assertThat(connection.read().body()).as("the successor serves the client on its target").isEqualTo(client.target);
+    }
+
+    // SIGUSR1 rather than SIGTERM: the same drain without the file's ten-second unready delay.
+    assertThat(new ProcessBuilder("kill", "-USR1", Long.toString(successor.pid())).inheritIO().start().waitFor()).isZero();
+    successor.onExit().get(LauncherProcess.WAIT_SECONDS, TimeUnit.SECONDS);
+    // Its output came through the first process's (inherited), which this test reads.
+    assertThat(a.output.toString()).contains("SIGUSR2: started a successor (pid " + successor.pid() + ")")
+        .contains("took over from pid " + a.pid() + " (SIGUSR1)").contains("listeners close in PT0S");
+    assertThat(pidFile).as("the successor removed its pid file").doesNotExist();
+  }
+
+  private Result takeover() throws Exception {
+    int port = freePort();
+    Path file = writeYaml(port);
     Path pidFile = dir.resolve("balancer.pid");
     long t0 = System.nanoTime();
     LauncherProcess a = LauncherProcess.start("--pid-file", pidFile.toString(), file.toString());
