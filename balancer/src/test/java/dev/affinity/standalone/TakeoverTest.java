@@ -70,15 +70,16 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TakeoverTest {
   private static final Path MIGRATE_REQ = Takeover.TCP_MIGRATE_REQ;
-  private static final int KEPT_ALIVE_CLIENTS = 6;
-  private static final int NEW_CONNECTION_CLIENTS = 3;
+  private static final int KEPT_ALIVE_CLIENTS = Integer.getInteger("affinity.takeover.keptAliveClients", 6);
+  /** Clients opening a connection per request: the ones an accept queue holds at the moment it closes. */
+  private static final int NEW_CONNECTION_CLIENTS = Integer.getInteger("affinity.takeover.newConnectionClients", 3);
   private static final List<String> TARGETS = List.of("t1", "t2", "t3");
   /** How a connection reset in the old process's accept queue looks to its client: connected, then reset before any answer. */
   /**
    * Between a client's requests: the clients leave the CPUs (two on the build machine) to the starting JVM, which
    * back to back they would starve for ten seconds and more.
    */
-  private static final long PAUSE_MILLIS = 5;
+  private static final long PAUSE_MILLIS = Long.getLong("affinity.takeover.pauseMillis", 5);
   private static final String RESET_FRESH = "reset before the answer, fresh connection";
 
   @TempDir
@@ -344,7 +345,9 @@ class TakeoverTest {
               connection.close();
               connection = null;
             }
-            Thread.sleep(PAUSE_MILLIS);
+            if (PAUSE_MILLIS > 0) {
+              Thread.sleep(PAUSE_MILLIS);
+            }
           } catch (InterruptedException e) {
             break;
           } catch (IOException e) {
@@ -396,7 +399,9 @@ class TakeoverTest {
             } else if (after) {
               answeredAfter.incrementAndGet();
             }
-            Thread.sleep(PAUSE_MILLIS);
+            if (PAUSE_MILLIS > 0) {
+              Thread.sleep(PAUSE_MILLIS);
+            }
           } catch (InterruptedException e) {
             break;
           } catch (Exception e) {
