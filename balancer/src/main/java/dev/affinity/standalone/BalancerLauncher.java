@@ -332,7 +332,8 @@ public final class BalancerLauncher {
         addresses.append(addresses.length() == 0 ? "" : ", ").append(listen.host()).append(':').append(listen.port());
       }
       err.println("affinity: cannot listen on " + addresses + ": " + rootMessage(e)
-          + (old != null ? " (a balancer that does not share its ports, from a version before --takeover, must be restarted once)" : ""));
+          + (old != null ? " (if that is the balancer taken over: one from a version before --takeover does not share its ports;"
+              + " restart it once)" : ""));
       server.stop();
       return new Running(EXIT_START, null, null);
     }

@@ -41,7 +41,10 @@ final class LauncherProcess implements AutoCloseable {
   /** Starts the launcher with {@code args} and waits (bounded) for it to serve. */
   static LauncherProcess start(String... args) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), BalancerLauncher.class.getName()));
+    // C1 only and the serial collector: a JVM that starts in seconds on two cores shared with other builds (the
+    // balancer's throughput is not what these tests measure).
+    List<String> command = new ArrayList<>(List.of(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp",
+        System.getProperty("java.class.path"), BalancerLauncher.class.getName()));
     command.addAll(List.of(args));
     Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
     StringBuffer output = new StringBuffer();

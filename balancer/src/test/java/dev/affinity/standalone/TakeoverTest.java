@@ -54,6 +54,7 @@ import org.eclipse.jetty.websocket.core.server.WebSocketUpgradeHandler;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -65,8 +66,8 @@ import org.junit.jupiter.api.io.TempDir;
  * comes from the client's first target (no re-pin), none fails, and after A's exit B serves every client.
  *
  * <p>With {@code net.ipv4.tcp_migrate_req=1} (set here as root, restored after) connections waiting in A's accept
- * queue when it closes move to B: nothing fails. With 0 (the kernel's default) they are reset; that run counts the
- * resets on fresh connections and asserts everything else. Both print their figures.
+ * queue when it closes move to B: nothing fails. With 0 (the kernel's default) they are reset: shown with connections
+ * held in the queue of a balancer at its connection limit. Each scenario prints its figures.
  */
 class TakeoverTest {
   private static final Path MIGRATE_REQ = Takeover.TCP_MIGRATE_REQ;
@@ -79,6 +80,12 @@ class TakeoverTest {
    * Between a client's requests: the clients leave the CPUs (two on the build machine) to the starting JVM, which
    * back to back they would starve for ten seconds and more.
    */
+  /**
+   * {@code limits.maxConnections} for the measurement of a balancer at its connection limit, which stops accepting
+   * and leaves new connections in its accept queue (where a closing listener resets them unless they migrate);
+   * 0: the default limit.
+   */
+  private static final int MAX_CONNECTIONS = Integer.getInteger("affinity.takeover.maxConnections", 0);
   private static final long PAUSE_MILLIS = Long.getLong("affinity.takeover.pauseMillis", 5);
   private static final String RESET_FRESH = "reset before the answer, fresh connection";
 
@@ -111,7 +118,13 @@ class TakeoverTest {
     assertThat(result.failures()).as("failed requests: %s", result).isZero();
   }
 
+  /**
+   * A measurement (RELIABILITY.md), not part of the build: the load above with the kernel's default, where a
+   * connection caught in the old accept queue at the close would be reset. Run with
+   * {@code -Daffinity.takeover.measureWithoutMigrateReq=true}.
+   */
   @Test
+  @EnabledIfSystemProperty(named = "affinity.takeover.measureWithoutMigrateReq", matches = "true")
   void takeoverUnderLoadWithoutTcpMigrateReqOnlyResetsFreshConnectionsInTheOldAcceptQueue() throws Exception {
     Result result = withMigrateReq("0", this::takeover);
     // Whatever else fails is not the accept queue's doing.
@@ -119,12 +132,12 @@ class TakeoverTest {
   }
 
   /** Runs {@code scenario} with the sysctl at {@code value}, as root, and puts it back. */
-  private Result withMigrateReq(String value, Scenario scenario) throws Exception {
+  private <T> T withMigrateReq(String value, java.util.concurrent.Callable<T> scenario) throws Exception {
     assumeTrue(Files.isWritable(MIGRATE_REQ), MIGRATE_REQ + " is not writable here (not root, or a kernel before 5.14)");
     String before = Files.readString(MIGRATE_REQ).strip();
     Files.writeString(MIGRATE_REQ, value);
     try {
-      Result result = scenario.run();
+      T result = scenario.call();
       System.out.printf("TakeoverTest[tcp_migrate_req=%s]: %s%n", value, result);
       return result;
     } finally {
@@ -132,8 +145,64 @@ class TakeoverTest {
     }
   }
 
-  interface Scenario {
-    Result run() throws Exception;
+  /**
+   * The connections the kernel has completed into the old process's accept queue when it closes its listener:
+   * with a balancer at its connection limit ({@code limits.maxConnections: 1}, one client connection held) ten
+   * clients connect and send a request, and wait in the queue; then a successor takes over. With
+   * {@code tcp_migrate_req=1} the kernel moves all ten to the successor, which answers them; with 0 it resets
+   * all ten. (Under the load above the old process accepts as fast as connections come, and no run has caught
+   * one in its queue at the close.)
+   */
+  @Test
+  void connectionsWaitingInTheOldAcceptQueueMoveToTheSuccessorOnlyWithTcpMigrateReq() throws Exception {
+    Queued with = withMigrateReq("1", this::queuedBehindAFullBalancer);
+    assertThat(with.answered()).as("with tcp_migrate_req=1").isEqualTo(QUEUED);
+    Queued without = withMigrateReq("0", this::queuedBehindAFullBalancer);
+    assertThat(without.reset()).as("with tcp_migrate_req=0").isEqualTo(QUEUED);
+  }
+
+  private static final int QUEUED = 10;
+
+  /** Of the connections waiting in the old accept queue: answered by the successor, reset. */
+  record Queued(int answered, int reset) {
+  }
+
+  private Queued queuedBehindAFullBalancer() throws Exception {
+    int port = freePort();
+    Path file = writeYaml(port, "limits: { maxConnections: 1 }\n");
+    Path pidFile = dir.resolve("balancer.pid");
+    LauncherProcess a = LauncherProcess.start("--pid-file", pidFile.toString(), file.toString());
+    cleanup.add(a);
+    Http1Connection held = new Http1Connection(port);
+    cleanup.add(held);
+    held.send("/");
+    assertThat(held.read().status()).isEqualTo(200);
+    // A is full: these are connected by the kernel and wait, requests sent, in A's accept queue.
+    List<Http1Connection> queued = new ArrayList<>();
+    for (int i = 0; i < QUEUED; i++) {
+      Http1Connection c = new Http1Connection(port);
+      cleanup.add(c);
+      c.send("/", "Connection: close\r\n");
+      queued.add(c);
+    }
+    LauncherProcess b = LauncherProcess.start("--pid-file", pidFile.toString(), "--takeover", pidFile.toString(), file.toString());
+    cleanup.add(b);
+    int answered = 0;
+    int reset = 0;
+    for (Http1Connection c : queued) {
+      try {
+        Http1Connection.Answer answer = c.read();
+        assertThat(answer.status()).isEqualTo(200);
+        answered++;
+      } catch (IOException e) {
+        assertThat(e).hasMessageContaining("reset");
+        reset++;
+      }
+    }
+    assertThat(a.exitStatus()).as("A's output:%n%s", a.output).isZero();
+    b.signal("USR1");
+    assertThat(b.exitStatus()).as("B's output:%n%s", b.output).isZero();
+    return new Queued(answered, reset);
   }
 
   /** What the clients saw over one takeover. */
@@ -148,11 +217,16 @@ class TakeoverTest {
   }
 
   private Path writeYaml(int port) throws IOException {
+    return writeYaml(port, MAX_CONNECTIONS > 0 ? "limits: { maxConnections: " + MAX_CONNECTIONS + " }\n" : "");
+  }
+
+  private Path writeYaml(int port, String more) throws IOException {
     // An unready delay that a takeover's stop skips: the address stays served, by the successor.
     String yaml = "listen: { host: 127.0.0.1, port: " + port + " }\n"
         + "keys:\n"
         + "  - { id: k1, secret: \"" + BalancerTestBase.SECRET + "\" }\n"
         + "shutdown: { grace: PT15S, unreadyDelay: PT10S }\n"
+        + more
         + "targetGroups:\n"
         + "  - name: web\n"
         + "    stickiness: { type: duration, duration: PT1H }\n"
