@@ -114,6 +114,15 @@ class TakeoverTest {
 
   @Test
   void takeoverUnderLoadWithTcpMigrateReqFailsNothingAndRePinsNobody() throws Exception {
+    if (!Files.isWritable(MIGRATE_REQ)) {
+      // Not root, or a kernel without the setting: the takeover all the same, and only resets of connections
+      // caught in the old accept queue may fail (unless the machine already migrates them).
+      Result result = takeover();
+      System.out.printf("TakeoverTest[tcp_migrate_req not settable]: %s%n", result);
+      boolean migrates = Files.isReadable(MIGRATE_REQ) && Files.readString(MIGRATE_REQ).strip().equals("1");
+      assertThat(result.failures()).as("failed requests: %s", result).isEqualTo(migrates ? 0 : result.freshResets());
+      return;
+    }
     Result result = withMigrateReq("1", this::takeover);
     assertThat(result.failures()).as("failed requests: %s", result).isZero();
   }
