@@ -71,19 +71,34 @@ class TakeoverLauncherTest {
   }
 
   @Test
-  void theListenersShareTheirPortsSoThatASuccessorCanBindThem() throws Exception {
-    int port;
-    try (ServerSocket free = new ServerSocket(0)) {
-      port = free.getLocalPort();
-    }
-    launch(yaml(port).toString());
+  void theListenersAndTheAdminPortShareTheirPortsSoThatASuccessorCanBindThem() throws Exception {
+    int port = freePort();
+    int adminPort = freePort();
+    Path file = Files.writeString(yaml(port), "admin: { port: " + adminPort + " }\n", java.nio.file.StandardOpenOption.APPEND);
+    launch(file.toString());
     assertThat(running.exitCode()).as(err()).isZero();
     assertThat(running.server().reusePort()).isTrue();
-    assertThat(Takeover.inUse(new InetSocketAddress("127.0.0.1", port))).as("a plain bind still sees the port taken").isTrue();
-    // What a successor's listener does: bind beside it with SO_REUSEPORT.
-    try (var successor = java.nio.channels.ServerSocketChannel.open()) {
-      successor.setOption(java.net.StandardSocketOptions.SO_REUSEPORT, true);
-      successor.bind(new InetSocketAddress("127.0.0.1", port));
+    for (int p : new int[] {port, adminPort}) {
+      assertThat(Takeover.inUse(new InetSocketAddress("127.0.0.1", p))).as("a plain bind still sees port %s taken", p).isTrue();
+      // What a successor's listener does: bind beside it with SO_REUSEPORT.
+      try (var successor = java.nio.channels.ServerSocketChannel.open()) {
+        successor.setOption(java.net.StandardSocketOptions.SO_REUSEPORT, true);
+        successor.bind(new InetSocketAddress("127.0.0.1", p));
+      }
+    }
+    running.close();
+    running = null;
+
+    // A busy admin port is refused like a busy listener.
+    try (ServerSocket other = new ServerSocket(adminPort, 50, InetAddress.getLoopbackAddress())) {
+      assertThat(launch(file.toString()).exitCode()).isEqualTo(BalancerLauncher.EXIT_START);
+      assertThat(err()).contains("cannot listen on 127.0.0.1:" + adminPort + ": another process listens there");
+    }
+  }
+
+  private static int freePort() throws java.io.IOException {
+    try (ServerSocket free = new ServerSocket(0)) {
+      return free.getLocalPort();
     }
   }
 
