@@ -171,8 +171,17 @@ public final class BalancerFactory {
         config.grpcService());
   }
 
-  /** The whole balancer, not yet started. */
+  /** The whole balancer, not yet started; its ports are its own (no {@code SO_REUSEPORT}). */
   public AffinityServer server(BalancerConfig config) {
+    return server(config, false, true);
+  }
+
+  /**
+   * The whole balancer, not yet started. {@code reusePort}: its ports are opened with {@code SO_REUSEPORT}, so
+   * that another balancer can take them over; {@code acceptAtStart} {@code false}: bound at the start, accepting
+   * from {@link AffinityServer#accept()} on (see {@link AffinityServer.Builder#acceptAtStart}).
+   */
+  public AffinityServer server(BalancerConfig config, boolean reusePort, boolean acceptAtStart) {
     Keyring keyring = keyring(config);
     AffinityCookies cookies = cookies(config, keyring);
     Router router = router(config, cookies);
@@ -195,7 +204,9 @@ public final class BalancerFactory {
         .limits(config.limits())
         .clock(clock)
         .metrics(metrics)
-        .shutdown(config.shutdown());
+        .shutdown(config.shutdown())
+        .reusePort(reusePort)
+        .acceptAtStart(acceptAtStart);
     if (shutdownTimer != null) {
       builder.shutdownTimer(shutdownTimer);
     }

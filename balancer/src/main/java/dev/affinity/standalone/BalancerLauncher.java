@@ -24,6 +24,9 @@ import org.eclipse.jetty.util.thread.Scheduler;
  *
  * <pre>
  *   affinity-balancer.jar FILE            run the balancer FILE describes
+ *   affinity-balancer.jar [--pid-file PIDFILE] [--takeover PID|PIDFILE] FILE
+ *                                         the same, writing its pid to PIDFILE; with --takeover, in place of
+ *                                         the balancer running there, without a failed request ({@link Takeover})
  *   affinity-balancer.jar --check FILE    validate FILE and exit
  *   affinity-balancer.jar --demo [PORT]   three demo targets behind a balancer on PORT (default 8080)
  * </pre>
@@ -33,7 +36,9 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * <p>{@code SIGTERM} stops the balancer gracefully ({@code shutdown:} in the file, see
  * {@link dev.affinity.jetty.GracefulShutdown}) and exits 0 when every connection closed within the grace,
  * {@value #EXIT_CUT} when the grace ran out and the rest was cut. {@code SIGINT} (Ctrl+C) drains the same
- * way through the JVM's shutdown hook, whose exit status is the JVM's (130).
+ * way through the JVM's shutdown hook, whose exit status is the JVM's (130). {@code SIGUSR1} is what a
+ * successor started with {@code --takeover} sends: the same stop, without the unready delay. {@code SIGUSR2}
+ * starts that successor: the same command line with {@code --takeover} this process ({@link Takeover.Successor}).
  */
 public final class BalancerLauncher {
   static final int EXIT_USAGE = 64;
@@ -54,12 +59,32 @@ public final class BalancerLauncher {
     // Before the server starts: a SIGTERM that comes while it starts (or right after "balancing on") still
     // drains and exits with the drain's status, instead of the JVM's default 143.
     Sigterm sigterm = Sigterm.install();
+    // Before the start as well: SIGUSR2's default action would end the JVM.
+    Takeover.Successor successor = new Takeover.Successor(List.of(args), System.out, System.err);
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("USR2"), signal -> successor.start());
+    } catch (IllegalArgumentException e) {
+      // A platform without SIGUSR2: --takeover still works, started by hand.
+    }
     Running running = run(args, System.out, System.err);
     if (running.exitCode != 0) {
       System.exit(running.exitCode);
     }
     if (running.server != null) {
+      if (running.extra != null) {
+        // The pid file goes with the process however it ends (SIGINT runs the JVM's hooks, not the SIGTERM path).
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+          try {
+            running.extra.close();
+          } catch (Exception e) {
+            // removePidFile reports its own trouble
+          }
+        }, "affinity-pid-file"));
+      }
       sigterm.started(running);
+      if (!args[0].equals("--demo")) {
+        successor.serving();
+      }
       running.server.server().join();
     }
   }
@@ -73,20 +98,30 @@ public final class BalancerLauncher {
   private static final class Sigterm {
     private Running running;
     private boolean signalled;
+    private boolean takenOver;
     private boolean stopping;
 
     @SuppressWarnings("restriction")
     static Sigterm install() {
       Sigterm sigterm = new Sigterm();
       try {
-        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> sigterm.signalled());
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> sigterm.signalled(false));
       } catch (IllegalArgumentException e) {
         // A platform without SIGTERM: the JVM's shutdown hook still stops the server gracefully.
+      }
+      try {
+        // What a successor sends once it serves (--takeover), as HAProxy's -sf does.
+        sun.misc.Signal.handle(new sun.misc.Signal("USR1"), signal -> sigterm.signalled(true));
+      } catch (IllegalArgumentException e) {
+        // A platform without SIGUSR1: a successor falls back to SIGTERM.
       }
       return sigterm;
     }
 
-    synchronized void signalled() {
+    synchronized void signalled(boolean byTakeover) {
+      if (!signalled) {
+        takenOver = byTakeover;
+      }
       signalled = true;
       stopIfDue();
     }
@@ -102,10 +137,11 @@ public final class BalancerLauncher {
       }
       stopping = true;
       Running toStop = running;
+      boolean successorServes = takenOver;
       // Not on the signal's own thread: the stop waits for the grace, and the exit must come after it.
       // Not a daemon either (it would inherit the signal thread's): main returns once the server has
       // stopped, and the JVM must wait for this thread's exit status rather than end with 0.
-      Thread stop = new Thread(() -> System.exit(toStop.stopGracefully()), "affinity-sigterm");
+      Thread stop = new Thread(() -> System.exit(toStop.stopGracefully(successorServes)), "affinity-sigterm");
       stop.setDaemon(false);
       stop.start();
     }
@@ -119,6 +155,20 @@ public final class BalancerLauncher {
      * {@value BalancerLauncher#EXIT_START} when the stop itself failed.
      */
     public int stopGracefully() {
+      return stopGracefully(false);
+    }
+
+    /**
+     * As {@link #stopGracefully()}; {@code takenOver}: a successor serves the same ports already
+     * ({@code SIGUSR1}, sent by {@code --takeover}), so the listeners close at once, without
+     * {@code shutdown.unreadyDelay}: that delay lets a load balancer in front stop sending to this address,
+     * which stays served, and a readiness probe reaching this process through the shared port would only
+     * read a 503 for nothing.
+     */
+    public int stopGracefully(boolean takenOver) {
+      if (takenOver && server != null && !server.shutdown().unreadyDelay().isZero()) {
+        server.setShutdown(new GracefulShutdown(server.shutdown().grace(), java.time.Duration.ZERO));
+      }
       try {
         close();
       } catch (Exception e) {
@@ -184,11 +234,31 @@ public final class BalancerLauncher {
       return demo(port, out, err);
     }
     boolean checkOnly = list.get(0).equals("--check");
-    if (checkOnly && list.size() != 2 || !checkOnly && list.size() != 1) {
+    if (checkOnly && list.size() != 2) {
       usage(err);
       return new Running(EXIT_USAGE, null, null);
     }
-    Path file = Path.of(list.get(checkOnly ? 1 : 0));
+    String takeoverArgument = null;
+    Path pidFile = null;
+    int next = checkOnly ? 1 : 0;
+    while (!checkOnly && next < list.size() - 1 && list.get(next).startsWith("--")) {
+      String option = list.get(next);
+      if (option.equals("--takeover") && takeoverArgument == null) {
+        takeoverArgument = list.get(next + 1);
+      } else if (option.equals("--pid-file") && pidFile == null) {
+        pidFile = Path.of(list.get(next + 1));
+      } else {
+        err.println("affinity: " + option + (option.equals("--takeover") || option.equals("--pid-file") ? " given twice" : ": no such option"));
+        usage(err);
+        return new Running(EXIT_USAGE, null, null);
+      }
+      next += 2;
+    }
+    if (next != list.size() - 1 || list.get(next).startsWith("--")) {
+      usage(err);
+      return new Running(EXIT_USAGE, null, null);
+    }
+    Path file = Path.of(list.get(next));
     BalancerConfig config;
     try {
       config = BalancerConfigLoader.load(file);
@@ -200,12 +270,36 @@ public final class BalancerLauncher {
       out.println("affinity: " + file + " is valid (" + config.targetGroups().size() + " target groups)");
       return new Running(0, null, null);
     }
+    // The process this one takes over, if it still runs: until this one is ready, that one serves alone.
+    ProcessHandle old = null;
+    if (takeoverArgument != null) {
+      try {
+        old = Takeover.find(takeoverArgument).orElse(null);
+      } catch (Takeover.Refused e) {
+        err.println("affinity: " + e.getMessage());
+        return new Running(EXIT_USAGE, null, null);
+      }
+      if (old == null) {
+        out.println("affinity: --takeover " + takeoverArgument + ": no balancer runs there; starting as usual");
+      }
+    }
+    if (old == null) {
+      // The ports are opened with SO_REUSEPORT (so that a successor can take them over), which would also let a
+      // second balancer started by mistake share them: refused here, as a plain bind would.
+      for (var address : ownAddresses(config)) {
+        if (Takeover.inUse(address)) {
+          err.println("affinity: cannot listen on " + address.getHostString() + ":" + address.getPort() + ": another process listens"
+              + " there (a balancer running? --takeover PID|PIDFILE replaces it without a failed request)");
+          return new Running(EXIT_START, null, null);
+        }
+      }
+    }
     BalancerFactory factory = shutdownTimer == null
         ? new BalancerFactory(clock, CodecMetrics.counting())
         : new BalancerFactory(clock, CodecMetrics.counting(), shutdownTimer);
     AffinityServer server;
     try {
-      server = factory.server(config);
+      server = factory.server(config, true, old == null);
     } catch (KeyMaterialException e) {
       // The loader read these files a moment ago; they changed (or went) since.
       err.println("affinity: " + file + ": " + e.getMessage());
@@ -237,7 +331,9 @@ public final class BalancerLauncher {
       for (var listen : config.listeners()) {
         addresses.append(addresses.length() == 0 ? "" : ", ").append(listen.host()).append(':').append(listen.port());
       }
-      err.println("affinity: cannot listen on " + addresses + ": " + rootMessage(e));
+      err.println("affinity: cannot listen on " + addresses + ": " + rootMessage(e)
+          + (old != null ? " (if that is the balancer taken over: one from a version before --takeover does not share its ports;"
+              + " restart it once)" : ""));
       server.stop();
       return new Running(EXIT_START, null, null);
     }
@@ -247,9 +343,75 @@ public final class BalancerLauncher {
     // Groups with discovery: get their targets from DNS (and follow reloads that change it).
     DnsDiscovery discovery = new DnsDiscovery(topology, new ScheduledExecutorScheduler("affinity-dns", true), Clock.systemUTC());
     server.server().addManaged(discovery);
+    if (old != null) {
+      takeOver(old, server, discovery, out, err);
+    }
+    AutoCloseable removePidFile = null;
+    if (pidFile != null) {
+      long pid = ProcessHandle.current().pid();
+      try {
+        Takeover.writePidFile(pidFile, pid);
+      } catch (IOException e) {
+        err.println("affinity: --pid-file " + pidFile + ": cannot write it: " + rootMessage(e));
+        server.stop();
+        return new Running(EXIT_START, null, null);
+      }
+      Path written = pidFile;
+      removePidFile = () -> Takeover.removePidFile(written, pid, err);
+    }
+    if (old != null) {
+      // After the pid file names this process: a systemd unit's PIDFile= follows it when the old one exits.
+      String signal = Takeover.signal(old);
+      long oldPid = old.pid();
+      if (signal == null) {
+        err.println("affinity: could not signal pid " + oldPid + "; it still serves beside this process: stop it yourself");
+      } else {
+        out.println("affinity: took over from pid " + oldPid + " (" + signal + "): it stops accepting, drains and exits");
+        old.onExit().thenRun(() -> {
+          out.println("affinity: pid " + oldPid + " has exited; this balancer serves alone");
+          out.flush();
+        });
+      }
+    }
     out.println("affinity: balancing on " + server.uri() + "  (status page: " + server.adminUri() + "/status)");
     out.flush();
-    return new Running(0, server, null);
+    return new Running(0, server, removePidFile);
+  }
+
+  /**
+   * The takeover's wait: bound and listening but not accepting (the kernel queues this process's share of
+   * new connections), it finishes its first round (DNS answers, one probe of every target) so that it
+   * knows the targets before it serves, then accepts.
+   */
+  private static void takeOver(ProcessHandle old, AffinityServer server, DnsDiscovery discovery, PrintStream out, PrintStream err)
+      throws InterruptedException {
+    out.println("affinity: taking over from pid " + old.pid() + ": listening beside it; first DNS answers and health checks");
+    out.flush();
+    if (!Takeover.firstRound(discovery.firstAnswers(), () -> server.healthChecker().checkAll(), Takeover.FIRST_ROUND_BOUND)) {
+      err.println("affinity: the first DNS answers and health checks took longer than " + Takeover.FIRST_ROUND_BOUND
+          + "; taking over anyway (targets not yet answered are taken as healthy, as at any start)");
+    }
+    server.accept();
+    String warning = Takeover.migrateReqWarning(Takeover.TCP_MIGRATE_REQ);
+    if (warning != null) {
+      err.println("affinity: warning: " + warning);
+    }
+  }
+
+  /** The fixed ports the file asks for (public listeners and admin port; port 0 is always free). */
+  private static List<java.net.InetSocketAddress> ownAddresses(BalancerConfig config) {
+    List<java.net.InetSocketAddress> addresses = new java.util.ArrayList<>();
+    for (var listen : config.listeners()) {
+      if (listen.port() != 0) {
+        addresses.add(new java.net.InetSocketAddress(listen.host(), listen.port()));
+      }
+    }
+    Integer adminPort = config.admin().port();
+    if (adminPort != null && adminPort != 0) {
+      // The admin port is on the first listener's interface (AffinityServer).
+      addresses.add(new java.net.InetSocketAddress(config.listeners().get(0).host(), adminPort));
+    }
+    return addresses;
   }
 
   /**
@@ -323,7 +485,8 @@ public final class BalancerLauncher {
   }
 
   private static void usage(PrintStream stream) {
-    stream.println("usage: java -jar affinity-balancer.jar FILE.yaml     run the balancer");
+    stream.println("usage: java -jar affinity-balancer.jar [--pid-file PIDFILE] [--takeover PID|PIDFILE] FILE.yaml");
+    stream.println("                                                     run the balancer; --takeover: in place of the running one");
     stream.println("       java -jar affinity-balancer.jar --check FILE  validate a configuration");
     stream.println("       java -jar affinity-balancer.jar --demo [PORT] run a demo with three targets");
   }

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.util.component.ContainerLifeCycle;
 import org.eclipse.jetty.util.thread.Scheduler;
@@ -80,6 +81,15 @@ public final class DnsDiscovery extends ContainerLifeCycle {
     return out;
   }
 
+  /**
+   * Completes when every group polled now has had its first answer applied (or its first query failed,
+   * which keeps what it had): what a balancer taking over another's port waits for, so that it knows the
+   * discovered targets before it serves. Complete at once without discovery.
+   */
+  public synchronized CompletableFuture<Void> firstAnswers() {
+    return CompletableFuture.allOf(pollers.values().stream().map(p -> p.firstPoll).toArray(CompletableFuture[]::new));
+  }
+
   /** Starts, restarts and stops pollers to match the configuration in force. */
   synchronized void reconcile() {
     if (!isStarting() && !isRunning()) {
@@ -143,6 +153,8 @@ public final class DnsDiscovery extends ContainerLifeCycle {
     private String lastProblem;
     private Scheduler.Task task;
     private boolean stopped;
+    /** Done when the first poll is over, whatever it found. */
+    final CompletableFuture<Void> firstPoll = new CompletableFuture<>();
 
     /** @param before the poller this one replaces (its settings changed), or null */
     Poller(String group, DiscoveryConfig config, Poller before) {
@@ -168,6 +180,8 @@ public final class DnsDiscovery extends ContainerLifeCycle {
 
     void stop() {
       stopped = true;
+      // Replaced or switched off before its first answer: nothing to wait for any more.
+      firstPoll.complete(null);
       if (task != null) {
         task.cancel();
       }
@@ -182,6 +196,7 @@ public final class DnsDiscovery extends ContainerLifeCycle {
       } catch (RuntimeException e) {
         LOG.error("affinity: DNS discovery of group {} ({}) failed; keeping its targets", group, config.dns(), e);
       } finally {
+        firstPoll.complete(null);
         schedule(next);
       }
     }

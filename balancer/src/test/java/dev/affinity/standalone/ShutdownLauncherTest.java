@@ -19,8 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -33,7 +31,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ShutdownLauncherTest {
   private static final long WAIT_SECONDS = 30;
-  private static final Pattern BALANCING_ON = Pattern.compile("balancing on http://127\\.0\\.0\\.1:(\\d+)");
 
   @TempDir
   Path dir;
@@ -177,7 +174,7 @@ class ShutdownLauncherTest {
   @Test
   void sigtermToABalancerProcessDrainsAndExitsZeroOrThreeWhenTheGraceRunsOut() throws Exception {
     Path file = Files.writeString(dir.resolve("balancer.yaml"), yaml("shutdown: { grace: PT20S }\n"));
-    Balancer balancer = Balancer.start(file);
+    LauncherProcess balancer = LauncherProcess.start(file);
     cleanup.add(balancer);
     Http1Connection inFlight = new Http1Connection(balancer.port);
     cleanup.add(inFlight);
@@ -200,7 +197,7 @@ class ShutdownLauncherTest {
     cleanup.add(stuck::stop);
     Path cut = Files.writeString(dir.resolve("cut.yaml"), yaml("shutdown: { grace: PT1S }\n").replace(target.uri().toString(),
         stuck.uri().toString()));
-    Balancer second = Balancer.start(cut);
+    LauncherProcess second = LauncherProcess.start(cut);
     cleanup.add(second);
     Http1Connection held = new Http1Connection(second.port);
     cleanup.add(held);
@@ -209,67 +206,6 @@ class ShutdownLauncherTest {
     second.signal("TERM");
     assertThat(second.exitStatus()).as("output:%n%s", second.output).isEqualTo(BalancerLauncher.EXIT_CUT);
     assertThat(second.output.toString()).contains("1 client connections were cut (exit status 3)");
-  }
-
-  /** A balancer JVM: {@code java -cp <the test class path> BalancerLauncher FILE}. */
-  private static final class Balancer implements AutoCloseable {
-    final Process process;
-    final StringBuffer output;
-    final Thread reader;
-    final int port;
-
-    private Balancer(Process process, StringBuffer output, Thread reader, int port) {
-      this.process = process;
-      this.output = output;
-      this.reader = reader;
-      this.port = port;
-    }
-
-    static Balancer start(Path file) throws Exception {
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      Process process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), BalancerLauncher.class.getName(),
-          file.toString()).redirectErrorStream(true).start();
-      StringBuffer output = new StringBuffer();
-      CompletableFuture<Integer> port = new CompletableFuture<>();
-      Thread reader = new Thread(() -> {
-        try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-          for (String line; (line = lines.readLine()) != null; ) {
-            output.append(line).append('\n');
-            Matcher m = BALANCING_ON.matcher(line);
-            if (m.find()) {
-              port.complete(Integer.parseInt(m.group(1)));
-            }
-          }
-        } catch (IOException e) {
-          // the process is gone
-        }
-        port.completeExceptionally(new IllegalStateException("the balancer exited before listening:\n" + output));
-      }, "balancer-output");
-      reader.setDaemon(true);
-      reader.start();
-      return new Balancer(process, output, reader, port.get(WAIT_SECONDS, TimeUnit.SECONDS));
-    }
-
-    void signal(String name) throws Exception {
-      Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
-      assertThat(kill.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
-      assertThat(kill.exitValue()).isZero();
-    }
-
-    /** Waits for the exit, and for the last of its output. */
-    int exitStatus() throws Exception {
-      assertThat(process.waitFor(WAIT_SECONDS, TimeUnit.SECONDS)).as("the balancer exited").isTrue();
-      reader.join(TimeUnit.SECONDS.toMillis(WAIT_SECONDS));
-      return process.exitValue();
-    }
-
-    @Override
-    public void close() throws Exception {
-      if (process.isAlive()) {
-        process.destroyForcibly();
-        process.waitFor(WAIT_SECONDS, TimeUnit.SECONDS);
-      }
-    }
   }
 
   interface Condition {

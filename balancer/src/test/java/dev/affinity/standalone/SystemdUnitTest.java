@@ -75,7 +75,10 @@ class SystemdUnitTest {
     List<String> run = launcherArguments(service.get("ExecStart").get(0));
     assertThat(check).hasSize(2);
     assertThat(check.get(0)).isEqualTo("--check");
-    assertThat(run).as("ExecStart runs the file ExecStartPre checked").containsExactly(check.get(1));
+    assertThat(run).as("ExecStart runs the file ExecStartPre checked, writing the unit's PIDFile")
+        .containsExactly("--pid-file", service.get("PIDFile").get(0), check.get(1));
+    assertThat(Path.of(service.get("PIDFile").get(0)).getParent()).as("the pid file in the service's own runtime directory")
+        .isEqualTo(Path.of("/run", service.get("RuntimeDirectory").get(0)));
 
     // The same arguments, the file swapped for a real one: --check validates, the bare file runs.
     Path good = Files.writeString(dir.resolve("balancer.yaml"), "listen: { host: 127.0.0.1, port: 0 }\n"
@@ -84,10 +87,14 @@ class SystemdUnitTest {
     assertThat(launch(swap(check, good)).exitCode()).isZero();
     Path bad = Files.writeString(dir.resolve("bad.yaml"), "targetGroups: [ { name: web, targets: [ { id: t1, uri: \"ftp://x\" } ] } ]\n");
     assertThat(launch(swap(check, bad)).exitCode()).as("a bad file stops the unit before ExecStart").isEqualTo(BalancerLauncher.EXIT_CONFIG);
-    try (BalancerLauncher.Running running = launch(swap(run, good))) {
+    String[] here = swap(run, good);
+    Path pidFile = dir.resolve("balancer.pid");
+    here[1] = pidFile.toString();
+    try (BalancerLauncher.Running running = launch(here)) {
       assertThat(running.exitCode()).isZero();
       assertThat(running.server()).isNotNull();
       assertThat(running.server().server().isStarted()).isTrue();
+      assertThat(Files.readString(pidFile).strip()).isEqualTo(Long.toString(ProcessHandle.current().pid()));
     }
   }
 

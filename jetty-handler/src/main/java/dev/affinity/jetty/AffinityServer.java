@@ -162,6 +162,11 @@ public final class AffinityServer {
       connector.setIdleTimeout(limits.idleTimeout().toMillis());
       // Drain decides which connections to hurry (the idle ones); Jetty would shorten every one's timeout.
       connector.setShutdownIdleTimeout(-1);
+      connector.setReusePort(b.reusePort);
+      if (!b.acceptAtStart) {
+        // Bound and listening from the start (the kernel queues new connections), accepted from accept() on.
+        connector.setAccepting(false);
+      }
       server.addConnector(connector);
       connectors.add(connector);
       listener.redirectToHttps().ifPresent(port -> redirects.put(connector, port));
@@ -188,6 +193,7 @@ public final class AffinityServer {
       this.adminConnector = new ServerConnector(server, http1(http, b.requestHeadTimer));
       adminConnector.setHost(listeners.get(0).host());
       adminConnector.setPort(b.adminPort);
+      adminConnector.setReusePort(b.reusePort);
       server.addConnector(adminConnector);
       Handler publicSide = new Handler.Sequence(webSocketProxy, balancer);
       // The public side is the wrapped handler, not just a bean, so that its handlers know their
@@ -290,6 +296,27 @@ public final class AffinityServer {
    */
   public void stop() throws Exception {
     server.stop();
+  }
+
+  /**
+   * Starts accepting on the public listeners of a server built with {@link Builder#acceptAtStart
+   * acceptAtStart(false)}: the connections the kernel queued meanwhile are taken first. Does nothing when
+   * they already accept.
+   */
+  public void accept() {
+    for (ServerConnector connector : connectors) {
+      connector.setAccepting(true);
+    }
+  }
+
+  /** Whether every public listener accepts connections (false before {@link #accept()} with {@code acceptAtStart(false)}). */
+  public boolean isAccepting() {
+    return connectors.stream().allMatch(ServerConnector::isAccepting);
+  }
+
+  /** Whether the listening sockets are opened with {@code SO_REUSEPORT} ({@link Builder#reusePort}). */
+  public boolean reusePort() {
+    return connectors.get(0).isReusePort();
   }
 
   /** How the last stop went: drained, or connections cut when the grace ran out; {@code null} before any stop. */
@@ -449,6 +476,8 @@ public final class AffinityServer {
     private GracefulShutdown shutdown = GracefulShutdown.defaults();
     private Scheduler shutdownTimer;
     private Scheduler historyScheduler;
+    private boolean reusePort;
+    private boolean acceptAtStart = true;
 
     private Builder(Router router, CodecCounters codecCounters) {
       this.router = requireNonNull(router, "router");
@@ -642,6 +671,28 @@ public final class AffinityServer {
     /** What samples the status page's traffic history: default the server's own scheduler (tests inject a manual one). */
     public Builder historyScheduler(Scheduler scheduler) {
       this.historyScheduler = requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /**
+     * Opens the public listeners and the admin port with {@code SO_REUSEPORT} (Linux 3.9+, the BSDs), so that
+     * a second process can bind the same ports while this one runs and take its place without a moment
+     * where nobody listens; the kernel spreads new connections over every socket bound there. Default
+     * {@code false}: binding a port another socket listens on fails, which is what an embedder expects.
+     * The kernel lets only processes of the same effective user share a port this way.
+     */
+    public Builder reusePort(boolean reusePort) {
+      this.reusePort = reusePort;
+      return this;
+    }
+
+    /**
+     * {@code false}: {@link AffinityServer#start()} binds the public listeners but accepts no connection
+     * until {@link AffinityServer#accept()}; meanwhile the kernel queues them (up to the listen backlog),
+     * so a process taking over a port can finish getting ready without refusing anyone. Default {@code true}.
+     */
+    public Builder acceptAtStart(boolean acceptAtStart) {
+      this.acceptAtStart = acceptAtStart;
       return this;
     }
 
