@@ -38,14 +38,15 @@ import org.junit.jupiter.api.AfterEach;
 
 /**
  * Slow readers over HTTP (issue 24, item 2): a target writes an endless download as fast as it can to
- * each of 200 clients that read it at about 10 KB/s through the balancer. What the balancer's JVM
- * holds per connection is bounded by flow control — the direct relay reads the target again only once
- * the client took the last 32 KB buffer ({@code TargetConnection.BUFFER_SIZE}); the HttpClient path
- * demands more content only once the previous chunk was written to the client — and asserted on the
- * heap after GC and the JVM's direct buffers. End to end, the bytes the target managed to write less
- * those its client read stay within the socket buffers on the way (Linux autotunes the balancer's two
- * up to {@code tcp_rmem}/{@code tcp_wmem}'s maximum: megabytes, in the kernel, not in the heap) and do
- * not grow while the clients read. Meanwhile a steady client of small requests keeps its latency.
+ * each of 200 clients that read it at about 10 KB/s through the balancer. What the balancer holds
+ * per connection is bounded by flow control — the direct relay reads the target again only once the
+ * client took the last 32 KB buffer ({@code TargetConnection.BUFFER_SIZE}); the HttpClient path
+ * demands more content only once the previous chunk was written to the client. It is measured as the
+ * bytes the target managed to write, less those the clients read, less what the kernel holds in the
+ * sockets on the way (iproute2's {@code ss}: Recv-Q and Send-Q), at half time and at the end; the heap
+ * after GC is asserted too. The kernel's share is most of it: Linux autotunes the balancer's two socket
+ * buffers per exchange up to {@code tcp_rmem}/{@code tcp_wmem}'s maximum, megabytes per slow reader,
+ * kernel memory, not heap. Meanwhile a steady client of small requests keeps its latency.
  *
  * <p>The slow phase lasts {@code -Daffinity.slowReaders.seconds} (default 8, so that the test stays
  * under a minute in CI on both paths; the issue's 60 s is the soak's: pass 60).
@@ -56,7 +57,8 @@ class SlowReaderTest extends BalancerTestBase {
   private static final long TICK_MILLIS = 100;
   private static final int CLIENT_RECEIVE_BUFFER = 16 * 1024;
   private static final int TARGET_SEND_BUFFER = 64 * 1024;
-  private static final int CHUNK = 64 * 1024;
+  /** Small, so that a write the target has begun but not finished (in the kernel, not yet counted) is small. */
+  private static final int CHUNK = 8 * 1024;
 
   private Server target;
   private final List<AtomicLong> written = Collections.synchronizedList(new ArrayList<>());
@@ -75,8 +77,13 @@ class SlowReaderTest extends BalancerTestBase {
     connector.setHost("127.0.0.1");
     connector.setAcceptedSendBufferSize(TARGET_SEND_BUFFER);
     target.addConnector(connector);
-    byte[] chunk = new byte[CHUNK];
-    java.util.Arrays.fill(chunk, (byte) 'x');
+    // A direct buffer: a heap one would make the JDK cache a temporary direct copy per writing thread,
+    // which the direct-memory figure below would then count against the balancer.
+    ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK);
+    while (chunk.hasRemaining()) {
+      chunk.put((byte) 'x');
+    }
+    chunk.flip();
     target.setHandler(new Handler.Abstract.NonBlocking() {
       @Override
       public boolean handle(Request request, Response response, Callback callback) {
@@ -93,7 +100,7 @@ class SlowReaderTest extends BalancerTestBase {
           @Override
           public void succeeded() {
             count.addAndGet(CHUNK);
-            response.write(false, ByteBuffer.wrap(chunk), this);
+            response.write(false, chunk.duplicate(), this);
           }
 
           @Override
@@ -102,7 +109,7 @@ class SlowReaderTest extends BalancerTestBase {
           }
 
           void begin() {
-            response.write(false, ByteBuffer.wrap(chunk), this);
+            response.write(false, chunk.duplicate(), this);
           }
         }.begin();
         return true;
@@ -188,10 +195,54 @@ class SlowReaderTest extends BalancerTestBase {
         .filter(b -> b.getName().equals("direct")).mapToLong(BufferPoolMXBean::getMemoryUsed).sum();
   }
 
+  /**
+   * Bytes sitting in the kernel's queues (Recv-Q + Send-Q, from iproute2's {@code ss}) of every
+   * established loopback socket with an end on {@code ports}: the clients', the balancer's two per
+   * exchange and the target's.
+   */
+  private static long kernelQueues(int... ports) throws Exception {
+    Process ss = new ProcessBuilder("ss", "-tnH", "state", "established").redirectErrorStream(true).start();
+    String out = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(ss.waitFor()).as("ss: %s", out).isZero();
+    long sum = 0;
+    for (String line : out.split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length < 4) {
+        continue;
+      }
+      for (int port : ports) {
+        if (f[2].endsWith(":" + port) || f[3].endsWith(":" + port)) {
+          sum += Long.parseLong(f[0]) + Long.parseLong(f[1]);
+          break;
+        }
+      }
+    }
+    return sum;
+  }
+
   private static long heapAfterGc() {
     System.gc();
     Runtime rt = Runtime.getRuntime();
     return rt.totalMemory() - rt.freeMemory();
+  }
+
+  /**
+   * Per slow connection, measured right after a read round: what the target wrote less what the
+   * clients read, less what the kernel holds in the four sockets of each exchange, is what the
+   * balancer's JVM holds (give or take the target's write in progress: at most a chunk).
+   */
+  private long heldPerConnection(long[] read, int targetPort) throws Exception {
+    long totalWritten = 0;
+    long totalRead = 0;
+    synchronized (written) {
+      for (AtomicLong w : written) {
+        totalWritten += w.get();
+      }
+    }
+    for (long r : read) {
+      totalRead += r;
+    }
+    return (totalWritten - totalRead - kernelQueues(balancer.port(), targetPort)) / SLOW_CLIENTS;
   }
 
   /** Per slow connection: bytes the target wrote less bytes its client read. */
@@ -211,7 +262,8 @@ class SlowReaderTest extends BalancerTestBase {
   @OverBothPaths
   void twoHundredSlowReadersHoldBoundedBytesAndLeaveOtherClientsTheirLatency(TargetPath path) throws Exception {
     long seconds = Long.getLong("affinity.slowReaders.seconds", 8);
-    startBalancer(path, startTarget());
+    int targetPort = startTarget();
+    startBalancer(path, targetPort);
     SteadyClient steady = new SteadyClient().start();
     Thread.sleep(1_500);
     steady.window(); // warm-up
@@ -246,6 +298,7 @@ class SlowReaderTest extends BalancerTestBase {
       List<Long> during = new ArrayList<>();
       long heapDuring = 0;
       long directDuring = 0;
+      long heldMid = 0;
       boolean firstWindowDropped = false;
       while (System.nanoTime() < end) {
         long tick = System.nanoTime();
@@ -263,6 +316,7 @@ class SlowReaderTest extends BalancerTestBase {
           mid = inFlightPerConnection(read);
           heapDuring = heapAfterGc();
           directDuring = directMemory();
+          heldMid = heldPerConnection(read, targetPort);
         }
         long sleep = TimeUnit.NANOSECONDS.toMillis(tick + TimeUnit.MILLISECONDS.toNanos(TICK_MILLIS) - System.nanoTime());
         if (sleep > 0) {
@@ -271,6 +325,7 @@ class SlowReaderTest extends BalancerTestBase {
       }
       during.addAll(steady.window());
       long[] last = inFlightPerConnection(read);
+      long heldEnd = heldPerConnection(read, targetPort);
       long totalRead = 0;
       for (long r : read) {
         totalRead += r;
@@ -288,20 +343,23 @@ class SlowReaderTest extends BalancerTestBase {
           ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
 
       assertThat(rate).as("the slow clients read at about 10 KB/s").isBetween(5_000.0, 11_000.0);
-      // What the balancer's JVM holds per slow connection: its relay buffer (direct relay: 32 KB;
-      // HttpClient: its pooled network buffers and one chunk in transit) and the connection objects.
-      // Both figures also include the target's side (it runs in this JVM), so they are upper bounds.
-      assertThat((heapDuring - heapBefore) / SLOW_CLIENTS).as("heap after GC per slow client").isLessThanOrEqualTo(USER_SPACE_BOUND);
-      assertThat((directDuring - directBefore) / SLOW_CLIENTS).as("direct buffers per slow client").isLessThanOrEqualTo(USER_SPACE_BOUND);
+      // What the balancer holds per slow connection: the direct relay's 32 KB buffer; on the HttpClient
+      // path one content chunk on its way to the client plus the client's network buffer.
+      assertThat(heldMid).as("bytes held in the balancer per slow connection, half time").isLessThanOrEqualTo(HELD_BOUND);
+      assertThat(heldEnd).as("bytes held in the balancer per slow connection, at the end").isLessThanOrEqualTo(HELD_BOUND);
+      // The heap after GC includes the target's side (it runs in this JVM): an upper bound. Direct
+      // memory is reported, not asserted: it counts what Jetty's buffer pools retain for reuse.
+      assertThat((heapDuring - heapBefore) / SLOW_CLIENTS).as("heap after GC per slow client").isLessThanOrEqualTo(HEAP_BOUND);
       // End to end, the target got ahead of its client only by what the sockets on the way and the
       // balancer hold; Linux autotunes the balancer's two socket buffers up to tcp_rmem/tcp_wmem's
-      // maximum, so that (not the body's size) is the bound, and it does not grow while the clients read.
+      // maximum (and keeps growing them while there is room), so that, not the body's size, is the bound.
       long kernelBound = maxSocketBuffer("tcp_rmem", 6 << 20) + maxSocketBuffer("tcp_wmem", 4 << 20)
           + 2L * TARGET_SEND_BUFFER + 2L * CLIENT_RECEIVE_BUFFER;
+      System.out.printf("slow readers (%s): held in the balancer (target wrote - clients read - kernel socket queues) %d B per"
+          + " connection at half time, %d B at the end%n", path, heldMid, heldEnd);
       System.out.printf("slow readers (%s): bound per connection %d KB (kernel socket buffers) + %d KB (balancer)%n", path,
-          kernelBound / 1024, USER_SPACE_BOUND / 1024);
-      assertThat(last[0]).as("bytes held between target and client, per connection").isLessThanOrEqualTo(kernelBound + USER_SPACE_BOUND);
-      assertThat(last[1]).as("held bytes do not grow: mean at the end vs at half time").isLessThanOrEqualTo(mid[1] + 64 * 1024);
+          kernelBound / 1024, HELD_BOUND / 1024);
+      assertThat(last[0]).as("bytes held between target and client, per connection").isLessThanOrEqualTo(kernelBound + HELD_BOUND);
       assertThat(steady.failures.get()).isZero();
       // A shared 2-core machine is too noisy for the issue's 20 %: the assertion is that nobody starves
       // (p99 at most 4× and at most 250 ms more than before); the figures are reported above.
@@ -315,8 +373,10 @@ class SlowReaderTest extends BalancerTestBase {
     path.assertTaken(balancer.balancer());
   }
 
-  /** Per slow connection, in the balancer's JVM (heap after GC, direct buffers): measured 45-161 KB. */
-  private static final long USER_SPACE_BOUND = 256 * 1024;
+  /** Bytes of the download the balancer may hold per slow connection (both paths; see the class comment). */
+  private static final long HELD_BOUND = 128 * 1024;
+  /** Heap after GC per slow connection (connection objects, buffers, the target's side too): measured about 80 KB. */
+  private static final long HEAP_BOUND = 256 * 1024;
 
   /** The third (maximum) value of {@code /proc/sys/net/ipv4/<name>}, or {@code otherwise} where there is none. */
   private static long maxSocketBuffer(String name, long otherwise) {
