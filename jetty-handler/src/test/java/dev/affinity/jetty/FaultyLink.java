@@ -37,7 +37,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *       was held go on, in order, as TCP's retransmissions would after a partition;</li>
  *   <li>{@link #refuse() refuse}: the listening socket closes (connects get ECONNREFUSED) and open
  *       connections are reset; {@link #heal()} listens again on the same port;</li>
- *   <li>{@link #resetAll() reset} every open connection once.</li>
+ *   <li>{@link #resetAll() reset} every open connection once (closed with {@code SO_LINGER} 0).</li>
  * </ul>
  * Thread per connection direction (plain blocking sockets: the point is to be obviously right, not
  * fast). {@link #close()} closes every socket and waits for every thread it started, so nothing leaks
@@ -57,6 +57,7 @@ public final class FaultyLink implements AutoCloseable {
   private final Object state = new Object();
   private final int port;
   private volatile ServerSocket listener;
+  private volatile java.util.concurrent.Future<?> acceptor;
   private volatile long latencyToTargetNanos;
   private volatile long latencyToClientNanos;
   private volatile boolean silent;
@@ -115,12 +116,23 @@ public final class FaultyLink implements AutoCloseable {
 
   /** Closes the listening socket (connects are refused) and resets every open connection. */
   public void refuse() throws IOException {
+    java.util.concurrent.Future<?> acceptor;
     synchronized (state) {
       ServerSocket l = listener;
       listener = null;
+      acceptor = this.acceptor;
       if (l != null) {
         l.close();
       }
+    }
+    // The JDK closes a socket that a thread is blocked accepting on only once that thread has woken:
+    // until then the kernel still queues connects. Refused means refused when this returns.
+    try {
+      acceptor.get(5, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new IOException("faulty link to " + target + ": the listener did not close", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     resetAll();
   }
@@ -203,7 +215,7 @@ public final class FaultyLink implements AutoCloseable {
   }
 
   private void acceptOn(ServerSocket server) {
-    threads.execute(() -> {
+    acceptor = threads.submit(() -> {
       while (!server.isClosed()) {
         Socket client;
         try {
