@@ -50,6 +50,16 @@ import org.junit.jupiter.api.AfterEach;
  *
  * <p>The slow phase lasts {@code -Daffinity.slowReaders.seconds} (default 8, so that the test stays
  * under a minute in CI on both paths; the issue's 60 s is the soak's: pass 60).
+ *
+ * <p>Open findings (RELIABILITY.md, "Network faults"): past about 30 s the balancer's listener idle
+ * timeout (default 30 s) cuts these downloads although each client keeps reading 10 KB/s: the kernel
+ * has autotuned the balancer's send buffer to the client to megabytes, and Linux reports a socket
+ * writable only once a third of it has drained, so Jetty sees no write progress for minutes. On the
+ * HttpClient path the upstream timeout (default 60 s) cuts them as well: while the client's write
+ * waits the balancer does not read the target, and HttpClient takes that for the target's silence
+ * (the direct relay does not). The check that all four sockets of every exchange are still
+ * established fails then. The soak raises both to measure the rest:
+ * {@code -Daffinity.slowReaders.idleTimeout=PT10M}.
  */
 class SlowReaderTest extends BalancerTestBase {
   private static final int SLOW_CLIENTS = 200;
@@ -76,6 +86,9 @@ class SlowReaderTest extends BalancerTestBase {
     ServerConnector connector = new ServerConnector(target, 1, 1);
     connector.setHost("127.0.0.1");
     connector.setAcceptedSendBufferSize(TARGET_SEND_BUFFER);
+    // Behind megabytes of socket buffer a 10 KB/s reader may leave the target's writes stalled for
+    // long: the target stands for an application that waits (Jetty's default would give up at 30 s).
+    connector.setIdleTimeout(Duration.ofMinutes(10).toMillis());
     target.addConnector(connector);
     // A direct buffer: a heap one would make the JDK cache a temporary direct copy per writing thread,
     // which the direct-memory figure below would then count against the balancer.
@@ -128,7 +141,18 @@ class SlowReaderTest extends BalancerTestBase {
             Duration.ofSeconds(10)))
         .target("t", java.net.URI.create("http://127.0.0.1:" + targetPort), 1)
         .build();
-    balancer = AffinityServer.builder(Router.builder(cookies).group(group).build(), counters).clock(clock).build();
+    // The listener's idle timeout (30 s) and the upstream timeout (60 s) stay the defaults unless the
+    // soak raises both: see the class comment.
+    String raised = System.getProperty("affinity.slowReaders.idleTimeout");
+    Limits.Builder limits = Limits.builder();
+    if (raised != null) {
+      limits.idleTimeout(Duration.parse(raised));
+    }
+    balancer = AffinityServer.builder(Router.builder(cookies).group(group).build(), counters).clock(clock)
+        .limits(limits.build()).build();
+    if (raised != null) {
+      balancer.balancer().setUpstreamTimeout(Duration.parse(raised));
+    }
     path.applyTo(balancer.balancer());
     balancer.start();
     startClient();
@@ -205,6 +229,7 @@ class SlowReaderTest extends BalancerTestBase {
     String out = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(ss.waitFor()).as("ss: %s", out).isZero();
     long sum = 0;
+    int matched = 0;
     for (String line : out.split("\n")) {
       String[] f = line.trim().split("\\s+");
       if (f.length < 4) {
@@ -213,10 +238,14 @@ class SlowReaderTest extends BalancerTestBase {
       for (int port : ports) {
         if (f[2].endsWith(":" + port) || f[3].endsWith(":" + port)) {
           sum += Long.parseLong(f[0]) + Long.parseLong(f[1]);
+          matched++;
           break;
         }
       }
     }
+    // Four sockets per slow exchange (client, the balancer's two, the target's): all still there, or
+    // the subtraction below would count a closed exchange's bytes as the balancer's.
+    assertThat(matched).as("established sockets of the slow exchanges").isGreaterThanOrEqualTo(4 * SLOW_CLIENTS);
     return sum;
   }
 
