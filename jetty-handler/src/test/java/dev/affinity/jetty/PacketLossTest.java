@@ -52,7 +52,13 @@ class PacketLossTest extends BalancerTestBase {
 
   /** Runs a command; returns its exit status and output (stdout and stderr together). */
   private static Object[] run(String... command) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    Process p;
+    try {
+      p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    } catch (IOException notThere) {
+      // No such program here: an answer the callers turn into a skip naming it.
+      return new Object[] {-1, notThere.getMessage()};
+    }
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
     if (!p.waitFor(20, TimeUnit.SECONDS)) {
       p.destroyForcibly();

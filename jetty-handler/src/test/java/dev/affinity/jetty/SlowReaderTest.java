@@ -249,6 +249,19 @@ class SlowReaderTest extends BalancerTestBase {
     return sum;
   }
 
+  private static boolean hasSs() {
+    try {
+      Process ss = new ProcessBuilder("ss", "-V").redirectErrorStream(true).start();
+      ss.getInputStream().readAllBytes();
+      return ss.waitFor() == 0;
+    } catch (java.io.IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   private static long heapAfterGc() {
     System.gc();
     Runtime rt = Runtime.getRuntime();
@@ -290,6 +303,8 @@ class SlowReaderTest extends BalancerTestBase {
 
   @OverBothPaths
   void twoHundredSlowReadersHoldBoundedBytesAndLeaveOtherClientsTheirLatency(TargetPath path) throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(hasSs(),
+        "SlowReaderTest needs iproute2's ss (Linux) to tell the kernel's socket queues from what the balancer holds");
     long seconds = Long.getLong("affinity.slowReaders.seconds", 8);
     int targetPort = startTarget();
     startBalancer(path, targetPort);
