@@ -70,7 +70,8 @@ final class NearCachedSessionStore implements SessionStore {
       cache.invalidate(change.id());
       throw e;
     }
-    if (result.isConflict()) {
+    if (result.isConflict() || result.outcome() == SaveResult.Outcome.PENDING) {
+      // PENDING: not in the store yet, so not served from here either (the session model answers 503 for it).
       cache.invalidate(change.id());
     } else if (change.replacesAll() || (before != null && before.version() == change.expectedVersion())) {
       SessionRecord base = before != null && !change.replacesAll() ? before

@@ -167,7 +167,8 @@ public final class RequestSession {
    * Writes the session through and returns the cookies for it.
    *
    * @throws SessionConflictException redis mode: another request saved the session first
-   * @throws SessionStoreException redis mode: the store refused the write and could not keep it
+   * @throws SessionStoreException redis mode: the write did not reach the store (refused, or only kept for a
+   *     later retry: either way not acknowledged)
    * @throws IllegalStateException an attribute changed in place past the size limit
    */
   public synchronized List<SetCookie> cookies() {
@@ -214,6 +215,13 @@ public final class RequestSession {
         throw new SessionConflictException("session " + abbreviated(change.id()) + " was saved by another request"
             + " (version " + result.version() + ", this request loaded " + change.expectedVersion()
             + "); its changes were not written, retry the request");
+      }
+      if (result.outcome() == SaveResult.Outcome.PENDING) {
+        // A write the store only kept for later is not acknowledged: the client is told (503), never
+        // handed a 200 for a change that a partition, a crash of this target or a newer write elsewhere
+        // could still lose. The kept write may land later; a retried request then reads it.
+        throw new SessionStoreException("session " + abbreviated(change.id()) + " was not written: the store is"
+            + " unreachable (the change is kept and retried, but not acknowledged)");
       }
       session.saved(change, result.version());
       if (session.previousId() != null && !toDelete.contains(session.previousId())) {

@@ -13,7 +13,10 @@ public record SaveResult(Outcome outcome, long version) {
     SAVED,
     /** The store moved on since the session was loaded: nothing was written. */
     CONFLICT,
-    /** The store is unreachable; the write is kept and retried in the background (bounded). */
+    /**
+     * The store is unreachable; the write is kept and retried in the background (bounded). Not
+     * acknowledged: {@link RequestSession} answers it as a {@link SessionStoreException} (the filter's 503).
+     */
     PENDING
   }
 

@@ -288,4 +288,73 @@ class SessionsTest {
     clock.now = clock.now.plusSeconds(6);
     assertThatThrownBy(() -> near.load(r.id())).isInstanceOf(SessionStoreException.class);
   }
+
+  @Test
+  void aWriteTheStoreOnlyKeptIsNotAcknowledgedAndTheNearCacheForgetsIt() {
+    SessionStore memory = SessionStore.inMemory(clock);
+    boolean[] keeping = {false};
+    List<SessionChange> kept = new ArrayList<>();
+    // A store that, while "unreachable", keeps writes for a later retry instead of failing them
+    // (what the Redis store does): SaveResult.pending, nothing written.
+    SessionStore keeper = new SessionStore() {
+      @Override
+      public java.util.Optional<SessionRecord> load(String id) {
+        if (keeping[0]) {
+          throw new SessionStoreException("down");
+        }
+        return memory.load(id);
+      }
+
+      @Override
+      public long version(String id) {
+        if (keeping[0]) {
+          throw new SessionStoreException("down");
+        }
+        return memory.version(id);
+      }
+
+      @Override
+      public SaveResult save(SessionChange change) {
+        if (keeping[0]) {
+          kept.add(change);
+          return SaveResult.pending(change.newVersion());
+        }
+        return memory.save(change);
+      }
+
+      @Override
+      public void touch(String id, Instant at, Duration d) {}
+
+      @Override
+      public void delete(String id) {
+        memory.delete(id);
+      }
+
+      @Override
+      public SessionStoreCounters counters() {
+        return memory.counters();
+      }
+    };
+    Sessions s = sessions(SessionSettings.builder().mode(SessionMode.REDIS).redisUri("redis://x:1").build(),
+        SessionStore.nearCached(keeper, 10, Duration.ofSeconds(30), clock));
+    Map<String, String> cookies = new HashMap<>();
+    RequestSession first = s.begin(CookieSource.of(cookies), false);
+    first.current(true).setAttribute("cart", new ArrayList<>(List.of("a")));
+    jar(first.cookies(), cookies);
+
+    keeping[0] = true;
+    RequestSession during = s.begin(CookieSource.of(cookies), false);
+    // Read from the near-cache while the store is down...
+    assertThat(during.current(false).getAttribute("cart")).isEqualTo(List.of("a"));
+    during.current(false).setAttribute("cart", new ArrayList<>(List.of("a", "b")));
+    // ...but a write the store only kept is not acknowledged: the filter answers 503.
+    assertThatThrownBy(during::cookies).isInstanceOf(SessionStoreException.class).hasMessageContaining("not written");
+    assertThat(kept).hasSize(1);
+    // The near-cache does not serve the unacknowledged state: the next request cannot read the session.
+    assertThatThrownBy(() -> s.begin(CookieSource.of(cookies), false).current(false)).isInstanceOf(SessionStoreException.class);
+
+    keeping[0] = false;
+    assertThat(s.begin(CookieSource.of(cookies), false).current(false).getAttribute("cart"))
+        .as("the store never got the kept write (here it is never retried)").isEqualTo(List.of("a"));
+  }
 }

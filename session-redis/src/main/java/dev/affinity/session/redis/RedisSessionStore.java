@@ -11,6 +11,7 @@ import dev.affinity.session.SessionStoreException;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
@@ -340,6 +341,11 @@ final class RedisSessionStore implements SessionStore {
         return write(change);
       } catch (SessionStoreException e) {
         last = e;
+        if (e.getCause() instanceof RedisCommandTimeoutException) {
+          // Silence, not a refusal: a second try on the same connection would only wait as long again
+          // (a request must not wait past its timeouts), and the first may still land.
+          break;
+        }
       }
     }
     if (pending.size() >= MAX_PENDING) {
@@ -409,15 +415,29 @@ final class RedisSessionStore implements SessionStore {
       try {
         SaveResult result = write(kept.change);
         if (result.isConflict()) {
-          LOG.error("kept write of session {} conflicts with a newer one (version {}); it is dropped",
-              abbreviated(id), result.version());
-          counters.droppedWrite();
+          keptWriteConflicts(id, kept, result);
         }
         pending.remove(id, kept);
       } catch (SessionStoreException e) {
         throw e;
       }
     }
+  }
+
+  /**
+   * A kept write found another version than it expects. When the version found is the very one it would
+   * write, the first try of it did land after all: a command that timed out during a silent partition is
+   * still delivered, and run, when the network heals. Otherwise a newer write won and this one is dropped
+   * (it was never acknowledged: the request that made it was answered 503).
+   */
+  private void keptWriteConflicts(String id, Pending kept, SaveResult result) {
+    if (result.version() == kept.change.newVersion()) {
+      LOG.info("kept write of session {} had reached Redis already (version {})", abbreviated(id), result.version());
+      return;
+    }
+    LOG.error("kept write of session {} conflicts with a newer one (version {}); it is dropped",
+        abbreviated(id), result.version());
+    counters.droppedWrite();
   }
 
   /** One background round: every kept write is tried once. */
@@ -432,9 +452,7 @@ final class RedisSessionStore implements SessionStore {
         try {
           SaveResult result = write(kept.change);
           if (result.isConflict()) {
-            LOG.error("kept write of session {} conflicts with a newer one (version {}); it is dropped",
-                abbreviated(e.getKey()), result.version());
-            counters.droppedWrite();
+            keptWriteConflicts(e.getKey(), kept, result);
           } else {
             LOG.info("kept write of session {} reached Redis after {} retries", abbreviated(e.getKey()),
                 kept.attempts + 1);
