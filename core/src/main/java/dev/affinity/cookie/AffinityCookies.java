@@ -37,10 +37,13 @@ public final class AffinityCookies {
   private final CodecMetrics metrics;
   private final int attributeBytes;
   private final int maxShards;
+  /** With {@link CookiePolicy#sealReuse()}: values sealed before, reused for equal tickets; else {@code null}. */
+  private final SealCache sealCache;
 
   private AffinityCookies(AffinityCookieCodec codec, CookiePolicy policy) {
     this.codec = codec;
     this.policy = policy;
+    this.sealCache = policy.sealReuse() ? new SealCache(codec) : null;
     this.metrics = codec.metrics();
     this.attributeBytes = FIXED_ATTRIBUTE_BYTES + policy.path().length()
         + (policy.domain() == null ? 0 : policy.domain().length() + 9);
@@ -204,7 +207,9 @@ public final class AffinityCookies {
   /**
    * Seals {@code ticket} as {@code name} and returns the cookies to set: the value (sharded if need
    * be), its CORS companion when CORS is on, and removals for whatever the request carried under the
-   * same name that the new cookies do not overwrite.
+   * same name that the new cookies do not overwrite. With {@link CookiePolicy#sealReuse()} on, a
+   * ticket equal to one sealed before (under the same key and name) is not sealed again: its value is
+   * reused. Pass a {@link #shareable} ticket for clients to share values.
    *
    * @throws IllegalArgumentException when the sealed value exceeds {@link CookiePolicy#maxTotalBytes()}
    */
@@ -225,7 +230,7 @@ public final class AffinityCookies {
     requireNonNull(ticket, "ticket");
     requireNonNull(expiry, "expiry");
     requireNonNull(request, "request");
-    String value = codec.seal(name, ticket);
+    String value = sealCache == null ? codec.seal(name, ticket) : sealCache.seal(name, ticket);
     if (value.length() > policy.maxTotalBytes()) {
       throw new IllegalArgumentException("cookie " + name + " seals to " + value.length()
           + " bytes, over the configured maxTotalBytes of " + policy.maxTotalBytes());
@@ -243,6 +248,29 @@ public final class AffinityCookies {
       addRemovals(out, cors, -1, true, SameSite.NONE, request, path);
     }
     return out;
+  }
+
+  /**
+   * {@code ticket} as many clients can share it: with {@link CookiePolicy#sealReuse()} on, its times
+   * moved back to the start of {@code expiry}'s refresh granule (at most one granule earlier; an
+   * absolute deadline is never extended), so that every client pinned to the same target in the same
+   * granule holds an equal ticket, sealed once; with it off, {@code ticket} itself.
+   */
+  public AffinityTicket shareable(AffinityTicket ticket, Expiry expiry) {
+    requireNonNull(ticket, "ticket");
+    requireNonNull(expiry, "expiry");
+    return sealCache == null ? ticket : expiry.shareable(ticket);
+  }
+
+  /**
+   * {@code ticket} sealed as {@code name} with the primary key, for a token that travels outside a
+   * cookie (header persistence). With {@link CookiePolicy#sealReuse()} on, an equal ticket sealed
+   * before gets the same value back.
+   */
+  public String seal(String name, AffinityTicket ticket) {
+    requireNonNull(name, "name");
+    requireNonNull(ticket, "ticket");
+    return sealCache == null ? codec.seal(name, ticket) : sealCache.seal(name, ticket);
   }
 
   /** Cookies that delete every form of {@code name} the request carried (none when it carried none). */
