@@ -209,7 +209,9 @@ public final class AffinityCookies {
    * be), its CORS companion when CORS is on, and removals for whatever the request carried under the
    * same name that the new cookies do not overwrite. With {@link CookiePolicy#sealReuse()} on, a
    * ticket equal to one sealed before (under the same key and name) is not sealed again: its value is
-   * reused. Pass a {@link #shareable} ticket for clients to share values.
+   * reused, and so are the cookies last issued with it when they would come out the same (same
+   * {@code Max-Age} second, {@code Secure} and path, nothing to remove). Pass a {@link #shareable}
+   * ticket for clients to share values. The list is not to be modified.
    *
    * @throws IllegalArgumentException when the sealed value exceeds {@link CookiePolicy#maxTotalBytes()}
    */
@@ -230,24 +232,61 @@ public final class AffinityCookies {
     requireNonNull(ticket, "ticket");
     requireNonNull(expiry, "expiry");
     requireNonNull(request, "request");
-    String value = sealCache == null ? codec.seal(name, ticket) : sealCache.seal(name, ticket);
+    SealCache.Sealed sealed = sealCache == null ? null : sealCache.sealed(name, ticket);
+    String value = sealed == null ? codec.seal(name, ticket) : sealed.value;
     if (value.length() > policy.maxTotalBytes()) {
       throw new IllegalArgumentException("cookie " + name + " seals to " + value.length()
           + " bytes, over the configured maxTotalBytes of " + policy.maxTotalBytes());
     }
-    Instant now = now();
-    Duration maxAge = expiry.maxAge(ticket, now);
-    Instant expires = maxAge == null ? null : now.plus(maxAge);
+    long now = codec.clock().millis();
+    long maxAgeSeconds = expiry.maxAgeSeconds(ticket, now);
     boolean secure = policy.secureMode().secure(secureRequest);
+    String cors = names(name)[maxShards + 1];
+    if (sealed != null) {
+      // Many clients get the same value within a granule, and within one second the same cookies: built
+      // once, as long as the request carries nothing that has to be removed beside them.
+      SealCache.Issued last = sealed.issued;
+      if (last != null && last.matches(maxAgeSeconds, secure, path) && carriesNothingToRemove(request, name, cors, last.cookies.size())) {
+        return last.cookies;
+      }
+    }
+    Duration maxAge = maxAgeSeconds < 0 ? null : Duration.ofSeconds(maxAgeSeconds);
+    // Max-Age counts whole seconds down from now, and Expires says the same date.
+    Instant expires = maxAge == null ? null : Instant.ofEpochMilli(now).plus(maxAge);
     List<SetCookie> out = new ArrayList<>(4);
     addValue(out, name, value, maxAge, expires, secure, policy.sameSite(secure), request, path);
-    String cors = CookieNames.corsCompanion(name);
     if (policy.cors()) {
       addValue(out, cors, value, maxAge, expires, true, SameSite.NONE, request, path);
     } else {
       addRemovals(out, cors, -1, true, SameSite.NONE, request, path);
     }
-    return out;
+    if (sealed == null || anyRemoval(out)) {
+      return out;
+    }
+    List<SetCookie> cookies = List.copyOf(out);
+    sealed.issued = new SealCache.Issued(maxAgeSeconds, secure, path, cookies);
+    return cookies;
+  }
+
+  private static boolean anyRemoval(List<SetCookie> cookies) {
+    for (int i = 0, n = cookies.size(); i < n; i++) {
+      if (cookies.get(i).isRemoval()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether issuing {@code count} cookies for {@code name} (one value, or its shards, and its CORS
+   * companion when CORS is on) to {@code request} removes nothing: the request carries no shard of
+   * either name, no plain cookie a sharded value replaces, and no companion that CORS off removes.
+   */
+  private boolean carriesNothingToRemove(CookieSource request, String name, String cors, int count) {
+    boolean sharded = count > (policy.cors() ? 2 : 1);
+    return request.value(names(name)[0]) == null && request.value(names(cors)[0]) == null
+        && (!sharded || request.value(name) == null && request.value(cors) == null)
+        && (policy.cors() || request.value(cors) == null);
   }
 
   /**

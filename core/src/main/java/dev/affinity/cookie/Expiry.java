@@ -243,6 +243,11 @@ public final class Expiry {
     return Duration.ofSeconds(Math.max(1, millis / 1000));
   }
 
+  /** {@link #maxAge} in whole seconds, or -1 for a session cookie; without allocating. */
+  long maxAgeSeconds(AffinityTicket ticket, long nowMillis) {
+    return sessionCookie ? -1 : Math.max(1, (ticket.expiresAt().toEpochMilli() - nowMillis) / 1000);
+  }
+
   @Override
   public String toString() {
     return "Expiry{" + mode + " " + duration + (absolute != null ? " until " + absolute : "")

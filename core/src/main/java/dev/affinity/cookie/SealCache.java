@@ -26,16 +26,21 @@ final class SealCache {
 
   /** {@code ticket} sealed as {@code name} with the primary key: the value sealed before for an equal ticket, or a new one. */
   String seal(String name, AffinityTicket ticket) {
+    return sealed(name, ticket).value;
+  }
+
+  /** As {@link #seal}, with the entry that holds the value (and the cookies last issued with it). */
+  Sealed sealed(String name, AffinityTicket ticket) {
     // The keyring is fixed for a codec's life, but a value is only reused under the key it was sealed with.
     String keyId = codec.keyring().primaryId();
     int slot = slot(name, ticket);
     Sealed sealed = slots.getAcquire(slot);
     if (sealed != null && sealed.keyId.equals(keyId) && sealed.name.equals(name) && sealed.ticket.equals(ticket)) {
-      return sealed.value;
+      return sealed;
     }
-    String value = codec.seal(name, ticket);
-    slots.setRelease(slot, new Sealed(keyId, name, ticket, value));
-    return value;
+    sealed = new Sealed(keyId, name, ticket, codec.seal(name, ticket));
+    slots.setRelease(slot, sealed);
+    return sealed;
   }
 
   private static int slot(String name, AffinityTicket ticket) {
@@ -46,17 +51,39 @@ final class SealCache {
     return (h ^ (h >>> 16)) & (SLOTS - 1);
   }
 
-  private static final class Sealed {
+  /** One sealed value, and the cookies {@link AffinityCookies#issue} last built around it (reused while they would come out the same). */
+  static final class Sealed {
     final String keyId;
     final String name;
     final AffinityTicket ticket;
     final String value;
+    /** Immutable once set; a race between two threads only costs one of them its build. */
+    volatile Issued issued;
 
     Sealed(String keyId, String name, AffinityTicket ticket, String value) {
       this.keyId = keyId;
       this.name = name;
       this.ticket = ticket;
       this.value = value;
+    }
+  }
+
+  /** The cookies issued for a value with one {@code Max-Age}, {@code Secure} and path, none of them a removal. */
+  static final class Issued {
+    final long maxAgeSeconds;
+    final boolean secure;
+    final String path;
+    final java.util.List<SetCookie> cookies;
+
+    Issued(long maxAgeSeconds, boolean secure, String path, java.util.List<SetCookie> cookies) {
+      this.maxAgeSeconds = maxAgeSeconds;
+      this.secure = secure;
+      this.path = path;
+      this.cookies = cookies;
+    }
+
+    boolean matches(long maxAgeSeconds, boolean secure, String path) {
+      return this.maxAgeSeconds == maxAgeSeconds && this.secure == secure && this.path.equals(path);
     }
   }
 }

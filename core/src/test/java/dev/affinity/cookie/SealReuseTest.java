@@ -203,6 +203,39 @@ class SealReuseTest {
     assertThat(counters.sealedCount()).isEqualTo(1);
   }
 
+  @Test
+  void reusedCookiesAreTheOnesABuildWouldGive() {
+    Expiry expiry = Expiry.sliding(HOUR);
+    AffinityCookies cookies = cookies(true, key("k1", 1));
+    AffinityTicket ticket = cookies.shareable(expiry.newTicket("t1", "web", clock.instant()), expiry);
+    List<SetCookie> first = cookies.issue("AFFINITY", ticket, expiry, false, CookieSource.empty());
+    assertThat(cookies.issue("AFFINITY", ticket, expiry, false, CookieSource.empty())).as("built once").isSameAs(first);
+    assertThat(first.get(0).maxAgeSeconds()).isEqualTo(HOUR.toSeconds() - 7);
+
+    // Whatever differs is built afresh: Secure, the path, a request carrying what must be removed, the next second.
+    assertThat(cookies.issue("AFFINITY", ticket, expiry, true, CookieSource.empty())).singleElement()
+        .satisfies(c -> assertThat(c.secure()).isTrue());
+    assertThat(cookies.issue("AFFINITY", ticket, expiry, false, CookieSource.empty(), "/shop")).singleElement()
+        .satisfies(c -> assertThat(c.path()).isEqualTo("/shop"));
+    CookieSource staleCompanion = name -> name.equals("AFFINITYCORS") ? "old" : null;
+    assertThat(cookies.issue("AFFINITY", ticket, expiry, false, staleCompanion))
+        .extracting(SetCookie::name, SetCookie::isRemoval).containsExactly(
+            org.assertj.core.groups.Tuple.tuple("AFFINITY", false), org.assertj.core.groups.Tuple.tuple("AFFINITYCORS", true));
+    CookieSource staleShard = name -> name.equals("AFFINITY-0") ? "2.abc" : null;
+    assertThat(cookies.issue("AFFINITY", ticket, expiry, false, staleShard))
+        .extracting(SetCookie::name).containsExactly("AFFINITY", "AFFINITY-0");
+    // One build is kept per value (the last one, here the secure one): the first comes back equal, then kept again.
+    List<SetCookie> again = cookies.issue("AFFINITY", ticket, expiry, false, CookieSource.empty());
+    assertThat(again).isEqualTo(first);
+    assertThat(cookies.issue("AFFINITY", ticket, expiry, false, CookieSource.empty())).isSameAs(again);
+    clock.advance(Duration.ofMillis(1000));
+    List<SetCookie> later = cookies.issue("AFFINITY", ticket, expiry, false, CookieSource.empty());
+    assertThat(later).isNotSameAs(first);
+    assertThat(later.get(0).maxAgeSeconds()).isEqualTo(first.get(0).maxAgeSeconds() - 1);
+    assertThat(later.get(0).expires()).isEqualTo(clock.instant().plusSeconds(later.get(0).maxAgeSeconds()));
+    assertThat(counters.sealedCount()).as("one value throughout").isEqualTo(1);
+  }
+
   private static long deadlineOf(AffinityTicket ticket) {
     byte[] extra = ticket.extra();
     assertThat(extra).hasSize(8);

@@ -716,8 +716,7 @@ public class AffinityBalancer extends ProxyHandler {
     void send(TargetConnection kept) {
       Request clientToProxyRequest = exchange.clientToProxyRequest;
       RequestHead requestHead = new RequestHead(clientToProxyRequest.getMethod(), exchange.pathQuery);
-      Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt, getViaHost(), false,
-          requestHead::header);
+      Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt, getViaHost(), false, requestHead);
       requestHead.end();
       URI origin = attempt.target().uri();
       Duration groupTimeout = attempt.group().upstreamTimeout();
@@ -790,7 +789,8 @@ public class AffinityBalancer extends ProxyHandler {
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} S2P {} from {}", requestId(exchange.clientToProxyRequest), status, attempt.target().id());
     }
-    JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(status, JettyCookies.answerCookies(targetHeaders)));
+    Attempt.AnswerCookies answerCookies = attempt.readsAnswerCookies() ? JettyCookies.answerCookies(targetHeaders) : Attempt.AnswerCookies.NONE;
+    JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(status, answerCookies));
     RuleHeaders.apply(attempt, proxyToClientResponse);
   }
 

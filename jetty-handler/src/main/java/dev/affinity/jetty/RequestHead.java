@@ -7,7 +7,7 @@ import org.eclipse.jetty.http.HttpField;
  * intermediate header collection, and the same bytes go out again if the request has to be sent on
  * a new connection.
  */
-final class RequestHead {
+final class RequestHead implements Upstream.HeaderSink {
   private byte[] bytes = new byte[1024];
   private int length;
 
@@ -20,6 +20,12 @@ final class RequestHead {
 
   RequestHead header(HttpField field) {
     return header(field.getName(), field.getValue());
+  }
+
+  /** {@link Upstream#toTarget} writes straight here (a method reference would be one more object per request). */
+  @Override
+  public void add(HttpField field) {
+    header(field);
   }
 
   RequestHead header(String name, String value) {
