@@ -132,18 +132,20 @@ public final class AffinityCookies {
   }
 
   /**
-   * {@code name-i}, and at index {@code maxShards + 1} the CORS companion's name. Names come from
+   * {@code name-i}, at index {@code maxShards + 1} the CORS companion's name and at {@code maxShards + 2}
+   * the companion's first shard. Names come from
    * configuration, so the map stays as small as the set of affinity cookie names.
    */
   private String[] names(String name) {
     String[] names = shardNames.get(name);
     if (names == null) {
       names = shardNames.computeIfAbsent(name, n -> {
-        String[] out = new String[maxShards + 2];
+        String[] out = new String[maxShards + 3];
         for (int i = 0; i <= maxShards; i++) {
           out[i] = n + SHARD_SUFFIXES[i];
         }
         out[maxShards + 1] = CookieNames.corsCompanion(n);
+        out[maxShards + 2] = out[maxShards + 1] + SHARD_SUFFIXES[0];
         return out;
       });
     }
@@ -241,12 +243,13 @@ public final class AffinityCookies {
     long now = codec.clock().millis();
     long maxAgeSeconds = expiry.maxAgeSeconds(ticket, now);
     boolean secure = policy.secureMode().secure(secureRequest);
-    String cors = names(name)[maxShards + 1];
+    String[] names = names(name);
+    String cors = names[maxShards + 1];
     if (sealed != null) {
       // Many clients get the same value within a granule, and within one second the same cookies: built
       // once, as long as the request carries nothing that has to be removed beside them.
       SealCache.Issued last = sealed.issued;
-      if (last != null && last.matches(maxAgeSeconds, secure, path) && carriesNothingToRemove(request, name, cors, last.cookies.size())) {
+      if (last != null && last.matches(maxAgeSeconds, secure, path) && carriesNothingToRemove(request, name, names, last.cookies.size())) {
         return last.cookies;
       }
     }
@@ -282,9 +285,10 @@ public final class AffinityCookies {
    * companion when CORS is on) to {@code request} removes nothing: the request carries no shard of
    * either name, no plain cookie a sharded value replaces, and no companion that CORS off removes.
    */
-  private boolean carriesNothingToRemove(CookieSource request, String name, String cors, int count) {
+  private boolean carriesNothingToRemove(CookieSource request, String name, String[] names, int count) {
     boolean sharded = count > (policy.cors() ? 2 : 1);
-    return request.value(names(name)[0]) == null && request.value(names(cors)[0]) == null
+    String cors = names[maxShards + 1];
+    return request.value(names[0]) == null && request.value(names[maxShards + 2]) == null
         && (!sharded || request.value(name) == null && request.value(cors) == null)
         && (policy.cors() || request.value(cors) == null);
   }
