@@ -108,6 +108,24 @@ class SealReuseRouterTest {
   }
 
   @Test
+  void groupPinsAndEachGroupsOwnPinsAreSharedToo() {
+    AffinityCookies cookies = AffinityCookies.of(
+        AffinityCookieCodec.builder().keyring(Keyring.builder().addKey("k1", new byte[32]).build()).clock(clock).build(),
+        CookiePolicy.defaults());
+    TargetGroup blue = TargetGroup.builder("blue").stickiness(sliding()).target("b1", URI.create("http://127.0.0.1:9001"), 1).build();
+    TargetGroup green = TargetGroup.builder("green").stickiness(sliding()).target("g1", URI.create("http://127.0.0.1:9002"), 1).build();
+    Router router = Router.builder(cookies).group(blue).group(green).forward("blue", 0).forward("green", 1)
+        .groupStickiness(Expiry.sliding(Duration.ofHours(2))).build();
+    RouteDecision first = router.route(new CookieJar(), false);
+    clock.advance(Duration.ofSeconds(3));
+    RouteDecision second = router.route(new CookieJar(), false);
+    // The group pin (AFFINITYTG) and green's own pin (AFFINITY.green: not the first group) of two new clients.
+    assertThat(first.setCookies()).extracting(SetCookie::name).containsExactly("AFFINITYTG", "AFFINITY.green");
+    assertThat(second.setCookies()).extracting(SetCookie::value)
+        .containsExactlyElementsOf(first.setCookies().stream().map(SetCookie::value).toList());
+  }
+
+  @Test
   void headerPersistenceTokensAreSharedToo() {
     Router router = router(true, StickinessPolicy.header("X-Session", Expiry.sliding(Duration.ofHours(1))), "a");
     RouteDecision first = router.route(new CookieJar(), false);
