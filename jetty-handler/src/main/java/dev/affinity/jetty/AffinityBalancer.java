@@ -715,7 +715,8 @@ public class AffinityBalancer extends ProxyHandler {
     /** Sends on {@code kept}, or on a new connection when it is {@code null}. */
     void send(TargetConnection kept) {
       Request clientToProxyRequest = exchange.clientToProxyRequest;
-      RequestHead requestHead = new RequestHead(clientToProxyRequest.getMethod(), exchange.pathQuery);
+      RequestHead requestHead = new RequestHead(clientToProxyRequest.getMethod(), exchange.pathQuery,
+          RequestHead.sizeOf(clientToProxyRequest.getHeaders()));
       Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt, getViaHost(), false, requestHead);
       requestHead.end();
       URI origin = attempt.target().uri();
