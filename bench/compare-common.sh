@@ -182,16 +182,18 @@ EOF
 # The balancer's YAML below its listener: one key, the three nginx backends ($B1..$B3) in one group
 # with fixed-expiry duration stickiness. Fixed expiry: wrk and h2load replay one cookie and never take a
 # refreshed one, so with sliding expiry every request after the refresh granularity (36 s for PT1H)
-# would re-seal and measure the new-pin path instead of the sticky hit. A browser takes the refresh:
-# one re-seal per 36 s.
-affinity_bench_yaml() {
+# is answered with a refreshed cookie (sealed once per target and granule with cookies.sealReuse, the
+# default) instead of measuring the plain sticky hit. A browser takes the refresh: one per 36 s.
+# compare.sh measures that case too, with "true" (sliding) as the argument.
+affinity_bench_yaml() { # [sliding: false (default) or true]
+  local sliding="${1:-false}"
   cat <<YAML
 keys:
   - { id: bench1, secret: "YWZmaW5pdHktbG9hZC1iZW5jaC1maXhlZC1rZXktMDE=" }
 targetGroups:
   - name: bench
     algorithm: round_robin
-    stickiness: { type: duration, duration: PT1H, sliding: false }
+    stickiness: { type: duration, duration: PT1H, sliding: $sliding }
     healthCheck: { path: /, interval: PT5S, timeout: PT2S }
     targets:
       - { id: t1, uri: "http://127.0.0.1:$B1" }
@@ -252,6 +254,13 @@ median() { # numbers on stdin -> median (mean of the two middle ones for an even
 # certificates are not checked (the benchmarks' own, made up for the run).
 sticky_cookie() { # url name-prefix
   curl -sk --max-time 5 -D - -o /dev/null "$1" \
+    | tr -d '\r' | awk -v p="$2" 'tolower($1) == "set-cookie:" { split($2, kv, ";"); if (index(kv[1], p) == 1) print kv[1] }' \
+    | paste -sd ';' | sed 's/;/; /g'
+}
+
+# As sticky_cookie, for a request that sends <cookie>: what the answer sets (empty when it sets nothing).
+sticky_cookie_with() { # url name-prefix cookie
+  curl -sk --max-time 5 -D - -o /dev/null -H "Cookie: $3" "$1" \
     | tr -d '\r' | awk -v p="$2" 'tolower($1) == "set-cookie:" { split($2, kv, ";"); if (index(kv[1], p) == 1) print kv[1] }' \
     | paste -sd ';' | sed 's/;/; /g'
 }

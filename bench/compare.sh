@@ -22,6 +22,9 @@
 #   MAX_SECONDS [1800]  (no new step starts after this long; each step has its own limit)
 #   BUILD_MAX_SECONDS [900]  (limit for each of the two Maven builds)
 #   AFFINITY_JAR [<repo>/balancer/target/affinity-balancer.jar]
+#   COOKIE_ROWS [1]   (also measure issue 23's cookie-issuing cases: a second Affinity balancer with
+#                   sliding expiry sent a stale cookie, and new clients without a cookie at Affinity and
+#                   at HAProxy; 0 skips them)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +47,7 @@ MAX_SECONDS="${MAX_SECONDS:-1800}"
 JIT_PRIORITY="${JIT_PRIORITY:-1}"
 ONE_BACKEND="${ONE_BACKEND:-1}"
 BUILD_MAX_SECONDS="${BUILD_MAX_SECONDS:-900}"
+COOKIE_ROWS="${COOKIE_ROWS:-1}"
 
 BUILD=1
 WRITE=0
@@ -91,7 +95,7 @@ START_SECONDS=$SECONDS
 WORK="$(mktemp -d /tmp/affinity-compare.XXXXXX)"
 chmod 755 "$WORK"
 
-read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 P_SERVLET <<<"$(free_ports 8)"
+read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 P_SERVLET P_AFF_SLIDING <<<"$(free_ports 9)"
 BACKENDS=("$B1" "$B2" "$B3")
 
 # ---------------------------------------------------------------------------------------------
@@ -121,9 +125,9 @@ KEYS=()
 declare -A RUN_RPS RUN_P99 ERRS STICKY
 STICKY_FAILS=0
 
-# Affinity's own counters, from /affinity/status.json ("t1=123 t2=4 ...").
+# Affinity's own counters, from /affinity/status.json ("t1=123 t2=4 ..."), of the balancer on port $1 (default P_AFF).
 affinity_requests() {
-  curl -s --max-time 2 "http://127.0.0.1:$P_AFF/affinity/status.json" | python3 -c '
+  curl -s --max-time 2 "http://127.0.0.1:${1:-$P_AFF}/affinity/status.json" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 print(" ".join(f"{t['"'"'id'"'"']}={t['"'"'requests'"'"']}" for g in s["groups"] for t in g["targets"]))'
@@ -158,6 +162,7 @@ measure_run() { # key round
   local key="$1" r="$2" before after aff_before="" aff_after parsed rps p99 total e
   before="$(backend_counts)"
   [[ "$key" == affinity ]] && aff_before="$(affinity_requests)"
+  [[ "$key" == affinity_sliding ]] && aff_before="$(affinity_requests "$P_AFF_SLIDING")"
   run_wrk "$WORK/$key-$r.txt" "$DURATION" "${URL[$key]}" "${COOKIE[$key]}"
   parsed="$(parse_wrk <"$WORK/$key-$r.txt")"
   read -r rps p99 total e <<<"$parsed"
@@ -169,6 +174,10 @@ measure_run() { # key round
   if [[ "$key" == affinity ]]; then
     aff_after="$(affinity_requests)"
     record_verdict affinity "$(affinity_verdict "$total" "$aff_before" "$aff_after")"
+  fi
+  if [[ "$key" == affinity_sliding ]]; then
+    aff_after="$(affinity_requests "$P_AFF_SLIDING")"
+    record_verdict affinity_sliding "$(affinity_verdict "$total" "$aff_before" "$aff_after")"
   fi
   log "$key round $r/$REPS: $rps req/s, p99 ${p99} ms, $total requests, $e errors"
   RUN_RPS[$key,$r]="$rps"
@@ -217,6 +226,12 @@ AFF_YAML="$WORK/balancer.yaml"
 { echo "listen: { host: 127.0.0.1, port: $P_AFF }"; affinity_bench_yaml; } >"$AFF_YAML"
 spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -jar "$AFFINITY_JAR" "$AFF_YAML"
 PID_OF[affinity]=$LAST_PID
+# a'. Affinity again, with sliding expiry (the product's default), for the stale-cookie row.
+if [[ "$COOKIE_ROWS" == 1 ]]; then
+  { echo "listen: { host: 127.0.0.1, port: $P_AFF_SLIDING }"; affinity_bench_yaml true; } >"$WORK/balancer-sliding.yaml"
+  spawn "$WORK/affinity_sliding.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -jar "$AFFINITY_JAR" "$WORK/balancer-sliding.yaml"
+  PID_OF[affinity_sliding]=$LAST_PID
+fi
 # b. Plain Jetty ProxyHandler.Reverse, round robin, no stickiness.
 spawn "$WORK/jetty.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -cp "$BENCH_JAR" dev.affinity.bench.PlainJettyProxy \
   "$P_JETTY" "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$B3"
@@ -260,6 +275,9 @@ spawn "$WORK/haproxy.out" "${ON_PROXY_CPU[@]}" "$HAPROXY_BIN" -db -f "$WORK/hapr
 PID_OF[haproxy]=$LAST_PID
 
 wait_http "http://127.0.0.1:$P_AFF/affinity/status.json" 60 "${PID_OF[affinity]}" || { tail -40 "$WORK/affinity.out" >&2; die "the Affinity balancer did not start"; }
+if [[ "$COOKIE_ROWS" == 1 ]]; then
+  wait_http "http://127.0.0.1:$P_AFF_SLIDING/affinity/status.json" 60 "${PID_OF[affinity_sliding]}" || { tail -40 "$WORK/affinity_sliding.out" >&2; die "the sliding Affinity balancer did not start"; }
+fi
 wait_http "http://127.0.0.1:$P_JETTY/" 60 "${PID_OF[jetty]}" || { tail -40 "$WORK/jetty.out" >&2; die "PlainJettyProxy did not start"; }
 if [[ "$ONE_BACKEND" == 1 ]]; then
   wait_http "http://127.0.0.1:$P_JETTY1/" 60 "${PID_OF[jetty1]}" || { tail -40 "$WORK/jetty1.out" >&2; die "PlainJettyProxy (one backend) did not start"; }
@@ -289,12 +307,34 @@ add_proxy jetty "http://127.0.0.1:$P_JETTY/" "" spread
 add_proxy servlet "http://127.0.0.1:$P_SERVLET/" "$SERVLET_COOKIE" sticky
 add_proxy haproxy "http://127.0.0.1:$P_HAP/" "$HAP_COOKIE" sticky
 
+# Issue 23's cookie-issuing cases. A stale sliding cookie: the first cookie of the sliding balancer,
+# replayed once its refresh granularity (36 s for PT1H) has passed, so every answer carries a refreshed
+# cookie, as for a client that ignores Set-Cookie. New clients: no cookie at all, so every answer pins
+# and sets a cookie (Affinity's fixed-expiry balancer, and HAProxy's cookie insert).
+if [[ "$COOKIE_ROWS" == 1 ]]; then
+  SLIDING_COOKIE="$(sticky_cookie "http://127.0.0.1:$P_AFF_SLIDING/" AFFINITY)"
+  [[ -n "$SLIDING_COOKIE" ]] || die "the sliding Affinity balancer gave no AFFINITY cookie"
+  same_twice "http://127.0.0.1:$P_AFF_SLIDING/" "$SLIDING_COOKIE" >/dev/null || die "the sliding Affinity cookie did not stick"
+  log "waiting for the sliding cookie to be older than its refresh granularity (36 s)"
+  STALE_DEADLINE=$(( SECONDS + 60 ))
+  until [[ -n "$(sticky_cookie_with "http://127.0.0.1:$P_AFF_SLIDING/" AFFINITY "$SLIDING_COOKIE")" ]]; do
+    [[ $SECONDS -lt $STALE_DEADLINE ]] || die "the sliding Affinity balancer never refreshed the cookie it issued"
+    sleep 2
+  done
+  REFRESHED_1="$(sticky_cookie_with "http://127.0.0.1:$P_AFF_SLIDING/" AFFINITY "$SLIDING_COOKIE")"
+  REFRESHED_2="$(sticky_cookie_with "http://127.0.0.1:$P_AFF_SLIDING/" AFFINITY "$SLIDING_COOKIE")"
+  log "the stale sliding cookie is now refreshed on every answer ($( [[ "$REFRESHED_1" == "$REFRESHED_2" ]] && echo "one reused value" || echo "a new value each time"))"
+  add_proxy affinity_sliding "http://127.0.0.1:$P_AFF_SLIDING/" "$SLIDING_COOKIE" sticky
+  add_proxy affinity_new "http://127.0.0.1:$P_AFF/" "" spread
+  add_proxy haproxy_new "http://127.0.0.1:$P_HAP/" "" spread
+fi
+
 # ---------------------------------------------------------------------------------------------
 # 5. Warm-up, one proxy after the other, then REPS rounds; each round measures every proxy once, in
 # an order that shifts by one each round.
 log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency; $REPS rounds over ${#KEYS[@]} proxies; JIT priority: ${JIT_OPTS:-off}"
 # nginx and HAProxy have no JIT to warm.
-for key in "${KEYS[@]}"; do [[ "$key" == direct || "$key" == haproxy ]] || warm_up "$key"; done
+for key in "${KEYS[@]}"; do [[ "$key" == direct || "$key" == haproxy* ]] || warm_up "$key"; done
 for r in $(seq 1 "$REPS"); do
   n=${#KEYS[@]}
   for i in $(seq 0 $(( n - 1 ))); do
@@ -315,6 +355,12 @@ AFF_LOG_ERRORS=0
 if grep -qE "$AFF_ERROR_PATTERN" "$WORK/affinity.out"; then
   log "WARN: the Affinity log has warnings or errors (first lines below; whole log in $WORK/affinity.out)"
   grep -m 10 -E "$AFF_ERROR_PATTERN" "$WORK/affinity.out" >&2 || true
+  AFF_LOG_ERRORS=1
+  KEEP_WORK=1
+fi
+if [[ -f "$WORK/affinity_sliding.out" ]] && grep -qE "$AFF_ERROR_PATTERN" "$WORK/affinity_sliding.out"; then
+  log "WARN: the sliding Affinity balancer's log has warnings or errors (first lines below; whole log in $WORK/affinity_sliding.out)"
+  grep -m 10 -E "$AFF_ERROR_PATTERN" "$WORK/affinity_sliding.out" >&2 || true
   AFF_LOG_ERRORS=1
   KEEP_WORK=1
 fi
@@ -346,6 +392,9 @@ label() {
   case "$1" in
     direct) echo "nginx direct (reference, no proxy)" ;;
     affinity) echo "**Affinity balancer** (duration stickiness, fixed expiry, cookie sent)" ;;
+    affinity_sliding) echo "Affinity balancer, sliding expiry, a stale cookie sent (every answer refreshes it)" ;;
+    affinity_new) echo "Affinity balancer, new clients (no cookie: every answer pins and sets one)" ;;
+    haproxy_new) echo "HAProxy, new clients (no cookie: every answer inserts one)" ;;
     jetty) echo "Jetty 12 ProxyHandler.Reverse (round robin, no stickiness)" ;;
     jetty1) echo "Jetty 12 ProxyHandler.Reverse, every request to one backend (the pinned load shape)" ;;
     servlet) echo "Jetty 12 ee10 BalancerServlet (stickySessions=true, JSESSIONID=….t2 sent)" ;;
@@ -357,6 +406,7 @@ stick_note() {
     direct) echo "-" ;;
     jetty) echo "none (spread over 3)" ;;
     jetty1) echo "one backend by construction" ;;
+    affinity_new|haproxy_new) echo "none (new clients, spread over 3)" ;;
     *) echo "${STICKY[$1]:-?}" ;;
   esac
 }
@@ -371,6 +421,7 @@ ENV_PREFIX="DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS REPS=$R
 [[ "$JAVA_OPTS" != "-Xms256m -Xmx256m -XX:+UseParallelGC" ]] && ENV_PREFIX="$ENV_PREFIX JAVA_OPTS='$JAVA_OPTS'"
 [[ "$JIT_PRIORITY" != 1 ]] && ENV_PREFIX="$ENV_PREFIX JIT_PRIORITY=$JIT_PRIORITY"
 [[ "$ONE_BACKEND" != 1 ]] && ENV_PREFIX="$ENV_PREFIX ONE_BACKEND=$ONE_BACKEND"
+[[ "$COOKIE_ROWS" != 1 ]] && ENV_PREFIX="$ENV_PREFIX COOKIE_ROWS=$COOKIE_ROWS"
 [[ "$PIN" != 1 ]] && ENV_PREFIX="$ENV_PREFIX PIN=0"
 [[ "$AFFINITY_JAR" != "$REPO/balancer/target/affinity-balancer.jar" ]] && ENV_PREFIX="$ENV_PREFIX AFFINITY_JAR=$AFFINITY_JAR"
 [[ "$PIN" == 1 && ( "$PROXY_CPU" != 0 || "$LOAD_CPU" != 1 ) ]] && ENV_PREFIX="$ENV_PREFIX PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU"
@@ -415,6 +466,14 @@ report() {
   if [[ "$ONE_BACKEND" == 1 ]]; then
     read -r a b c <<<"$(ratio_stats affinity jetty1)"
     echo "| Affinity / plain Jetty on one backend | ${a}× | ${b}–${c} | (same load shape) |"
+  fi
+  if [[ "$COOKIE_ROWS" == 1 ]]; then
+    read -r a b c <<<"$(ratio_stats affinity_sliding affinity)"
+    echo "| Affinity sliding, stale cookie / Affinity fixed expiry | ${a}× | ${b}–${c} | (what refreshing costs) |"
+    read -r a b c <<<"$(ratio_stats affinity_sliding haproxy)"
+    echo "| Affinity sliding, stale cookie / HAProxy | ${a}× | ${b}–${c} | |"
+    read -r a b c <<<"$(ratio_stats affinity_new haproxy_new)"
+    echo "| Affinity new clients / HAProxy new clients | **${a}×** | ${b}–${c} | ≥ 0.7×: $(goal "$a" 0.7) |"
   fi
   if [[ "$STICKY_FAILS" -gt 0 ]]; then
     echo

@@ -163,6 +163,14 @@ public final class Attempt {
     return all;
   }
 
+  /**
+   * Whether {@link #answered} looks at the cookies the target's answer sets (application stickiness
+   * does); when not, an adapter passes {@link AnswerCookies#NONE} rather than make a reader per answer.
+   */
+  public boolean readsAnswerCookies() {
+    return decision.stickiness().applicationCookie() != null;
+  }
+
   /** A cookie the target sets and does not delete at once (Max-Age above 0, Expires not past, a value). */
   static boolean setsLive(AnswerCookie cookie, Instant now) {
     if (cookie == null || cookie.value().isEmpty()) {
@@ -318,6 +326,9 @@ public final class Attempt {
   /** The {@code Set-Cookie} headers of a target's answer, parsed by the container. */
   @FunctionalInterface
   public interface AnswerCookies {
+    /** An answer that sets no cookie, or one whose cookies nobody asks about ({@link #readsAnswerCookies()}). */
+    AnswerCookies NONE = name -> null;
+
     /** The last cookie the answer sets under {@code name}, or {@code null} when it sets none. */
     AnswerCookie find(String name);
   }

@@ -341,14 +341,15 @@ public final class Router {
         // Stickiness to a group beats the forwarding weights, even a weight of 0.
         index = pinned;
         if (groupStickiness.needsRefresh(pinnedGroup.get(), now)) {
-          groupCookies = cookies.issue(names.group(), groupStickiness.refresh(pinnedGroup.get(), now), groupStickiness, secure, request);
+          groupCookies = cookies.issue(names.group(),
+              cookies.shareable(groupStickiness.refresh(pinnedGroup.get(), now), groupStickiness), groupStickiness, secure, request);
         }
       } else {
         // No pin, or a pin to a group that is gone, empty or dead: ALB would answer 503 until the
         // cookie expires; the client is moved to a live group instead.
         index = weightedLiveGroup(r, now);
         TargetGroup group = r.groups[index];
-        AffinityTicket ticket = groupStickiness.newTicket(group.name(), group.name(), now);
+        AffinityTicket ticket = cookies.shareable(groupStickiness.newTicket(group.name(), group.name(), now), groupStickiness);
         groupCookies = cookies.issue(names.group(), ticket, groupStickiness, secure, request);
       }
     }
@@ -479,12 +480,25 @@ public final class Router {
    * for header persistence as the token for the response header.
    */
   private RouteDecision issued(RouteDecision decision, Pinning pinning, AffinityTicket ticket, boolean secure, CookieSource request) {
+    AffinityTicket sealed = shareable(ticket, pinning.policy().expiry(), decision.group(), decision.target());
     if (pinning.isHeader()) {
-      return decision.pinning(pinning).sessionToken(cookies.codec().seal(pinning.name(), ticket));
+      return new RouteDecision(decision.group(), decision.target(), decision.outcome(), decision.previousTargetId(), List.of(), sealed)
+          .pinning(pinning).sessionToken(cookies.seal(pinning.name(), sealed));
     }
-    List<SetCookie> set = cookies.issue(pinning.name(), ticket, pinning.policy().expiry(), secure, request, pinning.policy().cookiePath());
-    return new RouteDecision(decision.group(), decision.target(), decision.outcome(), decision.previousTargetId(), set, ticket)
+    List<SetCookie> set = cookies.issue(pinning.name(), sealed, pinning.policy().expiry(), secure, request, pinning.policy().cookiePath());
+    return new RouteDecision(decision.group(), decision.target(), decision.outcome(), decision.previousTargetId(), set, sealed)
         .pinning(pinning);
+  }
+
+  /**
+   * {@code ticket} as many clients can share it ({@link AffinityCookies#shareable}), unless moving its
+   * time back would date it before its target's current instance: that pin would be taken for one made
+   * with the instance that is gone and placed afresh on the next request, so it is sealed as it is.
+   */
+  private AffinityTicket shareable(AffinityTicket ticket, Expiry expiry, TargetGroup group, Target target) {
+    AffinityTicket shared = cookies.shareable(ticket, expiry);
+    return shared != ticket && group.outlivedInstance(target, shared.issuedAt()) && !group.outlivedInstance(target, ticket.issuedAt())
+        ? ticket : shared;
   }
 
   /** A fixed pin keeps its end when it moves (Classic ELB semantics); a sliding one starts afresh. */
@@ -561,7 +575,8 @@ public final class Router {
     } else {
       ticket = movedTicket(held, target, decision.group(), policy.expiry(), now);
     }
-    return cookies.issue(pinning.name(), ticket, policy.expiry(), secure, request, policy.cookiePath());
+    return cookies.issue(pinning.name(), shareable(ticket, policy.expiry(), decision.group(), target), policy.expiry(), secure, request,
+        policy.cookiePath());
   }
 
   /** A group of the route by weight, among those that can take a new client (all of them if none can). */

@@ -37,10 +37,13 @@ public final class AffinityCookies {
   private final CodecMetrics metrics;
   private final int attributeBytes;
   private final int maxShards;
+  /** With {@link CookiePolicy#sealReuse()}: values sealed before, reused for equal tickets; else {@code null}. */
+  private final SealCache sealCache;
 
   private AffinityCookies(AffinityCookieCodec codec, CookiePolicy policy) {
     this.codec = codec;
     this.policy = policy;
+    this.sealCache = policy.sealReuse() ? new SealCache(codec) : null;
     this.metrics = codec.metrics();
     this.attributeBytes = FIXED_ATTRIBUTE_BYTES + policy.path().length()
         + (policy.domain() == null ? 0 : policy.domain().length() + 9);
@@ -129,18 +132,20 @@ public final class AffinityCookies {
   }
 
   /**
-   * {@code name-i}, and at index {@code maxShards + 1} the CORS companion's name. Names come from
+   * {@code name-i}, at index {@code maxShards + 1} the CORS companion's name and at {@code maxShards + 2}
+   * the companion's first shard. Names come from
    * configuration, so the map stays as small as the set of affinity cookie names.
    */
   private String[] names(String name) {
     String[] names = shardNames.get(name);
     if (names == null) {
       names = shardNames.computeIfAbsent(name, n -> {
-        String[] out = new String[maxShards + 2];
+        String[] out = new String[maxShards + 3];
         for (int i = 0; i <= maxShards; i++) {
           out[i] = n + SHARD_SUFFIXES[i];
         }
         out[maxShards + 1] = CookieNames.corsCompanion(n);
+        out[maxShards + 2] = out[maxShards + 1] + SHARD_SUFFIXES[0];
         return out;
       });
     }
@@ -204,7 +209,11 @@ public final class AffinityCookies {
   /**
    * Seals {@code ticket} as {@code name} and returns the cookies to set: the value (sharded if need
    * be), its CORS companion when CORS is on, and removals for whatever the request carried under the
-   * same name that the new cookies do not overwrite.
+   * same name that the new cookies do not overwrite. With {@link CookiePolicy#sealReuse()} on, a
+   * ticket equal to one sealed before (under the same key and name) is not sealed again: its value is
+   * reused, and so are the cookies last issued with it when they would come out the same (same
+   * {@code Max-Age} second, {@code Secure} and path, nothing to remove). Pass a {@link #shareable}
+   * ticket for clients to share values. The list is not to be modified.
    *
    * @throws IllegalArgumentException when the sealed value exceeds {@link CookiePolicy#maxTotalBytes()}
    */
@@ -225,24 +234,86 @@ public final class AffinityCookies {
     requireNonNull(ticket, "ticket");
     requireNonNull(expiry, "expiry");
     requireNonNull(request, "request");
-    String value = codec.seal(name, ticket);
+    SealCache.Sealed sealed = sealCache == null ? null : sealCache.sealed(name, ticket);
+    String value = sealed == null ? codec.seal(name, ticket) : sealed.value;
     if (value.length() > policy.maxTotalBytes()) {
       throw new IllegalArgumentException("cookie " + name + " seals to " + value.length()
           + " bytes, over the configured maxTotalBytes of " + policy.maxTotalBytes());
     }
-    Instant now = now();
-    Duration maxAge = expiry.maxAge(ticket, now);
-    Instant expires = maxAge == null ? null : now.plus(maxAge);
+    long now = codec.clock().millis();
+    long maxAgeSeconds = expiry.maxAgeSeconds(ticket, now);
     boolean secure = policy.secureMode().secure(secureRequest);
+    String[] names = names(name);
+    String cors = names[maxShards + 1];
+    if (sealed != null) {
+      // Many clients get the same value within a granule, and within one second the same cookies: built
+      // once, as long as the request carries nothing that has to be removed beside them.
+      SealCache.Issued last = sealed.issued;
+      if (last != null && last.matches(maxAgeSeconds, secure, path) && carriesNothingToRemove(request, name, names, last.cookies.size())) {
+        return last.cookies;
+      }
+    }
+    Duration maxAge = maxAgeSeconds < 0 ? null : Duration.ofSeconds(maxAgeSeconds);
+    // Max-Age counts whole seconds down from now, and Expires says the same date.
+    Instant expires = maxAge == null ? null : Instant.ofEpochMilli(now).plus(maxAge);
     List<SetCookie> out = new ArrayList<>(4);
     addValue(out, name, value, maxAge, expires, secure, policy.sameSite(secure), request, path);
-    String cors = CookieNames.corsCompanion(name);
     if (policy.cors()) {
       addValue(out, cors, value, maxAge, expires, true, SameSite.NONE, request, path);
     } else {
       addRemovals(out, cors, -1, true, SameSite.NONE, request, path);
     }
-    return out;
+    if (sealed == null || anyRemoval(out)) {
+      return out;
+    }
+    List<SetCookie> cookies = List.copyOf(out);
+    sealed.issued = new SealCache.Issued(maxAgeSeconds, secure, path, cookies);
+    return cookies;
+  }
+
+  private static boolean anyRemoval(List<SetCookie> cookies) {
+    for (int i = 0, n = cookies.size(); i < n; i++) {
+      if (cookies.get(i).isRemoval()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether issuing {@code count} cookies for {@code name} (one value, or its shards, and its CORS
+   * companion when CORS is on) to {@code request} removes nothing: the request carries no shard of
+   * either name, no plain cookie a sharded value replaces, and no companion that CORS off removes.
+   */
+  private boolean carriesNothingToRemove(CookieSource request, String name, String[] names, int count) {
+    boolean sharded = count > (policy.cors() ? 2 : 1);
+    String cors = names[maxShards + 1];
+    return request.value(names[0]) == null && request.value(names[maxShards + 2]) == null
+        && (!sharded || request.value(name) == null && request.value(cors) == null)
+        && (policy.cors() || request.value(cors) == null);
+  }
+
+  /**
+   * {@code ticket} as many clients can share it: with {@link CookiePolicy#sealReuse()} on, its times
+   * moved back to the start of {@code expiry}'s refresh granule (at most one granule earlier; an
+   * absolute deadline is never extended), so that every client pinned to the same target in the same
+   * granule holds an equal ticket, sealed once; with it off, {@code ticket} itself.
+   */
+  public AffinityTicket shareable(AffinityTicket ticket, Expiry expiry) {
+    requireNonNull(ticket, "ticket");
+    requireNonNull(expiry, "expiry");
+    return sealCache == null ? ticket : expiry.shareable(ticket);
+  }
+
+  /**
+   * {@code ticket} sealed as {@code name} with the primary key, for a token that travels outside a
+   * cookie (header persistence). With {@link CookiePolicy#sealReuse()} on, an equal ticket sealed
+   * before gets the same value back.
+   */
+  public String seal(String name, AffinityTicket ticket) {
+    requireNonNull(name, "name");
+    requireNonNull(ticket, "ticket");
+    return sealCache == null ? codec.seal(name, ticket) : sealCache.seal(name, ticket);
   }
 
   /** Cookies that delete every form of {@code name} the request carried (none when it carried none). */

@@ -25,6 +25,7 @@ public final class CookiePolicy {
   private final String domain;
   private final int maxShardBytes;
   private final int maxTotalBytes;
+  private final boolean sealReuse;
 
   private CookiePolicy(Builder b) {
     this.names = new CookieNames(b.prefix);
@@ -35,6 +36,7 @@ public final class CookiePolicy {
     this.domain = b.domain;
     this.maxShardBytes = b.maxShardBytes;
     this.maxTotalBytes = b.maxTotalBytes;
+    this.sealReuse = b.sealReuse;
   }
 
   public static CookiePolicy defaults() {
@@ -89,6 +91,15 @@ public final class CookiePolicy {
     return maxTotalBytes;
   }
 
+  /**
+   * Whether a sealed value is reused for every ticket with the same plaintext (see
+   * {@link Builder#sealReuse}): sealing then costs once per target, group and refresh granule, not
+   * once per response.
+   */
+  public boolean sealReuse() {
+    return sealReuse;
+  }
+
   static void checkPrefix(String prefix) {
     requireNonNull(prefix, "prefix");
     if (!PREFIX.matcher(prefix).matches()) {
@@ -107,6 +118,7 @@ public final class CookiePolicy {
     private String domain;
     private int maxShardBytes = MAX_COOKIE_BYTES;
     private int maxTotalBytes = 16 * 1024;
+    private boolean sealReuse = true;
 
     private Builder() {}
 
@@ -163,6 +175,21 @@ public final class CookiePolicy {
         throw new IllegalArgumentException("maxTotalBytes must be between 256 and " + MAX_TOTAL_BYTES + ", got " + bytes);
       }
       this.maxTotalBytes = bytes;
+      return this;
+    }
+
+    /**
+     * Seal once per plaintext and reuse the value (default {@code true}). Tickets are then sealed with
+     * their times moved back to the start of their refresh granule ({@link AffinityCookies#shareable}),
+     * so every client pinned to the same target in the same granule (at most 60 s) gets the same value,
+     * sealed once. What that reveals: someone who sees two clients' cookies can tell that both were
+     * pinned to the same target within the same granule, which the routing already tells anyone who
+     * sees where the requests go; while a value unique to each client is an identifier of that client,
+     * a shared one names a crowd. With {@code false} every cookie is sealed afresh under a new nonce
+     * and no two clients' values are equal.
+     */
+    public Builder sealReuse(boolean sealReuse) {
+      this.sealReuse = sealReuse;
       return this;
     }
 

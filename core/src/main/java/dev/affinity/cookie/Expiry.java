@@ -167,6 +167,41 @@ public final class Expiry {
   }
 
   /**
+   * {@code ticket} with its times moved back to the start of its refresh granule (granules count from
+   * the epoch, so every balancer instance draws the same boundaries), so that the tickets of every
+   * client pinned to one target within one granule are equal and can share one sealed value.
+   *
+   * <p>Both times move back by the same {@code shift = issuedAt mod granularity}, less than one
+   * granule: a pin ends at most {@code granularity - 1 ms} earlier than it would have, never later.
+   * An absolute deadline sealed in the ticket (both timeouts) is moved back to its own granule's start
+   * in the same way and the ticket's end capped at it: a deadline is shortened by less than a granule,
+   * never extended. Moving a ticket that is already on granule boundaries changes nothing.
+   */
+  AffinityTicket shareable(AffinityTicket ticket) {
+    long issued = ticket.issuedAt().toEpochMilli();
+    long expires = ticket.expiresAt().toEpochMilli();
+    long shift = Math.floorMod(issued, granularityMillis);
+    long issuedAt = issued - shift;
+    long expiresAt = expires - shift;
+    if (absolute == null || !hasDeadline(ticket)) {
+      return shift == 0 ? ticket
+          : AffinityTicket.owning(ticket.targetId(), ticket.targetGroup(), Instant.ofEpochMilli(issuedAt),
+              Instant.ofEpochMilli(expiresAt), ticket.extraUnsafe());
+    }
+    long deadline = sealedDeadline(ticket);
+    long shared = deadline - Math.floorMod(deadline, granularityMillis);
+    if (expires >= deadline || expiresAt > shared) {
+      expiresAt = shared; // a pin at its absolute end stays there, at the moved deadline
+    }
+    expiresAt = Math.max(expiresAt, issuedAt);
+    if (shift == 0 && shared == deadline && expiresAt == expires) {
+      return ticket;
+    }
+    return AffinityTicket.owning(ticket.targetId(), ticket.targetGroup(), Instant.ofEpochMilli(issuedAt),
+        Instant.ofEpochMilli(expiresAt), deadlineBytes(shared));
+  }
+
+  /**
    * The absolute deadline sealed in a ticket; a ticket sealed before the absolute timeout was configured
    * has none, and its deadline starts now.
    */
@@ -174,7 +209,11 @@ public final class Expiry {
     if (!hasDeadline(ticket)) {
       return now.toEpochMilli() + absolute.toMillis();
     }
-    byte[] extra = ticket.extra();
+    return sealedDeadline(ticket);
+  }
+
+  private static long sealedDeadline(AffinityTicket ticket) {
+    byte[] extra = ticket.extraUnsafe();
     long deadline = 0;
     for (int i = 0; i < DEADLINE_BYTES; i++) {
       deadline = (deadline << 8) | (extra[i] & 0xFF);
@@ -202,6 +241,11 @@ public final class Expiry {
     }
     long millis = ticket.expiresAt().toEpochMilli() - now.toEpochMilli();
     return Duration.ofSeconds(Math.max(1, millis / 1000));
+  }
+
+  /** {@link #maxAge} in whole seconds, or -1 for a session cookie; without allocating. */
+  long maxAgeSeconds(AffinityTicket ticket, long nowMillis) {
+    return sessionCookie ? -1 : Math.max(1, (ticket.expiresAt().toEpochMilli() - nowMillis) / 1000);
   }
 
   @Override

@@ -715,9 +715,9 @@ public class AffinityBalancer extends ProxyHandler {
     /** Sends on {@code kept}, or on a new connection when it is {@code null}. */
     void send(TargetConnection kept) {
       Request clientToProxyRequest = exchange.clientToProxyRequest;
-      RequestHead requestHead = new RequestHead(clientToProxyRequest.getMethod(), exchange.pathQuery);
-      Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt, getViaHost(), false,
-          requestHead::header);
+      RequestHead requestHead = new RequestHead(clientToProxyRequest.getMethod(), exchange.pathQuery,
+          RequestHead.sizeOf(clientToProxyRequest.getHeaders()));
+      Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt, getViaHost(), false, requestHead);
       requestHead.end();
       URI origin = attempt.target().uri();
       Duration groupTimeout = attempt.group().upstreamTimeout();
@@ -790,7 +790,8 @@ public class AffinityBalancer extends ProxyHandler {
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} S2P {} from {}", requestId(exchange.clientToProxyRequest), status, attempt.target().id());
     }
-    JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(status, JettyCookies.answerCookies(targetHeaders)));
+    Attempt.AnswerCookies answerCookies = attempt.readsAnswerCookies() ? JettyCookies.answerCookies(targetHeaders) : Attempt.AnswerCookies.NONE;
+    JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(status, answerCookies));
     RuleHeaders.apply(attempt, proxyToClientResponse);
   }
 

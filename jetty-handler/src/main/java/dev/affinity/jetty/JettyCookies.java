@@ -11,6 +11,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.eclipse.jetty.http.HttpCookie;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
@@ -135,8 +136,30 @@ final class JettyCookies implements ClientRequest, RuleRequest {
    */
   static void addAll(Response response, List<SetCookie> setCookies) {
     for (int i = 0, n = setCookies.size(); i < n; i++) {
-      response.getHeaders().add(HttpHeader.SET_COOKIE, HttpCookieUtils.getRFC6265SetCookie(toJetty(setCookies.get(i))));
+      response.getHeaders().add(setCookieField(setCookies.get(i)));
     }
+  }
+
+  /**
+   * Header fields rendered lately, by the identity of their cookie. With {@code cookies.sealReuse},
+   * core hands the same {@link SetCookie} to every client it pins to one target within a second, so a
+   * field is rendered once for all of them instead of once per response (the date formatting of
+   * {@code Expires} costs more than everything else the cookie needs). Direct-mapped and lock-free: a
+   * slot holds the last cookie that hashed there; a hit is the very same object, so never a wrong field.
+   */
+  private static final AtomicReferenceArray<Rendered> RENDERED = new AtomicReferenceArray<>(256);
+
+  private record Rendered(SetCookie cookie, HttpField field) {}
+
+  static HttpField setCookieField(SetCookie cookie) {
+    int slot = System.identityHashCode(cookie) & (RENDERED.length() - 1);
+    Rendered rendered = RENDERED.getAcquire(slot);
+    if (rendered != null && rendered.cookie == cookie) {
+      return rendered.field;
+    }
+    HttpField field = new HttpField(HttpHeader.SET_COOKIE, HttpCookieUtils.getRFC6265SetCookie(toJetty(cookie)));
+    RENDERED.setRelease(slot, new Rendered(cookie, field));
+    return field;
   }
 
   /**

@@ -1,25 +1,52 @@
 package dev.affinity.jetty;
 
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
 
 /**
  * A request line and headers serialized once, straight into bytes, for the direct relay: no
  * intermediate header collection, and the same bytes go out again if the request has to be sent on
  * a new connection.
  */
-final class RequestHead {
-  private byte[] bytes = new byte[1024];
+final class RequestHead implements Upstream.HeaderSink {
+  /** Room for what the balancer adds to a client's headers: Via, Forwarded, X-Forwarded-*, the trace headers. */
+  static final int BALANCER_HEADER_BYTES = 384;
+
+  private byte[] bytes;
   private int length;
 
-  RequestHead(String method, String pathQuery) {
+  /**
+   * @param clientHeaderBytes about how many bytes of headers the client sent: the buffer is sized
+   *     for them and the balancer's own, so that a small request does not carry a kilobyte and a large
+   *     one (a browser's cookies) is not copied while it grows
+   */
+  RequestHead(String method, String pathQuery, int clientHeaderBytes) {
+    bytes = new byte[method.length() + pathQuery.length() + 13 + clientHeaderBytes + BALANCER_HEADER_BYTES];
     ascii(method);
     ascii(" ");
     ascii(pathQuery);
     ascii(" HTTP/1.1\r\n");
   }
 
+  /** The bytes {@code headers} take as {@code name: value\r\n} lines. */
+  static int sizeOf(HttpFields headers) {
+    int size = 0;
+    for (int i = 0, n = headers.size(); i < n; i++) {
+      HttpField field = headers.getField(i);
+      String value = field.getValue();
+      size += field.getName().length() + (value == null ? 0 : value.length()) + 4;
+    }
+    return size;
+  }
+
   RequestHead header(HttpField field) {
     return header(field.getName(), field.getValue());
+  }
+
+  /** {@link Upstream#toTarget} writes straight here (a method reference would be one more object per request). */
+  @Override
+  public void add(HttpField field) {
+    header(field);
   }
 
   RequestHead header(String name, String value) {

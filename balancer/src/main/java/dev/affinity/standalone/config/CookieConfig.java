@@ -8,7 +8,7 @@ import dev.affinity.cookie.SecureMode;
 
 /** How affinity cookies are named and sent; {@link #toPolicy()} gives core's policy. */
 public record CookieConfig(
-    String prefix, boolean cors, SameSite sameSite, SecureMode secure, int maxShardBytes, int maxTotalBytes) {
+    String prefix, boolean cors, SameSite sameSite, SecureMode secure, int maxShardBytes, int maxTotalBytes, boolean sealReuse) {
   public static final String DEFAULT_PREFIX = "AFFINITY";
   public static final int DEFAULT_MAX_SHARD_BYTES = 4096;
   public static final int DEFAULT_MAX_TOTAL_BYTES = 16384;
@@ -19,8 +19,13 @@ public record CookieConfig(
     requireNonNull(secure, "secure");
   }
 
+  /** With {@code sealReuse} at its default, on. */
+  public CookieConfig(String prefix, boolean cors, SameSite sameSite, SecureMode secure, int maxShardBytes, int maxTotalBytes) {
+    this(prefix, cors, sameSite, secure, maxShardBytes, maxTotalBytes, true);
+  }
+
   public static CookieConfig defaults() {
-    return new CookieConfig(DEFAULT_PREFIX, false, SameSite.LAX, SecureMode.AUTO, DEFAULT_MAX_SHARD_BYTES, DEFAULT_MAX_TOTAL_BYTES);
+    return new CookieConfig(DEFAULT_PREFIX, false, SameSite.LAX, SecureMode.AUTO, DEFAULT_MAX_SHARD_BYTES, DEFAULT_MAX_TOTAL_BYTES, true);
   }
 
   /** Core's cookie policy for these settings; throws IllegalArgumentException/IllegalStateException naming a bad one. */
@@ -32,6 +37,7 @@ public record CookieConfig(
         .secure(secure)
         .maxShardBytes(maxShardBytes)
         .maxTotalBytes(maxTotalBytes)
+        .sealReuse(sealReuse)
         .build();
   }
 }

@@ -4,9 +4,9 @@ import dev.affinity.cookie.CookiePolicy;
 import dev.affinity.cookie.SameSite;
 import dev.affinity.cookie.SecureMode;
 
-/** {@code cookies: { prefix, cors, sameSite, secure, maxShardBytes, maxTotalBytes }}, checked by core's {@link CookiePolicy}. */
+/** {@code cookies: { prefix, cors, sameSite, secure, maxShardBytes, maxTotalBytes, sealReuse }}, checked by core's {@link CookiePolicy}. */
 final class CookiesReader {
-  static final Schema SCHEMA = Schema.keys("prefix", "cors", "sameSite", "secure", "maxShardBytes", "maxTotalBytes");
+  static final Schema SCHEMA = Schema.keys("prefix", "cors", "sameSite", "secure", "maxShardBytes", "maxTotalBytes", "sealReuse");
 
   private CookiesReader() {}
 
@@ -20,6 +20,7 @@ final class CookiesReader {
     SecureMode secure = d.secure();
     int maxShardBytes = d.maxShardBytes();
     int maxTotalBytes = d.maxTotalBytes();
+    boolean sealReuse = d.sealReuse();
     if (s.has("prefix")) {
       YamlNode n = s.get("prefix");
       prefix = n.string();
@@ -49,7 +50,10 @@ final class CookiesReader {
       maxTotalBytes = value;
       n.core(() -> policy.maxTotalBytes(value));
     }
-    CookieConfig config = new CookieConfig(prefix, cors, sameSite, secure, maxShardBytes, maxTotalBytes);
+    if (s.has("sealReuse")) {
+      sealReuse = s.get("sealReuse").bool();
+    }
+    CookieConfig config = new CookieConfig(prefix, cors, sameSite, secure, maxShardBytes, maxTotalBytes, sealReuse);
     // A conflict between settings (sameSite None with secure never) is reported at the later of them.
     YamlNode at = s.has("secure") ? s.get("secure") : s.has("sameSite") ? s.get("sameSite") : node;
     at.core(config::toPolicy);

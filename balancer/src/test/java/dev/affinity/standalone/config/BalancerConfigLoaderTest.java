@@ -237,6 +237,14 @@ class BalancerConfigLoaderTest {
   }
 
   @Test
+  void sealReuseCanBeTurnedOff() {
+    BalancerConfig config = BalancerConfigLoader.parse("cookies: { sealReuse: false }\n" + MINIMAL, "reuse.yaml");
+    assertThat(config.cookies().sealReuse()).isFalse();
+    assertThat(config.cookies().toPolicy().sealReuse()).isFalse();
+    assertThat(BalancerConfigLoader.parse("cookies: { sealReuse: true }\n" + MINIMAL, "reuse.yaml").cookies().toPolicy().sealReuse()).isTrue();
+  }
+
+  @Test
   void alternativeSpellings() {
     BalancerConfig config = BalancerConfigLoader.parse("""
         listen: { host: 0.0.0.0, port: 0 }
@@ -259,6 +267,8 @@ class BalancerConfigLoaderTest {
     assertThat(config.cookies().sameSite()).isEqualTo(SameSite.NONE);
     assertThat(config.cookies().secure()).isEqualTo(SecureMode.ALWAYS);
     assertThat(config.cookies().prefix()).isEqualTo("LB");
+    assertThat(config.cookies().sealReuse()).as("default").isTrue();
+    assertThat(config.cookies().toPolicy().sealReuse()).isTrue();
     TargetGroupConfig app = config.targetGroups().get(0);
     assertThat(app.algorithm()).isEqualTo("weighted_random");
     assertThat(app.stickiness()).isEqualTo(new StickinessConfig(StickinessConfig.Type.APPLICATION, Duration.ofMinutes(10), Expiry.Mode.FIXED, "JSESSIONID"));
@@ -613,6 +623,8 @@ class BalancerConfigLoaderTest {
         arguments("bad cookie prefix", "cookies: { prefix: \"AFF-INITY\" }\n" + MINIMAL, 1, "cookies.prefix",
             "cookie prefix must be 1-64 characters of A-Z a-z 0-9 _, got \"AFF-INITY\""),
         arguments("cors not a boolean", "cookies: { cors: yes }\n" + MINIMAL, 1, "cookies.cors", "must be true or false, got \"yes\""),
+        arguments("sealReuse not a boolean", "cookies: { sealReuse: sometimes }\n" + MINIMAL, 1, "cookies.sealReuse",
+            "must be true or false, got \"sometimes\""),
         arguments("duplicate key", "listen:\n  port: 8080\n  host: 127.0.0.1\n  port: 8081\n" + MINIMAL, 4, "listen.port",
             "duplicate key; \"port\" is already set at line 2"),
         arguments("duplicate top-level key", MINIMAL + "targetGroups: []\n", 5, "targetGroups", "duplicate key"),
