@@ -25,18 +25,19 @@ final class SoakPlot {
   private SoakPlot() {
   }
 
-  private record Panel(String title, ToDoubleFunction<Soak.Interval> value, boolean fromZero) {
+  /** {@code top}: a fixed top of the scale (a percentage), or 0 to scale on the data. */
+  private record Panel(String title, ToDoubleFunction<Soak.Interval> value, double top) {
   }
 
   static void write(Soak.Result r, Path file) throws IOException {
     System.setProperty("java.awt.headless", "true");
     List<Panel> panels = List.of(
-        new Panel("balancer heap after full GC (MB)", i -> i.heapAfterFullGcKb() / 1024.0, true),
-        new Panel("balancer threads (median of 1 s samples)", i -> i.threads(), true),
-        new Panel("balancer open file descriptors (median of 1 s samples)", i -> i.fds(), true),
-        new Panel("balancer RSS (MB)", i -> i.rssKb() / 1024.0, true),
-        new Panel("sticky GET p99 (ms, from the scheduled time)", i -> i.traffic().get(Kind.STICKY_GET).quantileMillis(0.99), true),
-        new Panel("machine idle (%)", Soak.Interval::idlePercent, true));
+        new Panel("balancer heap after full GC (MB)", i -> i.heapAfterFullGcKb() / 1024.0, 0),
+        new Panel("balancer threads (median of 1 s samples)", i -> i.threads(), 0),
+        new Panel("balancer open file descriptors (median of 1 s samples)", i -> i.fds(), 0),
+        new Panel("balancer RSS (MB)", i -> i.rssKb() / 1024.0, 0),
+        new Panel("sticky GET p99 (ms, from the scheduled time)", i -> i.traffic().get(Kind.STICKY_GET).quantileMillis(0.99), 0),
+        new Panel("machine idle (%; the goal is at least 30)", Soak.Interval::idlePercent, 100));
     BufferedImage image = new BufferedImage(WIDTH, PANEL_HEIGHT * panels.size() + 30, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = image.createGraphics();
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
@@ -59,16 +60,14 @@ final class SoakPlot {
     int plotHeight = PANEL_HEIGHT - TOP - BOTTOM;
     int plotWidth = WIDTH - LEFT - RIGHT;
     double max = 0;
-    double min = Double.MAX_VALUE;
     for (Soak.Interval i : intervals) {
       double v = panel.value().applyAsDouble(i);
       if (!Double.isNaN(v)) {
         max = Math.max(max, v);
-        min = Math.min(min, v);
       }
     }
-    double low = panel.fromZero() ? 0 : min;
-    double high = max <= low ? low + 1 : max * 1.1;
+    double low = 0;
+    double high = panel.top() > 0 ? panel.top() : max <= low ? low + 1 : max * 1.1;
     g.setColor(Color.BLACK);
     g.drawString(panel.title(), LEFT, y0 + 18);
     g.setColor(new Color(0xDDDDDD));
