@@ -70,7 +70,11 @@ final class Report {
     b.append(f("idempotent errors (sticky_get, new_get, ws_upgrade): %d%n", r.idempotentErrors()));
     b.append(f("hostile requests answered 5xx: %d%n", r.hostileServerErrors()));
     b.append(f("forged cookies accepted: %d%n", r.forgedAccepted()));
-    b.append(f("kills: %d; WebSockets cut because their target was killed: %d%n", r.kills(), r.wsCutByKill()));
+    b.append(f("kills: %d; WebSockets cut because their target was killed: %d; connections a killed target's stop had "
+        + "left open (closed by the kill): %d%n", r.kills(), r.wsCutByKill(), r.leftOpenAtKill()));
+    b.append("balancer counters at the end:");
+    r.balancerCounters().forEach((name, value) -> b.append(' ').append(name).append('=').append(value));
+    b.append('\n');
     b.append(f("re-pins: balancer counted %d; answers naming a previous target: %d to pinned clients (%d of them saw "
             + "their target change), %d to requests without a pin (retried after a refused connection); moves from a "
             + "target that had not been killed: %d: %s%n",

@@ -40,6 +40,10 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Soak {
   static final double FLAT_TOLERANCE = 0.05;
+  /** The balancer's own counts of what went wrong, reported at the end of a run. */
+  static final List<String> BALANCER_COUNTERS = List.of("affinity_failovers", "affinity_bad_gateway_responses",
+      "affinity_gateway_timeout_responses", "affinity_no_target_responses", "affinity_request_head_timeouts",
+      "affinity_target_ejections", "affinity_target_failures");
 
   private final Settings settings;
 
@@ -208,7 +212,8 @@ public final class Soak {
   /** The whole run: intervals, totals and the checks. */
   public record Result(Settings settings, List<Interval> intervals, Recorder.Window total, long balancerRePins,
       long observedRePins, long toldPinned, long toldUnpinned, long unexplainedRePins, List<String> unexplainedExamples, long wsCutByKill,
-      long forgedAccepted, int kills, int balancerExit, String flatness, boolean flat) {
+      long forgedAccepted, int kills, long leftOpenAtKill, Map<String, Long> balancerCounters, int balancerExit,
+      String flatness, boolean flat) {
 
     public long idempotentErrors() {
       return total.errors(true);
@@ -352,6 +357,11 @@ public final class Soak {
         churn.shutdownNow();
       }
       long rePinsEnd = (long) metric(admin, balancer, "affinity_target_repins");
+      Map<String, Long> counters = new java.util.LinkedHashMap<>();
+      for (String name : BALANCER_COUNTERS) {
+        counters.put(name, (long) metric(admin, balancer, name));
+      }
+      long leftOpen = targets.all().stream().mapToLong(t -> t.leftOpenAtKill.get()).sum();
       balancer.close();
       String[] flatness = Report.flatness(intervals, s.baseline());
       int killed;
@@ -360,7 +370,7 @@ public final class Soak {
       }
       Result result = new Result(s, intervals, recorder.total(), rePinsEnd, traffic.observedRePins(),
           traffic.toldPinned(), traffic.toldUnpinned(), traffic.unexplainedRePins(), traffic.unexplainedExamples(), traffic.webSocketsCutByKill(),
-          traffic.forgedAccepted(), killed, balancer.isAlive() ? -1 : balancer.exitCode(), flatness[0],
+          traffic.forgedAccepted(), killed, leftOpen, counters, balancer.isAlive() ? -1 : balancer.exitCode(), flatness[0],
           flatness[1].equals("flat"));
       Report.write(result, s.out());
       return result;

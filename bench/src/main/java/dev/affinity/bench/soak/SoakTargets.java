@@ -85,6 +85,9 @@ final class SoakTargets implements AutoCloseable {
     final AtomicInteger upgrades = new AtomicInteger();
     /** Incremented at every kill: a client whose pin dates from an earlier epoch lost its target since. */
     final AtomicInteger kills = new AtomicInteger();
+    /** Connections Jetty's stop had left open, closed by the kill itself (a crashed process's sockets all close). */
+    final AtomicInteger leftOpenAtKill = new AtomicInteger();
+    private final java.util.Set<org.eclipse.jetty.io.EndPoint> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean killing;
     private volatile boolean up;
     private Server server;
@@ -105,6 +108,17 @@ final class SoakTargets implements AutoCloseable {
       connector.setHost("127.0.0.1");
       connector.setPort(wantedPort);
       connector.setReuseAddress(true);
+      connector.addEventListener(new org.eclipse.jetty.io.Connection.Listener() {
+        @Override
+        public void onOpened(org.eclipse.jetty.io.Connection connection) {
+          open.add(connection.getEndPoint());
+        }
+
+        @Override
+        public void onClosed(org.eclipse.jetty.io.Connection connection) {
+          open.remove(connection.getEndPoint());
+        }
+      });
       s.addConnector(connector);
       WebSocketUpgradeHandler webSockets = new WebSocketUpgradeHandler();
       webSockets.addMapping("/*", (request, response, callback) -> {
@@ -185,6 +199,13 @@ final class SoakTargets implements AutoCloseable {
       killing = true;
       server.setStopTimeout(0);
       server.stop();
+      for (org.eclipse.jetty.io.EndPoint e : open) {
+        if (e.isOpen()) {
+          leftOpenAtKill.incrementAndGet();
+          e.close();
+        }
+      }
+      open.clear();
     }
 
     synchronized void restart() throws Exception {

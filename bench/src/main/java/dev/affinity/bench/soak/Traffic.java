@@ -58,7 +58,8 @@ import org.eclipse.jetty.websocket.core.client.WebSocketCoreClient;
  */
 final class Traffic implements AutoCloseable {
   static final String COOKIE = "AFFINITY";
-  private static final long TIMEOUT_SECONDS = 10;
+  /** Longer than the balancer's upstream timeout (10 s), so that a target that never answers shows as the balancer's 504. */
+  private static final long TIMEOUT_SECONDS = 15;
   private static final int PIPELINE_DEPTH = 16;
   private static final String TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
