@@ -25,6 +25,7 @@
 # (0 idempotent errors, no hostile request answered 5xx, every re-pin accounted for, flat), 1 if not.
 # Needs a JDK (jcmd) and Linux (/proc). The CI version is SoakSmokeTest (60 s, in mvn verify).
 set -euo pipefail
+COMMAND="bench/soak.sh $*"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MINUTES=20
@@ -59,7 +60,7 @@ command -v jcmd >/dev/null || [ -x "$(dirname "$(readlink -f "$(command -v java)
 
 mkdir -p "$OUT"
 {
-  echo "command: bench/soak.sh --minutes $MINUTES --rate $RATE ${EXTRA[*]:-}"
+  echo "command: $COMMAND"
   echo "started: $(date -Is)"
   echo "uptime before: $(uptime)"
   echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"

@@ -39,10 +39,6 @@ final class Report {
     flat &= compare(b, "heap after full GC (KB)", base.heapAfterFullGcKb(), last.heapAfterFullGcKb(), base.index(), last.index());
     flat &= compare(b, "threads (median of 1 s samples)", base.threads(), last.threads(), base.index(), last.index());
     flat &= compare(b, "open fds (median of 1 s samples)", base.fds(), last.fds(), base.index(), last.index());
-    // Not part of the verdict: descriptors less the client connections open at that moment (the
-    // clients' pool grows with their concurrency, which follows the machine's load).
-    compare(b, "fds less client connections (info)", base.fds() - base.clientConnections(),
-        last.fds() - last.clientConnections(), base.index(), last.index());
     return new String[] {b.toString(), flat ? "flat" : "not flat"};
   }
 

@@ -3,7 +3,6 @@ package dev.affinity.bench.soak;
 import static java.util.Objects.requireNonNull;
 
 import java.io.IOException;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -255,7 +254,7 @@ public final class Soak {
       t.setDaemon(true);
       return t;
     });
-    int[] kills = {0};
+    java.util.concurrent.atomic.AtomicInteger kills = new java.util.concurrent.atomic.AtomicInteger();
     long selfPid = ProcessHandle.current().pid();
     try (SoakTargets targets = SoakTargets.start(s.targets());
          BalancerProcess balancer = BalancerProcess.start(s.out(), s.balancerLaunch(), s.balancerJvm(),
@@ -274,9 +273,7 @@ public final class Soak {
           churn.schedule(() -> {
             try {
               victim.kill();
-              synchronized (kills) {
-                kills[0]++;
-              }
+              kills.incrementAndGet();
             } catch (Exception e) {
               recorder.error(Kind.STICKY_GET, 0, "the soak could not kill " + victim.id + ": " + Traffic.reason(e), false);
             }
@@ -328,10 +325,7 @@ public final class Soak {
             long rePins = (long) metric(admin, balancer, "affinity_target_repins");
             long connections = (long) metric(admin, balancer, "affinity_open_connections");
             long observed = traffic.observedRePins();
-            int killsNow;
-            synchronized (kills) {
-              killsNow = kills[0];
-            }
+            int killsNow = kills.get();
             // After the traffic figures: the forced GC must not land inside the measured window.
             long heap = balancer.heapAfterFullGcKb(s.out());
             BalancerProcess.ProcSample now = balancer.sample();
@@ -364,10 +358,7 @@ public final class Soak {
       long leftOpen = targets.all().stream().mapToLong(t -> t.leftOpenAtKill.get()).sum();
       balancer.close();
       String[] flatness = Report.flatness(intervals, s.baseline());
-      int killed;
-      synchronized (kills) {
-        killed = kills[0];
-      }
+      int killed = kills.get();
       Result result = new Result(s, intervals, recorder.total(), rePinsEnd, traffic.observedRePins(),
           traffic.toldPinned(), traffic.toldUnpinned(), traffic.unexplainedRePins(), traffic.unexplainedExamples(), traffic.webSocketsCutByKill(),
           traffic.forgedAccepted(), killed, leftOpen, counters, balancer.isAlive() ? -1 : balancer.exitCode(), flatness[0],
@@ -464,9 +455,5 @@ public final class Soak {
 
   static String format(String pattern, Object... args) {
     return String.format(Locale.ROOT, pattern, args);
-  }
-
-  static Map<String, Long> reasons(Recorder.PerKind p) {
-    return p.reasons();
   }
 }

@@ -83,8 +83,14 @@ final class SoakTargets implements AutoCloseable {
     final String id;
     final AtomicLong requests = new AtomicLong();
     final AtomicInteger upgrades = new AtomicInteger();
-    /** Incremented at every kill: a client whose pin dates from an earlier epoch lost its target since. */
+    /**
+     * Kills completed (counted once the server has stopped): a client whose last answer from this target
+     * left before a kill completed lost its target since. Counted after the stop, because the target
+     * still answers for a few milliseconds while it stops.
+     */
     final AtomicInteger kills = new AtomicInteger();
+    /** Kills begun (counted before the stop): a connection closed while a kill is under way was cut by it. */
+    final AtomicInteger killsStarted = new AtomicInteger();
     /** Connections Jetty's stop had left open, closed by the kill itself (a crashed process's sockets all close). */
     final AtomicInteger leftOpenAtKill = new AtomicInteger();
     private final java.util.Set<org.eclipse.jetty.io.EndPoint> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -194,7 +200,7 @@ final class SoakTargets implements AutoCloseable {
 
     /** Stops like a crashed process: every connection drops, requests in flight get no answer. */
     synchronized void kill() throws Exception {
-      kills.incrementAndGet();
+      killsStarted.incrementAndGet();
       up = false;
       killing = true;
       server.setStopTimeout(0);
@@ -206,6 +212,7 @@ final class SoakTargets implements AutoCloseable {
         }
       }
       open.clear();
+      kills.incrementAndGet();
     }
 
     synchronized void restart() throws Exception {

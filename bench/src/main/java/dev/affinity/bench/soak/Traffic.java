@@ -222,8 +222,8 @@ final class Traffic implements AutoCloseable {
   }
 
   private void release(Client c) {
-    Due next;
-    while ((next = waiting.poll()) != null) {
+    Due next = waiting.poll();
+    if (next != null) {
       send(c, next);
       return;
     }
@@ -524,7 +524,7 @@ final class Traffic implements AutoCloseable {
     toldUnpinned.incrementAndGet();
     SoakTargets.Target t = targets.byId(previous);
     int index = t == null ? -1 : targets.all().indexOf(t);
-    if (index < 0 || (atSend.up()[index] && t.kills.get() == atSend.kills()[index])) {
+    if (index < 0 || (atSend.up()[index] && t.killsStarted.get() == atSend.kills()[index])) {
       unexplained(kind.label() + ": moved from " + previous + ", which was up and not killed while the request ran");
     }
   }
@@ -682,7 +682,7 @@ final class Traffic implements AutoCloseable {
           // A client's first answer: it was moved only by a retry after a refused connection.
           SoakTargets.Target t = targets.byId(told);
           int index = t == null ? -1 : targets.all().indexOf(t);
-          if (index < 0 || (atSend.up()[index] && t.kills.get() == atSend.kills()[index])) {
+          if (index < 0 || (atSend.up()[index] && t.killsStarted.get() == atSend.kills()[index])) {
             unexplained("client " + id + ": its first answer moved from " + told + ", which was up and not killed meanwhile");
           }
         }
@@ -852,7 +852,7 @@ final class Traffic implements AutoCloseable {
       if (!normal && !stopped && running) {
         String backend = client.backend;
         SoakTargets.Target t = backend == null ? null : targets.byId(backend);
-        if (t != null && t.kills.get() != client.backendEpoch) {
+        if (t != null && t.killsStarted.get() != client.backendEpoch) {
           wsCutByKill.incrementAndGet();
         } else {
           recorder.error(Kind.WS_ECHO, 0, "session closed " + closeStatus.getCode() + " " + closeStatus.getReason()
