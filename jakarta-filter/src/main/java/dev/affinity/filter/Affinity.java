@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.affinity.cookie.SetCookie;
 import dev.affinity.route.RoutePin;
 import dev.affinity.session.RequestSession;
+import dev.affinity.session.SessionMode;
 import jakarta.servlet.ServletRequest;
 import jakarta.servlet.http.HttpServletRequest;
 import java.time.Duration;
@@ -33,6 +34,10 @@ public final class Affinity {
   private volatile RouteCookieResponse response;
   private volatile RequestSession session;
   private volatile Runnable rotateSessionOnPin;
+  private volatile AffinityListener listener;
+  private boolean measureSessionCookies;
+  private int reportedVersion;
+  private List<SetCookie> reportedSessionCookies = List.of();
 
   Affinity(RoutePin route, String targetId, DecisionSource decisions) {
     this.route = route;
@@ -121,10 +126,76 @@ public final class Affinity {
     this.rotateSessionOnPin = rotation;
   }
 
+  /**
+   * Reports to {@code listener} what reaches the client.
+   *
+   * @param measureSessionCookies cookie mode: report the bytes of each newly sealed session cookie
+   */
+  void listener(AffinityListener listener, boolean measureSessionCookies) {
+    synchronized (this) {
+      this.measureSessionCookies = measureSessionCookies;
+    }
+    this.listener = listener;
+  }
+
   /** The session cookies to add with the route cookies (writing the session through first). */
   List<SetCookie> sessionCookies() {
     RequestSession s = session;
-    return s == null ? List.of() : s.cookies();
+    if (s == null) {
+      return List.of();
+    }
+    List<SetCookie> cookies = s.cookies();
+    AffinityListener l = listener;
+    if (l != null) {
+      int bytes = 0;
+      synchronized (this) {
+        // RequestSession hands out the same list until it seals a new cookie.
+        if (measureSessionCookies && cookies != reportedSessionCookies) {
+          reportedSessionCookies = cookies;
+          for (SetCookie cookie : cookies) {
+            bytes += cookie.value().length();
+          }
+        }
+      }
+      if (bytes > 0) {
+        l.sessionWritten(SessionMode.COOKIE, bytes);
+      }
+    }
+    return cookies;
+  }
+
+  /**
+   * The route cookies of the current decision went into the response: reports the decision, once
+   * however often its cookies are written again (after a reset, on an error dispatch).
+   */
+  void routeCookiesWritten() {
+    AffinityListener l = listener;
+    if (l == null) {
+      return;
+    }
+    int version;
+    Optional<String> target;
+    do {
+      // Another thread of an async request may decide in between: read a consistent pair.
+      version = route.version();
+      target = route.pinnedTarget();
+    } while (version != route.version());
+    if (version == 0) {
+      return;
+    }
+    synchronized (this) {
+      if (version <= reportedVersion) {
+        return;
+      }
+      reportedVersion = version;
+    }
+    if (target.isEmpty()) {
+      l.released();
+    } else if (target.get().equals(targetId)) {
+      l.pinned();
+    } else {
+      l.moved(target.get());
+    }
   }
 
   /** The application changed its session: after the body started, its cookie goes out at once. */

@@ -54,6 +54,8 @@ public class AffinityFilter implements Filter {
   private RouteCookies route;
   private DecisionSource decisions;
   private Sessions sessions;
+  /** The configured listener behind a guard; {@code null} when none is set (nothing is measured). */
+  private GuardedListener listener;
   /** The servlet context attribute under which the session store (redis mode) is published. */
   public static final String SESSION_STORE_ATTRIBUTE = SessionStore.class.getName();
 
@@ -77,9 +79,11 @@ public class AffinityFilter implements Filter {
         throw new ServletException("AffinityFilter \"" + name + "\": invalid init-param: " + e.getMessage(), e);
       }
     }
-    route = RouteCookies.of(config.settings());
+    listener = config.listener() == AffinityListener.none() ? null : new GuardedListener(config.listener());
+    route = listener == null ? RouteCookies.of(config.settings()) : RouteCookies.of(config.settings(), listener);
     decisions = config.cdi() ? lookUpCdi() : null;
-    sessions = openSessions(config, filterConfig.getServletContext().getSessionTimeout(), filterConfig.getFilterName());
+    sessions = openSessions(config, filterConfig.getServletContext().getSessionTimeout(), filterConfig.getFilterName(),
+        listener);
     if (sessions != null && sessions.store() != null) {
       filterConfig.getServletContext().setAttribute(SESSION_STORE_ATTRIBUTE, sessions.store());
     }
@@ -91,8 +95,8 @@ public class AffinityFilter implements Filter {
   }
 
   /** Cookie or redis mode: the application's {@link Sessions}; {@code null} for the container's. */
-  private static Sessions openSessions(AffinityFilterConfig config, int timeoutMinutes, String filterName)
-      throws ServletException {
+  private static Sessions openSessions(AffinityFilterConfig config, int timeoutMinutes, String filterName,
+      AffinityListener listener) throws ServletException {
     SessionSettings settings = config.sessions();
     if (settings.mode() == SessionMode.CONTAINER) {
       return null;
@@ -102,6 +106,9 @@ public class AffinityFilter implements Filter {
     if (settings.mode() == SessionMode.REDIS) {
       store = SessionStore.nearCached(openStore(settings, route, filterName), settings.nearCacheSize(),
           settings.nearCacheTtl(), route.clock());
+      if (listener != null) {
+        store = new MeasuredSessionStore(store, listener);
+      }
     }
     Sessions.Builder b = Sessions.builder(settings)
         .keyring(route.keyring())
@@ -170,6 +177,9 @@ public class AffinityFilter implements Filter {
       affinity = new Affinity(
           route.begin(cookies, request.isSecure(), request.getHeader(RouteCookies.PREVIOUS_TARGET_HEADER)),
           config.settings().targetId(), decisions);
+      if (listener != null) {
+        affinity.listener(listener, sessions != null && sessions.mode() == SessionMode.COOKIE);
+      }
       if (sessions != null) {
         RequestSession session = sessions.begin(cookies, request.isSecure());
         affinity.session(session);

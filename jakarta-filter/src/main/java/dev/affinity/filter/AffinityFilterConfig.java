@@ -18,16 +18,20 @@ public final class AffinityFilterConfig {
   private final RouteSettings settings;
   private final boolean cdi;
   private final SessionSettings sessions;
+  private final AffinityListener listener;
 
-  private AffinityFilterConfig(RouteSettings settings, boolean cdi, SessionSettings sessions) {
+  private AffinityFilterConfig(RouteSettings settings, boolean cdi, SessionSettings sessions,
+      AffinityListener listener) {
     this.settings = settings;
     this.cdi = cdi;
     this.sessions = sessions;
+    this.listener = listener;
   }
 
   /** The settings, with CDI decisions read when a CDI container is present, and the container's sessions. */
   public static AffinityFilterConfig of(RouteSettings settings) {
-    return new AffinityFilterConfig(requireNonNull(settings, "settings"), true, SessionSettings.defaults());
+    return new AffinityFilterConfig(requireNonNull(settings, "settings"), true, SessionSettings.defaults(),
+        AffinityListener.none());
   }
 
   /** Every init-param name the filter reads: the route settings and the session settings. */
@@ -76,12 +80,22 @@ public final class AffinityFilterConfig {
 
   /** The same settings, with CDI lookups on or off. */
   public AffinityFilterConfig withCdi(boolean cdi) {
-    return new AffinityFilterConfig(settings, cdi, sessions);
+    return new AffinityFilterConfig(settings, cdi, sessions, listener);
   }
 
   /** The same settings, with these session settings. */
   public AffinityFilterConfig withSessions(SessionSettings sessions) {
-    return new AffinityFilterConfig(settings, cdi, requireNonNull(sessions, "sessions"));
+    return new AffinityFilterConfig(settings, cdi, requireNonNull(sessions, "sessions"), listener);
+  }
+
+  /** What the filter reports to (pins, moves, releases, rejected route cookies, session bytes). */
+  public AffinityListener listener() {
+    return listener;
+  }
+
+  /** The same settings, reporting to {@code listener}. */
+  public AffinityFilterConfig withListener(AffinityListener listener) {
+    return new AffinityFilterConfig(settings, cdi, sessions, requireNonNull(listener, "listener"));
   }
 
   @Override

@@ -44,7 +44,8 @@ final class RouteCookieResponse extends HttpServletResponseWrapper {
    */
   void writeCookies() {
     affinity.applyRecordedDecision();
-    List<SetCookie> cookies = affinity.route().cookies();
+    List<SetCookie> route = affinity.route().cookies();
+    List<SetCookie> cookies = route;
     List<SetCookie> session = isCommitted() ? List.of() : affinity.sessionCookies();
     if (!session.isEmpty()) {
       List<SetCookie> all = new ArrayList<>(cookies.size() + session.size());
@@ -70,6 +71,9 @@ final class RouteCookieResponse extends HttpServletResponseWrapper {
           super.addCookie(ServletCookies.toServlet(cookie));
         }
       }
+    }
+    if (!route.isEmpty()) {
+      affinity.routeCookiesWritten();
     }
   }
 

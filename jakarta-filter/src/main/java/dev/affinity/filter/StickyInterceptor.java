@@ -1,24 +1,17 @@
 package dev.affinity.filter;
 
-import dev.affinity.route.RouteSettings;
 import jakarta.annotation.Priority;
 import jakarta.inject.Inject;
 import jakarta.interceptor.AroundInvoke;
 import jakarta.interceptor.Interceptor;
 import jakarta.interceptor.InvocationContext;
-import java.lang.reflect.Method;
 import java.time.Duration;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /** Records a pin in {@link AffinityDecision} after a {@link Sticky} method returns. */
 @Sticky
 @Interceptor
 @Priority(Interceptor.Priority.LIBRARY_BEFORE)
 public class StickyInterceptor {
-  /** Parsed {@code duration} values; empty means the default. Bounded by the annotations in the code. */
-  private static final Map<String, Duration> DURATIONS = new ConcurrentHashMap<>();
-
   @Inject
   AffinityDecision decision;
 
@@ -37,19 +30,7 @@ public class StickyInterceptor {
   /** The binding's duration, checked before the method runs so a bad value fails loudly and early. */
   private static Duration duration(InvocationContext context) {
     Sticky sticky = binding(context);
-    String text = sticky == null ? "" : sticky.duration().trim();
-    if (text.isEmpty()) {
-      return null;
-    }
-    Duration d = DURATIONS.get(text);
-    if (d == null) {
-      Method method = context.getMethod();
-      String where = "@Sticky(duration) on " + (method == null ? "a bean" : method.getDeclaringClass().getName()
-          + "." + method.getName());
-      d = RouteSettings.parsePinDuration(where, text);
-      DURATIONS.put(text, d);
-    }
-    return d;
+    return sticky == null ? null : AffinityBindings.pinDuration(sticky, context.getMethod());
   }
 
   private static Sticky binding(InvocationContext context) {
@@ -60,11 +41,7 @@ public class StickyInterceptor {
       // An Interceptors 2.1 runtime without binding access: fall back to reflection below.
     }
     if (sticky == null && context.getMethod() != null) {
-      Method method = context.getMethod();
-      sticky = method.getAnnotation(Sticky.class);
-      if (sticky == null) {
-        sticky = method.getDeclaringClass().getAnnotation(Sticky.class);
-      }
+      sticky = AffinityBindings.sticky(context.getMethod(), null);
     }
     return sticky;
   }
