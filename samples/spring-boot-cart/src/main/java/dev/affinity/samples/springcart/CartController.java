@@ -65,7 +65,8 @@ class CartController {
 
   @Sticky
   @PostMapping("/cart")
-  CartView change(@RequestParam(required = false) String action, @RequestParam(required = false) String sku,
+  CartView change(@RequestParam(name = "action", required = false) String action,
+      @RequestParam(name = "sku", required = false) String sku,
       HttpServletRequest request, HttpServletResponse response, Affinity affinity) {
     boolean clear = "clear".equals(action);
     boolean known = ("add".equals(action) || "remove".equals(action)) && Catalog.find(sku).isPresent();

@@ -152,12 +152,13 @@ class SpringCartBehindBalancerTest {
     CartJson first = shopper.add("espresso");
     String pinned = first.target();
     String other = pinned.equals("cart-1") ? "cart-2" : "cart-1";
-    assertThat(first.field("pinnedTarget")).isEqualTo(pinned);
     assertThat(shopper.add("teapot").target()).isEqualTo(pinned);
     assertThat(shopper.add("espresso").target()).isEqualTo(pinned);
     for (int i = 0; i < 4; i++) {
       CartJson again = shopper.cart();
       assertThat(again.target()).as("every request of the pinned client").isEqualTo(pinned);
+      // @Sticky pins when the method has returned: the requests after it see the pin.
+      assertThat(again.field("pinnedTarget")).isEqualTo(pinned);
       assertThat(again.count()).isEqualTo(3);
     }
 
@@ -175,6 +176,11 @@ class SpringCartBehindBalancerTest {
     assertThat(shopper.rawCookie("AFFINITYROUTE")).doesNotContain(pinned);
     assertThat(pins(pinned)).as("affinity_pins_total of %s", pinned).isGreaterThanOrEqualTo(1);
     assertThat(pins(other)).as("affinity_pins_total of %s, which served no add", other).isZero();
+    // The starter's actuator endpoint shows the effective configuration: key ids, never key material.
+    HttpResponse<String> config = Shopper.plain(instanceUris.get(pinned).resolve("/actuator/affinity"));
+    assertThat(config.statusCode()).as(config.body()).isEqualTo(200);
+    assertThat(config.body()).contains("\"targetId\":\"" + pinned + "\"", "\"k1\"", "\"" + mode + "\"")
+        .doesNotContain(KEYS.substring(KEYS.indexOf(':') + 1));
 
     // The pinned instance dies: its context is closed and its listener is gone.
     int deadPort = instanceUris.get(pinned).getPort();
