@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
 # A/B of the Spring Boot cart sample with the Affinity starter on and off: the same jar, the same JVM
 # flags, two processes pinned to the same core, B started with --affinity.enabled=false. Each round
-# loads A alone, then B alone (the order swaps every round: AB, BA, AB, ...), one wrk each, with the
-# cookies a client of that variant holds after adding to its cart. Per round and variant: requests per
-# second, and CPU time of the app's process (utime + stime from /proc) divided by the requests wrk
-# completed. Prints every round, each variant's median and spread (min-max across rounds), and the
-# median and range of the per-round B/A ratios.
+# loads A alone, then B alone (the order swaps every round: AB, BA, AB, ...), one wrk each. Per round
+# and variant: requests per second, and CPU time of the app's process (utime + stime from /proc)
+# divided by the requests wrk completed. Prints every round, each variant's median and spread
+# (min-max across rounds), and the median and range of the per-round A/B ratios.
 #
 #   bench/spring-ab.sh [--no-build] [--write]
 #
 # What is loaded: GET URL_PATH (default /api/products: the filter opens the route cookie, the
 # controller touches no session, so the difference is the starter's filter and nothing else) with
-# the Cookie header of a client that added one product (A: AFFINITYROUTE and AFFINITYSESSION,
-# B: JSESSIONID). --write replaces what is between <!-- spring-ab:begin --> and <!-- spring-ab:end -->
+# the Cookie header of a client that added one product on A (AFFINITYROUTE and AFFINITYSESSION),
+# sent to both. --write replaces what is between <!-- spring-ab:begin --> and <!-- spring-ab:end -->
 # in BENCHMARKS.md with the report.
 #
 # Environment: ROUNDS [6] DURATION [10s] WARMUP [20s] CONNECTIONS [50] SERVER [tomcat|jetty]
@@ -87,26 +86,28 @@ for name in A B; do
   echo "spring-ab.sh: FAIL: variant $name did not start" >&2; cat "$WORK/$name.out" >&2; exit 1
 done
 
-# A client of each variant adds a product to its cart and keeps the cookies it got for every request.
-cookie_of() { # port -> "name=value; name=value"
-  curl -s -c "$WORK/jar-$1" -o /dev/null -d 'action=add&sku=espresso' "http://127.0.0.1:$1/api/cart"
-  awk -F'\t' 'NF == 7 && $1 !~ /^# / {printf "%s%s=%s", (n++ ? "; " : ""), $6, $7}' "$WORK/jar-$1"
-}
-COOKIE_A=$(cookie_of "$PORT_A") COOKIE_B=$(cookie_of "$PORT_B")
-[[ "$COOKIE_A" == *AFFINITYROUTE=* ]] || { echo "spring-ab.sh: FAIL: A (starter on) gave no route cookie: $COOKIE_A" >&2; exit 1; }
-[[ "$COOKIE_B" != *AFFINITY* && -n "$COOKIE_B" ]] || { echo "spring-ab.sh: FAIL: B (affinity.enabled=false) gave \"$COOKIE_B\"" >&2; exit 1; }
-for name in A B; do
-  port_var="PORT_$name" cookie_var="COOKIE_$name"
-  status=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: ${!cookie_var}" "http://127.0.0.1:${!port_var}$URL_PATH")
-  [[ "$status" == 200 ]] || { echo "spring-ab.sh: FAIL: $name answered $status to $URL_PATH" >&2; exit 1; }
+# A client of A adds a product to its cart (A pins it and seals its session into AFFINITYSESSION) and
+# sends the cookies it got with every request, to A and to B alike: the same bytes reach both, and
+# only A has a filter that reads them. (B cannot serve the cart itself: without the starter there is
+# no Affinity argument for its controller; /api/products needs none.)
+curl -s -c "$WORK/jar" -o /dev/null -d 'action=add&sku=espresso' "http://127.0.0.1:$PORT_A/api/cart"
+COOKIE=$(awk -F'\t' 'NF == 7 && $1 !~ /^# / {printf "%s%s=%s", (n++ ? "; " : ""), $6, $7}' "$WORK/jar")
+[[ "$COOKIE" == *AFFINITYROUTE=*AFFINITYSESSION=* || "$COOKIE" == *AFFINITYSESSION=*AFFINITYROUTE=* ]] \
+  || { echo "spring-ab.sh: FAIL: A (starter on) gave no route and session cookies: \"$COOKIE\"" >&2; exit 1; }
+status_of() { curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$1$2"; }
+[[ "$(status_of "$PORT_A" /actuator/affinity)" == 200 && "$(status_of "$PORT_B" /actuator/affinity)" == 404 ]] \
+  || { echo "spring-ab.sh: FAIL: /actuator/affinity should answer on A only (is the starter off in B?)" >&2; exit 1; }
+for port in "$PORT_A" "$PORT_B"; do
+  status=$(status_of "$port" "$URL_PATH")
+  [[ "$status" == 200 ]] || { echo "spring-ab.sh: FAIL: 127.0.0.1:$port answered $status to $URL_PATH" >&2; exit 1; }
 done
 
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # name duration -> "req/s cpu-µs/req"; fails on socket errors or non-2xx answers
-  local name=$1 port_var="PORT_$1" cookie_var="COOKIE_$1" pid_var="PID_$1" t0 t1
+  local name=$1 port_var="PORT_$1" pid_var="PID_$1" t0 t1
   t0=$(cpu_ticks "${!pid_var}")
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$2" -H "Cookie: ${!cookie_var}" \
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$2" -H "Cookie: $COOKIE" \
     "http://127.0.0.1:${!port_var}$URL_PATH" >"$WORK/wrk-$name.txt"
   t1=$(cpu_ticks "${!pid_var}")
   if grep -qE 'Non-2xx|Socket errors' "$WORK/wrk-$name.txt"; then
@@ -149,7 +150,7 @@ def ratios(i):
 def spread(xs): return f"{min(xs):.0f}–{max(xs):.0f} (±{(max(xs) - min(xs)) / 2 / statistics.median(xs) * 100:.0f} %)"
 def spread1(xs): return f"{min(xs):.1f}–{max(xs):.1f} (±{(max(xs) - min(xs)) / 2 / statistics.median(xs) * 100:.0f} %)"
 print("Command: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP SERVER=$SERVER bench/spring-ab.sh\`"
-      " (wrk -t1 -c$CONNECTIONS -d$DURATION, GET $URL_PATH with the client's cookies; both apps on CPU $APP_CPU,"
+      " (wrk -t1 -c$CONNECTIONS -d$DURATION, GET $URL_PATH with a pinned client's route and session cookies, to both; both apps on CPU $APP_CPU,"
       " wrk on CPU $LOAD_CPU, rounds alternate AB/BA; JAVA_OPTS \`$JAVA_OPTS\`; $SERVER)."
       " Run $(date -u +%Y-%m-%dT%H:%MZ), load average $LOAD_BEFORE before and $LOAD_AFTER after.")
 print()
