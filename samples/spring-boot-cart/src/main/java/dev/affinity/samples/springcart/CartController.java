@@ -7,16 +7,18 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpSession;
 import java.util.List;
+import java.util.Map;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.http.HttpStatus;
+import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
-import org.springframework.web.server.ResponseStatusException;
 
 /**
  * The cart WAR's JSON API, the Spring way. Browsing ({@code GET /api/products}, {@code GET /api/cart}
@@ -72,7 +74,7 @@ class CartController {
     boolean known = ("add".equals(action) || "remove".equals(action)) && Catalog.find(sku).isPresent();
     if (!clear && !known) {
       // Thrown, so that @Sticky pins nothing for a request that changed nothing.
-      throw new ResponseStatusException(HttpStatus.BAD_REQUEST, "expected action=add|remove with a known sku, or action=clear");
+      throw new BadCartRequest("expected action=add|remove with a known sku, or action=clear");
     }
     HttpSession session = request.getSession();
     Cart cart = Cart.decode(session.getAttribute(Cart.ATTRIBUTE));
@@ -97,6 +99,20 @@ class CartController {
     if (session != null) {
       session.invalidate();
     }
+  }
+
+  /** A change the cart cannot make; answered 400 with the reason. */
+  static final class BadCartRequest extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    BadCartRequest(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  @ExceptionHandler(BadCartRequest.class)
+  ResponseEntity<Map<String, String>> badRequest(BadCartRequest e) {
+    return ResponseEntity.badRequest().body(Map.of("error", e.getMessage()));
   }
 
   private CartView respond(HttpSession session, HttpServletResponse response, Affinity affinity, Cart cart) {

@@ -148,6 +148,12 @@ class SpringCartBehindBalancerTest {
     assertThat(empty.sessionMode()).isEqualTo(mode);
     assertThat(shopper.cookieNames()).isEmpty();
 
+    // A change the cart cannot make is a 400 with the reason, and pins nothing.
+    HttpResponse<String> bad = shopper.post("action=add&sku=caviar");
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(bad.body()).isEqualTo("{\"error\":\"expected action=add|remove with a known sku, or action=clear\"}");
+    assertThat(shopper.cookieNames()).isEmpty();
+
     // The first add creates the cart and @Sticky pins the client to the instance that served it.
     CartJson first = shopper.add("espresso");
     String pinned = first.target();
@@ -205,6 +211,17 @@ class SpringCartBehindBalancerTest {
     assertThat(more.target()).isEqualTo(other);
     assertThat(more.count()).isEqualTo(4);
     assertThat(pins(other)).as("affinity_pins_total of %s after the failover", other).isGreaterThanOrEqualTo(1);
+
+    // Checkout: @ReleaseAffinity expires the route cookie, and the session is gone with its cookie.
+    HttpResponse<String> emptied = shopper.send(HttpRequest.newBuilder(balancer.uri().resolve("/api/cart")).DELETE());
+    assertThat(emptied.statusCode()).isEqualTo(204);
+    // Max-Age=0 as the filter sets it; Tomcat and Jetty write it as an Expires in 1970.
+    for (String name : List.of("AFFINITYROUTE", "AFFINITYSESSION")) {
+      assertThat(emptied.headers().allValues("Set-Cookie")).as(name + " expired")
+          .anyMatch(c -> c.startsWith(name + "=;") && (c.contains("Max-Age=0") || c.contains("01 Jan 1970")));
+    }
+    assertThat(shopper.cookieNames()).doesNotContain("AFFINITYROUTE", "AFFINITYSESSION");
+    assertThat(shopper.cart().count()).isZero();
 
     // The balancer's health check (GET /actuator/health) takes the dead instance out of rotation.
     Target dead = balancer.balancer().router().target(pinned);
@@ -274,12 +291,17 @@ class SpringCartBehindBalancerTest {
     }
 
     CartJson add(String sku) throws Exception {
-      HttpRequest request = HttpRequest.newBuilder(base.resolve("/api/cart"))
-          .timeout(Duration.ofSeconds(10))
+      return new CartJson(ok(post("action=add&sku=" + sku)).body());
+    }
+
+    HttpResponse<String> post(String form) throws Exception {
+      return send(HttpRequest.newBuilder(base.resolve("/api/cart"))
           .header("Content-Type", "application/x-www-form-urlencoded")
-          .POST(HttpRequest.BodyPublishers.ofString("action=add&sku=" + sku))
-          .build();
-      return new CartJson(ok(http.send(request, HttpResponse.BodyHandlers.ofString())).body());
+          .POST(HttpRequest.BodyPublishers.ofString(form)));
+    }
+
+    HttpResponse<String> send(HttpRequest.Builder request) throws Exception {
+      return http.send(request.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     private static HttpResponse<String> ok(HttpResponse<String> response) {
