@@ -251,7 +251,11 @@ public final class SessionSettings {
 
     public Builder allowedClasses(List<String> allowedClasses) {
       List<String> copy = List.copyOf(requireNonNull(allowedClasses, SESSION_ALLOWED_CLASSES));
-      SessionSerializer.java(copy); // validates each entry, naming the bad one
+      try {
+        SessionSerializer.java(copy); // validates each entry, naming the bad one
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(SESSION_ALLOWED_CLASSES + ": " + e.getMessage(), e);
+      }
       this.allowedClasses = copy;
       return this;
     }

@@ -4,6 +4,7 @@ import dev.affinity.filter.Affinity;
 import dev.affinity.filter.AffinityFilter;
 import dev.affinity.filter.AffinityFilterConfig;
 import dev.affinity.filter.AffinityListener;
+import dev.affinity.route.RouteSettings;
 import dev.affinity.session.SessionMode;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import jakarta.servlet.DispatcherType;
@@ -169,8 +170,8 @@ public class AffinityAutoConfiguration {
    */
   static AffinityFilterConfig filterConfig(AffinityProperties properties) {
     Map<String, String> parameters = properties.initParameters();
-    if (!parameters.containsKey(dev.affinity.route.RouteSettings.TARGET_ID)
-        || parameters.get(dev.affinity.route.RouteSettings.TARGET_ID).isBlank()) {
+    String targetId = parameters.get(RouteSettings.TARGET_ID);
+    if (targetId == null || targetId.isBlank()) {
       throw new IllegalStateException("no target id: set affinity.target-id (application.yml, or the environment"
           + " variable AFFINITY_TARGET_ID) to this target's id as the balancer knows it");
     }
