@@ -45,12 +45,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.jetty.JettyWebServer;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 
@@ -125,6 +128,12 @@ class SpringCartBehindBalancerTest {
       assertThat(((WebServerApplicationContext) instances.get(id)).getWebServer().getClass().getSimpleName())
           .as("the server cart.server=%s picked", server)
           .isEqualTo(server.equals("tomcat") ? "TomcatWebServer" : "JettyServletWebServer");
+      if (server.equals("jetty")) {
+        Server jetty = ((JettyWebServer) ((WebServerApplicationContext) instances.get(id)).getWebServer()).getServer();
+        assertThat(jetty.getConnectors()).allSatisfy(c -> assertThat(
+            c.getConnectionFactory(HttpConnectionFactory.class).getHttpConfiguration().isHeaderCacheCaseSensitive())
+            .as("Jetty's header cache is case-sensitive").isTrue());
+      }
     }
     TargetGroup.Builder group = TargetGroup.builder("shop")
         .algorithm(BalancingAlgorithm.roundRobin())
