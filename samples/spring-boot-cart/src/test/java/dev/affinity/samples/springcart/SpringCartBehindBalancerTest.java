@@ -102,51 +102,8 @@ class SpringCartBehindBalancerTest {
   @CsvSource({"cookie, tomcat", "cookie, jetty", "redis, tomcat", "redis, jetty"})
   void theCartSurvivesTheLossOfItsInstance(String mode, String server) throws Exception {
     String redisPrefix = "spring-cart:" + mode + ":" + server + ":";
-    for (String id : List.of("cart-1", "cart-2")) {
-      List<String> args = new ArrayList<>(List.of(
-          "--cart.server=" + server,
-          "--server.address=127.0.0.1",
-          "--server.port=0",
-          // A kill, not a drain: the listener goes at once.
-          "--server.shutdown=immediate",
-          "--affinity.target-id=" + id,
-          "--affinity.keys=" + KEYS,
-          "--affinity.session.mode=" + mode));
-      if (mode.equals("redis")) {
-        args.add("--affinity.session.redis-uri=" + redis.uri());
-        args.add("--affinity.session.redis-key-prefix=" + redisPrefix);
-      }
-      ConfigurableApplicationContext context = new SpringApplicationBuilder(SpringCartApplication.class)
-          .run(args.toArray(String[]::new));
-      instances.put(id, context);
-      instanceUris.put(id, URI.create("http://127.0.0.1:" + context.getEnvironment().getProperty("local.server.port")));
-    }
-    for (String id : instances.keySet()) {
-      HttpResponse<String> health = Shopper.plain(instanceUris.get(id).resolve("/actuator/health"));
-      assertThat(health.statusCode()).as("%s on %s: %s", id, server, health.body()).isEqualTo(200);
-      assertThat(health.body()).contains("\"status\":\"UP\"");
-      assertThat(((WebServerApplicationContext) instances.get(id)).getWebServer().getClass().getSimpleName())
-          .as("the server cart.server=%s picked", server)
-          .isEqualTo(server.equals("tomcat") ? "TomcatWebServer" : "JettyServletWebServer");
-      if (server.equals("jetty")) {
-        Server jetty = ((JettyWebServer) ((WebServerApplicationContext) instances.get(id)).getWebServer()).getServer();
-        assertThat(jetty.getConnectors()).allSatisfy(c -> assertThat(
-            c.getConnectionFactory(HttpConnectionFactory.class).getHttpConfiguration().isHeaderCacheCaseSensitive())
-            .as("Jetty's header cache is case-sensitive").isTrue());
-      }
-    }
-    TargetGroup.Builder group = TargetGroup.builder("shop")
-        .algorithm(BalancingAlgorithm.roundRobin())
-        // No stickiness of the balancer's own: every pin is the route cookie the app's @Sticky issues.
-        .stickiness(StickinessPolicy.none())
-        .healthCheck(new HealthCheckSettings(true, "/actuator/health", Duration.ofSeconds(1), Duration.ofSeconds(1), 2, 1,
-            200, 299, Duration.ofSeconds(1)));
-    instances.keySet().forEach(id -> group.target(id, instanceUris.get(id), 1));
-    CodecCounters counters = CodecMetrics.counting();
-    Router router = Router.builder(AffinityCookies.of(
-        AffinityCookieCodec.builder().keyring(Keyring.parse(KEYS)).metrics(counters).build(), CookiePolicy.defaults()))
-        .group(group.build()).build();
-    balancer = AffinityServer.builder(router, counters).host("127.0.0.1").port(0).build().start();
+    startInstances(mode, server, redisPrefix);
+    startBalancer();
     Shopper shopper = new Shopper(balancer.uri());
 
     // Browsing pins nobody and makes no session.
@@ -237,6 +194,59 @@ class SpringCartBehindBalancerTest {
     awaitTrue(() -> dead.health().state() == TargetHealth.State.UNHEALTHY, Duration.ofSeconds(10),
         () -> "health of " + pinned + ": " + dead.health().lastReason());
     assertThat(balancer.balancer().router().target(other).health().state()).isEqualTo(TargetHealth.State.HEALTHY);
+  }
+
+  /** cart-1 and cart-2 on {@code server}, with the same keys and session mode, on random loopback ports. */
+  private void startInstances(String mode, String server, String redisPrefix) throws Exception {
+    for (String id : List.of("cart-1", "cart-2")) {
+      List<String> args = new ArrayList<>(List.of(
+          "--cart.server=" + server,
+          "--server.address=127.0.0.1",
+          "--server.port=0",
+          // A kill, not a drain: the listener goes at once.
+          "--server.shutdown=immediate",
+          "--affinity.target-id=" + id,
+          "--affinity.keys=" + KEYS,
+          "--affinity.session.mode=" + mode));
+      if (mode.equals("redis")) {
+        args.add("--affinity.session.redis-uri=" + redis.uri());
+        args.add("--affinity.session.redis-key-prefix=" + redisPrefix);
+      }
+      ConfigurableApplicationContext context = new SpringApplicationBuilder(SpringCartApplication.class)
+          .run(args.toArray(String[]::new));
+      instances.put(id, context);
+      instanceUris.put(id, URI.create("http://127.0.0.1:" + context.getEnvironment().getProperty("local.server.port")));
+    }
+    for (String id : instances.keySet()) {
+      HttpResponse<String> health = Shopper.plain(instanceUris.get(id).resolve("/actuator/health"));
+      assertThat(health.statusCode()).as("%s on %s: %s", id, server, health.body()).isEqualTo(200);
+      assertThat(health.body()).contains("\"status\":\"UP\"");
+      assertThat(((WebServerApplicationContext) instances.get(id)).getWebServer().getClass().getSimpleName())
+          .as("the server cart.server=%s picked", server)
+          .isEqualTo(server.equals("tomcat") ? "TomcatWebServer" : "JettyServletWebServer");
+      if (server.equals("jetty")) {
+        Server jetty = ((JettyWebServer) ((WebServerApplicationContext) instances.get(id)).getWebServer()).getServer();
+        assertThat(jetty.getConnectors()).allSatisfy(c -> assertThat(
+            c.getConnectionFactory(HttpConnectionFactory.class).getHttpConfiguration().isHeaderCacheCaseSensitive())
+            .as("Jetty's header cache is case-sensitive").isTrue());
+      }
+    }
+  }
+
+  /** The balancer in front of the instances: round robin, no stickiness of its own, health checks on /actuator/health. */
+  private void startBalancer() throws Exception {
+    TargetGroup.Builder group = TargetGroup.builder("shop")
+        .algorithm(BalancingAlgorithm.roundRobin())
+        // No stickiness of the balancer's own: every pin is the route cookie the app's @Sticky issues.
+        .stickiness(StickinessPolicy.none())
+        .healthCheck(new HealthCheckSettings(true, "/actuator/health", Duration.ofSeconds(1), Duration.ofSeconds(1), 2, 1,
+            200, 299, Duration.ofSeconds(1)));
+    instances.keySet().forEach(id -> group.target(id, instanceUris.get(id), 1));
+    CodecCounters counters = CodecMetrics.counting();
+    Router router = Router.builder(AffinityCookies.of(
+        AffinityCookieCodec.builder().keyring(Keyring.parse(KEYS)).metrics(counters).build(), CookiePolicy.defaults()))
+        .group(group.build()).build();
+    balancer = AffinityServer.builder(router, counters).host("127.0.0.1").port(0).build().start();
   }
 
   /** {@code affinity_pins_total} of one instance, summed over its tags, from its {@code /actuator/prometheus}. */
