@@ -3,6 +3,7 @@ package dev.affinity.filter;
 import static java.util.Objects.requireNonNull;
 
 import dev.affinity.route.RouteSettings;
+import java.lang.annotation.Annotation;
 import java.lang.reflect.Method;
 import java.time.Duration;
 import java.util.Map;
@@ -74,7 +75,7 @@ public final class AffinityBindings {
     }
   }
 
-  private static <A extends java.lang.annotation.Annotation> A find(Class<A> type, Method method, Class<?> targetClass) {
+  private static <A extends Annotation> A find(Class<A> type, Method method, Class<?> targetClass) {
     requireNonNull(method, "method");
     A found = method.getAnnotation(type);
     if (found == null && targetClass != null) {
