@@ -14,7 +14,7 @@
 # sent to both. --write replaces what is between <!-- spring-ab:begin --> and <!-- spring-ab:end -->
 # in BENCHMARKS.md with the report.
 #
-# Environment: ROUNDS [6] DURATION [10s] WARMUP [20s] CONNECTIONS [50] SERVER [tomcat|jetty]
+# Environment: ROUNDS [6] DURATION [10s] WARMUP [60s: 20 s left both JVMs warming up for minutes] CONNECTIONS [50] SERVER [tomcat|jetty]
 #   URL_PATH [/api/products] APP_CPU [0] LOAD_CPU [1]
 #   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]   (both variants)
 #   JAR [samples/spring-boot-cart/target/spring-boot-cart.jar]  BENCHMARKS_FILE [BENCHMARKS.md]
@@ -30,7 +30,7 @@ for arg in "$@"; do
     *) echo "spring-ab.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
-ROUNDS=${ROUNDS:-6} DURATION=${DURATION:-10s} WARMUP=${WARMUP:-20s} CONNECTIONS=${CONNECTIONS:-50}
+ROUNDS=${ROUNDS:-6} DURATION=${DURATION:-10s} WARMUP=${WARMUP:-60s} CONNECTIONS=${CONNECTIONS:-50}
 SERVER=${SERVER:-tomcat} URL_PATH=${URL_PATH:-/api/products} APP_CPU=${APP_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
 JAR=${JAR:-$REPO/samples/spring-boot-cart/target/spring-boot-cart.jar}
