@@ -15,7 +15,7 @@
 # in BENCHMARKS.md with the report.
 #
 # Environment: ROUNDS [6] DURATION [10s] WARMUP [60s: 20 s left both JVMs warming up for minutes] CONNECTIONS [50] SERVER [tomcat|jetty]
-#   URL_PATH [/api/products] APP_CPU [0] LOAD_CPU [1]
+#   SEND [route+session | route: the cookies sent] URL_PATH [/api/products] APP_CPU [0] LOAD_CPU [1]
 #   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]   (both variants)
 #   JAR [samples/spring-boot-cart/target/spring-boot-cart.jar]  BENCHMARKS_FILE [BENCHMARKS.md]
 # Needs wrk, curl, python3, taskset, java 17. Everything listens on 127.0.0.1 and stops by itself.
@@ -94,6 +94,14 @@ curl -s -c "$WORK/jar" -o /dev/null -d 'action=add&sku=espresso' "http://127.0.0
 COOKIE=$(awk -F'\t' 'NF == 7 && $1 !~ /^# / {printf "%s%s=%s", (n++ ? "; " : ""), $6, $7}' "$WORK/jar")
 [[ "$COOKIE" == *AFFINITYROUTE=*AFFINITYSESSION=* || "$COOKIE" == *AFFINITYSESSION=*AFFINITYROUTE=* ]] \
   || { echo "spring-ab.sh: FAIL: A (starter on) gave no route and session cookies: \"$COOKIE\"" >&2; exit 1; }
+# SEND=route: the route cookie only, so that the filter opens no session (see BENCHMARKS.md: with the
+# session cookie, Spring MVC's SessionFlashMapManager asks getSession(false) on every request).
+SEND=${SEND:-route+session}
+case "$SEND" in
+  route+session) SENT="route and session cookies" ;;
+  route) COOKIE=$(tr ';' '\n' <<<"$COOKIE" | sed 's/^ *//' | grep '^AFFINITYROUTE=' | paste -sd ';' | sed 's/;/; /g'); SENT="route cookie only" ;;
+  *) echo "spring-ab.sh: SEND must be route+session or route, got \"$SEND\"" >&2; exit 2 ;;
+esac
 status_of() { curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "http://127.0.0.1:$1$2"; }
 [[ "$(status_of "$PORT_A" /actuator/affinity)" == 200 && "$(status_of "$PORT_B" /actuator/affinity)" == 404 ]] \
   || { echo "spring-ab.sh: FAIL: /actuator/affinity should answer on A only (is the starter off in B?)" >&2; exit 1; }
@@ -149,8 +157,8 @@ def ratios(i):
     return [a[k] / b[k] for k in a]
 def spread(xs): return f"{min(xs):.0f}–{max(xs):.0f} (±{(max(xs) - min(xs)) / 2 / statistics.median(xs) * 100:.0f} %)"
 def spread1(xs): return f"{min(xs):.1f}–{max(xs):.1f} (±{(max(xs) - min(xs)) / 2 / statistics.median(xs) * 100:.0f} %)"
-print("Command: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP SERVER=$SERVER bench/spring-ab.sh\`"
-      " (wrk -t1 -c$CONNECTIONS -d$DURATION, GET $URL_PATH with a pinned client's route and session cookies, to both; both apps on CPU $APP_CPU,"
+print("Command: \`ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP SERVER=$SERVER SEND=$SEND bench/spring-ab.sh\`"
+      " (wrk -t1 -c$CONNECTIONS -d$DURATION, GET $URL_PATH with a pinned client's $SENT, to both; both apps on CPU $APP_CPU,"
       " wrk on CPU $LOAD_CPU, rounds alternate AB/BA; JAVA_OPTS \`$JAVA_OPTS\`; $SERVER)."
       " Run $(date -u +%Y-%m-%dT%H:%MZ), load average $LOAD_BEFORE before and $LOAD_AFTER after.")
 print()

@@ -689,7 +689,7 @@ final class Traffic implements AutoCloseable {
       } else if (!before.equals(now)) {
         observedRePins.incrementAndGet();
         SoakTargets.Target left = targets.byId(before);
-        if (left == null || left.kills.get() == backendEpoch) {
+        if (left == null || left.killsStarted.get() == backendEpoch) {
           unexplained("client " + id + ": " + before + " -> " + now + " without a kill of " + before);
         } else if (!before.equals(told)) {
           unexplained("client " + id + ": " + before + " -> " + now + " but the target was told the previous one was " + told);
