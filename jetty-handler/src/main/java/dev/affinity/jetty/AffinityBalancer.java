@@ -790,8 +790,7 @@ public class AffinityBalancer extends ProxyHandler {
     if (LOG.isDebugEnabled()) {
       LOG.debug("{} S2P {} from {}", requestId(exchange.clientToProxyRequest), status, attempt.target().id());
     }
-    Attempt.AnswerCookies answerCookies = attempt.readsAnswerCookies() ? JettyCookies.answerCookies(targetHeaders) : Attempt.AnswerCookies.NONE;
-    JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(status, answerCookies));
+    JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(status, JettyCookies.answerCookies(attempt, targetHeaders)));
     RuleHeaders.apply(attempt, proxyToClientResponse);
   }
 

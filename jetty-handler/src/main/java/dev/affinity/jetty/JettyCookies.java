@@ -165,9 +165,13 @@ final class JettyCookies implements ClientRequest, RuleRequest {
   /**
    * The cookies a target's answer sets, parsed by Jetty's RFC 6265 {@code Set-Cookie} parser when core
    * asks for one (only application stickiness does). An attribute that does not parse is absent, as
-   * a browser would ignore it.
+   * a browser would ignore it. {@link Attempt.AnswerCookies#NONE} when {@code attempt} does not read
+   * them ({@link Attempt#readsAnswerCookies()}), so that no reader is made per answer for nothing.
    */
-  static Attempt.AnswerCookies answerCookies(HttpFields targetHeaders) {
+  static Attempt.AnswerCookies answerCookies(Attempt attempt, HttpFields targetHeaders) {
+    if (!attempt.readsAnswerCookies()) {
+      return Attempt.AnswerCookies.NONE;
+    }
     return name -> {
       HttpCookie found = null;
       for (HttpField field : targetHeaders) {

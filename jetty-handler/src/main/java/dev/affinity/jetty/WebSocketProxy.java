@@ -417,7 +417,7 @@ public class WebSocketProxy extends Handler.Abstract {
             proxyToClientResponse.getHeaders().add(field);
           }
         }
-        JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(HttpStatus.SWITCHING_PROTOCOLS_101, JettyCookies.answerCookies(serverHeaders)));
+        JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(HttpStatus.SWITCHING_PROTOCOLS_101, JettyCookies.answerCookies(attempt, serverHeaders)));
         return tunnel.clientSide();
       }
     };
