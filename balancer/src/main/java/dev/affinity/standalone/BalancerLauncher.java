@@ -10,11 +10,13 @@ import dev.affinity.tls.KeyMaterialException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.BindException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
@@ -167,7 +169,7 @@ public final class BalancerLauncher {
      */
     public int stopGracefully(boolean takenOver) {
       if (takenOver && server != null && !server.shutdown().unreadyDelay().isZero()) {
-        server.setShutdown(new GracefulShutdown(server.shutdown().grace(), java.time.Duration.ZERO));
+        server.setShutdown(new GracefulShutdown(server.shutdown().grace(), Duration.ZERO));
       }
       try {
         close();
@@ -399,17 +401,17 @@ public final class BalancerLauncher {
   }
 
   /** The fixed ports the file asks for (public listeners and admin port; port 0 is always free). */
-  private static List<java.net.InetSocketAddress> ownAddresses(BalancerConfig config) {
-    List<java.net.InetSocketAddress> addresses = new java.util.ArrayList<>();
+  private static List<InetSocketAddress> ownAddresses(BalancerConfig config) {
+    List<InetSocketAddress> addresses = new ArrayList<>();
     for (var listen : config.listeners()) {
       if (listen.port() != 0) {
-        addresses.add(new java.net.InetSocketAddress(listen.host(), listen.port()));
+        addresses.add(new InetSocketAddress(listen.host(), listen.port()));
       }
     }
     Integer adminPort = config.admin().port();
     if (adminPort != null && adminPort != 0) {
       // The admin port is on the first listener's interface (AffinityServer).
-      addresses.add(new java.net.InetSocketAddress(config.listeners().get(0).host(), adminPort));
+      addresses.add(new InetSocketAddress(config.listeners().get(0).host(), adminPort));
     }
     return addresses;
   }

@@ -236,11 +236,8 @@ public final class Expiry {
 
   /** The cookie's {@code Max-Age} for a ticket sealed now, or {@code null} for a session cookie. */
   public Duration maxAge(AffinityTicket ticket, Instant now) {
-    if (sessionCookie) {
-      return null;
-    }
-    long millis = ticket.expiresAt().toEpochMilli() - now.toEpochMilli();
-    return Duration.ofSeconds(Math.max(1, millis / 1000));
+    long seconds = maxAgeSeconds(ticket, now.toEpochMilli());
+    return seconds < 0 ? null : Duration.ofSeconds(seconds);
   }
 
   /** {@link #maxAge} in whole seconds, or -1 for a session cookie; without allocating. */

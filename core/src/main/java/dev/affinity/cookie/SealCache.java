@@ -1,5 +1,6 @@
 package dev.affinity.cookie;
 
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
@@ -73,9 +74,9 @@ final class SealCache {
     final long maxAgeSeconds;
     final boolean secure;
     final String path;
-    final java.util.List<SetCookie> cookies;
+    final List<SetCookie> cookies;
 
-    Issued(long maxAgeSeconds, boolean secure, String path, java.util.List<SetCookie> cookies) {
+    Issued(long maxAgeSeconds, boolean secure, String path, List<SetCookie> cookies) {
       this.maxAgeSeconds = maxAgeSeconds;
       this.secure = secure;
       this.path = path;
