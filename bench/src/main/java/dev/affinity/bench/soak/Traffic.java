@@ -522,11 +522,19 @@ final class Traffic implements AutoCloseable {
       return;
     }
     toldUnpinned.incrementAndGet();
-    SoakTargets.Target t = targets.byId(previous);
-    int index = t == null ? -1 : targets.all().indexOf(t);
-    if (index < 0 || (atSend.up()[index] && t.killsStarted.get() == atSend.kills()[index])) {
+    if (upAndNotKilledSince(previous, atSend)) {
       unexplained(kind.label() + ": moved from " + previous + ", which was up and not killed while the request ran");
     }
+  }
+
+  /**
+   * Whether nothing explains a move away from {@code targetId}: it is unknown, or it was up when the
+   * request left and no kill of it has started since.
+   */
+  private boolean upAndNotKilledSince(String targetId, Snapshot atSend) {
+    SoakTargets.Target t = targets.byId(targetId);
+    int index = t == null ? -1 : targets.all().indexOf(t);
+    return index < 0 || (atSend.up()[index] && t.killsStarted.get() == atSend.kills()[index]);
   }
 
   private static boolean hasAffinityCookie(List<String> setCookies) {
@@ -680,9 +688,7 @@ final class Traffic implements AutoCloseable {
       if (before == null) {
         if (told != null) {
           // A client's first answer: it was moved only by a retry after a refused connection.
-          SoakTargets.Target t = targets.byId(told);
-          int index = t == null ? -1 : targets.all().indexOf(t);
-          if (index < 0 || (atSend.up()[index] && t.killsStarted.get() == atSend.kills()[index])) {
+          if (upAndNotKilledSince(told, atSend)) {
             unexplained("client " + id + ": its first answer moved from " + told + ", which was up and not killed meanwhile");
           }
         }
