@@ -144,6 +144,9 @@ public final class BalancerFactory {
         .protocol(config.protocolVersion())
         .passiveHealth(config.passiveHealth())
         .timeouts(config.upstreamTimeout(), config.upstreamConnectTimeout());
+    if (config.tls() != null) {
+      group.tls(config.tls());
+    }
     if (config.boundedLoadFactor() != null) {
       group.boundedLoad(config.boundedLoadFactor());
     }

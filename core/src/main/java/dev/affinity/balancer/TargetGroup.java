@@ -2,6 +2,7 @@ package dev.affinity.balancer;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.affinity.tls.TargetTls;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -34,6 +35,7 @@ public final class TargetGroup {
   private final PassiveHealth passiveHealth;
   private final Duration upstreamTimeout;
   private final Duration connectTimeout;
+  private final TargetTls tls;
   private final Target[] all;
   private volatile EligibleTargets eligibleTargets;
   private final List<Target> targets;
@@ -52,6 +54,7 @@ public final class TargetGroup {
     this.passiveHealth = b.passiveHealth;
     this.upstreamTimeout = b.upstreamTimeout;
     this.connectTimeout = b.connectTimeout;
+    this.tls = b.tls;
     this.all = b.targets.toArray(new Target[0]);
     this.targets = Collections.unmodifiableList(new ArrayList<>(b.targets));
     Map<String, Target> map = new HashMap<>();
@@ -115,6 +118,15 @@ public final class TargetGroup {
   /** How long connecting to this group's targets may take; {@code null} when the balancer's own setting applies. */
   public Duration connectTimeout() {
     return connectTimeout;
+  }
+
+  /**
+   * How the balancer speaks TLS to this group's {@code https://} targets; {@code null} for the defaults
+   * (the JDK's trust store, each target URI's host as the name, no client certificate). Plain
+   * {@code http://} targets are not affected.
+   */
+  public TargetTls tls() {
+    return tls;
   }
 
   public List<Target> targets() {
@@ -401,6 +413,7 @@ public final class TargetGroup {
     private PassiveHealth passiveHealth = PassiveHealth.defaults();
     private Duration upstreamTimeout;
     private Duration connectTimeout;
+    private TargetTls tls;
     private final List<Target> targets = new ArrayList<>();
     private final List<Object[]> specs = new ArrayList<>();
     private TargetGroup previous;
@@ -485,6 +498,12 @@ public final class TargetGroup {
     public Builder timeouts(Duration timeout, Duration connectTimeout) {
       this.upstreamTimeout = positiveOrNull(timeout, "timeout");
       this.connectTimeout = positiveOrNull(connectTimeout, "connectTimeout");
+      return this;
+    }
+
+    /** TLS to the group's {@code https://} targets: trusted CAs, server name, client certificate (see {@link TargetTls}). */
+    public Builder tls(TargetTls tls) {
+      this.tls = requireNonNull(tls, "tls");
       return this;
     }
 

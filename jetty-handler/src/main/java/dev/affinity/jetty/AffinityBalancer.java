@@ -109,6 +109,7 @@ public class AffinityBalancer extends ProxyHandler {
   private volatile HttpClient grpcClient;
   // Clients of target groups with upstream timeouts of their own.
   private final GroupClients groupClients = new GroupClients();
+  private final TargetTlsContexts targetTls = new TargetTlsContexts();
   // What the status page draws: sampled on historyScheduler (the server's unless a test injects one).
   private final dev.affinity.observe.TrafficHistory history = dev.affinity.observe.TrafficHistory.create();
   private volatile Scheduler historyScheduler;
@@ -123,6 +124,21 @@ public class AffinityBalancer extends ProxyHandler {
     this.forwarder = new Forwarder(this.router::get);
     setViaHost(Upstream.DEFAULT_VIA_HOST);
     this.connections = new TargetConnections(requireNonNull(nanoTicker, "nanoTicker"), TargetConnections.DEFAULT_MAX_IDLE);
+    addBean(targetTls, true);
+  }
+
+  /**
+   * Where the TLS material of groups' {@link TargetGroup#tls() TLS to targets} is looked at for a
+   * rotation, how often, and the clock that dates expiry warnings; default the server's scheduler every
+   * {@link AffinityServer.Builder#DEFAULT_CERTIFICATE_POLL_INTERVAL} and the system clock. Before start.
+   */
+  public void setTargetTlsReloads(Scheduler scheduler, Duration pollInterval, java.time.Clock clock) {
+    targetTls.reloads(scheduler, pollInterval, clock);
+  }
+
+  /** The TLS contexts to targets, shared with the WebSocket client and the health checker. */
+  TargetTlsContexts targetTls() {
+    return targetTls;
   }
 
   /**
@@ -409,6 +425,9 @@ public class AffinityBalancer extends ProxyHandler {
    * (see {@link #startHttp2Client}); only its connect timeout is the group's.
    */
   private HttpClient newGroupClient(GroupClients.Settings settings) {
+    if (settings.tls() != null && !targetTls.hasScheduler()) {
+      targetTls.reloads(getServer().getScheduler(), AffinityServer.Builder.DEFAULT_CERTIFICATE_POLL_INTERVAL, java.time.Clock.systemUTC());
+    }
     HttpClient base = getHttpClient();
     HttpClient client;
     if (settings.protocol().overHttp2()) {
@@ -430,6 +449,9 @@ public class AffinityBalancer extends ProxyHandler {
     client.setByteBufferPool(base.getByteBufferPool());
     client.setIdleTimeout(settings.idleTimeoutMillis());
     client.setConnectTimeout(settings.connectTimeoutMillis());
+    if (settings.tls() != null) {
+      client.setSslContextFactory(targetTls.contextFor(settings.tls()));
+    }
     addBean(client, true);
     try {
       if (!client.isStarted()) {

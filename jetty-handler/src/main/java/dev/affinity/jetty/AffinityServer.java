@@ -108,6 +108,8 @@ public final class AffinityServer {
     balancer.setMaxRequestBodyBytes(limits.maxRequestBodyBytes());
     this.listeners = b.listeners();
     Scheduler certificateScheduler = b.certificateScheduler != null ? b.certificateScheduler : server.getScheduler();
+    // TLS to targets: the same polling as the listeners' certificates, shared by proxying, WebSockets and health checks.
+    balancer.setTargetTlsReloads(certificateScheduler, b.certificatePollInterval, b.clock);
     Map<Connector, Integer> redirects = new LinkedHashMap<>();
     for (ListenerSpec listener : listeners) {
       List<ConnectionFactory> factories = new ArrayList<>(3);
@@ -173,6 +175,7 @@ public final class AffinityServer {
     }
     // On the server's scheduler, as the connection sweeper is: a test injects one with the Server.
     this.healthChecker = new HealthChecker(balancer::router, b.clock, server.getScheduler());
+    healthChecker.useTargetTls(balancer.targetTls());
     this.admin = requireNonNull(b.adminHandlerFactory.create(b.adminPath, b.adminLoopbackOnly, balancer, b.codecCounters),
         "the admin handler factory returned null");
     if (b.metricsWriter != null) {

@@ -3,6 +3,7 @@ package dev.affinity.jetty;
 import dev.affinity.balancer.Router;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.balancer.TargetProtocol;
+import dev.affinity.tls.TargetTls;
 import java.time.Duration;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -12,7 +13,8 @@ import java.util.function.Function;
 import org.eclipse.jetty.client.HttpClient;
 
 /**
- * The {@code HttpClient}s of target groups that set their own upstream timeouts. A Jetty client has
+ * The {@code HttpClient}s of target groups that set their own upstream timeouts or TLS to their
+ * targets ({@link TargetGroup#tls()}: a client has one {@code SslContextFactory}). A Jetty client has
  * one connect timeout and one idle timeout for all its connections, and setting them per request
  * re-arms the connection's idle check twice on every request (about 2 % of a core in a profile), so
  * a group whose timeouts differ from the balancer's gets a client of its own, made when a router
@@ -21,17 +23,21 @@ import org.eclipse.jetty.client.HttpClient;
  */
 final class GroupClients {
   /** What tells clients apart. */
-  record Settings(TargetProtocol protocol, long idleTimeoutMillis, long connectTimeoutMillis) {}
+  record Settings(TargetProtocol protocol, long idleTimeoutMillis, long connectTimeoutMillis, TargetTls tls) {}
 
   private final Map<Settings, HttpClient> bySettings = new ConcurrentHashMap<>();
   private volatile Map<TargetGroup, HttpClient> byGroup = Map.of();
 
-  /** The client of a group with its own timeouts, or {@code null} for the balancer's. */
+  /** The client of a group with its own timeouts or TLS, or {@code null} for the balancer's. */
   HttpClient clientFor(TargetGroup group) {
-    if (group.upstreamTimeout() == null && group.connectTimeout() == null) {
+    if (usesBalancers(group)) {
       return null;
     }
     return byGroup.get(group);
+  }
+
+  private static boolean usesBalancers(TargetGroup group) {
+    return group.upstreamTimeout() == null && group.connectTimeout() == null && group.tls() == null;
   }
 
   /**
@@ -42,7 +48,7 @@ final class GroupClients {
   synchronized void update(Router router, Duration timeout, Duration connectTimeout, Function<Settings, HttpClient> newClient) {
     Map<TargetGroup, HttpClient> groups = new IdentityHashMap<>();
     for (TargetGroup group : router.groups()) {
-      if (group.upstreamTimeout() == null && group.connectTimeout() == null) {
+      if (usesBalancers(group)) {
         continue;
       }
       // A gRPC group's clients have no idle timeout (its upstream timeout is a timer per request): only
@@ -50,8 +56,9 @@ final class GroupClients {
       boolean grpc = group.protocol() == TargetProtocol.GRPC;
       long idleTimeoutMillis = (group.upstreamTimeout() != null ? group.upstreamTimeout() : timeout).toMillis();
       Settings settings = new Settings(group.protocol(), grpc ? 0 : idleTimeoutMillis,
-          (group.connectTimeout() != null ? group.connectTimeout() : connectTimeout).toMillis());
-      if ((grpc || settings.idleTimeoutMillis() == timeout.toMillis()) && settings.connectTimeoutMillis() == connectTimeout.toMillis()) {
+          (group.connectTimeout() != null ? group.connectTimeout() : connectTimeout).toMillis(), group.tls());
+      if ((grpc || settings.idleTimeoutMillis() == timeout.toMillis()) && settings.connectTimeoutMillis() == connectTimeout.toMillis()
+          && settings.tls() == null) {
         continue;
       }
       groups.put(group, bySettings.computeIfAbsent(settings, newClient));

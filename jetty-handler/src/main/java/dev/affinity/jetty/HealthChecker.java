@@ -7,13 +7,16 @@ import dev.affinity.balancer.Router;
 import dev.affinity.balancer.Target;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.balancer.TargetProtocol;
+import dev.affinity.tls.TargetTls;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
@@ -51,6 +54,11 @@ public final class HealthChecker extends ContainerLifeCycle {
   private final HttpClient httpClient;
   // Made at the first check of an HTTP2 or GRPC group, on the HTTP/1 client's threads.
   private HttpClient http2Client;
+  /** Clients for groups with TLS of their own to their targets, HTTP/1 and HTTP/2 apart; made at their first check. */
+  private final Map<TlsClient, HttpClient> tlsClients = new ConcurrentHashMap<>();
+  private record TlsClient(TargetTls tls, boolean http2) {}
+  /** Its own until {@link #useTargetTls} shares the balancer's. */
+  private TargetTlsContexts targetTls = new TargetTlsContexts();
   private final Scheduler scheduler;
   private final Set<Target> scheduled = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
   /**
@@ -81,10 +89,24 @@ public final class HealthChecker extends ContainerLifeCycle {
     this.scheduler = scheduler;
     addBean(scheduler, ownsScheduler);
     addBean(httpClient, true);
+    addBean(targetTls, true);
+  }
+
+  /**
+   * Checks {@code https://} targets of groups with TLS of their own through {@code contexts} (the
+   * balancer's, so that one poller and one session cache serve each set of targets); before start.
+   */
+  void useTargetTls(TargetTlsContexts contexts) {
+    requireNonNull(contexts, "contexts");
+    removeBean(targetTls);
+    targetTls = contexts;
   }
 
   @Override
   protected void doStart() throws Exception {
+    if (!targetTls.hasScheduler()) {
+      targetTls.reloads(scheduler, AffinityServer.Builder.DEFAULT_CERTIFICATE_POLL_INTERVAL, clock);
+    }
     super.doStart();
     refresh();
   }
@@ -99,6 +121,39 @@ public final class HealthChecker extends ContainerLifeCycle {
         removeBean(http2Client);
         http2Client = null;
       }
+    }
+    for (HttpClient client : tlsClients.values()) {
+      removeBean(client);
+    }
+    tlsClients.clear();
+  }
+
+  /** The client a group's checks go out on: over HTTP/2 or not, with the group's TLS to its targets or the defaults. */
+  private HttpClient clientFor(TargetGroup group, boolean http2) throws Exception {
+    if (group == null || group.tls() == null) {
+      return http2 ? http2Client() : httpClient;
+    }
+    try {
+      return tlsClients.computeIfAbsent(new TlsClient(group.tls(), http2), key -> {
+        HttpClient client = key.http2() ? new HttpClient(new HttpClientTransportOverHTTP2(new HTTP2Client())) : new HttpClient();
+        client.setFollowRedirects(false);
+        client.setConnectTimeout(httpClient.getConnectTimeout());
+        client.setExecutor(httpClient.getExecutor());
+        client.setScheduler(httpClient.getScheduler());
+        client.setByteBufferPool(httpClient.getByteBufferPool());
+        client.setSslContextFactory(targetTls.contextFor(key.tls()));
+        addBean(client, true);
+        try {
+          if (!client.isStarted()) {
+            client.start();
+          }
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+        return client;
+      });
+    } catch (IllegalStateException e) {
+      throw e.getCause() instanceof Exception cause ? cause : e;
     }
   }
 
@@ -143,7 +198,7 @@ public final class HealthChecker extends ContainerLifeCycle {
     for (TargetGroup group : router.get().groups()) {
       if (group.healthCheck().enabled()) {
         for (Target target : group.targets()) {
-          all.add(check(target, group.healthCheck(), group.protocol()));
+          all.add(check(target, group.healthCheck(), group));
         }
       }
     }
@@ -163,7 +218,7 @@ public final class HealthChecker extends ContainerLifeCycle {
     }
     TargetGroup group = current.groupOf(target);
     HealthCheckSettings settings = group.healthCheck();
-    check(target, settings, group.protocol()).whenComplete((ignored, failure) -> {
+    check(target, settings, group).whenComplete((ignored, failure) -> {
       if (isRunning() && chain == generation.get()) {
         scheduler.schedule(() -> runAndReschedule(target, chain), settings.interval().toMillis(), TimeUnit.MILLISECONDS);
       }
@@ -171,20 +226,28 @@ public final class HealthChecker extends ContainerLifeCycle {
   }
 
   CompletableFuture<Void> check(Target target, HealthCheckSettings settings) {
-    return check(target, settings, TargetProtocol.HTTP1);
+    return check(target, settings, (TargetGroup) null);
+  }
+
+  CompletableFuture<Void> check(Target target, HealthCheckSettings settings, TargetProtocol protocol) {
+    return check(target, settings, protocol, null);
+  }
+
+  private CompletableFuture<Void> check(Target target, HealthCheckSettings settings, TargetGroup group) {
+    return check(target, settings, group == null ? TargetProtocol.HTTP1 : group.protocol(), group);
   }
 
   /**
    * One probe, over HTTP/2 for an {@link TargetProtocol#HTTP2} group (a target that speaks only HTTP/1.1 there fails it),
    * a gRPC health call for a {@link TargetProtocol#GRPC} one.
    */
-  CompletableFuture<Void> check(Target target, HealthCheckSettings settings, TargetProtocol protocol) {
+  private CompletableFuture<Void> check(Target target, HealthCheckSettings settings, TargetProtocol protocol, TargetGroup group) {
     if (protocol == TargetProtocol.GRPC) {
-      return checkGrpc(target, settings);
+      return checkGrpc(target, settings, group);
     }
     CompletableFuture<Void> done = new CompletableFuture<>();
     try {
-      HttpClient client = protocol.overHttp2() ? http2Client() : httpClient;
+      HttpClient client = clientFor(group, protocol.overHttp2());
       client.newRequest(target.uri().resolve(settings.path()))
           .headers(h -> h.put(HttpHeader.USER_AGENT, USER_AGENT))
           .timeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS)
@@ -203,11 +266,11 @@ public final class HealthChecker extends ContainerLifeCycle {
    * {@code POST /grpc.health.v1.Health/Check} over HTTP/2 (h2c, or h2 to an {@code https://} target) with
    * the group's service name; the deadline is passed on as {@code grpc-timeout}, as a gRPC client does.
    */
-  private CompletableFuture<Void> checkGrpc(Target target, HealthCheckSettings settings) {
+  private CompletableFuture<Void> checkGrpc(Target target, HealthCheckSettings settings, TargetGroup group) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     try {
       long timeoutMillis = settings.timeout().toMillis();
-      http2Client().newRequest(target.uri().resolve(GrpcHealthProbe.PATH))
+      clientFor(group, true).newRequest(target.uri().resolve(GrpcHealthProbe.PATH))
           .method(HttpMethod.POST)
           .headers(h -> h.put(HttpHeader.USER_AGENT, USER_AGENT)
               .put(HttpHeader.TE, "trailers")

@@ -5,11 +5,8 @@ import static java.util.Objects.requireNonNull;
 import dev.affinity.tls.KeyMaterialException;
 import dev.affinity.tls.Pem;
 import dev.affinity.tls.ServerCertificates;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.affinity.tls.FileFingerprint;
 import java.security.KeyStore;
-import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.Principal;
 import java.security.cert.X509Certificate;
@@ -187,23 +184,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
 
   /** A digest of every certificate file's bytes (a missing file counts as such). */
   private byte[] fingerprint() {
-    try {
-      MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      for (Path file : certificates.files()) {
-        byte[] bytes;
-        try {
-          bytes = Files.readAllBytes(file);
-        } catch (IOException e) {
-          bytes = ("missing " + file).getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        }
-        digest.update(Integer.toString(bytes.length).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        digest.update((byte) ':');
-        digest.update(bytes);
-      }
-      return digest.digest();
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JDK has SHA-256", e);
-    }
+    return FileFingerprint.of(certificates.files());
   }
 
   @Override

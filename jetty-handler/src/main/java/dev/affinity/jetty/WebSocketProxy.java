@@ -82,7 +82,10 @@ public class WebSocketProxy extends Handler.Abstract {
   private WebSocketCoreClient balancerToTarget;
   // Clients for target groups whose connect timeout differs, by that timeout in milliseconds (a Jetty
   // client has one connect timeout): made at the first upgrade that needs one, kept until stop.
-  private final Map<Long, WebSocketCoreClient> byConnectTimeout = new ConcurrentHashMap<>();
+  /** Clients of groups with a connect timeout or TLS of their own, one per distinct pair. */
+  private final Map<ClientSettings, WebSocketCoreClient> groupClients = new ConcurrentHashMap<>();
+
+  private record ClientSettings(long connectTimeoutMillis, dev.affinity.tls.TargetTls tls) {}
   private WebSocketComponents components;
   private Scheduler.Task drainSweep;
 
@@ -188,22 +191,27 @@ public class WebSocketProxy extends Handler.Abstract {
     return http;
   }
 
-  /** The client that connects to {@code group}'s targets: its own when the group sets a connect timeout of its own. */
+  /** The client that connects to {@code group}'s targets: its own when the group sets a connect timeout or TLS of its own. */
   private WebSocketCoreClient clientFor(TargetGroup group) {
     Duration own = group.connectTimeout();
-    if (own == null || own.equals(connectTimeout)) {
+    if ((own == null || own.equals(connectTimeout)) && group.tls() == null) {
       return balancerToTarget;
     }
-    return byConnectTimeout.computeIfAbsent(own.toMillis(), millis -> {
-      WebSocketCoreClient client = new WebSocketCoreClient(
-          newUpgradeHttpClient(balancerToTarget.getHttpClient().getExecutor(), millis), components);
+    ClientSettings settings = new ClientSettings((own != null ? own : connectTimeout).toMillis(), group.tls());
+    return groupClients.computeIfAbsent(settings, s -> {
+      HttpClient http = newUpgradeHttpClient(balancerToTarget.getHttpClient().getExecutor(), s.connectTimeoutMillis());
+      if (s.tls() != null) {
+        // The balancer's contexts: one poller and one TLS session cache per set of targets, whoever connects.
+        http.setSslContextFactory(balancer.targetTls().contextFor(s.tls()));
+      }
+      WebSocketCoreClient client = new WebSocketCoreClient(http, components);
       addBean(client, true);
       try {
         if (!client.isStarted()) {
           client.start();
         }
       } catch (Exception e) {
-        throw new IllegalStateException("cannot start the WebSocket client with connect timeout " + own + ": " + e, e);
+        throw new IllegalStateException("cannot start the WebSocket client with " + s + ": " + e, e);
       }
       return client;
     });
@@ -218,10 +226,10 @@ public class WebSocketProxy extends Handler.Abstract {
     closeAll(org.eclipse.jetty.websocket.core.CloseStatus.SHUTDOWN, "the balancer is shutting down");
     super.doStop();
     removeBean(balancerToTarget);
-    for (WebSocketCoreClient client : byConnectTimeout.values()) {
+    for (WebSocketCoreClient client : groupClients.values()) {
       removeBean(client);
     }
-    byConnectTimeout.clear();
+    groupClients.clear();
   }
 
   /**

@@ -50,13 +50,13 @@ class GroupClientsTest {
     assertThat(clients.clientFor(fast1)).isNotNull().isSameAs(clients.clientFor(fast2));
     assertThat(clients.clientFor(fastH2)).isNotNull().isNotSameAs(clients.clientFor(fast1));
     assertThat(made).containsExactlyInAnyOrder(
-        new GroupClients.Settings(TargetProtocol.HTTP1, 5000, 2000), new GroupClients.Settings(TargetProtocol.HTTP2, 5000, 2000));
+        new GroupClients.Settings(TargetProtocol.HTTP1, 5000, 2000, null), new GroupClients.Settings(TargetProtocol.HTTP2, 5000, 2000, null));
 
     // The balancer's connect timeout changes: groups that inherit it get clients with the new value.
     clients.update(router, TIMEOUT, Duration.ofSeconds(3), this::newClient);
     assertThat(clients.clientFor(fast1)).isNotSameAs(clients.clientFor(fast2));
     assertThat(clients.clientFor(sameAsTop)).as("now differs from the top level").isNotNull();
-    assertThat(made).contains(new GroupClients.Settings(TargetProtocol.HTTP1, 5000, 3000),
-        new GroupClients.Settings(TargetProtocol.HTTP1, 60000, 2000));
+    assertThat(made).contains(new GroupClients.Settings(TargetProtocol.HTTP1, 5000, 3000, null),
+        new GroupClients.Settings(TargetProtocol.HTTP1, 60000, 2000, null));
   }
 }

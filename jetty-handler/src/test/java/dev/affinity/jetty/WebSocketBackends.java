@@ -3,23 +3,32 @@ package dev.affinity.jetty;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.ExtendedSSLSession;
+import javax.net.ssl.SNIHostName;
+import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.IteratingCallback;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.websocket.core.CloseStatus;
 import org.eclipse.jetty.websocket.core.CoreSession;
@@ -40,9 +49,18 @@ final class WebSocketBackends implements AutoCloseable {
   private final Map<String, Backend> backends = new LinkedHashMap<>();
 
   static WebSocketBackends start(String... ids) throws Exception {
+    return start(null, ids);
+  }
+
+  /**
+   * Backends that speak TLS with {@code tls} ({@code https://} and {@code wss://} URIs), HTTP/1.1 or h2 by
+   * ALPN; a request for {@code /tls} is answered with what the handshake carried: {@code sni=NAME
+   * client=SUBJECT protocol=VERSION}, {@code -} for what was absent.
+   */
+  static WebSocketBackends start(SslContextFactory.Server tls, String... ids) throws Exception {
     WebSocketBackends b = new WebSocketBackends();
     for (String id : ids) {
-      Backend backend = new Backend(id);
+      Backend backend = new Backend(id, tls);
       backend.start(0);
       b.backends.put(id, backend);
     }
@@ -77,11 +95,17 @@ final class WebSocketBackends implements AutoCloseable {
     final java.util.concurrent.LinkedBlockingQueue<CloseStatus> closes = new java.util.concurrent.LinkedBlockingQueue<>();
     final Map<String, String> lastUpgradeHeaders = new ConcurrentHashMap<>();
     private volatile String lastUpgradePathQuery;
+    private final SslContextFactory.Server tls;
     private Server server;
     private int port;
 
     Backend(String id) {
+      this(id, null);
+    }
+
+    Backend(String id, SslContextFactory.Server tls) {
       this.id = id;
+      this.tls = tls;
     }
 
     /** The raw path and query of the last upgrade this target accepted. */
@@ -93,7 +117,16 @@ final class WebSocketBackends implements AutoCloseable {
       server = new Server(new QueuedThreadPool(16, 2));
       HttpConfiguration config = new HttpConfiguration();
       config.setRequestHeaderSize(Limits.DEFAULT_MAX_REQUEST_HEADER_BYTES);
-      ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+      ServerConnector connector;
+      if (tls == null) {
+        connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+      } else {
+        config.addCustomizer(new SecureRequestCustomizer(false));
+        ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory("h2", "http/1.1");
+        alpn.setDefaultProtocol("http/1.1");
+        connector = new ServerConnector(server, 1, 1, new SslConnectionFactory(tls, alpn.getProtocol()), alpn,
+            new HTTP2ServerConnectionFactory(config), new HttpConnectionFactory(config));
+      }
       connector.setHost("127.0.0.1");
       connector.setPort(wantedPort);
       connector.setReuseAddress(true);
@@ -113,7 +146,12 @@ final class WebSocketBackends implements AutoCloseable {
         public boolean handle(Request request, Response response, Callback callback) {
           String path = Request.getPathInContext(request);
           response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/plain;charset=utf-8");
-          Content.Sink.write(response, true, path.equals("/health") ? "ok" : id, callback);
+          String body = path.equals("/health") ? "ok" : path.equals("/tls") ? id + " " + handshake(request) : id;
+          if ("close".equals(request.getHttpURI().getQuery())) {
+            // The next request through a proxy then needs a new connection (and a new handshake).
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+          }
+          Content.Sink.write(response, true, body, callback);
           return true;
         }
       });
@@ -123,7 +161,25 @@ final class WebSocketBackends implements AutoCloseable {
     }
 
     URI uri() {
-      return URI.create("http://127.0.0.1:" + port);
+      return URI.create((tls == null ? "http" : "https") + "://127.0.0.1:" + port);
+    }
+
+    /** What the TLS handshake of {@code request}'s connection carried, for {@code /tls}. */
+    private static String handshake(Request request) {
+      EndPoint.SslSessionData ssl = (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
+      String sni = "-";
+      String client = "-";
+      if (ssl != null) {
+        if (ssl.sslSession() instanceof ExtendedSSLSession extended) {
+          sni = extended.getRequestedServerNames().stream()
+              .filter(n -> n instanceof SNIHostName).map(n -> ((SNIHostName) n).getAsciiName()).findFirst().orElse("-");
+        }
+        X509Certificate[] peers = ssl.peerCertificates();
+        if (peers != null && peers.length > 0) {
+          client = peers[0].getSubjectX500Principal().getName();
+        }
+      }
+      return "sni=" + sni + " client=" + client + " protocol=" + request.getConnectionMetaData().getHttpVersion().asString();
     }
 
     void kill() throws Exception {

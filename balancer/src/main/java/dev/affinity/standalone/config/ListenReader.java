@@ -179,7 +179,7 @@ final class ListenReader {
     return new TlsConfig(certificates, keystore, password, passwordFile, protocols, clientCa, clientAuth, provider);
   }
 
-  private static PemPair pemPair(YamlNode entry) {
+  static PemPair pemPair(YamlNode entry) {
     YamlNode.Mapping c = entry.map(CERTIFICATE);
     YamlNode certNode = c.required("cert", "the PEM certificate chain, leaf first (tls.crt, fullchain.pem)");
     YamlNode keyNode = c.required("key", "the PEM private key (tls.key, privkey.pem)");

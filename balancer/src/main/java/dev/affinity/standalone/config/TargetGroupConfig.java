@@ -1,12 +1,12 @@
 package dev.affinity.standalone.config;
 
-import static java.util.Objects.requireNonNull;
-
 import dev.affinity.balancer.PassiveHealth;
 import dev.affinity.balancer.TargetProtocol;
+import dev.affinity.tls.TargetTls;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import static java.util.Objects.requireNonNull;
 
 /**
  * One target group.
@@ -38,7 +38,8 @@ public record TargetGroupConfig(
     Duration upstreamTimeout,
     Duration upstreamConnectTimeout,
     DiscoveryConfig discovery,
-    boolean sharedSessions) {
+    boolean sharedSessions,
+    TargetTls tls) {
   public static final String ROUND_ROBIN = "round_robin";
   public static final String LEAST_OUTSTANDING_REQUESTS = "least_outstanding_requests";
   public static final String WEIGHTED_RANDOM = "weighted_random";
@@ -62,6 +63,15 @@ public record TargetGroupConfig(
     targets = List.copyOf(requireNonNull(targets, "targets"));
     requireNonNull(protocolVersion, "protocolVersion");
     requireNonNull(passiveHealth, "passiveHealth");
+  }
+
+  /** Without TLS settings of its own to its targets. */
+  public TargetGroupConfig(String name, String algorithm, StickinessConfig stickiness, HealthCheckConfig healthCheck,
+      Duration slowStart, Duration deregistrationDelay, Double boundedLoadFactor, List<TargetConfig> targets,
+      TargetProtocol protocolVersion, PassiveHealth passiveHealth, Duration upstreamTimeout, Duration upstreamConnectTimeout,
+      DiscoveryConfig discovery, boolean sharedSessions) {
+    this(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor, targets, protocolVersion,
+        passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery, sharedSessions, null);
   }
 
   /** Without shared sessions. */
@@ -98,6 +108,6 @@ public record TargetGroupConfig(
   /** The same group with {@code newTargets} (runtime targets beside the configured ones). */
   public TargetGroupConfig withTargets(List<TargetConfig> newTargets) {
     return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay, boundedLoadFactor,
-        newTargets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery, sharedSessions);
+        newTargets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery, sharedSessions, tls);
   }
 }

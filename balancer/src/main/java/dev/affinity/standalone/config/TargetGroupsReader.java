@@ -3,11 +3,15 @@ package dev.affinity.standalone.config;
 import dev.affinity.balancer.HealthCheckSettings;
 import dev.affinity.balancer.PassiveHealth;
 import dev.affinity.balancer.Target;
-import dev.affinity.balancer.TargetUri;
 import dev.affinity.balancer.TargetGroup;
 import dev.affinity.balancer.TargetProtocol;
+import dev.affinity.balancer.TargetUri;
+import dev.affinity.tls.KeyMaterialException;
+import dev.affinity.tls.Pem;
+import dev.affinity.tls.TargetTls;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,8 +33,11 @@ final class TargetGroupsReader {
   static final Schema BOUNDED_LOAD = Schema.keys("factor");
   /** A group's own upstream timeouts; each key absent keeps the top-level {@code upstream:} value. */
   static final Schema UPSTREAM = Schema.keys("timeout", "connectTimeout");
+  /** TLS to the group's {@code https://} targets. */
+  static final Schema TLS = Schema.keys("ca", "serverName", "clientCert").map("clientCert", ListenReader.CERTIFICATE);
   static final Schema SCHEMA = Schema.keys("name", "algorithm", "protocolVersion", "stickiness", "healthCheck", "passiveHealth",
-          "upstream", "slowStart", "deregistrationDelay", "boundedLoad", "targets", "discovery", "sharedSessions")
+          "upstream", "slowStart", "deregistrationDelay", "boundedLoad", "targets", "discovery", "sharedSessions", "tls")
+      .map("tls", TLS)
       .map("stickiness", StickinessReader.SCHEMA)
       .map("healthCheck", HealthCheckReader.SCHEMA)
       .map("passiveHealth", PassiveHealthReader.SCHEMA)
@@ -115,8 +122,60 @@ final class TargetGroupsReader {
     // a moment with no targets, and static ones are a floor no NXDOMAIN removes.
     DiscoveryConfig discovery = s.has("discovery") ? DiscoveryReader.read(s.get("discovery")) : null;
     boolean sharedSessions = s.has("sharedSessions") && s.get("sharedSessions").bool();
+    TargetTls tls = s.has("tls") ? tls(s.get("tls"), targets, discovery) : null;
     return new TargetGroupConfig(name, algorithm, stickiness, healthCheck, slowStart, deregistrationDelay,
-        boundedLoadFactor, targets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery, sharedSessions);
+        boundedLoadFactor, targets, protocolVersion, passiveHealth, upstreamTimeout, upstreamConnectTimeout, discovery, sharedSessions, tls);
+  }
+
+  /**
+   * {@code tls: { ca, serverName, clientCert: { cert, key } }}: read here, once, so that a CA bundle
+   * without a certificate or a client key that is not its certificate's stops the load at its line.
+   * Only {@code https://} targets speak TLS, so a group whose targets are plain would not use it: refused.
+   */
+  private static TargetTls tls(YamlNode node, List<TargetConfig> targets, DiscoveryConfig discovery) {
+    YamlNode.Mapping t = node.map(TLS);
+    if (!t.has("ca") && !t.has("serverName") && !t.has("clientCert")) {
+      throw node.error("must set ca, serverName, clientCert or several (without them https:// targets are checked against"
+          + " the JDK's trust store and their own host names; remove tls:)");
+    }
+    for (TargetConfig target : targets) {
+      if (!"https".equals(target.uri().getScheme())) {
+        throw node.error("applies to https:// targets, but target " + YamlNode.quote(target.id()) + " is " + target.uri()
+            + "; make the targets https:// or remove tls:");
+      }
+    }
+    if (discovery != null && !"https".equals(discovery.scheme())) {
+      throw node.error("applies to https:// targets, but discovery makes " + discovery.scheme()
+          + ":// ones; set discovery.scheme: https or remove tls:");
+    }
+    TargetTls.Builder builder = TargetTls.builder();
+    if (t.has("ca")) {
+      YamlNode caNode = t.get("ca");
+      Path ca = caNode.filePath();
+      try {
+        Pem.trustStore(ca);
+      } catch (KeyMaterialException e) {
+        throw caNode.error(e.getMessage());
+      }
+      builder.ca(ca);
+    }
+    if (t.has("serverName")) {
+      YamlNode nameNode = t.get("serverName");
+      String serverName = nameNode.string();
+      try {
+        builder.serverName(serverName);
+      } catch (IllegalArgumentException e) {
+        throw nameNode.error(e.getMessage());
+      }
+    }
+    if (t.has("clientCert")) {
+      builder.clientCertificate(ListenReader.pemPair(t.get("clientCert")));
+    }
+    try {
+      return builder.build();
+    } catch (KeyMaterialException e) {
+      throw node.error(e.getMessage());
+    }
   }
 
   /** {@code HTTP1}, {@code HTTP2} or {@code GRPC} (HTTP/2 with gRPC health checks), in any case. */
