@@ -67,6 +67,22 @@ public class AdminHandler extends Handler.Abstract {
   private final String livePath;
   private final boolean loopbackOnly;
   private final AffinityBalancer balancer;
+
+  /**
+   * A group's TLS to its targets as in force: what the file said, and the client certificate shown now,
+   * with its expiry and any rotation that is waiting for its other half.
+   */
+  private void writeTargetTls(Json json, dev.affinity.tls.TargetTls tls) {
+    TargetSslContextFactory inForce = balancer.targetTls().find(tls);
+    java.security.cert.X509Certificate client = inForce == null ? null : inForce.clientCertificate();
+    json.key("tls").object()
+        .field("ca", tls.ca().map(Object::toString).orElse("JDK trust store"))
+        .field("serverName", tls.serverName().orElse(""))
+        .field("clientCertificate", client == null ? "" : client.getSubjectX500Principal().getName())
+        .field("clientCertificateNotAfter", client == null ? "" : client.getNotAfter().toInstant().toString())
+        .field("pendingReload", inForce == null || inForce.pendingReloadProblem() == null ? "" : inForce.pendingReloadProblem())
+        .endObject();
+  }
   private final CodecCounters codecCounters;
   private volatile MetricsWriter metricsWriter;
   private volatile BooleanSupplier readiness = this::isStarted;
@@ -590,6 +606,9 @@ public class AdminHandler extends Handler.Abstract {
           .field("maxEjectFor", passive.maxEjectFor().toString())
           .field("maxEjectedPercent", passive.maxEjectedPercent())
           .endObject();
+      if (group.tls() != null) {
+        writeTargetTls(json, group.tls());
+      }
       json.key("targets").array();
       for (Target t : group.targets()) {
         json.object()

@@ -261,6 +261,9 @@ class TargetTlsTest extends BalancerTestBase {
     TargetSslContextFactory factory = balancer.balancer().targetTls().find(tls);
     assertThat(factory.pendingReloadProblem()).contains("does not match");
     assertThat(get("/tls?close").getContentAsString()).contains("client=CN=balancer-1");
+    String status = get("/affinity/status.json").getContentAsString();
+    assertThat(status).contains("\"serverName\":\"api.internal\"").contains("\"clientCertificate\":\"CN=balancer-1\"")
+        .contains("\"pendingReload\":\"").contains("does not match");
 
     // The key follows: the pair loads and the next connection shows the new certificate.
     Files.copy(second.key(), first.key(), StandardCopyOption.REPLACE_EXISTING);
@@ -268,6 +271,8 @@ class TargetTlsTest extends BalancerTestBase {
     assertThat(factory.pendingReloadProblem()).isNull();
     assertThat(factory.clientCertificate().getSubjectX500Principal().getName()).isEqualTo("CN=balancer-2");
     assertThat(get("/tls").getContentAsString()).contains("client=CN=balancer-2");
+    assertThat(get("/affinity/status.json").getContentAsString()).contains("\"clientCertificate\":\"CN=balancer-2\"")
+        .contains("\"pendingReload\":\"\"");
   }
 
   /** Collects the text messages of a client WebSocket. */

@@ -68,9 +68,14 @@ class ConfigurationReferenceTest {
   private static final List<String> ONE_RULE_ACTION = List.of("rules[].redirect", "rules[].fixedResponse", "defaultAction");
   private static final List<String> PLAIN = List.of("listeners", "listen.tls.keystore", "listen.tls.password");
   private static final String GRPC_SERVICE = "targetGroups[].healthCheck.grpcService";
+  /** TLS to targets needs https:// targets (and discovery of https ones): only {@link #TLS_VARIANT} has it. */
+  private static final String TARGET_TLS = "targetGroups[].tls";
   /** HTTP's health check path and matcher or a GRPC group's service name: this variant makes its group a GRPC one. */
   private static final List<String> GRPC_VARIANT = with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listeners", "listen.tls.keystore",
-      "listen.tls.password", "targetGroups[].healthCheck.path", "targetGroups[].healthCheck.matcher");
+      "listen.tls.password", "targetGroups[].healthCheck.path", "targetGroups[].healthCheck.matcher", TARGET_TLS);
+  /** With {@code targetGroups[].tls}: its target is made https:// and discovery (of http targets in its example) left out. */
+  private static final List<String> TLS_VARIANT = with(with(PLAIN, GATEWAY_TIMEOUTS, GRPC_SERVICE, "targetGroups[].discovery"),
+      ONE_RULE_ACTION);
   private static final List<List<String>> VARIANTS = withGrpcVariant(
       with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listeners", "listen.tls.keystore", "listen.tls.password"),
       with(GATEWAY_TIMEOUTS, ONE_RULE_ACTION, "listeners", "listen.tls.certificates"),
@@ -92,9 +97,10 @@ class ConfigurationReferenceTest {
   private static List<List<String>> withGrpcVariant(List<String>... http) {
     List<List<String>> all = new ArrayList<>();
     for (List<String> variant : http) {
-      all.add(with(variant, GRPC_SERVICE));
+      all.add(with(variant, GRPC_SERVICE, TARGET_TLS));
     }
     all.add(GRPC_VARIANT);
+    all.add(TLS_VARIANT);
     return List.copyOf(all);
   }
 
@@ -130,6 +136,11 @@ class ConfigurationReferenceTest {
           put(root, key.split("\\."), 0, examples.get(key));
           loaded.add(key);
         }
+      }
+      if (leftOut == TLS_VARIANT) {
+        Map<String, Object> group = (Map<String, Object>) ((List<Object>) root.get("targetGroups")).get(0);
+        Map<String, Object> target = (Map<String, Object>) ((List<Object>) group.get("targets")).get(0);
+        target.put("uri", target.get("uri").toString().replace("http://", "https://"));
       }
       if (leftOut == GRPC_VARIANT) {
         ((Map<String, Object>) ((List<Object>) root.get("targetGroups")).get(0)).put("protocolVersion", "GRPC");

@@ -12,13 +12,14 @@ import java.time.Duration;
 /**
  * The files docs/configuration.md's examples name, made real in a directory: {@code site.crt} and
  * {@code site.key} (for localhost, 127.0.0.1 and site.test), {@code other.crt}/{@code other.key}
- * (other.test, EC), {@code clients.pem} and {@code ca.pem} (the CA), {@code balancer.p12} (password
+ * (other.test, EC), {@code client.crt}/{@code client.key} (a client certificate, CN=balancer), {@code clients.pem} and {@code ca.pem} (the CA), {@code balancer.p12} (password
  * {@code changeit}) and {@code keystore-password.txt}.
  */
 public final class TlsFiles {
   private static TestPki ca;
   private static Issued site;
   private static Issued other;
+  private static Issued client;
 
   public final Path dir;
 
@@ -31,11 +32,14 @@ public final class TlsFiles {
       ca = TestPki.newCa("Affinity Test CA");
       site = ca.issueServer("site.test", KeyKind.RSA, Duration.ofDays(60), "site.test", "localhost", "127.0.0.1");
       other = ca.issueServer("other.test", KeyKind.EC, Duration.ofDays(60), "other.test");
+      client = ca.issueClient("balancer", KeyKind.RSA);
     }
     site.writeChain(dir.resolve("site.crt"));
     site.writeKey(dir.resolve("site.key"), KeyForm.TRADITIONAL);
     other.writeChain(dir.resolve("other.crt"));
     other.writeKey(dir.resolve("other.key"), KeyForm.SEC1_WITH_PARAMETERS);
+    client.writeChain(dir.resolve("client.crt"));
+    client.writeKey(dir.resolve("client.key"), KeyForm.PKCS8);
     ca.writeCertificate(dir.resolve("clients.pem"));
     ca.writeCertificate(dir.resolve("ca.pem"));
     site.writePkcs12(dir.resolve("balancer.p12"), "site", "changeit");
