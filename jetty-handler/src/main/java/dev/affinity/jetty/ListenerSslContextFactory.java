@@ -5,19 +5,16 @@ import static java.util.Objects.requireNonNull;
 import dev.affinity.tls.KeyMaterialException;
 import dev.affinity.tls.Pem;
 import dev.affinity.tls.ServerCertificates;
-import dev.affinity.tls.FileFingerprint;
 import java.security.KeyStore;
 import java.security.NoSuchAlgorithmException;
 import java.security.Principal;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSession;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
@@ -46,30 +43,23 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
 
   private final String name;
   private final ServerCertificates certificates;
-  private final Scheduler scheduler;
   private final Clock clock;
-  private final Duration pollInterval;
   private final ListenerSpec.Tls.Provider provider;
+  private final KeyMaterialReloads<KeyStore> reloads;
   /** Key aliases in key store order; the first of a key type is the default certificate. */
   private volatile List<String> aliases;
-  private volatile byte[] fingerprint;
   private volatile List<X509Certificate> expiring;
   private volatile java.time.Instant earliestNotAfter;
-  private volatile Scheduler.Task poll;
-  /** Why the changed files did not load at the last look (what was warned about), or null once they did. */
-  private volatile String pendingProblem;
 
   /**
    * Loads the certificates now, so that a bad set fails the server's build, not its start.
    *
-   * @throws KeyMaterialException when they cannot be loaded
+   * @throws dev.affinity.tls.KeyMaterialException when they cannot be loaded
    */
   ListenerSslContextFactory(String name, ListenerSpec.Tls tls, Scheduler scheduler, Clock clock, Duration pollInterval) {
     this.name = requireNonNull(name, "name");
     this.certificates = tls.certificates();
-    this.scheduler = requireNonNull(scheduler, "scheduler");
     this.clock = requireNonNull(clock, "clock");
-    this.pollInterval = requireNonNull(pollInterval, "pollInterval");
     this.provider = tls.provider();
     // Jetty's default cipher suites already leave out the weak ones; the protocol floor is ours.
     setIncludeProtocols(tls.protocols().toArray(new String[0]));
@@ -83,7 +73,8 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
     });
     // Renegotiation is a TLS 1.2 denial-of-service lever with no use for a balancer's clients.
     setRenegotiationAllowed(false);
-    this.fingerprint = fingerprint();
+    this.reloads = new KeyMaterialReloads<>("listener " + name, certificates.files(), certificates::load, this::install,
+        requireNonNull(scheduler, "scheduler"), requireNonNull(pollInterval, "pollInterval"), this::isRunning);
     use(certificates.load());
   }
 
@@ -102,7 +93,7 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
 
   /** Why changed certificate files are not in service yet (the last warning), or {@code null} when none are pending. */
   String pendingReloadProblem() {
-    return pendingProblem;
+    return reloads.pendingProblem();
   }
 
   /** When the first of the certificates in service expires (the one an expiry alert is about), or {@code null} if none is loaded. */
@@ -124,67 +115,31 @@ class ListenerSslContextFactory extends SslContextFactory.Server {
   @Override
   protected void doStart() throws Exception {
     super.doStart();
-    schedulePoll();
+    reloads.start();
   }
 
   @Override
   protected void doStop() throws Exception {
-    Scheduler.Task task = poll;
-    if (task != null) {
-      task.cancel();
-    }
+    reloads.stop();
     super.doStop();
   }
 
-  private void schedulePoll() {
-    poll = scheduler.schedule(this::poll, pollInterval.toMillis(), TimeUnit.MILLISECONDS);
-  }
-
-  /** One look at the files; public to the package so that tests can run it without a scheduler. */
+  /** One look at the files; package-private so that tests can run it without a scheduler. */
   void poll() {
-    try {
-      reloadIfChanged();
-    } catch (RuntimeException e) {
-      LOG.error("affinity: listener {}: certificate reload failed; keeping the running certificates", name, e);
-    } finally {
-      if (isRunning()) {
-        schedulePoll();
-      }
-    }
+    reloads.poll();
   }
 
   /** Returns true when new certificates were swapped in. */
   boolean reloadIfChanged() {
-    byte[] now = fingerprint();
-    if (Arrays.equals(now, fingerprint)) {
-      pendingProblem = null; // the files are back to what is in service
-      return false;
-    }
-    KeyStore store;
-    try {
-      store = certificates.load();
-    } catch (KeyMaterialException e) {
-      pendingProblem = e.getMessage();
-      // Mid-rotation (say the new certificate is there, its key not yet): keep serving, look again next poll.
-      // A key store's password file rotated before (or without) its key store lands here too.
-      LOG.warn("affinity: listener {}: the certificate files changed but do not load yet ({}); keeping the running"
-          + " certificates and trying again in {}", name, e.getMessage(), pollInterval);
-      return false;
-    }
+    return reloads.reloadIfChanged();
+  }
+
+  private void install(KeyStore store) {
     try {
       reload(factory -> use(store));
     } catch (Exception e) {
-      throw new IllegalStateException("cannot install the new certificates of listener " + name, e);
+      throw new IllegalStateException("cannot install the new certificates of listener " + name + ": " + e, e);
     }
-    fingerprint = now;
-    pendingProblem = null;
-    LOG.info("affinity: listener {}: reloaded its certificates from {}", name, certificates.files());
-    return true;
-  }
-
-  /** A digest of every certificate file's bytes (a missing file counts as such). */
-  private byte[] fingerprint() {
-    return FileFingerprint.of(certificates.files());
   }
 
   @Override
