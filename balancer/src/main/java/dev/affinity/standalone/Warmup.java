@@ -36,11 +36,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
+import org.slf4j.LoggerFactory;
 
 /**
  * The warm-up before the listeners open ({@code warmup:} in the file, issue 23). A JVM starts with its hot path
@@ -179,8 +181,28 @@ final class Warmup {
           load.stop();
         }
       } finally {
-        copy.stop();
+        stopQuietly(copy);
       }
+    }
+  }
+
+  /**
+   * Stops the copy without its drain's log lines ("affinity: stopping: ... answers 503"), which would read as the
+   * balancer itself stopping. Nothing else drains meanwhile: the real server has not started yet, and a
+   * {@code SIGTERM} that comes now is acted on once it has.
+   */
+  private static void stopQuietly(AffinityServer copy) throws Exception {
+    // By name: jetty-handler's Drain is package-private.
+    if (!(LoggerFactory.getLogger("dev.affinity.jetty.Drain") instanceof ch.qos.logback.classic.Logger drainLog)) {
+      copy.stop();
+      return;
+    }
+    ch.qos.logback.classic.Level level = drainLog.getLevel();
+    drainLog.setLevel(ch.qos.logback.classic.Level.WARN);
+    try {
+      copy.stop();
+    } finally {
+      drainLog.setLevel(level);
     }
   }
 
@@ -247,8 +269,10 @@ final class Warmup {
           closeQuietly(socket);
         }
       }
+      // Their sockets are closed: each ends at once. Bounded all the same, the start must not wait on them.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
       for (Thread thread : threads) {
-        thread.join(1_000);
+        thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
       }
     }
 
