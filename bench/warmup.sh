@@ -8,7 +8,8 @@
 # every request sends the cookie a first request got) when the balancer is started on PROXY_CPU with
 # taskset. wrk reconnects while the port is refused. What the backends answer is sampled every second
 # (nginx stub_status, on LOAD_CPU), counted from the moment the balancer's JVM is launched.
-# Warm throughput: the median of the last WARM_WINDOW seconds. Reported per variant: when the balancer
+# Warm throughput: the median of the last WARM_WINDOW seconds. Reported per variant: when the port first
+# accepted ("listening"), when the balancer
 # served its first request, the first second at >= 90 % of warm ("first 90 %"), and the first second
 # from which every later second stays at >= 90 % ("stays 90 %"); and, since other processes on a shared
 # machine take the core too, the balancer's CPU seconds from listening to 90 % of its warm requests per
@@ -185,17 +186,20 @@ for k in range(1, seconds + 1):
     last, last_cpu = now, now_cpu
 PY
 
-# Analysis of one run's samples: "listening first first90 stays90 warm".
 # Analysis of one run's samples: "listening first first90 stays90 warm cpu90 warm_per_cpu_s". cpu90: the
 # balancer's CPU seconds from listening to the first second at >= 90 % of its warm requests per CPU second:
 # unlike the wall-clock figures it does not grow when other processes take the core.
 cat >"$WORK/analyse.py" <<'PY'
-import statistics, sys
+import math, statistics, sys
 window = int(sys.argv[2])
 rows = [tuple(int(x) for x in l.split()) for l in open(sys.argv[1]) if l.strip()]
 rates = [r[1] for r in rows]
 warm = statistics.median(rates[-window:])
-listening = next((r[0] for r in rows if r[2]), -1)
+# Listening: the second in which the port first accepted (wrk's wait), else the first sample whose log had "balancing on".
+try:
+    listening = max(1, math.ceil(float(open(sys.argv[4]).read()) - float(sys.argv[3])))
+except (OSError, ValueError, IndexError):
+    listening = next((r[0] for r in rows if r[2]), -1)
 first = next((r[0] for r in rows if r[1] > 0), -1)
 first90 = next((r[0] for r in rows if r[1] >= 0.9 * warm), -1)
 stays90 = -1
@@ -220,12 +224,13 @@ WRK_BIN="$(command -v wrk)"
 # wrk gives up at once when its first connection is refused: this waits (every 20 ms) until the port
 # accepts, then becomes wrk (exec: the pid stays the one to stop) for what is left of the run.
 cat >"$WORK/wrk-when-open.sh" <<'SH'
-seconds="$1"; shift; url="${*: -1}"; hostport="${url#http://}"; hostport="${hostport%%/*}"
+seconds="$1"; opened="$2"; shift 2; url="${*: -1}"; hostport="${url#http://}"; hostport="${hostport%%/*}"
 end=$(( SECONDS + seconds ))
 until (exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}") 2>/dev/null; do
   [[ $SECONDS -lt $end ]] || exit 1
   sleep 0.02
 done
+date +%s.%N >"$opened"   # when the port first accepted: "listening" in the report
 exec "$1" -d"$(( end - SECONDS ))s" "${@:2}"
 SH
 
@@ -234,7 +239,7 @@ run_one() { # variant rep
   local v="$1" r="$2" java flags yaml out t0 wrk_pid sampler_pid bal_pid
   java="$(variant_java "$v")"; flags="$(variant_flags "$v")"; yaml="$(variant_yaml "$v")"
   out="$WORK/$v-$r"
-  spawn "$out.wrk" "${ON_LOAD_CPU[@]}" bash "$WORK/wrk-when-open.sh" "$(( SECONDS_PER_RUN + 10 ))" "$WRK_BIN" -t"$THREADS" \
+  spawn "$out.wrk" "${ON_LOAD_CPU[@]}" bash "$WORK/wrk-when-open.sh" "$(( SECONDS_PER_RUN + 10 ))" "$out.open" "$WRK_BIN" -t"$THREADS" \
     -c"$CONNECTIONS" -H "Cookie: $COOKIE" "http://127.0.0.1:$P_AFF/"
   wrk_pid=$LAST_PID
   sleep 1
@@ -251,7 +256,7 @@ run_one() { # variant rep
   stop_last "$wrk_pid"
   kill -0 "$bal_pid" 2>/dev/null && die "the balancer of $v did not stop"
   [[ $(wc -l <"$out.samples") -ge "$SECONDS_PER_RUN" ]] || die "the sampler of $v stopped early (see $out.samples)"
-  python3 "$WORK/analyse.py" "$out.samples" "$WARM_WINDOW"
+  python3 "$WORK/analyse.py" "$out.samples" "$WARM_WINDOW" "$t0" "$out.open"
 }
 
 # JDK 25's AOT cache: one training run under the same load, written when the JVM exits.
