@@ -4,15 +4,15 @@
 #
 #   bench/warmup.sh [--no-build] [--help]
 #
-# Three nginx backends and wrk run on LOAD_CPU; wrk already hammers the balancer's port (sticky hits:
-# every request sends the cookie a first request got) when the balancer is started on PROXY_CPU with
-# taskset. wrk reconnects while the port is refused. What the backends answer is sampled every second
-# (nginx stub_status, on LOAD_CPU), counted from the moment the balancer's JVM is launched.
-# Warm throughput: the median of the last WARM_WINDOW seconds. Reported per variant: when the port first
-# accepted ("listening"), when the balancer
-# served its first request, the first second at >= 90 % of warm ("first 90 %"), and the first second
-# from which every later second stays at >= 90 % ("stays 90 %"); and, since other processes on a shared
-# machine take the core too, the balancer's CPU seconds from listening to 90 % of its warm requests per
+# Three nginx backends and wrk run on LOAD_CPU; wrk hammers the balancer's port (sticky hits: every
+# request sends the cookie a first request got) from the moment it accepts (a wrapper waits for it,
+# since wrk gives up on a refused first connection); the balancer is started on PROXY_CPU with taskset.
+# What the backends answer is sampled every second (nginx stub_status, on LOAD_CPU), counted from the
+# moment the balancer's JVM is launched. Warm throughput: the median of the last WARM_WINDOW seconds.
+# Reported per variant: when the port first accepted ("listening"), when the balancer served its first
+# request, the first second at >= 90 % of warm ("first 90 %"), and the first second from which every
+# later second stays at >= 90 % ("stays 90 %"); and, since other processes on a shared machine take the
+# core too, the balancer's CPU seconds from listening to 90 % of its warm requests per
 # CPU second (its /proc/PID/stat, JIT threads included).
 #
 # Environment (defaults in brackets):
