@@ -218,6 +218,12 @@ public final class BalancerLauncher {
   /** As above, with the balancer's time (pins, drains, the registration API's deadlines) from {@code clock}. */
   static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler, Scheduler shutdownTimer, Clock clock)
       throws Exception {
+    return run(args, out, err, reloadScheduler, shutdownTimer, clock, Warmup.once());
+  }
+
+  /** As above, warming up (when the file asks for it) with {@code warmup}. */
+  static Running run(String[] args, PrintStream out, PrintStream err, Scheduler reloadScheduler, Scheduler shutdownTimer, Clock clock,
+      Warmup warmup) throws Exception {
     List<String> list = List.of(args);
     if (list.isEmpty() || list.contains("-h") || list.contains("--help")) {
       usage(list.isEmpty() ? err : out);
@@ -326,6 +332,10 @@ public final class BalancerLauncher {
       return new Running(EXIT_CONFIG, null, null);
     }
     server.admin().setApi(api);
+    // Before the listeners open, and when taking over, before this process shares the ports: the JIT compiles
+    // the hot path on no client's time (while the process taken over still serves them). Bounded by
+    // warmup.timeout; a warm-up that fails is reported and the start goes on.
+    warmup.run(config, clock, out, err);
     try {
       server.start();
     } catch (IOException e) {

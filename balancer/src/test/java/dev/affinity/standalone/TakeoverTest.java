@@ -322,6 +322,8 @@ class TakeoverTest {
     long startB = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t1);
     assertThat(b.port).isEqualTo(port);
     assertThat(b.output.toString()).contains("took over from pid " + a.pid() + " (SIGUSR1)");
+    // B warmed up (warmup: on by default) before it shared the port, while A served the load alone.
+    assertThat(b.output.toString()).containsSubsequence("affinity: warmed up in ", "affinity: taking over from pid " + a.pid());
     assertThat(Files.readString(pidFile).strip()).as("the pid file names B before A exits").isEqualTo(Long.toString(b.pid()));
     long t2 = System.nanoTime();
     assertThat(a.exitStatus()).as("A's output:%n%s", a.output).isZero();

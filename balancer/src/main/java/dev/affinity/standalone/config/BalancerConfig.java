@@ -27,6 +27,7 @@ import java.util.Optional;
  * @param defaultAction what applies when no rule matches, or {@code null} for the top-level {@code forward}
  * @param listenerRules listeners' own rules by listener name ({@code host:port}); a listener without is matched
  *     against the global ones
+ * @param warmup {@code warmup:}, each absent key at its default ({@link WarmupConfig#defaults()})
  */
 public record BalancerConfig(
     List<Listen> listeners,
@@ -44,7 +45,8 @@ public record BalancerConfig(
     GracefulShutdown shutdown,
     List<RuleConfig> rules,
     dev.affinity.rules.RuleAction defaultAction,
-    Map<String, List<RuleConfig>> listenerRules) {
+    Map<String, List<RuleConfig>> listenerRules,
+    WarmupConfig warmup) {
 
   public BalancerConfig {
     listeners = List.copyOf(requireNonNull(listeners, "listeners"));
@@ -64,6 +66,7 @@ public record BalancerConfig(
     requireNonNull(shutdown, "shutdown");
     rules = List.copyOf(requireNonNull(rules, "rules"));
     listenerRules = Map.copyOf(requireNonNull(listenerRules, "listenerRules"));
+    requireNonNull(warmup, "warmup");
   }
 
   /** The first listener: {@code listen:}, or the first of {@code listeners:}. */
@@ -84,6 +87,6 @@ public record BalancerConfig(
   /** The same configuration with {@code groups} as its target groups. */
   public BalancerConfig withTargetGroups(List<TargetGroupConfig> groups) {
     return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies,
-        limits, accessLog, shutdown, rules, defaultAction, listenerRules);
+        limits, accessLog, shutdown, rules, defaultAction, listenerRules, warmup);
   }
 }

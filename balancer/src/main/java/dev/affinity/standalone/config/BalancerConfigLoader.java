@@ -31,7 +31,7 @@ public final class BalancerConfigLoader {
 
   /** The top level; the sections' own schemas hang under it, so {@link #acceptedKeys} sees every key. */
   static final Schema SCHEMA = Schema.keys("listen", "listeners", "keys", "cookies", "targetGroups", "forward", "groupStickiness",
-          "admin", "websocket", "upstream", "trustedProxies", "limits", "accessLog", "shutdown", "rules", "defaultAction")
+          "admin", "websocket", "upstream", "trustedProxies", "limits", "accessLog", "shutdown", "rules", "defaultAction", "warmup")
       .map("listen", ListenReader.SCHEMA)
       .listOf("listeners", ListenReader.LISTENER)
       .listOf("keys", KeysReader.SCHEMA)
@@ -47,7 +47,8 @@ public final class BalancerConfigLoader {
       .map("accessLog", AccessLogReader.SCHEMA)
       .map("shutdown", ShutdownReader.SCHEMA)
       .listOf("rules", RulesReader.RULE)
-      .map("defaultAction", RulesReader.DEFAULT_ACTION);
+      .map("defaultAction", RulesReader.DEFAULT_ACTION)
+      .map("warmup", WarmupReader.SCHEMA);
 
   private BalancerConfigLoader() {}
 
@@ -159,8 +160,9 @@ public final class BalancerConfigLoader {
       defaultAction = RulesReader.defaultAction(top.get("defaultAction"), groups);
     }
     Map<String, List<RuleConfig>> listenerRules = listenerRules(top, listeners, groups);
+    WarmupConfig warmup = top.has("warmup") ? WarmupReader.read(top.get("warmup")) : WarmupConfig.defaults();
     return new BalancerConfig(listeners, keys, cookies, groups, forward, groupStickiness, admin, websocket, upstream, trustedProxies,
-        limits, accessLog, shutdown, rules, defaultAction, listenerRules);
+        limits, accessLog, shutdown, rules, defaultAction, listenerRules, warmup);
   }
 
   /** Each listener's own {@code rules:}, by listener name ({@code host:port}). */

@@ -230,6 +230,19 @@ class BalancerConfigLoaderTest {
   }
 
   @Test
+  void warmupSection() {
+    // On by default: the starts that matter are the ones into load (docs/configuration.md, "warmup").
+    assertThat(BalancerConfigLoader.parse(MINIMAL, "w.yaml").warmup()).isEqualTo(WarmupConfig.defaults());
+    assertThat(WarmupConfig.defaults().enabled()).isTrue();
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "warmup: { enabled: false }\n", "w.yaml").warmup().enabled()).isFalse();
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "warmup: { requests: 30_000, timeout: PT5S }\n", "w.yaml").warmup())
+        .isEqualTo(new WarmupConfig(true, 30_000, Duration.ofSeconds(5)));
+    // One key alone leaves the others at their defaults; a whole number is seconds.
+    assertThat(BalancerConfigLoader.parse(MINIMAL + "warmup: { timeout: 3 }\n", "w.yaml").warmup())
+        .isEqualTo(new WarmupConfig(true, WarmupConfig.DEFAULT_REQUESTS, Duration.ofSeconds(3)));
+  }
+
+  @Test
   void upstreamSection() {
     BalancerConfig config = BalancerConfigLoader.parse(MINIMAL
         + "upstream: { timeout: PT4M, connectTimeout: PT0.5S, directRelay: false }\n", "up.yaml");
@@ -686,6 +699,16 @@ class BalancerConfigLoaderTest {
             "shutdown.unreadyDelay", "must be between 0 (PT0S) and 5 minutes (PT5M), got PT10M"),
         arguments("shutdown unknown key", MINIMAL + "shutdown: { timeout: PT10S }\n", 5, "shutdown.timeout",
             "unknown key \"timeout\""),
+        arguments("warmup requests zero", MINIMAL + "warmup: { requests: 0 }\n", 5, "warmup.requests",
+            "must be a whole number between 1 and 10000000, got 0"),
+        arguments("warmup timeout zero", MINIMAL + "warmup: { timeout: PT0S }\n", 5, "warmup.timeout",
+            "must be between 100 milliseconds (PT0.1S) and 5 minutes (PT5M), got PT0S"),
+        arguments("warmup timeout too long", MINIMAL + "warmup: { timeout: PT1H }\n", 5, "warmup.timeout",
+            "must be between 100 milliseconds (PT0.1S) and 5 minutes (PT5M), got PT1H"),
+        arguments("warmup enabled not a boolean", MINIMAL + "warmup: { enabled: yes please }\n", 5, "warmup.enabled",
+            "must be true or false"),
+        arguments("warmup unknown key", MINIMAL + "warmup: { seconds: 5 }\n", 5, "warmup.seconds",
+            "unknown key \"seconds\""),
         arguments("listen http2 not a boolean", "listen: { http2: h2c }\n" + MINIMAL, 1, "listen.http2", "must be true or false, got \"h2c\""),
         arguments("protocolVersion unknown", MINIMAL.replace("  - name: blue\n", "  - name: blue\n    protocolVersion: HTTP3\n"),
             3, "targetGroups[0].protocolVersion", "must be one of HTTP1, HTTP2, GRPC, got \"HTTP3\""),
