@@ -126,6 +126,8 @@ public final class FixedRateLoad {
     public long unsent;
     /** Requests sent in the window whose answer had not come {@code DRAIN_NANOS} after the end. */
     public long unanswered;
+    /** Every answer of the run, the warm-up's included (to divide the server's CPU time over the whole run). */
+    public long answeredAll;
 
     double us(Histogram h, double percentile) {
       return h.getTotalCount() == 0 ? 0 : h.getValueAtPercentile(percentile) / 1000.0;
@@ -140,11 +142,11 @@ public final class FixedRateLoad {
       return String.format(Locale.ROOT,
           "FIXED_RATE rate=%d connections=%d scheduled=%d completed=%d errors=%d non2xx=%d unsent=%d unanswered=%d"
               + " achieved=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f"
-              + " service_p50_us=%.1f service_p99_us=%.1f send_lag_p99_us=%.1f send_lag_max_us=%.1f held=%s",
+              + " service_p50_us=%.1f service_p99_us=%.1f send_lag_p99_us=%.1f send_lag_max_us=%.1f answered_all=%d held=%s",
           ratePerSecond, connections, scheduled, completed, errors, non2xx, unsent, unanswered,
           measuredNanos == 0 ? 0.0 : completed * 1e9 / measuredNanos,
           us(latency, 50), us(latency, 90), us(latency, 99), us(latency, 99.9), latency.getMaxValue() / 1000.0,
-          us(service, 50), us(service, 99), us(sendLag, 99), sendLag.getMaxValue() / 1000.0, heldRate());
+          us(service, 50), us(service, 99), us(sendLag, 99), sendLag.getMaxValue() / 1000.0, answeredAll, heldRate());
     }
 
     public String summary() {
@@ -423,6 +425,7 @@ public final class FixedRateLoad {
       return;
     }
     long request = connection.inFlightRequest;
+    result.answeredAll++;
     if (measured(request, firstMeasured, pastLast)) {
       result.completed++;
       if (connection.status < 200 || connection.status > 299) {

@@ -99,6 +99,7 @@ class FixedRateLoadTest {
     assertThat(result.latency.getTotalCount()).isEqualTo(400);
     // The warm-up's 100 requests went out too, and nothing after the window.
     assertThat(served.get()).isEqualTo(500);
+    assertThat(result.answeredAll).isEqualTo(500);
     assertThat(result.latency.getValueAtPercentile(50)).as(result.summary())
         .isLessThan(TimeUnit.MILLISECONDS.toNanos(100));
     assertThat(result.line()).startsWith("FIXED_RATE rate=400 connections=4 scheduled=400 completed=400 errors=0");
