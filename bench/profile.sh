@@ -103,8 +103,6 @@ start_backends
 JIT_OPTS="$(jit_opts)"
 # DebugNonSafepoints: without it, samples in inlined code are charged to the enclosing method.
 PROFILE_OPTS="-XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints"
-SLIDING=false
-[[ " $MODES " == *" sliding "* ]] && SLIDING=true
 start_balancer() { # sliding
   { echo "listen: { host: 127.0.0.1, port: $P_AFF }"; affinity_bench_yaml "$1"; } >"$WORK/balancer.yaml"
   # shellcheck disable=SC2086
@@ -188,7 +186,6 @@ for mode in $MODES; do
       profile_mode sliding "$cookie" ;;
   esac
 done
-[[ "$SLIDING" == true ]] || true
 
 {
   echo "Command: \`DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS MODES='$MODES' bench/profile.sh${ORIGINAL_ARGS[*]:+ ${ORIGINAL_ARGS[*]}}\`"
