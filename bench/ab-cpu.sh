@@ -100,11 +100,12 @@ cookie_of() { # port
 COOKIE_A=$(cookie_of "$PORT_A") COOKIE_B=$(cookie_of "$PORT_B")
 [[ -n "$COOKIE_A" && -n "$COOKIE_B" ]] || { echo "ab-cpu: no AFFINITY cookie" >&2; exit 1; }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# shellcheck source=cpu-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cpu-common.sh"
 wrk_run() { # port cookie duration -> requests
   taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$3" -H "Cookie: $2" "http://127.0.0.1:$1/" | awk '/requests in/ {print $1}'
 }
-TICK=$(getconf CLK_TCK)
+TICK=$CPU_TICKS_PER_SECOND
 EVENTS=""
 for call in read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epoll_pwait epoll_ctl futex sched_yield poll; do
   EVENTS+="${EVENTS:+,}syscalls:sys_enter_$call"
@@ -115,11 +116,11 @@ done
 # other, the same build's CPU per request moved by up to 50 % between runs on the 2-core VM.
 measure_both() { # -> prints "cpuA sysA rpsA cpuB sysB rpsB"
   local seconds=${DURATION%s} a0 b0 a1 b1
-  a0=$(cpu_ticks "$PID_A"); b0=$(cpu_ticks "$PID_B")
+  a0=$(proc_cpu_ticks "$PID_A"); b0=$(proc_cpu_ticks "$PID_B")
   wrk_run "$PORT_A" "$COOKIE_A" "$DURATION" >"$WORK/n-A.txt" & local w1=$!
   wrk_run "$PORT_B" "$COOKIE_B" "$DURATION" >"$WORK/n-B.txt" & local w2=$!
   wait "$w1" "$w2"
-  a1=$(cpu_ticks "$PID_A"); b1=$(cpu_ticks "$PID_B")
+  a1=$(proc_cpu_ticks "$PID_A"); b1=$(proc_cpu_ticks "$PID_B")
   local waits=()
   for jar in A B; do
     perf stat -x, -e "$EVENTS" -p "$(eval echo "\$PID_$jar")" -o "$WORK/perf-$jar.txt" -- \

@@ -2,6 +2,9 @@
 # script sets BENCH_NAME (for messages), PIN, PROXY_CPU, LOAD_CPU, MAX_SECONDS and, before
 # check_deadline is used, START_SECONDS.
 
+# shellcheck source=cpu-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cpu-common.sh"
+
 log() { printf '[%s %s] %s\n' "${BENCH_NAME%.sh}" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '%s: FAIL: %s\n' "$BENCH_NAME" "$*" >&2; exit 1; }
 

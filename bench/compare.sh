@@ -14,7 +14,9 @@
 #   WARMUP [10s] WARMUP_ROUNDS [6] WARMUP_TOLERANCE [5]   (per Java proxy: rounds of WARMUP until
 #                   two agree within WARMUP_TOLERANCE %, at most WARMUP_ROUNDS; WARMUP=0 skips it)
 #   PROXY_CPU [0]   LOAD_CPU [1]      (taskset CPU lists; PIN=0 disables pinning)
-#   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]   (the same for the three Java proxies)
+#   AFFINITY_JAVA_OPTS []  (JVM flags for the Affinity balancer: none, as the README's
+#                   `java -jar affinity-balancer.jar balancer.yaml`; the launcher's defaults apply)
+#   JAVA_OPTS []    (JVM flags for the two Jetty peers: none, the JVM's defaults, like Affinity's)
 #   JIT_PRIORITY [1]  (as root: the Java proxies' JIT compiler threads run at nice -10, see README)
 #   ONE_BACKEND [1]   (also measure plain Jetty with every request to one backend; 0 skips it)
 #   BENCHMARKS_FILE [<repo>/BENCHMARKS.md]   (what --write edits)
@@ -25,6 +27,11 @@
 #   COOKIE_ROWS [1]   (also measure issue 23's cookie-issuing cases: a second Affinity balancer with
 #                   sliding expiry sent a stale cookie, and new clients without a cookie at Affinity and
 #                   at HAProxy; 0 skips them)
+#   FIXED_RATE [1]  (then latency at a fixed rate: Affinity and HAProxy at FIXED_FRACTION [50] % of
+#                   HAProxy's median req/s, FIXED_REPS [3] runs each of FIXED_DURATION [DURATION] after
+#                   FIXED_WARMUP [3s], with bench's FixedRateLoad on CONNECTIONS connections; 0 skips it)
+# Every row also gives the proxy process's CPU time per request (utime + stime of all its threads,
+# JIT and GC included, over each run: bench/cpu-common.sh), and the CPU ratio Affinity / HAProxy.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,7 +47,9 @@ WARMUP_TOLERANCE="${WARMUP_TOLERANCE:-5}"
 PROXY_CPU="${PROXY_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 PIN="${PIN:-1}"
-JAVA_OPTS="${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}"
+# What a user gets: no JVM flags (no heap, no GC choice) unless asked for.
+AFFINITY_JAVA_OPTS="${AFFINITY_JAVA_OPTS:-}"
+JAVA_OPTS="${JAVA_OPTS:-}"
 BENCHMARKS_FILE="${BENCHMARKS_FILE:-$REPO/BENCHMARKS.md}"
 NOTE="${NOTE:-}"
 MAX_SECONDS="${MAX_SECONDS:-1800}"
@@ -48,6 +57,11 @@ JIT_PRIORITY="${JIT_PRIORITY:-1}"
 ONE_BACKEND="${ONE_BACKEND:-1}"
 BUILD_MAX_SECONDS="${BUILD_MAX_SECONDS:-900}"
 COOKIE_ROWS="${COOKIE_ROWS:-1}"
+FIXED_RATE="${FIXED_RATE:-1}"
+FIXED_FRACTION="${FIXED_FRACTION:-50}"
+FIXED_DURATION="${FIXED_DURATION:-$DURATION}"
+FIXED_WARMUP="${FIXED_WARMUP:-3s}"
+FIXED_REPS="${FIXED_REPS:-3}"
 
 BUILD=1
 WRITE=0
@@ -74,6 +88,12 @@ WARMUP_S="$(seconds_of "$WARMUP")"
 [[ "$WARMUP_ROUNDS" =~ ^[0-9]+$ && "$WARMUP_ROUNDS" -gt 0 ]] || die "WARMUP_ROUNDS must be a positive integer"
 [[ "$REPS" =~ ^[0-9]+$ && "$REPS" -gt 0 ]] || die "REPS must be a positive integer, got $REPS"
 [[ "$CONNECTIONS" =~ ^[0-9]+$ && "$CONNECTIONS" -gt 0 ]] || die "CONNECTIONS must be a positive integer"
+FIXED_DURATION_S="$(seconds_of "$FIXED_DURATION")"
+FIXED_WARMUP_S="$(seconds_of "$FIXED_WARMUP")"
+[[ "$FIXED_DURATION_S" =~ ^[0-9]+$ && "$FIXED_DURATION_S" -gt 0 ]] || die "FIXED_DURATION must be like 10s, got $FIXED_DURATION"
+[[ "$FIXED_WARMUP_S" =~ ^[0-9]+$ ]] || die "FIXED_WARMUP must be like 3s, got $FIXED_WARMUP"
+[[ "$FIXED_REPS" =~ ^[0-9]+$ && "$FIXED_REPS" -gt 0 ]] || die "FIXED_REPS must be a positive integer, got $FIXED_REPS"
+[[ "$FIXED_FRACTION" =~ ^[0-9]+$ && "$FIXED_FRACTION" -gt 0 && "$FIXED_FRACTION" -le 100 ]] || die "FIXED_FRACTION must be a percentage (1-100), got $FIXED_FRACTION"
 
 # ---------------------------------------------------------------------------------------------
 # 1. Tools.
@@ -118,11 +138,13 @@ run_wrk() {
   fi
 }
 
-# Per proxy (key): URL, the cookie wrk sends, and the stickiness check after each run.
-declare -A URL COOKIE CHECK PID_OF
+# Per proxy (key): URL, the cookie wrk sends, the stickiness check after each run, and which process
+# serves it (PROC: a key of PID_OF; the new-client rows are served by the fixed-expiry balancer and HAProxy).
+declare -A URL COOKIE CHECK PID_OF PROC
 KEYS=()
-# Per run: RUN_RPS[key,round], RUN_P99[key,round]; totals of errors per key.
-declare -A RUN_RPS RUN_P99 ERRS STICKY
+# Per run: RUN_RPS[key,round], RUN_P99[key,round], RUN_CPU[key,round] (CPU µs per request of the
+# proxy process over the run); totals of errors per key.
+declare -A RUN_RPS RUN_P99 RUN_CPU ERRS STICKY
 STICKY_FAILS=0
 
 # Affinity's own counters, from /affinity/status.json ("t1=123 t2=4 ..."), of the balancer on port $1 (default P_AFF).
@@ -159,13 +181,17 @@ record_verdict() { # key verdict
 
 # One measured wrk run of <key> in round <r>, with its stickiness checks.
 measure_run() { # key round
-  local key="$1" r="$2" before after aff_before="" aff_after parsed rps p99 total e
+  local key="$1" r="$2" before after aff_before="" aff_after parsed rps p99 total e pid="" ticks0=0 ticks1=0
   before="$(backend_counts)"
   [[ "$key" == affinity ]] && aff_before="$(affinity_requests)"
   [[ "$key" == affinity_sliding ]] && aff_before="$(affinity_requests "$P_AFF_SLIDING")"
+  [[ -n "${PROC[$key]:-}" ]] && pid="${PID_OF[${PROC[$key]}]}"
+  [[ -n "$pid" ]] && ticks0="$(proc_cpu_ticks "$pid")"
   run_wrk "$WORK/$key-$r.txt" "$DURATION" "${URL[$key]}" "${COOKIE[$key]}"
+  [[ -n "$pid" ]] && ticks1="$(proc_cpu_ticks "$pid")"
   parsed="$(parse_wrk <"$WORK/$key-$r.txt")"
   read -r rps p99 total e <<<"$parsed"
+  RUN_CPU[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( ticks1 - ticks0 )) "$total" || echo n/a)"
   after="$(backend_counts)"
   case "${CHECK[$key]}" in
     sticky) record_verdict "$key" "$(backend_verdict 1 "$total" "$before" "$after")" ;;
@@ -179,7 +205,7 @@ measure_run() { # key round
     aff_after="$(affinity_requests "$P_AFF_SLIDING")"
     record_verdict affinity_sliding "$(affinity_verdict "$total" "$aff_before" "$aff_after")"
   fi
-  log "$key round $r/$REPS: $rps req/s, p99 ${p99} ms, $total requests, $e errors"
+  log "$key round $r/$REPS: $rps req/s, p99 ${p99} ms, CPU ${RUN_CPU[$key,$r]} µs/request, $total requests, $e errors"
   RUN_RPS[$key,$r]="$rps"
   RUN_P99[$key,$r]="$p99"
   ERRS[$key]=$(( ${ERRS[$key]:-0} + e ))
@@ -187,6 +213,11 @@ measure_run() { # key round
     log "WARN: $key had $e socket errors or non-2xx/3xx responses (see $WORK/$key-$r.txt)"
     KEEP_WORK=1
   fi
+}
+
+runs_of_rps() { # key -> its measured req/s, one per line
+  local r
+  for r in $(seq 1 "$REPS"); do echo "${RUN_RPS[$1,$r]}"; done
 }
 
 # Warm-up rounds of WARMUP until two in a row agree within WARMUP_TOLERANCE % (at most WARMUP_ROUNDS).
@@ -215,21 +246,22 @@ log "pinning: proxies on CPU ${PROXY_CPU}, wrk and nginx on CPU ${LOAD_CPU} (PIN
 # (a raised priority needs CAP_SYS_NICE), elsewhere the warm-up is simply longer.
 JIT_OPTS="$(jit_opts)"
 JVM=(java $JAVA_OPTS $JIT_OPTS)
+AFF_JVM=(java $AFFINITY_JAVA_OPTS $JIT_OPTS)
 
-add_proxy() { # key url cookie check
-  KEYS+=("$1"); URL[$1]="$2"; COOKIE[$1]="$3"; CHECK[$1]="$4"
+add_proxy() { # key url cookie check [process: a key of PID_OF, default the key itself]
+  KEYS+=("$1"); URL[$1]="$2"; COOKIE[$1]="$3"; CHECK[$1]="$4"; PROC[$1]="${5-$1}"
 }
-add_proxy direct "http://127.0.0.1:$B1/" "" none
+add_proxy direct "http://127.0.0.1:$B1/" "" none ""
 
 # a. Affinity.
 AFF_YAML="$WORK/balancer.yaml"
 { echo "listen: { host: 127.0.0.1, port: $P_AFF }"; affinity_bench_yaml; } >"$AFF_YAML"
-spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -jar "$AFFINITY_JAR" "$AFF_YAML"
+spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" "${AFF_JVM[@]}" -jar "$AFFINITY_JAR" "$AFF_YAML"
 PID_OF[affinity]=$LAST_PID
 # a'. Affinity again, with sliding expiry (the product's default), for the stale-cookie row.
 if [[ "$COOKIE_ROWS" == 1 ]]; then
   { echo "listen: { host: 127.0.0.1, port: $P_AFF_SLIDING }"; affinity_bench_yaml true; } >"$WORK/balancer-sliding.yaml"
-  spawn "$WORK/affinity_sliding.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -jar "$AFFINITY_JAR" "$WORK/balancer-sliding.yaml"
+  spawn "$WORK/affinity_sliding.out" "${ON_PROXY_CPU[@]}" "${AFF_JVM[@]}" -jar "$AFFINITY_JAR" "$WORK/balancer-sliding.yaml"
   PID_OF[affinity_sliding]=$LAST_PID
 fi
 # b. Plain Jetty ProxyHandler.Reverse, round robin, no stickiness.
@@ -325,8 +357,8 @@ if [[ "$COOKIE_ROWS" == 1 ]]; then
   REFRESHED_2="$(sticky_cookie_with "http://127.0.0.1:$P_AFF_SLIDING/" AFFINITY "$SLIDING_COOKIE")"
   log "the stale sliding cookie is now refreshed on every answer ($( [[ "$REFRESHED_1" == "$REFRESHED_2" ]] && echo "one reused value" || echo "a new value each time"))"
   add_proxy affinity_sliding "http://127.0.0.1:$P_AFF_SLIDING/" "$SLIDING_COOKIE" sticky
-  add_proxy affinity_new "http://127.0.0.1:$P_AFF/" "" spread
-  add_proxy haproxy_new "http://127.0.0.1:$P_HAP/" "" spread
+  add_proxy affinity_new "http://127.0.0.1:$P_AFF/" "" spread affinity
+  add_proxy haproxy_new "http://127.0.0.1:$P_HAP/" "" spread haproxy
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -341,6 +373,50 @@ for r in $(seq 1 "$REPS"); do
     measure_run "${KEYS[$(( (i + r - 1) % n ))]}" "$r"
   done
 done
+
+# ---------------------------------------------------------------------------------------------
+# 5b. Latency at a fixed rate, below saturation (at saturation p99 is mostly queueing in front of a
+# full core): Affinity and HAProxy at FIXED_FRACTION % of HAProxy's median rate above, with a
+# generator that counts latency from each request's intended send time (bench FixedRateLoad: open
+# model, no coordinated omission), FIXED_REPS runs each in alternating order.
+declare -A FIX FIX_CPU
+FIXED_RPS=""
+# One fixed-rate run of <key> in round <r>: FIX[key,r,<field>] from the generator's FIXED_RATE line.
+fixed_run() { # key round
+  local key="$1" r="$2" out="$WORK/fixed-$1-$2.txt" pid ticks0 ticks1 rc=0 line field
+  check_deadline
+  pid="${PID_OF[${PROC[$key]}]}"
+  local args=(--rate "$FIXED_RPS" --connections "$CONNECTIONS" --duration "$FIXED_DURATION" --warmup "$FIXED_WARMUP")
+  [[ -n "${COOKIE[$key]}" ]] && args+=(--header "Cookie: ${COOKIE[$key]}")
+  ticks0="$(proc_cpu_ticks "$pid")"
+  timeout $(( FIXED_DURATION_S + FIXED_WARMUP_S + 60 )) "${ON_LOAD_CPU[@]}" java -cp "$BENCH_JAR" \
+    dev.affinity.bench.FixedRateLoad "${args[@]}" "${URL[$key]}" >"$out" 2>&1 || rc=$?
+  ticks1="$(proc_cpu_ticks "$pid")"
+  line="$(grep -m1 '^FIXED_RATE ' "$out" || true)"
+  if [[ -z "$line" ]]; then
+    cat "$out" >&2
+    die "FixedRateLoad failed against ${URL[$key]} (exit $rc)"
+  fi
+  for field in $line; do
+    [[ "$field" == *=* ]] && FIX[$key,$r,${field%%=*}]="${field#*=}"
+  done
+  # CPU over the whole generator run (its warm-up included) over every answer of it.
+  FIX_CPU[$key,$r]="$(cpu_us_per_request $(( ticks1 - ticks0 )) "${FIX[$key,$r,answered_all]}")"
+  log "$key fixed rate $r/$FIXED_REPS: ${FIX[$key,$r,completed]}/${FIX[$key,$r,scheduled]} answered at $FIXED_RPS req/s, p50 ${FIX[$key,$r,p50_us]} µs, p99 ${FIX[$key,$r,p99_us]} µs, p99.9 ${FIX[$key,$r,p999_us]} µs, CPU ${FIX_CPU[$key,$r]} µs/request, errors ${FIX[$key,$r,errors]}, rate held: ${FIX[$key,$r,held]}"
+  if [[ "${FIX[$key,$r,errors]}" != 0 || "${FIX[$key,$r,non2xx]}" != 0 || "${FIX[$key,$r,held]}" != true ]]; then
+    log "WARN: $key at a fixed rate had errors or did not keep up (see $out)"
+    KEEP_WORK=1
+  fi
+}
+if [[ "$FIXED_RATE" == 1 ]]; then
+  HAP_MAX="$(runs_of_rps haproxy | median)"
+  FIXED_RPS="$(python3 -c 'import sys; print(max(1, round(float(sys.argv[1]) * int(sys.argv[2]) / 100)))' "$HAP_MAX" "$FIXED_FRACTION")"
+  log "fixed rate: $FIXED_RPS req/s ($FIXED_FRACTION % of HAProxy's median $HAP_MAX req/s), $FIXED_REPS runs of $FIXED_DURATION after $FIXED_WARMUP per proxy"
+  for r in $(seq 1 "$FIXED_REPS"); do
+    if (( r % 2 )); then order=(affinity haproxy); else order=(haproxy affinity); fi
+    for key in "${order[@]}"; do fixed_run "$key" "$r"; done
+  done
+fi
 
 for key in "${KEYS[@]}"; do
   [[ -n "${PID_OF[$key]:-}" ]] && ! kill -0 "${PID_OF[$key]}" 2>/dev/null && die "$key exited during the run (see $WORK/$key.out)"
@@ -367,25 +443,55 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 # 6. Report.
-runs_of() { # key array(RUN_RPS|RUN_P99) -> one value per line
+runs_of() { # key array(RUN_RPS|RUN_P99|RUN_CPU) -> one value per line
   local key="$1" r
-  for r in $(seq 1 "$REPS"); do
-    if [[ "$2" == RUN_RPS ]]; then echo "${RUN_RPS[$key,$r]}"; else echo "${RUN_P99[$key,$r]}"; fi
-  done
+  local -n runs="$2"
+  for r in $(seq 1 "$REPS"); do echo "${runs[$key,$r]}"; done
 }
 # Median (and min-max) of the per-round ratios a/b: both measured within minutes of each other.
-ratio_stats() { # a b -> "median min max"
+ratio_stats() { # a b [array, default RUN_RPS] -> "median min max"
   local r list=()
-  for r in $(seq 1 "$REPS"); do list+=("${RUN_RPS[$1,$r]}" "${RUN_RPS[$2,$r]}"); done
+  local -n runs="${3:-RUN_RPS}"
+  for r in $(seq 1 "$REPS"); do list+=("${runs[$1,$r]}" "${runs[$2,$r]}"); done
+  python3 - "${list[@]}" <<'PY'
+import statistics, sys
+def num(x):
+    try: return float(x)
+    except ValueError: return None
+v = [num(x) for x in sys.argv[1:]]
+q = [a / b for a, b in zip(v[0::2], v[1::2]) if a is not None and b]
+print(f"{statistics.median(q):.2f} {min(q):.2f} {max(q):.2f}" if q else "n/a n/a n/a")
+PY
+}
+goal() { # value goal -> met / NOT met (value >= goal)
+  python3 -c "import sys; print('met' if float(sys.argv[1]) >= float(sys.argv[2]) else 'NOT met')" "$1" "$2" 2>/dev/null || echo "n/a"
+}
+goal_at_most() { # value goal -> met / NOT met (value <= goal)
+  python3 -c "import sys; print('met' if float(sys.argv[1]) <= float(sys.argv[2]) else 'NOT met')" "$1" "$2" 2>/dev/null || echo "n/a"
+}
+# Median (min-max) over the fixed-rate runs of FIX[key,r,field] / 1000 (µs to ms), or of FIX_CPU (µs).
+fixed_stats() { # key field|cpu -> "median min max"
+  local r vals=()
+  for r in $(seq 1 "$FIXED_REPS"); do
+    if [[ "$2" == cpu ]]; then vals+=("${FIX_CPU[$1,$r]}"); else vals+=("${FIX[$1,$r,$2]}"); fi
+  done
+  python3 - "$2" "${vals[@]}" <<'PY'
+import statistics, sys
+scale = 1 if sys.argv[1] == "cpu" else 1000
+v = [float(x) / scale for x in sys.argv[2:] if x not in ("", "n/a")]
+print(f"{statistics.median(v):.3f} {min(v):.3f} {max(v):.3f}" if v else "n/a n/a n/a")
+PY
+}
+# Median (min-max) over the fixed-rate rounds of FIX[a,r,field] / FIX[b,r,field].
+fixed_ratio() { # a b field -> "median min max"
+  local r list=()
+  for r in $(seq 1 "$FIXED_REPS"); do list+=("${FIX[$1,$r,$3]}" "${FIX[$2,$r,$3]}"); done
   python3 - "${list[@]}" <<'PY'
 import statistics, sys
 v = [float(x) for x in sys.argv[1:]]
 q = [a / b for a, b in zip(v[0::2], v[1::2]) if b > 0]
 print(f"{statistics.median(q):.2f} {min(q):.2f} {max(q):.2f}" if q else "n/a n/a n/a")
 PY
-}
-goal() { # value goal -> met / NOT met
-  python3 -c "import sys; print('met' if float(sys.argv[1]) >= float(sys.argv[2]) else 'NOT met')" "$1" "$2" 2>/dev/null || echo "n/a"
 }
 
 label() {
@@ -418,7 +524,13 @@ fi
 ENV_PREFIX="DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS REPS=$REPS WARMUP=$WARMUP"
 [[ "$WARMUP_ROUNDS" != 6 ]] && ENV_PREFIX="$ENV_PREFIX WARMUP_ROUNDS=$WARMUP_ROUNDS"
 [[ "$WARMUP_TOLERANCE" != 5 ]] && ENV_PREFIX="$ENV_PREFIX WARMUP_TOLERANCE=$WARMUP_TOLERANCE"
-[[ "$JAVA_OPTS" != "-Xms256m -Xmx256m -XX:+UseParallelGC" ]] && ENV_PREFIX="$ENV_PREFIX JAVA_OPTS='$JAVA_OPTS'"
+[[ -n "$AFFINITY_JAVA_OPTS" ]] && ENV_PREFIX="$ENV_PREFIX AFFINITY_JAVA_OPTS='$AFFINITY_JAVA_OPTS'"
+[[ -n "$JAVA_OPTS" ]] && ENV_PREFIX="$ENV_PREFIX JAVA_OPTS='$JAVA_OPTS'"
+[[ "$FIXED_RATE" != 1 ]] && ENV_PREFIX="$ENV_PREFIX FIXED_RATE=$FIXED_RATE"
+[[ "$FIXED_RATE" == 1 && "$FIXED_FRACTION" != 50 ]] && ENV_PREFIX="$ENV_PREFIX FIXED_FRACTION=$FIXED_FRACTION"
+[[ "$FIXED_RATE" == 1 && "$FIXED_DURATION" != "$DURATION" ]] && ENV_PREFIX="$ENV_PREFIX FIXED_DURATION=$FIXED_DURATION"
+[[ "$FIXED_RATE" == 1 && "$FIXED_WARMUP" != 3s ]] && ENV_PREFIX="$ENV_PREFIX FIXED_WARMUP=$FIXED_WARMUP"
+[[ "$FIXED_RATE" == 1 && "$FIXED_REPS" != 3 ]] && ENV_PREFIX="$ENV_PREFIX FIXED_REPS=$FIXED_REPS"
 [[ "$JIT_PRIORITY" != 1 ]] && ENV_PREFIX="$ENV_PREFIX JIT_PRIORITY=$JIT_PRIORITY"
 [[ "$ONE_BACKEND" != 1 ]] && ENV_PREFIX="$ENV_PREFIX ONE_BACKEND=$ONE_BACKEND"
 [[ "$COOKIE_ROWS" != 1 ]] && ENV_PREFIX="$ENV_PREFIX COOKIE_ROWS=$COOKIE_ROWS"
@@ -443,26 +555,31 @@ report() {
   echo
   echo "Command: \`$COMMAND\`"
   echo
-  echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), $JAVA_VERSION, load average at the end $(cut -d' ' -f1-3 /proc/loadavg); $PIN_NOTE. All proxies run at once on 127.0.0.1 (idle while another is measured) in front of the same three nginx backends (one worker each, fixed 200 body, access log off). Java proxies: \`$JAVA_OPTS${JIT_OPTS:+ $JIT_OPTS}\`, 200 server threads, the same upstream \`HttpClient\` buffer and connection limits. Load: \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` (with the sticky cookie where there is one). Each Java proxy warmed up in rounds of $WARMUP until two agreed within $WARMUP_TOLERANCE % (at most $WARMUP_ROUNDS); then $REPS rounds, each measuring every proxy once in a shifting order. Table: median of the $REPS runs (min–max); ratios: median of the per-round ratios (min–max)."
+  echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), $JAVA_VERSION, load average at the end $(cut -d' ' -f1-3 /proc/loadavg); $PIN_NOTE. All proxies run at once on 127.0.0.1 (idle while another is measured) in front of the same three nginx backends (one worker each, fixed 200 body, access log off). JVM flags: Affinity \`${AFFINITY_JAVA_OPTS:-none}\` (what \`java -jar affinity-balancer.jar\` gives, the launcher's own defaults), the Jetty peers \`${JAVA_OPTS:-none}\`${JIT_OPTS:+; all three also \`$JIT_OPTS\` (JIT compiler threads at nice -10: when code is compiled, not what it compiles to)}; 200 server threads, the same upstream \`HttpClient\` buffer and connection limits. Load: \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` (with the sticky cookie where there is one). Each Java proxy warmed up in rounds of $WARMUP until two agreed within $WARMUP_TOLERANCE % (at most $WARMUP_ROUNDS); then $REPS rounds, each measuring every proxy once in a shifting order. Table: median of the $REPS runs (min–max); ratios: median of the per-round ratios (min–max). CPU µs/request: the proxy process's CPU time (utime + stime from \`/proc/PID/stat\`, every thread, JIT and GC included) over each wrk run, divided by the requests wrk completed."
   if [[ -n "$SHORT" ]]; then echo; echo "$SHORT"; fi
   if [[ -n "$NOTE" ]]; then echo; echo "$NOTE"; fi
   echo
-  echo "| proxy | req/s median (min–max) | p99 ms median | errors | stickiness held |"
-  echo "| --- | ---: | ---: | ---: | --- |"
-  local k rps min max p99
+  echo "| proxy | req/s median (min–max) | p99 ms median | CPU µs/request median (min–max) | errors | stickiness held |"
+  echo "| --- | ---: | ---: | ---: | ---: | --- |"
+  local k rps min max p99 cpu
   for k in "${KEYS[@]}"; do
     rps="$(runs_of "$k" RUN_RPS | median)"
     min="$(runs_of "$k" RUN_RPS | sort -g | head -1)"
     max="$(runs_of "$k" RUN_RPS | sort -g | tail -1)"
     p99="$(runs_of "$k" RUN_P99 | median)"
-    printf '| %s | %.0f (%.0f–%.0f) | %.2f | %s | %s |\n' "$(label "$k")" "$rps" "$min" "$max" "$p99" "${ERRS[$k]:-0}" "$(stick_note "$k")"
+    if [[ -n "${PROC[$k]}" ]]; then
+      cpu="$(printf '%.1f (%.1f–%.1f)' "$(runs_of "$k" RUN_CPU | median)" "$(runs_of "$k" RUN_CPU | sort -g | head -1)" "$(runs_of "$k" RUN_CPU | sort -g | tail -1)")"
+    else
+      cpu="-"
+    fi
+    printf '| %s | %.0f (%.0f–%.0f) | %.2f | %s | %s | %s |\n' "$(label "$k")" "$rps" "$min" "$max" "$p99" "$cpu" "${ERRS[$k]:-0}" "$(stick_note "$k")"
   done
   echo
   echo "| ratio (req/s, per round) | median | min–max | goal |"
   echo "| --- | ---: | ---: | --- |"
-  echo "| Affinity / plain Jetty ProxyHandler | **${R_JETTY}×** | ${R_JETTY_MIN}–${R_JETTY_MAX} | ≥ 1.0×: $(goal "$R_JETTY" 1.0) |"
-  echo "| Affinity / Jetty BalancerServlet (sticky) | **${R_SERVLET}×** | ${R_SERVLET_MIN}–${R_SERVLET_MAX} | ≥ 1.3×: $(goal "$R_SERVLET" 1.3) |"
-  echo "| Affinity / HAProxy | **${R_HAP}×** | ${R_HAP_MIN}–${R_HAP_MAX} | ≥ 0.6×: $(goal "$R_HAP" 0.6) |"
+  echo "| Affinity / plain Jetty ProxyHandler | **${R_JETTY}×** | ${R_JETTY_MIN}–${R_JETTY_MAX} | ≥ 1.5×: $(goal "$R_JETTY" 1.5) |"
+  echo "| Affinity / Jetty BalancerServlet (sticky) | **${R_SERVLET}×** | ${R_SERVLET_MIN}–${R_SERVLET_MAX} | ≥ 1.5×: $(goal "$R_SERVLET" 1.5) |"
+  echo "| Affinity / HAProxy | **${R_HAP}×** | ${R_HAP_MIN}–${R_HAP_MAX} | ≥ 0.8×: $(goal "$R_HAP" 0.8) |"
   if [[ "$ONE_BACKEND" == 1 ]]; then
     read -r a b c <<<"$(ratio_stats affinity jetty1)"
     echo "| Affinity / plain Jetty on one backend | ${a}× | ${b}–${c} | (same load shape) |"
@@ -471,9 +588,61 @@ report() {
     read -r a b c <<<"$(ratio_stats affinity_sliding affinity)"
     echo "| Affinity sliding, stale cookie / Affinity fixed expiry | ${a}× | ${b}–${c} | (what refreshing costs) |"
     read -r a b c <<<"$(ratio_stats affinity_sliding haproxy)"
-    echo "| Affinity sliding, stale cookie / HAProxy | ${a}× | ${b}–${c} | |"
+    echo "| Affinity sliding, stale cookie / HAProxy | **${a}×** | ${b}–${c} | ≥ 0.8×: $(goal "$a" 0.8) |"
     read -r a b c <<<"$(ratio_stats affinity_new haproxy_new)"
     echo "| Affinity new clients / HAProxy new clients | **${a}×** | ${b}–${c} | ≥ 0.7×: $(goal "$a" 0.7) |"
+  fi
+  echo
+  echo "| ratio (CPU µs per request, per round) | median | min–max | goal |"
+  echo "| --- | ---: | ---: | --- |"
+  read -r a b c <<<"$(ratio_stats affinity haproxy RUN_CPU)"
+  echo "| Affinity / HAProxy | **${a}×** | ${b}–${c} | ≤ 1.25×: $(goal_at_most "$a" 1.25) |"
+  if [[ "$COOKIE_ROWS" == 1 ]]; then
+    read -r a b c <<<"$(ratio_stats affinity_sliding haproxy RUN_CPU)"
+    echo "| Affinity sliding, stale cookie / HAProxy | **${a}×** | ${b}–${c} | ≤ 1.25×: $(goal_at_most "$a" 1.25) |"
+    read -r a b c <<<"$(ratio_stats affinity_new haproxy_new RUN_CPU)"
+    echo "| Affinity new clients / HAProxy new clients | ${a}× | ${b}–${c} | |"
+  fi
+  read -r a b c <<<"$(ratio_stats affinity jetty RUN_CPU)"
+  echo "| Affinity / plain Jetty ProxyHandler | ${a}× | ${b}–${c} | |"
+  read -r a b c <<<"$(ratio_stats affinity servlet RUN_CPU)"
+  echo "| Affinity / Jetty BalancerServlet | ${a}× | ${b}–${c} | |"
+  if [[ "$FIXED_RATE" == 1 ]]; then
+    echo
+    echo "Latency at a fixed rate: $FIXED_RPS requests/s ($FIXED_FRACTION % of HAProxy's median $(printf '%.0f' "$HAP_MAX") req/s above) on $CONNECTIONS kept-alive connections, sticky cookie sent, from \`dev.affinity.bench.FixedRateLoad\` (bench): each request is due at a fixed time and its latency counts from then, not from when it could be sent (no coordinated omission). $FIXED_REPS runs per proxy of $FIXED_DURATION after $FIXED_WARMUP unmeasured, alternating which goes first; median (min–max) over the runs. CPU µs/request here: over the whole run, warm-up included."
+    echo
+    echo "| proxy at $FIXED_RPS req/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/request | errors | rate held |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    local f held errs r
+    for k in affinity haproxy; do
+      held=yes; errs=0
+      for r in $(seq 1 "$FIXED_REPS"); do
+        [[ "${FIX[$k,$r,held]}" == true ]] || held="NO (see the log)"
+        errs=$(( errs + ${FIX[$k,$r,errors]} + ${FIX[$k,$r,non2xx]} ))
+      done
+      printf '| %s' "$(label "$k")"
+      for f in p50_us p99_us p999_us max_us cpu; do
+        read -r a b c <<<"$(fixed_stats "$k" "$f")"
+        if [[ "$f" == cpu ]]; then printf ' | %.1f (%.1f–%.1f)' "$a" "$b" "$c"; else printf ' | %.3f (%.3f–%.3f)' "$a" "$b" "$c"; fi
+      done
+      printf ' | %s | %s |\n' "$errs" "$held"
+    done
+    echo
+    read -r a b c <<<"$(fixed_ratio affinity haproxy p99_us)"
+    read -r p _ _ <<<"$(fixed_stats affinity p99_us)"
+    echo "| at a fixed rate | value | min–max | goal |"
+    echo "| --- | ---: | ---: | --- |"
+    echo "| p99 Affinity / HAProxy (per round) | **${a}×** | ${b}–${c} | ≤ 1.5×: $(goal_at_most "$a" 1.5) |"
+    read -r a b c <<<"$(fixed_stats affinity p99_us)"
+    echo "| Affinity p99 | **${a} ms** | ${b}–${c} | ≤ 2 ms: $(goal_at_most "$a" 2) |"
+    read -r a b c <<<"$(fixed_ratio affinity haproxy p999_us)"
+    echo "| p99.9 Affinity / HAProxy (per round) | ${a}× | ${b}–${c} | |"
+    local lag=0
+    for k in affinity haproxy; do for r in $(seq 1 "$FIXED_REPS"); do
+      lag="$(python3 -c 'import sys; print(max(float(sys.argv[1]), float(sys.argv[2])))' "$lag" "${FIX[$k,$r,send_lag_p99_us]}")"
+    done; done
+    echo
+    echo "The generator's own scheduling error (a request sent late although its connection was free), p99, worst run: $(printf '%.0f' "$lag") µs."
   fi
   if [[ "$STICKY_FAILS" -gt 0 ]]; then
     echo

@@ -7,6 +7,8 @@ import dev.affinity.balancer.TrustedProxies;
 import dev.affinity.cookie.CodecCounters;
 import dev.affinity.observe.ExchangeObserver;
 import java.net.URI;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
@@ -153,7 +157,7 @@ public final class AffinityServer {
           factories.add(limitHttp2(new HTTP2CServerConnectionFactory(plain), limits.h2MaxConcurrentStreams()));
         }
       }
-      ServerConnector connector = new ServerConnector(server, factories.toArray(new ConnectionFactory[0]));
+      ServerConnector connector = clientConnector(server, factories.toArray(new ConnectionFactory[0]));
       if (ssl != null) {
         tls.put(connector, ssl);
       }
@@ -249,6 +253,18 @@ public final class AffinityServer {
    * factory offering {@code h2, http/1.1} in front instead, with an {@code HTTP2ServerConnectionFactory}
    * under {@link #limitHttp2} (see jetty-handler/README.md, "HTTP/2").
    */
+  /** A listener's connector, whose connections skip the reads and interest changes they know are idle (see ClientEndPoint). */
+  private static ServerConnector clientConnector(Server server, ConnectionFactory... factories) {
+    return new ServerConnector(server, factories) {
+      @Override
+      protected SocketChannelEndPoint newEndPoint(SocketChannel channel, ManagedSelector selector, SelectionKey key) {
+        ClientEndPoint endPoint = new ClientEndPoint(channel, selector, key, getScheduler());
+        endPoint.setIdleTimeout(getIdleTimeout());
+        return endPoint;
+      }
+    };
+  }
+
   public static ConnectionFactory[] httpFactories(HttpConfiguration http, boolean http2) {
     requireNonNull(http, "http");
     HttpConnectionFactory http1 = new HttpConnectionFactory(http);
