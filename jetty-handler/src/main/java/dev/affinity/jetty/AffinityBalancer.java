@@ -493,6 +493,22 @@ public class AffinityBalancer extends ProxyHandler {
     }, 1, TimeUnit.SECONDS);
   }
 
+  /**
+   * Jetty's client, on a pool of its own that keeps {@value AffinityThreadPool#CLIENT_MIN_THREADS} threads
+   * while idle (Jetty's keeps 8, all idle while the direct relay carries the traffic), and on the
+   * server's buffer pool, whose retained memory is capped ({@link AffinityServer#MAX_POOLED_DIRECT_BYTES}).
+   * A group's own client replaces the pool with the balancer's client's before it starts.
+   */
+  @Override
+  protected HttpClient newHttpClient() {
+    HttpClient client = super.newHttpClient();
+    client.setExecutor(AffinityThreadPool.forClient("proxy-client"));
+    if (getServer() != null) {
+      client.setByteBufferPool(getServer().getByteBufferPool());
+    }
+    return client;
+  }
+
   @Override
   protected void configureHttpClient(HttpClient httpClient) {
     super.configureHttpClient(httpClient);

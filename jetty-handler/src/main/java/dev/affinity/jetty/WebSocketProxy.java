@@ -167,8 +167,7 @@ public class WebSocketProxy extends Handler.Abstract {
 
   @Override
   protected void doStart() throws Exception {
-    QueuedThreadPool threads = new QueuedThreadPool();
-    threads.setName("affinity-ws-client");
+    QueuedThreadPool threads = AffinityThreadPool.forClient("affinity-ws-client");
     components = new WebSocketComponents(null, null, null, null, null, threads);
     balancerToTarget = new WebSocketCoreClient(newUpgradeHttpClient(threads, connectTimeout.toMillis()), components);
     addBean(balancerToTarget, true);
