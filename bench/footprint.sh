@@ -44,15 +44,18 @@ fi
 [[ -f "$JAR" ]] || die "no $JAR (build it, or set JAR)"
 START_SECONDS=$SECONDS
 
-# Both the client tool and the proxies need a descriptor per connection, and some spare.
-NEED_FDS=$(( IDLE_CONNECTIONS + 1000 ))
+# Both the client tool and the proxies need a descriptor per connection, and some spare; HAProxy
+# counts two per connection (client and server side) against its limit, so it may hold fewer.
 HARD_FDS=$(ulimit -Hn)
-if [[ "$HARD_FDS" != unlimited && "$HARD_FDS" -lt "$NEED_FDS" ]]; then
+[[ "$HARD_FDS" == unlimited ]] && HARD_FDS=1048576
+if (( IDLE_CONNECTIONS + 1000 > HARD_FDS )); then
   IDLE_CONNECTIONS=$(( HARD_FDS - 1000 ))
   log "open files are limited to $HARD_FDS here: holding $IDLE_CONNECTIONS idle connections instead"
-  NEED_FDS=$HARD_FDS
 fi
-ulimit -n "$NEED_FDS"
+ulimit -Sn "$HARD_FDS"
+HAP_MAXCONN=$(( IDLE_CONNECTIONS + 2000 ))
+(( 2 * HAP_MAXCONN + 200 > HARD_FDS )) && HAP_MAXCONN=$(( (HARD_FDS - 200) / 2 ))
+HAP_IDLE_CONNECTIONS=$(( IDLE_CONNECTIONS < HAP_MAXCONN - 100 ? IDLE_CONNECTIONS : HAP_MAXCONN - 100 ))
 
 WORK=$(mktemp -d /tmp/affinity-footprint.XXXXXX)
 chmod 755 "$WORK"
@@ -75,7 +78,7 @@ HAPROXY_BIN="$(command -v haproxy)"
 cat >"$WORK/haproxy.cfg" <<CFG
 global
   nbthread 1
-  maxconn $(( IDLE_CONNECTIONS + 2000 ))
+  maxconn $HAP_MAXCONN
 defaults
   mode http
   timeout connect 2s
@@ -85,7 +88,7 @@ defaults
   option http-keep-alive
 frontend fe
   bind 127.0.0.1:$P_HAP
-  maxconn $(( IDLE_CONNECTIONS + 2000 ))
+  maxconn $HAP_MAXCONN
   default_backend be
 backend be
   balance roundrobin
@@ -146,11 +149,11 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # The idle connections: one proxy at a time.
-idle_footprint() { # name pid port cookie
+idle_footprint() { # name pid port cookie connections
   check_deadline
-  local name="$1" pid="$2" port="$3" cookie="$4" rss threads
-  log "$name: opening $IDLE_CONNECTIONS kept-alive connections, then holding them idle for ${HOLD}s"
-  "${ON_LOAD_CPU[@]}" java "$ROOT/bench/footprint/IdleConnections.java" "$port" "$IDLE_CONNECTIONS" "$HOLD" "$cookie" \
+  local name="$1" pid="$2" port="$3" cookie="$4" n="$5" rss threads
+  log "$name: opening $n kept-alive connections, then holding them idle for ${HOLD}s"
+  "${ON_LOAD_CPU[@]}" java "$ROOT/bench/footprint/IdleConnections.java" "$port" "$n" "$HOLD" "$cookie" \
     >"$WORK/idle-$name.txt" 2>&1 &
   local tool=$!
   local end=$(( SECONDS + 600 ))
@@ -164,17 +167,17 @@ idle_footprint() { # name pid port cookie
   rss=$(status_of "$pid" VmRSS); threads=$(status_of "$pid" Threads)
   local ok=ok
   wait "$tool" || ok="FAILED ($(tr '\n' ' ' <"$WORK/idle-$name.txt"))"
-  echo "$name $rss $threads $ok" >>"$WORK/idle.txt"
-  log "$name with $IDLE_CONNECTIONS idle connections: RSS ${rss} kB, $threads threads, $ok"
+  echo "$name $n $rss $threads $ok" >>"$WORK/idle.txt"
+  log "$name with $n idle connections: RSS ${rss} kB, $threads threads, $ok"
 }
 : >"$WORK/idle.txt"
-idle_footprint affinity "$PID_AFF" "$P_AFF" "$AFF_COOKIE"
-idle_footprint haproxy "$PID_HAP" "$P_HAP" "$HAP_COOKIE"
+idle_footprint affinity "$PID_AFF" "$P_AFF" "$AFF_COOKIE" "$IDLE_CONNECTIONS"
+idle_footprint haproxy "$PID_HAP" "$P_HAP" "$HAP_COOKIE" "$HAP_IDLE_CONNECTIONS"
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-python3 - "$WORK/rounds.txt" "$WORK/idle.txt" "$IDLE_CONNECTIONS" "$LOAD" "$JAVA_OPTS" <<'PY'
+python3 - "$WORK/rounds.txt" "$WORK/idle.txt" "$LOAD" "$JAVA_OPTS" <<'PY'
 import statistics, sys
-rounds, idle, n, load, opts = sys.argv[1:]
+rounds, idle, load, opts = sys.argv[1:]
 rows = [l.split() for l in open(rounds)]
 def col(proxy, i): return [float(r[i]) for r in rows if r[1] == proxy]
 print(f"\nbalancer JVM flags: '{opts}' (empty: the JVM's defaults, as `java -jar` runs it)")
@@ -185,10 +188,10 @@ for proxy in ("affinity", "haproxy"):
     print(f"| {proxy} | {statistics.median(rps):.0f} ({min(rps):.0f}–{max(rps):.0f}) | {max(rps)/min(rps):.2f}× "
           f"| {statistics.median(cpu):.1f} ({min(cpu):.1f}–{max(cpu):.1f}) | {max(cpu)/min(cpu):.2f}× "
           f"| {max(rss)/1024:.0f} | {max(th):.0f} | {sum(err):.0f} |")
-print(f"\n| proxy | RSS MB with {n} idle kept-alive connections | threads | |")
-print("|---|---:|---:|---|")
+print("\n| proxy | idle kept-alive connections held | RSS MB while held | threads | |")
+print("|---|---:|---:|---:|---|")
 for l in open(idle):
-    name, rss, th, *ok = l.split()
-    print(f"| {name} | {int(rss)/1024:.0f} | {th} | {' '.join(ok)} |")
+    name, n, rss, th, *ok = l.split()
+    print(f"| {name} | {n} | {int(rss)/1024:.0f} | {th} | {' '.join(ok)} |")
 print(f"\nload average at the end: {load}")
 PY
