@@ -32,10 +32,8 @@ public class AffinityThreadPool extends QueuedThreadPool {
   }
 
   /**
-   * A pool for one of the balancer's own clients (the one to targets off the direct relay, WebSocket
-   * upgrades, health checks): up to Jetty's 200 threads when busy, {@value #CLIENT_MIN_THREADS} when
-   * idle, instead of Jetty's 8. Most of the time these clients carry little or nothing, and three pools
-   * of 8 idle threads were a third of a one-CPU balancer's threads.
+   * A pool for a client of the balancer's that carries little (the health checker's probes): up to
+   * Jetty's 200 threads when busy, {@value #CLIENT_MIN_THREADS} when idle, instead of Jetty's 8.
    */
   public static QueuedThreadPool forClient(String name) {
     QueuedThreadPool pool = new QueuedThreadPool(200, CLIENT_MIN_THREADS);

@@ -167,7 +167,9 @@ public class WebSocketProxy extends Handler.Abstract {
 
   @Override
   protected void doStart() throws Exception {
-    QueuedThreadPool threads = AffinityThreadPool.forClient("affinity-ws-client");
+    // Jetty's default pool (8 threads while idle): see AffinityBalancer.newHttpClient for why not fewer.
+    QueuedThreadPool threads = new QueuedThreadPool();
+    threads.setName("affinity-ws-client");
     components = new WebSocketComponents(null, null, null, null, null, threads);
     balancerToTarget = new WebSocketCoreClient(newUpgradeHttpClient(threads, connectTimeout.toMillis()), components);
     addBean(balancerToTarget, true);

@@ -23,13 +23,12 @@ import org.eclipse.jetty.io.ArrayByteBufferPool;
 import org.eclipse.jetty.io.RetainableByteBuffer;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
-import org.eclipse.jetty.websocket.core.client.WebSocketCoreClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * The defaults a proxy needs and Jetty's generic ones miss, on a real server: a thread pool sized by
- * CPUs, clients' pools that idle at two threads, a buffer pool that keeps a bounded amount of memory,
+ * CPUs, a health checker whose pool idles at two threads, a buffer pool that keeps a bounded amount of memory,
  * and an accept queue that holds a burst of new connections.
  */
 class ProxyDefaultsTest extends BalancerTestBase {
@@ -72,25 +71,21 @@ class ProxyDefaultsTest extends BalancerTestBase {
   }
 
   @Test
-  void theBalancersOwnClientsIdleAtTwoThreadsEach() throws Exception {
+  void theHealthCheckerIdlesAtTwoThreadsAndTheClientToTargetsSharesTheServersBuffers() throws Exception {
     startServer(true);
-    // Off the direct relay (a body, an HTTP/2 target): once used, still a pool of its own, idling at two.
+    // Off the direct relay (a body): Jetty's client, on the server's buffer pool, whose retained memory is capped.
     assertThat(http.POST(balancer.uri()).body(new org.eclipse.jetty.client.StringRequestContent("x")).send().getStatus())
         .isEqualTo(200);
     HttpClient proxyClient = balancer.balancer().getHttpClient();
-    HttpClient health = balancer.healthChecker().getBean(HttpClient.class);
-    HttpClient webSocket = balancer.webSocketProxy().getBean(WebSocketCoreClient.class).getHttpClient();
-    for (HttpClient client : List.of(proxyClient, health, webSocket)) {
-      QueuedThreadPool pool = (QueuedThreadPool) client.getExecutor();
-      assertThat(pool).as("%s's pool", client).isNotSameAs(balancer.server().getThreadPool());
-      assertThat(pool.getMinThreads()).as("%s's idle threads", pool.getName()).isEqualTo(AffinityThreadPool.CLIENT_MIN_THREADS);
-      assertThat(pool.getMaxThreads()).isEqualTo(200);
-    }
-    assertThat(((QueuedThreadPool) proxyClient.getExecutor()).getName()).isEqualTo("proxy-client");
-    assertThat(((QueuedThreadPool) health.getExecutor()).getName()).isEqualTo("affinity-health");
-    assertThat(((QueuedThreadPool) webSocket.getExecutor()).getName()).isEqualTo("affinity-ws-client");
-    // The client to targets takes its buffers from the server's pool, whose retained memory is capped.
     assertThat(proxyClient.getByteBufferPool()).isSameAs(balancer.server().getByteBufferPool());
+    assertThat(((QueuedThreadPool) proxyClient.getExecutor()).getName()).isEqualTo("proxy-client");
+    // The health checker's probes, a few a second at most: a pool that idles at two threads, not eight.
+    QueuedThreadPool health = (QueuedThreadPool) balancer.healthChecker().getBean(HttpClient.class).getExecutor();
+    assertThat(health.getName()).isEqualTo("affinity-health");
+    assertThat(health.getMinThreads()).isEqualTo(AffinityThreadPool.CLIENT_MIN_THREADS);
+    assertThat(health.getMaxThreads()).isEqualTo(200);
+    // And it checks: the target it probed at the start is healthy and serves.
+    assertThat(http.GET(balancer.uri()).getStatus()).isEqualTo(200);
   }
 
   @Test
