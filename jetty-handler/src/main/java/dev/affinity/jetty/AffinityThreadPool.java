@@ -21,11 +21,11 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * With any other pool the balancer works the same, with that one hand-off per request.
  */
 public class AffinityThreadPool extends QueuedThreadPool {
-  private static final ThreadLocal<Boolean> COMPLETING = new ThreadLocal<>();
-  private final LongAdder resumedInPlace = new LongAdder();
-
   /** Threads a client's pool ({@link #forClient}) keeps while idle: its selector's, and one to run what it reads. */
   public static final int CLIENT_MIN_THREADS = 2;
+
+  private static final ThreadLocal<Boolean> COMPLETING = new ThreadLocal<>();
+  private final LongAdder resumedInPlace = new LongAdder();
 
   public AffinityThreadPool(int maxThreads) {
     super(maxThreads);
