@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.ArrayByteBufferPool;
 import org.eclipse.jetty.io.ManagedSelector;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.server.ConnectionFactory;
@@ -55,6 +56,23 @@ public final class AffinityServer {
    * A browser cancels a few streams when a page is left; a flood cancels thousands.
    */
   public static final int H2_MAX_IDLE_EVENTS_PER_SECOND = 128;
+  /**
+   * The most direct (off-heap) memory the server's buffer pool keeps for reuse once released. Jetty's
+   * default is an eighth of the maximum heap, and the JVM's default heap is a quarter of the machine's
+   * memory: on a 24 GB machine the pool could keep some 750 MB of buffers from one burst of connections
+   * for ever. A proxy's buffers in use at once are a few tens of kilobytes per active connection; past
+   * this cap released buffers are freed instead of kept, which costs an allocation on the next burst.
+   */
+  public static final long MAX_POOLED_DIRECT_BYTES = 32L * 1024 * 1024;
+  /** As {@link #MAX_POOLED_DIRECT_BYTES}, for the pool's heap buffers (TLS, HTTP/2 and the clients' few). */
+  public static final long MAX_POOLED_HEAP_BYTES = 16L * 1024 * 1024;
+  /**
+   * Each listener's accept queue (the kernel caps it at {@code net.core.somaxconn}). Jetty leaves it to
+   * the JDK, whose 50 a burst of new connections (clients reconnecting after a restart, a load test)
+   * overflows: the kernel then drops their SYNs and the clients retry a second later, a second added
+   * to their first request. HAProxy and nginx ask for more for the same reason (nginx: 511).
+   */
+  public static final int ACCEPT_QUEUE_SIZE = 1024;
 
   private final Server server;
   /** One per listener, in the builder's order. */
@@ -79,7 +97,7 @@ public final class AffinityServer {
     threads.setName("affinity");
     this.shutdown = b.shutdown;
     this.shutdownTimer = b.shutdownTimer;
-    this.server = new Server(threads) {
+    this.server = new Server(threads, null, bufferPool(Runtime.getRuntime().maxMemory())) {
       @Override
       protected void doStop() throws Exception {
         // Whoever stops the server (stop(), the JVM's shutdown hook, the launcher's SIGTERM) drains first;
@@ -169,6 +187,7 @@ public final class AffinityServer {
       // Drain decides which connections to hurry (the idle ones); Jetty would shorten every one's timeout.
       connector.setShutdownIdleTimeout(-1);
       connector.setReusePort(b.reusePort);
+      connector.setAcceptQueueSize(ACCEPT_QUEUE_SIZE);
       if (!b.acceptAtStart) {
         // Bound and listening from the start (the kernel queues new connections), accepted from accept() on.
         connector.setAccepting(false);
@@ -361,6 +380,17 @@ public final class AffinityServer {
     // Jetty turns STOPPING (isStarted() false) a moment before doStop begins the drain, which times the
     // unready delay: keyed on the drain alone, whoever sees the 503 knows the delay is already timed.
     return (server.isStarted() || server.isStopping()) && !drain.isStopping();
+  }
+
+  /**
+   * The server's buffer pool, also the balancer's {@code HttpClient}'s: Jetty's default buckets, keeping
+   * at most {@link #MAX_POOLED_DIRECT_BYTES} and {@link #MAX_POOLED_HEAP_BYTES} (less with a heap under
+   * 256 MB: an eighth of it, Jetty's own rule).
+   */
+  static ArrayByteBufferPool bufferPool(long maxHeapBytes) {
+    long eighth = Math.max(1, maxHeapBytes / 8);
+    return new ArrayByteBufferPool(0, -1, -1, Integer.MAX_VALUE,
+        Math.min(MAX_POOLED_HEAP_BYTES, eighth), Math.min(MAX_POOLED_DIRECT_BYTES, eighth));
   }
 
   public Server server() {

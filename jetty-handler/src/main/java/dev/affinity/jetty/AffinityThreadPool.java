@@ -1,5 +1,7 @@
 package dev.affinity.jetty;
 
+import static java.util.Objects.requireNonNull;
+
 import java.util.concurrent.atomic.LongAdder;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
@@ -19,11 +21,24 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * With any other pool the balancer works the same, with that one hand-off per request.
  */
 public class AffinityThreadPool extends QueuedThreadPool {
+  /** Threads a client's pool ({@link #forClient}) keeps while idle: its selector's, and one to run what it reads. */
+  public static final int CLIENT_MIN_THREADS = 2;
+
   private static final ThreadLocal<Boolean> COMPLETING = new ThreadLocal<>();
   private final LongAdder resumedInPlace = new LongAdder();
 
   public AffinityThreadPool(int maxThreads) {
     super(maxThreads);
+  }
+
+  /**
+   * A pool for a client of the balancer's that carries little (the health checker's probes): up to
+   * Jetty's 200 threads when busy, {@value #CLIENT_MIN_THREADS} when idle, instead of Jetty's 8.
+   */
+  public static QueuedThreadPool forClient(String name) {
+    QueuedThreadPool pool = new QueuedThreadPool(200, CLIENT_MIN_THREADS);
+    pool.setName(requireNonNull(name, "name"));
+    return pool;
   }
 
   /** Runs a relayed exchange's completion; a client connection it resumes runs here too. */

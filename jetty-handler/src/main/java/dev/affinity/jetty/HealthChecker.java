@@ -84,6 +84,8 @@ public final class HealthChecker extends ContainerLifeCycle {
     this.router = requireNonNull(router, "router");
     this.clock = requireNonNull(clock, "clock");
     this.httpClient = new HttpClient();
+    // Probes are a few requests a second at most: a lean pool, not Jetty's 8 idle threads.
+    this.httpClient.setExecutor(AffinityThreadPool.forClient("affinity-health"));
     this.httpClient.setFollowRedirects(false);
     this.httpClient.setConnectTimeout(2000);
     this.scheduler = scheduler;

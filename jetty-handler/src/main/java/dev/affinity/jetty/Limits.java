@@ -16,7 +16,17 @@ public final class Limits {
   /** Streams one HTTP/2 connection may have open at once (Jetty's default). */
   public static final int DEFAULT_H2_MAX_CONCURRENT_STREAMS = 128;
   public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
-  public static final int DEFAULT_THREADS = 200;
+  /**
+   * The pool's size unless set: {@link #defaultThreads(int) eight per CPU the JVM may use, 32 to 200}.
+   * Requests never block a thread on a target, so the pool only needs room for the selectors, the
+   * connects in progress and short bursts of dispatch; with Jetty's generic 200 a balancer on one CPU
+   * grew to 36-45 threads under 50 busy connections and past 100 in a burst of new ones, all taking
+   * turns on that one CPU.
+   */
+  public static final int DEFAULT_THREADS = defaultThreads(Runtime.getRuntime().availableProcessors());
+  /** {@link #defaultThreads(int)}'s floor and ceiling. */
+  static final int MIN_DEFAULT_THREADS = 32;
+  static final int MAX_DEFAULT_THREADS = 200;
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(30);
   public static final Duration DEFAULT_REQUEST_HEADER_TIMEOUT = Duration.ofSeconds(10);
   /** {@link #maxRequestBodyBytes()} when request bodies of any size are passed on, the default (as on ALB). */
@@ -40,6 +50,18 @@ public final class Limits {
     this.maxRequestBodyBytes = b.maxRequestBodyBytes;
     this.threads = b.threads;
     this.h2MaxConcurrentStreams = b.h2MaxConcurrentStreams;
+  }
+
+  /**
+   * The default pool size for {@code cpus} CPUs: 8 per CPU, at least {@value #MIN_DEFAULT_THREADS} (the
+   * selectors, acceptors and reserved threads take some before any request, and up to a quarter may
+   * be connecting to targets at once), at most {@value #MAX_DEFAULT_THREADS} (Jetty's own default).
+   */
+  public static int defaultThreads(int cpus) {
+    if (cpus < 1) {
+      throw new IllegalArgumentException("cpus must be at least 1, got " + cpus);
+    }
+    return (int) Math.min(MAX_DEFAULT_THREADS, Math.max(MIN_DEFAULT_THREADS, 8L * cpus));
   }
 
   public static Limits defaults() {

@@ -170,6 +170,7 @@ public class WebSocketProxy extends Handler.Abstract {
 
   @Override
   protected void doStart() throws Exception {
+    // Jetty's default pool (8 threads while idle): see AffinityBalancer.newHttpClient for why not 2 yet.
     QueuedThreadPool threads = new QueuedThreadPool();
     threads.setName("affinity-ws-client");
     components = new WebSocketComponents(null, null, null, null, null, threads);
