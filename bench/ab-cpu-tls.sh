@@ -11,7 +11,7 @@
 # while its load ran for DURATION, divided by the requests completed. Prints each round, the medians
 # and the median of the per-round B/A ratios, per mode.
 #
-# Environment: MODES [h2 ka]  ROUNDS [6] DURATION [8s] WARMUP [15s]
+# Environment: MODES [h2 ka]  ROUNDS [6] DURATION [8s] WARMUP [30s]
 #   H2_CLIENTS [50] H2_STREAMS [10] (h2load -c, -m)   CONNECTIONS [50] (wrk -c, mode ka)
 #   PROXY_CPU [0] LOAD_CPU [1]   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]
 #   EXTRA_A, EXTRA_B []  (YAML appended to A's or B's file, @WORK@ standing for the run's directory)
@@ -24,7 +24,7 @@ fi
 JAR_A=$(realpath "$1") JAR_B=$(realpath "$2")
 EXTRA_A=${EXTRA_A:-} EXTRA_B=${EXTRA_B:-}
 MODES=${MODES:-h2 ka}
-ROUNDS=${ROUNDS:-6} DURATION=${DURATION:-8s} WARMUP=${WARMUP:-15s}
+ROUNDS=${ROUNDS:-6} DURATION=${DURATION:-8s} WARMUP=${WARMUP:-30s}
 H2_CLIENTS=${H2_CLIENTS:-50} H2_STREAMS=${H2_STREAMS:-10} CONNECTIONS=${CONNECTIONS:-50}
 PROXY_CPU=${PROXY_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
@@ -118,13 +118,16 @@ TICK=$(getconf CLK_TCK)
 load_run() { # mode port cookie duration out -> writes "requests failed" to out
   local seconds=${4%s}
   if [[ "$1" == h2 ]]; then
-    taskset -c "$LOAD_CPU" h2load -t1 -c"$H2_CLIENTS" -m"$H2_STREAMS" -D"$seconds" -H "cookie: $3" \
-      "https://127.0.0.1:$2/" >"$5.raw" 2>&1 || true
+    # h2load waits for the streams in flight when the time is up; a balancer that stops answering must
+    # not hang the run, so it gets a minute more, and then the round counts it as failed.
+    timeout $((seconds + 60)) taskset -c "$LOAD_CPU" h2load -t1 -c"$H2_CLIENTS" -m"$H2_STREAMS" -D"$seconds" \
+      -H "cookie: $3" "https://127.0.0.1:$2/" >"$5.raw" 2>&1 || true
     grep -q '^Application protocol: h2$' "$5.raw" || { echo "ab-cpu-tls: h2load did not speak h2" >&2; cat "$5.raw" >&2; exit 1; }
-    awk '/^requests:/ {print $8, $10 + $12}' "$5.raw" >"$5"
+    awk '/^requests:/ {n = $8; e = $10 + $12} END {if (n == "") print 0, "hung"; else print n, e}' "$5.raw" >"$5"
   else
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$4" -H "Cookie: $3" "https://127.0.0.1:$2/" >"$5.raw" 2>&1
-    awk '/requests in/ {n=$1} /Non-2xx|Socket errors/ {e++} END {print n, e+0}' "$5.raw" >"$5"
+    timeout $((seconds + 60)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$4" -H "Cookie: $3" \
+      "https://127.0.0.1:$2/" >"$5.raw" 2>&1 || true
+    awk '/requests in/ {n=$1} /Non-2xx|Socket errors/ {e++} END {print (n == "" ? 0 : n), e+0}' "$5.raw" >"$5"
   fi
 }
 
@@ -142,8 +145,8 @@ work, a1, a0, b1, b0, tick, seconds = sys.argv[1], *map(float, sys.argv[2:])
 out, errors = [], []
 for jar, ticks in (("A", a1 - a0), ("B", b1 - b0)):
     n, e = open(f"{work}/n-{jar}").read().split()
-    n = max(int(n), 1)
-    out += [f"{ticks / tick / n * 1e6:.2f}", f"{n / seconds:.0f}"]
+    n = int(n or 0)
+    out += [f"{ticks / tick / n * 1e6:.2f}" if n else "nan", f"{n / seconds:.0f}"]
     errors.append(e)
 print(" ".join(out + errors))
 PY
@@ -173,10 +176,12 @@ python3 - "$WORK/results.txt" "$MODES" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 for mode in sys.argv[2].split():
-    def col(jar, i): return [float(r[i]) for r in rows if r[1] == mode and r[2] == jar]
+    def col(jar, i): return [float(r[i]) for r in rows if r[1] == mode and r[2] == jar and r[3] != "nan"]
     for name, i in (("CPU µs/request", 3), ("requests/s", 4)):
         a, b = statistics.median(col("A", i)), statistics.median(col("B", i))
-        ratios = [float(rb[i]) / float(ra[i]) for ra in rows if ra[1] == mode and ra[2] == "A"
-                  for rb in rows if rb[1] == mode and rb[2] == "B" and rb[0] == ra[0]]
+        ratios = [float(rb[i]) / float(ra[i]) for ra in rows if ra[1] == mode and ra[2] == "A" and ra[3] != "nan"
+                  for rb in rows if rb[1] == mode and rb[2] == "B" and rb[0] == ra[0] and rb[3] != "nan"]
+        if not ratios:
+            print(f"{mode:3s} {name:16s} no round where both answered"); continue
         print(f"{mode:3s} {name:16s} A {a:9.2f}  B {b:9.2f}  B/A median {statistics.median(ratios):.3f} (rounds {min(ratios):.3f}-{max(ratios):.3f})")
 PY
