@@ -12,20 +12,21 @@
 # and the median of the per-round B/A ratios, per mode.
 #
 # Environment: MODES [h2 ka]  ROUNDS [6] DURATION [8s] WARMUP [30s]
+#   TOGETHER [1]  (1: A and B loaded over the same seconds; 0: one after the other, in turns)
 #   H2_CLIENTS [50] H2_STREAMS [10] (h2load -c, -m)   CONNECTIONS [50] (wrk -c, mode ka)
 #   PROXY_CPU [0] LOAD_CPU [1]   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]
 #   EXTRA_A, EXTRA_B []  (YAML appended to A's or B's file, @WORK@ standing for the run's directory)
 # Needs wrk, h2load, nginx, openssl, curl, python3. Everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
 if [[ $# -ne 2 ]]; then
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 JAR_A=$(realpath "$1") JAR_B=$(realpath "$2")
 EXTRA_A=${EXTRA_A:-} EXTRA_B=${EXTRA_B:-}
 MODES=${MODES:-h2 ka}
 ROUNDS=${ROUNDS:-6} DURATION=${DURATION:-8s} WARMUP=${WARMUP:-30s}
-H2_CLIENTS=${H2_CLIENTS:-50} H2_STREAMS=${H2_STREAMS:-10} CONNECTIONS=${CONNECTIONS:-50}
+H2_CLIENTS=${H2_CLIENTS:-50} H2_STREAMS=${H2_STREAMS:-10} CONNECTIONS=${CONNECTIONS:-50} TOGETHER=${TOGETHER:-1}
 PROXY_CPU=${PROXY_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -131,14 +132,29 @@ load_run() { # mode port cookie duration out -> writes "requests failed" to out
   fi
 }
 
-# Both balancers over the same seconds, each with its own load generator.
-measure_both() { # mode -> prints "cpuA rpsA cpuB rpsB errorsA errorsB"
+# Both balancers over the same seconds, each with its own load generator (TOGETHER=1); or one after
+# the other, A first in odd rounds and B first in even ones (TOGETHER=0). Loaded together, the two
+# share the core by the kernel's scheduler, which gives more of it to the process with more runnable
+# threads at a time: requests per second then say as much about thread counts as about cost.
+measure_both() { # mode round -> prints "cpuA rpsA cpuB rpsB errorsA errorsB"
   local mode=$1 seconds=${DURATION%s} a0 b0 a1 b1
-  a0=$(cpu_ticks "$PID_A"); b0=$(cpu_ticks "$PID_B")
-  load_run "$mode" "$PORT_A" "$COOKIE_A" "$DURATION" "$WORK/n-A" & local w1=$!
-  load_run "$mode" "$PORT_B" "$COOKIE_B" "$DURATION" "$WORK/n-B" & local w2=$!
-  wait "$w1" "$w2"
-  a1=$(cpu_ticks "$PID_A"); b1=$(cpu_ticks "$PID_B")
+  if [[ "$TOGETHER" == 1 ]]; then
+    a0=$(cpu_ticks "$PID_A"); b0=$(cpu_ticks "$PID_B")
+    load_run "$mode" "$PORT_A" "$COOKIE_A" "$DURATION" "$WORK/n-A" & local w1=$!
+    load_run "$mode" "$PORT_B" "$COOKIE_B" "$DURATION" "$WORK/n-B" & local w2=$!
+    wait "$w1" "$w2"
+    a1=$(cpu_ticks "$PID_A"); b1=$(cpu_ticks "$PID_B")
+  else
+    local first=A
+    (( $2 % 2 == 0 )) && first=B
+    for jar in $first $([[ $first == A ]] && echo B || echo A); do
+      local pid port cookie t0
+      pid=$(eval echo "\$PID_$jar"); port=$(eval echo "\$PORT_$jar"); cookie=$(eval echo "\$COOKIE_$jar")
+      t0=$(cpu_ticks "$pid")
+      load_run "$mode" "$port" "$cookie" "$DURATION" "$WORK/n-$jar"
+      eval "${jar,,}0=$t0; ${jar,,}1=$(cpu_ticks "$pid")"
+    done
+  fi
   python3 - "$WORK" "$a1" "$a0" "$b1" "$b0" "$TICK" "$seconds" <<'PY'
 import sys
 work, a1, a0, b1, b0, tick, seconds = sys.argv[1], *map(float, sys.argv[2:])
@@ -164,7 +180,7 @@ printf '%-6s %-4s %-2s %14s %10s %8s\n' round mode jar "CPU µs/req" "req/s" err
 : >"$WORK/results.txt"
 for r in $(seq 1 "$ROUNDS"); do
   for mode in $MODES; do
-    read -r ca ra cb rb ea eb <<<"$(measure_both "$mode")"
+    read -r ca ra cb rb ea eb <<<"$(measure_both "$mode" "$r")"
     printf '%-6s %-4s %-2s %14s %10s %8s\n' "$r" "$mode" A "$ca" "$ra" "$ea"
     printf '%-6s %-4s %-2s %14s %10s %8s\n' "$r" "$mode" B "$cb" "$rb" "$eb"
     echo "$r $mode A $ca $ra" >>"$WORK/results.txt"
