@@ -39,7 +39,7 @@ class YamlNodeTest {
         """, "t.yaml"));
     assertThat(e.getMessage()).isEqualTo("t.yaml:3: targetGroups[0].stickness: unknown key \"stickness\"; did you mean"
         + " \"stickiness\"? Allowed keys: name, algorithm, protocolVersion, stickiness, healthCheck, passiveHealth, upstream, slowStart,"
-        + " deregistrationDelay, boundedLoad, targets, discovery, sharedSessions (every key: docs/configuration.md)");
+        + " deregistrationDelay, boundedLoad, targets, discovery, sharedSessions, tls (every key: docs/configuration.md)");
   }
 
   @Test
