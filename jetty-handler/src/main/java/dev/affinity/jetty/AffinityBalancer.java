@@ -578,9 +578,20 @@ public class AffinityBalancer extends ProxyHandler {
     }
     // Secure follows the client's scheme: behind a trusted TLS terminator, https though the socket is plain.
     boolean secure = relayed != null ? relayed.isSecure() : clientToProxyRequest.isSecure();
+    boolean bodyless = isBodyless(clientToProxyRequest);
+    Request bodySource = clientToProxyRequest;
+    if (!bodyless && Http2Bodies.mayReadAhead(clientToProxyRequest)) {
+      // An HTTP/2 stream its HEADERS frame ended reads its end at once (Http2Bodies): then it is as bodyless as an HTTP/1 GET.
+      Content.Chunk first = clientToProxyRequest.read();
+      if (Http2Bodies.isEmptyEnd(first)) {
+        bodyless = true;
+      } else if (first != null) {
+        bodySource = new Http2Bodies.ReadAhead(clientToProxyRequest, first);
+      }
+    }
     JettyCookies view = JettyCookies.of(clientToProxyRequest, relayed);
     Attempt attempt = forwarder.begin(view, view, JettyCookies.listener(clientToProxyRequest), secure,
-        Forwarder.isReplayable(clientToProxyRequest.getMethod(), isBodyless(clientToProxyRequest)));
+        Forwarder.isReplayable(clientToProxyRequest.getMethod(), bodyless));
     note.decided(attempt);
     if (attempt.target() == null) {
       RuleHeaders.apply(attempt, proxyToClientResponse);
@@ -594,7 +605,7 @@ public class AffinityBalancer extends ProxyHandler {
       LOG.debug("{} C2P {} {} from {} -> {}", requestId(clientToProxyRequest), clientToProxyRequest.getMethod(),
           clientToProxyRequest.getHttpURI().getPathQuery(), ClientOrigins.clientForLog(clientToProxyRequest, relayed), attempt);
     }
-    forward(new Exchange(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, note, attempt), false);
+    forward(new Exchange(bodySource, bodyless, proxyToClientResponse, proxyToClientCallback, note, attempt), false);
     return true;
   }
 
@@ -622,7 +633,7 @@ public class AffinityBalancer extends ProxyHandler {
   private void forward(Exchange exchange, boolean sameTarget) {
     Attempt attempt = exchange.attempt;
     exchange.note.sending(attempt);
-    if (directRelay && isDirectlyRelayable(exchange.clientToProxyRequest, attempt)) {
+    if (directRelay && isDirectlyRelayable(attempt)) {
       ManagedSelector selector = selectorFor(exchange.clientToProxyRequest);
       if (selector != null) {
         TargetConnection kept = sameTarget ? null : connections.acquire(attempt.target().uri());
@@ -637,16 +648,14 @@ public class AffinityBalancer extends ProxyHandler {
 
   /**
    * The direct relay carries requests that may be sent again ({@link Forwarder#isReplayable}: a
-   * kept-alive connection the target closed meanwhile is retried on a new one) from HTTP/1 clients, to
-   * plain HTTP/1 targets. An HTTP/2 client's stream is not a connection the relay can carry on from.
+   * kept-alive connection the target closed meanwhile is retried on a new one) to plain HTTP/1
+   * targets, from HTTP/1 clients and HTTP/2 clients alike: the answer goes out through the client's
+   * {@code Response}, which for an h2 stream is a DATA frame (flow control included) on the client's
+   * session.
    */
-  static boolean isDirectlyRelayable(Request request, Attempt attempt) {
+  static boolean isDirectlyRelayable(Attempt attempt) {
     return attempt.replayable() && "http".equals(attempt.target().uri().getScheme())
-        && attempt.group().protocol() == TargetProtocol.HTTP1 && !isHttp2(request);
-  }
-
-  private static boolean isHttp2(Request request) {
-    return request.getConnectionMetaData().getHttpVersion() == HttpVersion.HTTP_2;
+        && attempt.group().protocol() == TargetProtocol.HTTP1;
   }
 
   /** A selector of the server connector the request came in on, or {@code null} if it has none. */
@@ -662,7 +671,10 @@ public class AffinityBalancer extends ProxyHandler {
 
   /** One client request, across its attempts. */
   private static final class Exchange {
+    /** The client's request; for an HTTP/2 one whose first chunk was read ahead, with it given back (Http2Bodies). */
     final Request clientToProxyRequest;
+    /** Whether the request has no body: {@link #isBodyless}, or an HTTP/2 stream ended by its HEADERS frame. */
+    final boolean bodyless;
     final Response proxyToClientResponse;
     final Callback proxyToClientCallback;
     final String pathQuery;
@@ -680,9 +692,10 @@ public class AffinityBalancer extends ProxyHandler {
     /** The client's body as the current attempt's upload, or {@code null} when it sends none. */
     volatile ReplayableContent upload;
 
-    Exchange(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback, ExchangeNote note,
-        Attempt attempt) {
+    Exchange(Request clientToProxyRequest, boolean bodyless, Response proxyToClientResponse, Callback proxyToClientCallback,
+        ExchangeNote note, Attempt attempt) {
       this.clientToProxyRequest = clientToProxyRequest;
+      this.bodyless = bodyless;
       this.note = note;
       this.relayed = note.relayed;
       this.proxyToClientResponse = proxyToClientResponse;
@@ -853,7 +866,7 @@ public class AffinityBalancer extends ProxyHandler {
         headers.put(HttpHeader.TE, "trailers");
       }
     });
-    if (!isBodyless(clientToProxyRequest) || clientToProxyRequest.getLength() > 0) {
+    if (!exchange.bodyless || clientToProxyRequest.getLength() > 0) {
       if (HttpHeaderValue.CONTINUE.is(clientToProxyRequest.getHeaders().get(HttpHeader.EXPECT))) {
         // The body is read from the client only once the target said 100 Continue.
         AsyncRequestContent delayed = new AsyncRequestContent();

@@ -88,6 +88,8 @@ public final class Backends implements AutoCloseable {
     final Map<String, String> lastHeaders = new ConcurrentHashMap<>();
     /** Every value of each header of the last request, lower-case names (lastHeaders keeps the last value only). */
     volatile Map<String, List<String>> lastHeaderValues = Map.of();
+    /** How many body bytes the last request (not a health check) carried. */
+    volatile long lastBodyBytes;
     volatile int healthStatus = 200;
     /** When set, {@code /health} answers {@code X-Affinity-Instance: <id>#<start count>}: each restart is a new process. */
     volatile boolean reportsInstance;
@@ -138,8 +140,9 @@ public final class Backends implements AutoCloseable {
           // An application reads the body it was sent before it answers. (One that answers first and leaves
           // an upload unread makes Jetty reset the stream or close the connection right behind the answer,
           // which can cost the balancer that answer: EarlyAnswerTest, jetty-handler/README.md "HTTP/2".)
-          Content.Source.consumeAll(request);
+          long bodyBytes = Content.Source.asInputStream(request).transferTo(java.io.OutputStream.nullOutputStream());
           requests.incrementAndGet();
+          lastBodyBytes = bodyBytes;
           lastHeaders.clear();
           request.getHeaders().forEach(f -> lastHeaders.put(f.getName().toLowerCase(), f.getValue()));
           Map<String, List<String>> values = new java.util.HashMap<>();

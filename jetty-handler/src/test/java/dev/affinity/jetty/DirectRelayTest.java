@@ -30,6 +30,7 @@ import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.CompletableResponseListener;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.Destination;
+import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.http.HttpHeader;
 import org.junit.jupiter.api.Test;
 
@@ -187,10 +188,31 @@ class DirectRelayTest extends BalancerTestBase {
   }
 
   /**
+   * The same race for an HTTP/2 client's bodyless GET: replayable since {@link Http2Bodies} reads its
+   * end ahead (before, every HTTP/2 request counted as possibly having a body, and this gave a 502).
+   */
+  @OverBothPaths
+  void anHttp2StreamWhoseKeptAliveConnectionTheTargetClosedIsResentOnANewOneNotFailedOver(TargetPath path) throws Exception {
+    org.eclipse.jetty.http2.client.HTTP2Client transport = new org.eclipse.jetty.http2.client.HTTP2Client();
+    HttpClient h2c = new HttpClient(new org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2(transport));
+    h2c.setHttpCookieStore(new org.eclipse.jetty.http.HttpCookieStore.Empty());
+    h2c.start();
+    try {
+      assertResentOnANewConnection(path, false, h2c);
+    } finally {
+      h2c.stop();
+    }
+  }
+
+  private void assertResentOnANewConnection(TargetPath path, boolean reset) throws Exception {
+    assertResentOnANewConnection(path, reset, null);
+  }
+
+  /**
    * The race a pool cannot see coming: the target gives up on a kept-alive connection just as the
    * next request arrives on it (its keep-alive timeout ran out), and never answers that request.
    */
-  private void assertResentOnANewConnection(TargetPath path, boolean reset) throws Exception {
+  private void assertResentOnANewConnection(TargetPath path, boolean reset, HttpClient h2c) throws Exception {
     Script firstConnectionGivesUp = peer -> {
       boolean first = peer.target.accepted.get() == 1;
       String head;
@@ -207,9 +229,10 @@ class DirectRelayTest extends BalancerTestBase {
     RawTarget a = target("a", firstConnectionGivesUp);
     RawTarget b = target("b", firstConnectionGivesUp);
     startBalancer(path, x -> {}, a, b);
-    UserAgent client = browser();
+    UserAgent client = h2c == null ? browser() : new UserAgent(h2c, balancer.uri());
     ContentResponse first = client.get("/");
     assertThat(first.getStatus()).isEqualTo(200);
+    assertThat(first.getVersion()).isEqualTo(h2c == null ? org.eclipse.jetty.http.HttpVersion.HTTP_1_1 : org.eclipse.jetty.http.HttpVersion.HTTP_2);
     String pinned = first.getContentAsString().split(" ")[0];
     RawTarget pinnedTarget = pinned.equals("a") ? a : b;
     RawTarget other = pinnedTarget == a ? b : a;

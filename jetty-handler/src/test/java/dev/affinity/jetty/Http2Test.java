@@ -66,9 +66,9 @@ class Http2Test extends BalancerTestBase {
 
   /**
    * Jetty 12 gives an HTTP/2 request whose HEADERS frame ended the stream a length of -1, not 0 (its
-   * end shows only as the first read returning EOF), so such a request counts as possibly having a
-   * body: not replayable. This test fails the day Jetty says 0, when bodyless HTTP/2 requests become
-   * replayable through {@code isBodyless} as they are.
+   * end shows only as the first read returning EOF), so {@code isBodyless} cannot tell it from one with
+   * a body: the balancer reads such a request ahead ({@link Http2Bodies}) to find out. This test fails
+   * the day Jetty says 0, when that read is no longer needed.
    */
   @Test
   void jettyGivesAnHttp2RequestEndedWithItsHeadersNoLengthSoItIsNotTakenForBodyless() throws Exception {
@@ -126,9 +126,140 @@ class Http2Test extends BalancerTestBase {
     clock.advance(java.time.Duration.ofSeconds(37));
     client.get("/");
     assertThat(client.setCookieHeader("AFFINITY")).as("the sliding cookie is refreshed").isNotNull();
-    // HTTP/2 streams never take the direct relay.
-    assertThat(balancer.balancer().directRelayConnections()).isZero();
+    // Streams ended by their HEADERS frame are bodyless (Http2Bodies), so they take the direct relay as HTTP/1 GETs do.
+    assertThat(balancer.balancer().directRelayConnections()).isPositive();
+    TargetPath.DIRECT_RELAY.assertTaken(balancer.balancer());
+  }
+
+  /**
+   * What an HTTP/2 client sends on the direct relay: bodyless GET, HEAD, OPTIONS and DELETE streams,
+   * many at once over one connection, each answered whole with the target's headers and the
+   * balancer's cookie; what has a body (a PUT, a POST) still goes through {@code HttpClient}, with its
+   * body whole. Over both paths.
+   */
+  @Test
+  void http2StreamsWithoutABodyTakeTheDirectRelayAndThoseWithOneKeepTheirBody() throws Exception {
+    startDuration("a", "b");
+    UserAgent client = new UserAgent(h2cClient(), balancer.uri());
+    String pinned = client.get("/").getContentAsString();
+    String cookie = "AFFINITY=" + client.jar.get("AFFINITY");
+    List<CompletableFuture<ContentResponse>> concurrent = new java.util.ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      concurrent.add(new CompletableResponseListener(h2.newRequest(balancer.uri().resolve("/many/" + i))
+          .headers(h -> h.put("Cookie", cookie)).timeout(10, TimeUnit.SECONDS)).send());
+    }
+    for (CompletableFuture<ContentResponse> f : concurrent) {
+      ContentResponse r = f.get(15, TimeUnit.SECONDS);
+      assertThat(r.getStatus()).isEqualTo(200);
+      assertThat(r.getVersion()).isEqualTo(HttpVersion.HTTP_2);
+      assertThat(r.getContentAsString()).isEqualTo(pinned);
+      assertThat(r.getHeaders().get("X-Seen-Protocol")).isEqualTo("HTTP/1.1");
+    }
+    for (HttpMethod method : List.of(HttpMethod.HEAD, HttpMethod.OPTIONS, HttpMethod.DELETE)) {
+      ContentResponse r = h2.newRequest(balancer.uri().resolve("/m")).method(method).headers(h -> h.put("Cookie", cookie))
+          .timeout(5, TimeUnit.SECONDS).send();
+      assertThat(r.getStatus()).as(method.asString()).isEqualTo(200);
+      assertThat(r.getContentAsString()).as(method.asString()).isEqualTo(method == HttpMethod.HEAD ? "" : pinned);
+    }
+    assertThat(balancer.balancer().directRelayConnections()).isPositive();
+    TargetPath.DIRECT_RELAY.assertTaken(balancer.balancer());
+    assertThat(balancer.balancer().router().target(pinned).stickyHits()).isEqualTo(203);
+
+    // Bodies of unknown length (no content-length): the balancer reads PUTs ahead to learn that they have one.
+    for (int length : new int[] {1, 70_000}) {
+      for (HttpMethod method : List.of(HttpMethod.PUT, HttpMethod.POST)) {
+        ContentResponse r = h2.newRequest(balancer.uri().resolve("/upload")).method(method).headers(h -> h.put("Cookie", cookie))
+            .body(unknownLength(length)).timeout(5, TimeUnit.SECONDS).send();
+        assertThat(r.getStatus()).as(method.asString()).isEqualTo(200);
+        assertThat(r.getContentAsString()).isEqualTo(pinned);
+        assertThat(backends.get(pinned).lastBodyBytes).as(method + " of " + length).isEqualTo(length);
+      }
+    }
     TargetPath.HTTP_CLIENT.assertTaken(balancer.balancer());
+  }
+
+  /**
+   * {@link Http2Bodies} over a real HTTP/2 server: a stream ended by its HEADERS frame reads its end
+   * at once; one with a body does not, and the chunk read ahead of it is given back first, so the body
+   * reads whole through {@link Http2Bodies.ReadAhead}. A POST, and a PUT that expects 100 Continue, are
+   * not to be read ahead.
+   */
+  @Test
+  void aChunkReadAheadOfAnHttp2BodyIsGivenBackFirst() throws Exception {
+    Map<String, String> seen = new ConcurrentHashMap<>();
+    Server server = new Server();
+    ServerConnector connector = new ServerConnector(server, AffinityServer.httpFactories(new HttpConfiguration(), true));
+    connector.setHost("127.0.0.1");
+    server.addConnector(connector);
+    server.setHandler(new Handler.Abstract() {
+      @Override
+      public boolean handle(Request request, Response response, Callback callback) {
+        String key = request.getMethod() + " " + Request.getPathInContext(request);
+        if (!Http2Bodies.mayReadAhead(request)) {
+          readWhole(request, "not read ahead, body of ", key, response, callback);
+          return true;
+        }
+        readAhead(request, key, response, callback);
+        return true;
+      }
+
+      private void readAhead(Request request, String key, Response response, Callback callback) {
+        Content.Chunk first = request.read();
+        if (first == null) {
+          // The DATA frames are still to come: wait for the first, as the body's reader would.
+          request.demand(() -> readAhead(request, key, response, callback));
+          return;
+        }
+        if (Http2Bodies.isEmptyEnd(first)) {
+          seen.put(key, "bodyless");
+          Content.Sink.write(response, true, "ok", callback);
+          return;
+        }
+        readWhole(new Http2Bodies.ReadAhead(request, first), "body of ", key, response, callback);
+      }
+
+      private void readWhole(Content.Source body, String what, String key, Response response, Callback callback) {
+        Content.Source.asString(body, java.nio.charset.StandardCharsets.UTF_8, new org.eclipse.jetty.util.Promise<>() {
+          @Override
+          public void succeeded(String read) {
+            seen.put(key, what + read.length() + (read.equals("z".repeat(read.length())) ? " intact" : " garbled"));
+            Content.Sink.write(response, true, "ok", callback);
+          }
+
+          @Override
+          public void failed(Throwable x) {
+            callback.failed(x);
+          }
+        });
+      }
+    });
+    server.start();
+    try {
+      HttpClient client = h2cClient();
+      String base = "http://127.0.0.1:" + connector.getLocalPort();
+      client.newRequest(base + "/get").timeout(5, TimeUnit.SECONDS).send();
+      // Bodies of unknown length, as a known one (content-length) is not read ahead.
+      client.newRequest(base + "/small").method(HttpMethod.PUT).body(unknownLength(1)).timeout(5, TimeUnit.SECONDS).send();
+      client.newRequest(base + "/large").method(HttpMethod.PUT).body(unknownLength(200_000)).timeout(5, TimeUnit.SECONDS).send();
+      client.newRequest(base + "/post").method(HttpMethod.POST).body(unknownLength(1)).timeout(5, TimeUnit.SECONDS).send();
+      client.newRequest(base + "/continue").method(HttpMethod.PUT).headers(h -> h.put("Expect", "100-continue"))
+          .body(unknownLength(1)).timeout(5, TimeUnit.SECONDS).send();
+      client.newRequest(base + "/known").method(HttpMethod.PUT).body(new StringRequestContent("z")).timeout(5, TimeUnit.SECONDS).send();
+      assertThat(seen).containsEntry("GET /get", "bodyless")
+          .containsEntry("PUT /small", "body of 1 intact")
+          .containsEntry("PUT /large", "body of 200000 intact")
+          .containsEntry("POST /post", "not read ahead, body of 1 intact")
+          .containsEntry("PUT /continue", "not read ahead, body of 1 intact")
+          .containsEntry("PUT /known", "not read ahead, body of 1 intact");
+    } finally {
+      server.stop();
+    }
+  }
+
+  /** A body of {@code length} bytes whose length the client does not announce (no content-length). */
+  private static org.eclipse.jetty.client.Request.Content unknownLength(int length) {
+    return new org.eclipse.jetty.client.InputStreamRequestContent(
+        new java.io.ByteArrayInputStream("z".repeat(length).getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
   }
 
   @Test

@@ -9,7 +9,7 @@ import org.eclipse.jetty.client.HttpClient;
  * a test that takes one runs on that path; {@link OverBothPaths} runs a test once on each.
  */
 enum TargetPath {
-  /** Bodyless GET/HEAD/OPTIONS/DELETE from HTTP/1 clients over the balancer's own connections (the default). */
+  /** Bodyless GET/HEAD/OPTIONS/DELETE from HTTP/1 clients and HTTP/2 streams over the balancer's own connections (the default). */
   DIRECT_RELAY(true),
   /** Jetty's {@code HttpClient}, as {@code setDirectRelay(false)} forces for every request. */
   HTTP_CLIENT(false);
