@@ -39,7 +39,7 @@ import org.eclipse.jetty.util.thread.Scheduler;
  * {@link dev.affinity.jetty.GracefulShutdown}) and exits 0 when every connection closed within the grace,
  * {@value #EXIT_CUT} when the grace ran out and the rest was cut. {@code SIGINT} (Ctrl+C) drains the same
  * way through the JVM's shutdown hook, whose exit status is the JVM's (130). {@code SIGUSR1} is what a
- * successor started with {@code --takeover} sends: the same stop, without the unready delay. {@code SIGUSR2}
+ * successor started with {@code --takeover} sends: the same stop, without the unready delay. {@code SIGTTIN}
  * starts that successor: the same command line with {@code --takeover} this process ({@link Takeover.Successor}).
  */
 public final class BalancerLauncher {
@@ -61,12 +61,13 @@ public final class BalancerLauncher {
     // Before the server starts: a SIGTERM that comes while it starts (or right after "balancing on") still
     // drains and exits with the drain's status, instead of the JVM's default 143.
     Sigterm sigterm = Sigterm.install();
-    // Before the start as well: SIGUSR2's default action would end the JVM.
+    // Before the start as well: SIGTTIN's default action would stop the JVM. Not SIGUSR2 (NGINX's): HotSpot
+    // suspends threads with it for JFR's sampling, and a handler there would start a successor at each sample.
     Takeover.Successor successor = new Takeover.Successor(List.of(args), System.out, System.err);
     try {
-      sun.misc.Signal.handle(new sun.misc.Signal("USR2"), signal -> successor.start());
+      sun.misc.Signal.handle(new sun.misc.Signal("TTIN"), signal -> successor.start());
     } catch (IllegalArgumentException e) {
-      // A platform without SIGUSR2: --takeover still works, started by hand.
+      // A platform without SIGTTIN: --takeover still works, started by hand.
     }
     Running running = run(args, System.out, System.err);
     if (running.exitCode != 0) {

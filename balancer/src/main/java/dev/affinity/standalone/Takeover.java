@@ -253,7 +253,9 @@ final class Takeover {
   }
 
   /**
-   * {@code SIGUSR2}, as NGINX's binary upgrade: this process starts its successor ({@link #successorCommand}),
+   * {@code SIGTTIN} (what NGINX's binary upgrade does on {@code SIGUSR2}; HotSpot suspends threads with
+   * {@code SIGUSR2} for JFR's and profilers' sampling, so a handler there fired hundreds of times a minute under
+   * a recording): this process starts its successor ({@link #successorCommand}),
    * which takes over from it. One at a time; a successor that exits before taking over (a bad file, a port it
    * could not share) leaves this process serving, and says why in the same output.
    */
@@ -270,18 +272,18 @@ final class Takeover {
       this.err = requireNonNull(err, "err");
     }
 
-    /** From now on SIGUSR2 starts a successor (before, this process is not serving yet: nothing to take over). */
+    /** From now on SIGTTIN starts a successor (before, this process is not serving yet: nothing to take over). */
     synchronized void serving() {
       serving = true;
     }
 
     synchronized void start() {
       if (!serving) {
-        err.println("affinity: SIGUSR2: not serving yet (or not a balancer: --check, --demo); ignored");
+        err.println("affinity: SIGTTIN: not serving yet (or not a balancer: --check, --demo); ignored");
         return;
       }
       if (starting != null && starting.isAlive()) {
-        err.println("affinity: SIGUSR2: a successor (pid " + starting.pid() + ") is already taking over");
+        err.println("affinity: SIGTTIN: a successor (pid " + starting.pid() + ") is already taking over");
         return;
       }
       long pid = ProcessHandle.current().pid();
@@ -291,11 +293,11 @@ final class Takeover {
         // Its output goes where this process's goes (the journal, under systemd).
         process = new ProcessBuilder(command).inheritIO().start();
       } catch (Refused | IOException e) {
-        err.println("affinity: SIGUSR2: cannot start a successor: " + e.getMessage());
+        err.println("affinity: SIGTTIN: cannot start a successor: " + e.getMessage());
         return;
       }
       starting = process;
-      out.println("affinity: SIGUSR2: started a successor (pid " + process.pid() + ") to take over from this process (pid " + pid + ")");
+      out.println("affinity: SIGTTIN: started a successor (pid " + process.pid() + ") to take over from this process (pid " + pid + ")");
       out.flush();
       process.onExit().thenAccept(p -> err.println("affinity: the successor (pid " + p.pid() + ") exited with status " + p.exitValue()
           + "; this balancer serves on"));

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The launcher's {@code --takeover} and {@code --pid-file} in process: what each argument accepts and refuses,
  * the port check that keeps a second balancer from sharing a port by mistake, the pid file's life, the
- * {@code tcp_migrate_req} warning and the successor's command line ({@code SIGUSR2}). {@link TakeoverTest}
+ * {@code tcp_migrate_req} warning and the successor's command line ({@code SIGTTIN}). {@link TakeoverTest}
  * runs the takeover itself between two balancer JVMs.
  */
 class TakeoverLauncherTest {

@@ -246,12 +246,12 @@ class TakeoverTest {
   }
 
   /**
-   * {@code kill -USR2}: the balancer starts its successor itself (its own command line, {@code --takeover} its pid),
+   * {@code kill -TTIN}: the balancer starts its successor itself (its own command line, {@code --takeover} its pid),
    * which takes over as above; the pid file names the successor before the first process exits (what a systemd
    * unit's {@code PIDFile=} needs to follow it), and the successor serves the clients on their targets.
    */
   @Test
-  void sigusr2StartsASuccessorThatTakesOverAndThePidFileFollowsIt() throws Exception {
+  void sigttinStartsASuccessorThatTakesOverAndThePidFileFollowsIt() throws Exception {
     int port = freePort();
     Path file = writeYaml(port);
     Path pidFile = dir.resolve("balancer.pid");
@@ -259,7 +259,18 @@ class TakeoverTest {
     cleanup.add(a);
     Client client = pin(port);
 
-    a.signal("USR2");
+    // A JFR recording samples threads by suspending them with SIGUSR2 (HotSpot's): it must not start a
+    // successor, as it did while SIGUSR2 was the successor signal (hundreds of times a minute).
+    Process jfr = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(a.pid()), "JFR.start", "settings=profile", "duration=2s")
+        .redirectErrorStream(true).start();
+    assertThat(jfr.waitFor(LauncherProcess.WAIT_SECONDS, TimeUnit.SECONDS)).isTrue();
+    String jfrOutput = new String(jfr.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(jfrOutput).as("jcmd JFR.start").contains("Started recording");
+    Thread.sleep(2500);
+    assertThat(a.output.toString()).as("a JFR recording is not a takeover").doesNotContain("successor");
+    assertThat(Files.readString(pidFile).strip()).isEqualTo(Long.toString(a.pid()));
+
+    a.signal("TTIN");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(LauncherProcess.WAIT_SECONDS);
     while (!Files.exists(pidFile) || Files.readString(pidFile).strip().equals(Long.toString(a.pid()))) {
       assertThat(System.nanoTime()).as("the successor's pid in the pid file; output:%n%s", a.output).isLessThan(deadline);
@@ -279,7 +290,7 @@ class TakeoverTest {
     assertThat(new ProcessBuilder("kill", "-USR1", Long.toString(successor.pid())).inheritIO().start().waitFor()).isZero();
     successor.onExit().get(LauncherProcess.WAIT_SECONDS, TimeUnit.SECONDS);
     // Its output came through the first process's (inherited), which this test reads.
-    assertThat(a.output.toString()).contains("SIGUSR2: started a successor (pid " + successor.pid() + ")")
+    assertThat(a.output.toString()).contains("SIGTTIN: started a successor (pid " + successor.pid() + ")")
         .contains("took over from pid " + a.pid() + " (SIGUSR1)").contains("listeners close in PT0S");
     assertThat(pidFile).as("the successor removed its pid file").doesNotExist();
   }
