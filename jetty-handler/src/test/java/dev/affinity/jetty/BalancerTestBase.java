@@ -83,7 +83,10 @@ public abstract class BalancerTestBase {
     Router.Builder r = Router.builder(cookies).group(g.build());
     routing.accept(r);
     Router router = r.build();
-    balancer = observed(AffinityServer.builder(router, counters).clock(clock)).build();
+    // maxThreads as startBalancer has it: the direct relay connects on at most a quarter of the pool's threads
+    // at once, and tests that send bursts (200 h2 streams at once) expect every one to take it.
+    balancer = observed(AffinityServer.builder(router, counters).clock(clock)
+        .limits(Limits.builder().threads(maxThreads).build())).build();
     path.applyTo(balancer.balancer());
     balancer.start();
     startClient();
