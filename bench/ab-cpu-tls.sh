@@ -113,8 +113,10 @@ cookie_of() { # port
 COOKIE_A=$(cookie_of "$PORT_A") COOKIE_B=$(cookie_of "$PORT_B")
 [[ -n "$COOKIE_A" && -n "$COOKIE_B" ]] || { echo "ab-cpu-tls: no AFFINITY cookie" >&2; exit 1; }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK=$(getconf CLK_TCK)
+# shellcheck source=cpu-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cpu-common.sh"
+cpu_ticks() { proc_cpu_ticks "$1"; }
+TICK="$CPU_TICKS_PER_SECOND"
 
 load_run() { # mode port cookie duration out -> writes "requests failed" to out
   local seconds=${4%s}
