@@ -325,6 +325,8 @@ public class AffinityBalancer extends ProxyHandler {
     ThreadPool pool = getServer() == null ? null : getServer().getThreadPool();
     maxConnecting = pool instanceof ThreadPool.SizedThreadPool sized ? Math.max(2, sized.getMaxThreads() / 4) : 16;
     connections.reopen();
+    // Embedded without AffinityServer (which sets them): target TLS files polled on the server's scheduler.
+    targetTls.reloadsUnlessSet(getServer().getScheduler(), java.time.Clock.systemUTC());
     startHttp2ClientIfNeeded(router.get());
     updateGroupClients(router.get());
     // On the server's scheduler (injected with the Server, as tests do), not a thread of its own.
@@ -425,9 +427,6 @@ public class AffinityBalancer extends ProxyHandler {
    * (see {@link #startHttp2Client}); only its connect timeout is the group's.
    */
   private HttpClient newGroupClient(GroupClients.Settings settings) {
-    if (settings.tls() != null && !targetTls.hasScheduler()) {
-      targetTls.reloads(getServer().getScheduler(), AffinityServer.Builder.DEFAULT_CERTIFICATE_POLL_INTERVAL, java.time.Clock.systemUTC());
-    }
     HttpClient base = getHttpClient();
     HttpClient client;
     if (settings.protocol().overHttp2()) {

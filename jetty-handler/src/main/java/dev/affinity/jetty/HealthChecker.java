@@ -11,12 +11,12 @@ import dev.affinity.tls.TargetTls;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
@@ -29,6 +29,7 @@ import org.eclipse.jetty.http.HttpMethod;
 import org.eclipse.jetty.http2.client.HTTP2Client;
 import org.eclipse.jetty.http2.client.transport.HttpClientTransportOverHTTP2;
 import org.eclipse.jetty.util.component.ContainerLifeCycle;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.ScheduledExecutorScheduler;
 import org.eclipse.jetty.util.thread.Scheduler;
 import org.slf4j.Logger;
@@ -54,8 +55,8 @@ public final class HealthChecker extends ContainerLifeCycle {
   private final HttpClient httpClient;
   // Made at the first check of an HTTP2 or GRPC group, on the HTTP/1 client's threads.
   private HttpClient http2Client;
-  /** Clients for groups with TLS of their own to their targets, HTTP/1 and HTTP/2 apart; made at their first check. */
-  private final Map<TlsClient, HttpClient> tlsClients = new ConcurrentHashMap<>();
+  /** Clients for groups with TLS of their own to their targets, HTTP/1 and HTTP/2 apart; made at their first check. Guarded by this. */
+  private final Map<TlsClient, HttpClient> tlsClients = new HashMap<>();
   private record TlsClient(TargetTls tls, boolean http2) {}
   /** Its own until {@link #useTargetTls} shares the balancer's. */
   private TargetTlsContexts targetTls = new TargetTlsContexts();
@@ -106,9 +107,7 @@ public final class HealthChecker extends ContainerLifeCycle {
 
   @Override
   protected void doStart() throws Exception {
-    if (!targetTls.hasScheduler()) {
-      targetTls.reloads(scheduler, AffinityServer.Builder.DEFAULT_CERTIFICATE_POLL_INTERVAL, clock);
-    }
+    targetTls.reloadsUnlessSet(scheduler, clock);
     super.doStart();
     refresh();
   }
@@ -123,58 +122,54 @@ public final class HealthChecker extends ContainerLifeCycle {
         removeBean(http2Client);
         http2Client = null;
       }
+      for (HttpClient client : tlsClients.values()) {
+        removeBean(client);
+      }
+      tlsClients.clear();
     }
-    for (HttpClient client : tlsClients.values()) {
-      removeBean(client);
-    }
-    tlsClients.clear();
   }
 
   /** The client a group's checks go out on: over HTTP/2 or not, with the group's TLS to its targets or the defaults. */
-  private HttpClient clientFor(TargetGroup group, boolean http2) throws Exception {
+  private synchronized HttpClient clientFor(TargetGroup group, boolean http2) throws Exception {
     if (group == null || group.tls() == null) {
       return http2 ? http2Client() : httpClient;
     }
-    try {
-      return tlsClients.computeIfAbsent(new TlsClient(group.tls(), http2), key -> {
-        HttpClient client = key.http2() ? new HttpClient(new HttpClientTransportOverHTTP2(new HTTP2Client())) : new HttpClient();
-        client.setFollowRedirects(false);
-        client.setConnectTimeout(httpClient.getConnectTimeout());
-        client.setExecutor(httpClient.getExecutor());
-        client.setScheduler(httpClient.getScheduler());
-        client.setByteBufferPool(httpClient.getByteBufferPool());
-        client.setSslContextFactory(targetTls.contextFor(key.tls()));
-        addBean(client, true);
-        try {
-          if (!client.isStarted()) {
-            client.start();
-          }
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-        return client;
-      });
-    } catch (IllegalStateException e) {
-      throw e.getCause() instanceof Exception cause ? cause : e;
+    TlsClient key = new TlsClient(group.tls(), http2);
+    HttpClient client = tlsClients.get(key);
+    if (client == null) {
+      client = newProbeClient(http2, targetTls.contextFor(key.tls()));
+      tlsClients.put(key, client);
     }
+    return client;
   }
 
   /** The client for HTTP2 groups' checks, made and started at the first one. */
   private synchronized HttpClient http2Client() throws Exception {
     if (http2Client == null) {
-      HttpClient h2 = new HttpClient(new HttpClientTransportOverHTTP2(new HTTP2Client()));
-      h2.setFollowRedirects(false);
-      h2.setConnectTimeout(httpClient.getConnectTimeout());
-      h2.setExecutor(httpClient.getExecutor());
-      h2.setScheduler(httpClient.getScheduler());
-      h2.setByteBufferPool(httpClient.getByteBufferPool());
-      addBean(h2, true);
-      if (!h2.isStarted()) {
-        h2.start();
-      }
-      http2Client = h2;
+      http2Client = newProbeClient(true, null);
     }
     return http2Client;
+  }
+
+  /**
+   * A started client beside the HTTP/1 one, on its threads, scheduler, buffers and connect timeout: over
+   * HTTP/2 or not, with {@code ssl} for a group's TLS to its targets ({@code null}: Jetty's default).
+   */
+  private HttpClient newProbeClient(boolean http2, SslContextFactory.Client ssl) throws Exception {
+    HttpClient client = http2 ? new HttpClient(new HttpClientTransportOverHTTP2(new HTTP2Client())) : new HttpClient();
+    client.setFollowRedirects(false);
+    client.setConnectTimeout(httpClient.getConnectTimeout());
+    client.setExecutor(httpClient.getExecutor());
+    client.setScheduler(httpClient.getScheduler());
+    client.setByteBufferPool(httpClient.getByteBufferPool());
+    if (ssl != null) {
+      client.setSslContextFactory(ssl);
+    }
+    addBean(client, true);
+    if (!client.isStarted()) {
+      client.start();
+    }
+    return client;
   }
 
   /** Starts checking targets that are new in the current router (after a reload). */
@@ -228,15 +223,16 @@ public final class HealthChecker extends ContainerLifeCycle {
   }
 
   CompletableFuture<Void> check(Target target, HealthCheckSettings settings) {
-    return check(target, settings, (TargetGroup) null);
+    return check(target, settings, TargetProtocol.HTTP1);
   }
 
+  /** One probe as for a group of {@code protocol} without TLS settings of its own. */
   CompletableFuture<Void> check(Target target, HealthCheckSettings settings, TargetProtocol protocol) {
     return check(target, settings, protocol, null);
   }
 
   private CompletableFuture<Void> check(Target target, HealthCheckSettings settings, TargetGroup group) {
-    return check(target, settings, group == null ? TargetProtocol.HTTP1 : group.protocol(), group);
+    return check(target, settings, group.protocol(), group);
   }
 
   /**

@@ -24,15 +24,20 @@ final class TargetTlsContexts extends ContainerLifeCycle {
   private volatile Duration pollInterval = AffinityServer.Builder.DEFAULT_CERTIFICATE_POLL_INTERVAL;
 
   /** Where and how often the files are looked at for a rotation, and the clock expiry warnings use; before the first {@link #contextFor}. */
-  void reloads(Scheduler scheduler, Duration pollInterval, Clock clock) {
+  synchronized void reloads(Scheduler scheduler, Duration pollInterval, Clock clock) {
     this.scheduler = requireNonNull(scheduler, "scheduler");
     this.pollInterval = requireNonNull(pollInterval, "pollInterval");
     this.clock = requireNonNull(clock, "clock");
   }
 
-  /** Whether a scheduler was given; a component that owns none gives its own at start. */
-  boolean hasScheduler() {
-    return scheduler != null;
+  /**
+   * {@link #reloads} on {@code scheduler} at the default interval with {@code clock}, unless reloads were
+   * set already: what a component that made this registry gives it at its start, when nobody else did.
+   */
+  synchronized void reloadsUnlessSet(Scheduler scheduler, Clock clock) {
+    if (this.scheduler == null) {
+      reloads(scheduler, AffinityServer.Builder.DEFAULT_CERTIFICATE_POLL_INTERVAL, clock);
+    }
   }
 
   /**
