@@ -2,16 +2,21 @@ package dev.affinity.tls;
 
 import static java.util.Objects.requireNonNull;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.PublicKey;
+import java.security.SecureRandom;
 import java.security.Signature;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.RSAKey;
 import java.security.interfaces.RSAPublicKey;
+import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A certificate chain (leaf first) and the private key of its leaf, checked to belong together. A
@@ -47,6 +52,36 @@ public final class CertifiedKey {
           + leaf.getSubjectX500Principal().getName() + " (its public key is another one; is the pair half-rotated?)");
     }
     return new CertifiedKey(List.copyOf(chain), privateKey);
+  }
+
+  /**
+   * An in-memory PKCS#12 key store holding each key under its alias, in the map's order, with
+   * {@code password} on every entry; {@code source} names them in messages.
+   *
+   * @throws KeyMaterialException when the JDK cannot make it
+   */
+  static KeyStore keyStore(Map<String, CertifiedKey> byAlias, String password, String source) {
+    try {
+      KeyStore store = KeyStore.getInstance("PKCS12");
+      store.load(null, null);
+      for (Map.Entry<String, CertifiedKey> entry : byAlias.entrySet()) {
+        CertifiedKey key = entry.getValue();
+        store.setKeyEntry(entry.getKey(), key.privateKey(), password.toCharArray(), key.chain().toArray(new X509Certificate[0]));
+      }
+      return store;
+    } catch (IOException | GeneralSecurityException e) {
+      throw new KeyMaterialException("cannot make a key store of " + source + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A random password for the entries of an in-memory key store: it protects them from nothing in
+   * particular, but the JDK's key stores need one.
+   */
+  static String newKeyStorePassword() {
+    byte[] random = new byte[18];
+    new SecureRandom().nextBytes(random);
+    return Base64.getEncoder().encodeToString(random);
   }
 
   /** Reads a PEM chain and a PEM key (see {@link Pem}) and checks that they belong together. */

@@ -1,14 +1,11 @@
 package dev.affinity.tls;
 
-import java.io.IOException;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.SecureRandom;
-import java.security.cert.X509Certificate;
 import java.util.ArrayList;
-import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** PEM pairs as one in-memory key store: alias {@code "0"}, {@code "1"}, ... in the configured order. */
 final class PemServerCertificates implements ServerCertificates {
@@ -18,29 +15,16 @@ final class PemServerCertificates implements ServerCertificates {
 
   PemServerCertificates(List<PemPair> pairs) {
     this.pairs = List.copyOf(pairs);
-    byte[] random = new byte[18];
-    new SecureRandom().nextBytes(random);
-    this.keyPassword = Base64.getEncoder().encodeToString(random);
+    this.keyPassword = CertifiedKey.newKeyStorePassword();
   }
 
   @Override
   public KeyStore load() {
-    List<CertifiedKey> keys = new ArrayList<>(pairs.size());
+    Map<String, CertifiedKey> keys = new LinkedHashMap<>();
     for (PemPair pair : pairs) {
-      keys.add(CertifiedKey.readPem(pair.certificate(), pair.key()));
+      keys.put(String.valueOf(keys.size()), CertifiedKey.readPem(pair.certificate(), pair.key()));
     }
-    try {
-      KeyStore store = KeyStore.getInstance("PKCS12");
-      store.load(null, null);
-      for (int i = 0; i < keys.size(); i++) {
-        CertifiedKey key = keys.get(i);
-        store.setKeyEntry(String.valueOf(i), key.privateKey(), keyPassword.toCharArray(),
-            key.chain().toArray(new X509Certificate[0]));
-      }
-      return store;
-    } catch (IOException | GeneralSecurityException e) {
-      throw new KeyMaterialException("cannot make a key store of " + pairs + ": " + e.getMessage(), e);
-    }
+    return CertifiedKey.keyStore(keys, keyPassword, pairs.toString());
   }
 
   @Override

@@ -2,17 +2,14 @@ package dev.affinity.tls;
 
 import static java.util.Objects.requireNonNull;
 
-import java.io.IOException;
 import java.net.IDN;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -96,16 +93,8 @@ public final class TargetTls {
     X509Certificate clientLeaf = null;
     if (clientCertificate != null) {
       CertifiedKey key = CertifiedKey.readPem(clientCertificate.certificate(), clientCertificate.key());
-      byte[] random = new byte[18];
-      new SecureRandom().nextBytes(random);
-      keyPassword = Base64.getEncoder().encodeToString(random);
-      try {
-        keyStore = KeyStore.getInstance("PKCS12");
-        keyStore.load(null, null);
-        keyStore.setKeyEntry("client", key.privateKey(), keyPassword.toCharArray(), key.chain().toArray(new X509Certificate[0]));
-      } catch (IOException | GeneralSecurityException e) {
-        throw new KeyMaterialException("cannot make a key store of " + clientCertificate + ": " + e.getMessage(), e);
-      }
+      keyPassword = CertifiedKey.newKeyStorePassword();
+      keyStore = CertifiedKey.keyStore(Map.of("client", key), keyPassword, clientCertificate.toString());
       clientLeaf = key.certificate();
     }
     return new Material(trustStore, keyStore, keyPassword, clientLeaf);
