@@ -14,13 +14,15 @@
 #
 # Environment: ROUNDS [10] DURATION [8s] WARMUP [20s] CONNECTIONS [50] PROXY_CPU [0] LOAD_CPU [1]
 #   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]
+#   JAVA_OPTS_A, JAVA_OPTS_B [JAVA_OPTS]  (one side's JVM flags: the same jar twice with different
+#                         JAVA_OPTS_B prices a JVM flag)
 #   EXTRA_A, EXTRA_B []  (YAML appended to A's or B's file, @WORK@ standing for the run's directory: the
 #                         same jar twice with EXTRA_B="accessLog: { to: @WORK@/access.log }" prices a setting)
 # Needs wrk, nginx, perf, curl, python3 (apt-get install wrk nginx linux-perf curl python3) and root
 # (or kernel.perf_event_paranoid <= 1). Everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
 if [[ $# -ne 2 ]]; then
-  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 JAR_A=$(realpath "$1") JAR_B=$(realpath "$2")
@@ -28,6 +30,7 @@ EXTRA_A=${EXTRA_A:-} EXTRA_B=${EXTRA_B:-}
 ROUNDS=${ROUNDS:-10} DURATION=${DURATION:-8s} WARMUP=${WARMUP:-20s} CONNECTIONS=${CONNECTIONS:-50}
 PROXY_CPU=${PROXY_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
+JAVA_OPTS_A=${JAVA_OPTS_A:-$JAVA_OPTS} JAVA_OPTS_B=${JAVA_OPTS_B:-$JAVA_OPTS}
 export PATH="$PATH:/usr/sbin:/sbin"
 for tool in wrk nginx perf curl python3 java taskset; do
   command -v "$tool" >/dev/null || { echo "ab-cpu: $tool is needed" >&2; exit 1; }
@@ -85,8 +88,9 @@ admin: { path: /affinity }
 YAML
   local extra="EXTRA_$1"
   printf '%s\n' "${!extra//@WORK@/$WORK}" >>"$WORK/$1.yaml"
+  local opts="JAVA_OPTS_$1"
   # shellcheck disable=SC2086
-  taskset -c "$PROXY_CPU" java $JAVA_OPTS -jar "$2" "$WORK/$1.yaml" >"$WORK/$1.out" 2>&1 </dev/null &
+  taskset -c "$PROXY_CPU" java ${!opts} -jar "$2" "$WORK/$1.yaml" >"$WORK/$1.out" 2>&1 </dev/null &
   PIDS+=("$!")
   eval "PID_$1=$!"
   wait_http "http://127.0.0.1:$3/"

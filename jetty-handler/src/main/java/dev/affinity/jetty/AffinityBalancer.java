@@ -42,6 +42,7 @@ import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.eclipse.jetty.util.thread.Scheduler;
 import org.eclipse.jetty.util.thread.ThreadPool;
 import org.slf4j.Logger;
@@ -516,19 +517,34 @@ public class AffinityBalancer extends ProxyHandler {
 
   /**
    * Jetty's client, on the server's buffer pool, whose retained memory is capped
-   * ({@link AffinityServer#MAX_POOLED_DIRECT_BYTES}); its threads stay Jetty's own pool ("proxy-client").
+   * ({@link AffinityServer#MAX_POOLED_DIRECT_BYTES}), with its own pool of threads ("proxy-client")
+   * no larger than the server's. The client is non-blocking, so its threads only run callbacks; with
+   * Jetty's 200 a burst of new connections (each first request beyond the direct relay's connects in
+   * flight goes through it) grew it to about 50 threads on one CPU, a tenth of the balancer's memory
+   * with 10 000 idle connections (BENCHMARKS.md, "Steady and lean by default").
    * A pool idling at 2 threads instead of Jetty's 8 (as the health checker's) was tried for it and for
    * the WebSocket client; WebSocketProxyTest's 128 MB flood through a slow client then missed its time
    * limit, but it also did on the commit before, on the same overloaded machine, so that says nothing
-   * either way. Until a quiet run shows 2 to be harmless, both keep Jetty's default.
+   * either way. Until a quiet run shows 2 to be harmless, both idle at Jetty's 8.
    */
   @Override
   protected HttpClient newHttpClient() {
     HttpClient client = super.newHttpClient();
     if (getServer() != null) {
       client.setByteBufferPool(getServer().getByteBufferPool());
+      client.setExecutor(clientThreads(getServer().getThreadPool()));
     }
     return client;
+  }
+
+  /** Jetty's default client pool, capped at the server pool's maximum when that is smaller. */
+  static QueuedThreadPool clientThreads(ThreadPool serverThreads) {
+    QueuedThreadPool threads = new QueuedThreadPool();
+    if (serverThreads instanceof ThreadPool.SizedThreadPool sized && sized.getMaxThreads() < threads.getMaxThreads()) {
+      threads.setMaxThreads(Math.max(threads.getMinThreads(), sized.getMaxThreads()));
+    }
+    threads.setName("proxy-client");
+    return threads;
   }
 
   @Override

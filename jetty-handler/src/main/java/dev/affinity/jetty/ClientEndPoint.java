@@ -33,6 +33,8 @@ import org.eclipse.jetty.util.thread.Scheduler;
 final class ClientEndPoint extends SocketChannelEndPoint {
   // Written by the thread that fills and by the selector thread (onSelected).
   private volatile boolean drained;
+  /** The exchange records' shared part for this connection (HTTP/1 only; see {@link ConnectionNote#of}). */
+  volatile ConnectionNote note;
   private volatile SelectionKey key;
 
   ClientEndPoint(SocketChannel channel, ManagedSelector selector, SelectionKey key, Scheduler scheduler) {

@@ -3,6 +3,7 @@ package dev.affinity.jetty;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import org.eclipse.jetty.server.ConnectionMetaData;
+import org.eclipse.jetty.server.internal.HttpConnection;
 
 /**
  * What the exchange records of one client connection share, worked out once per connection: its
@@ -22,6 +23,16 @@ final class ConnectionNote {
   }
 
   static ConnectionNote of(ConnectionMetaData connection) {
+    // A plain HTTP/1 client connection carries its note in a field of its endpoint: a connection
+    // attribute is a map lookup, and this runs three times per request.
+    if (connection instanceof HttpConnection http && http.getEndPoint() instanceof ClientEndPoint endPoint) {
+      ConnectionNote note = endPoint.note;
+      if (note == null) {
+        note = new ConnectionNote(connection);
+        endPoint.note = note;
+      }
+      return note;
+    }
     ConnectionNote note = (ConnectionNote) connection.getAttribute(ATTRIBUTE);
     if (note == null) {
       note = new ConnectionNote(connection);

@@ -78,7 +78,12 @@ class ProxyDefaultsTest extends BalancerTestBase {
         .isEqualTo(200);
     HttpClient proxyClient = balancer.balancer().getHttpClient();
     assertThat(proxyClient.getByteBufferPool()).isSameAs(balancer.server().getByteBufferPool());
-    assertThat(((QueuedThreadPool) proxyClient.getExecutor()).getName()).isEqualTo("proxy-client");
+    QueuedThreadPool clientThreads = (QueuedThreadPool) proxyClient.getExecutor();
+    assertThat(clientThreads.getName()).isEqualTo("proxy-client");
+    // Non-blocking, so no larger than the server's pool (Jetty's 200 grew to ~50 threads in a burst of new clients).
+    assertThat(clientThreads.getMaxThreads()).isEqualTo(Limits.DEFAULT_THREADS);
+    assertThat(AffinityBalancer.clientThreads(new QueuedThreadPool(500)).getMaxThreads()).isEqualTo(200);
+    assertThat(AffinityBalancer.clientThreads(new QueuedThreadPool(4, 1)).getMaxThreads()).isEqualTo(8);
     // The health checker's probes, a few a second at most: a pool that idles at two threads, not eight.
     QueuedThreadPool health = (QueuedThreadPool) balancer.healthChecker().getBean(HttpClient.class).getExecutor();
     assertThat(health.getName()).isEqualTo("affinity-health");
