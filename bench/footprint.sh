@@ -20,6 +20,10 @@
 # Environment: JAR [balancer/target/affinity-balancer.jar] JAVA_OPTS [] ROUNDS [5] DURATION [10s]
 #   WARMUP [20s] CONNECTIONS [50] IDLE_CONNECTIONS [10000] HOLD [20] IDLE_TIMEOUT [PT120S]
 #   PROXY_CPU [0] LOAD_CPU [1] PIN [1]
+#   BREAKDOWN [0]  (1: the balancer runs with -XX:NativeMemoryTracking=summary, and while the idle
+#                  connections are held the script prints where its memory is: jcmd VM.native_memory
+#                  summary and GC.heap_info, the thread names by count, and the same after a full GC;
+#                  WORK, with breakdown.txt, is kept)
 # Needs wrk, nginx, haproxy, curl, python3, java 17 (installed from Debian when missing). Everything
 # listens on 127.0.0.1 and stops by itself (the run is bounded by MAX_SECONDS [900]); figures on a
 # shared machine are noisy: report the load average with them (printed at the end).
@@ -70,7 +74,9 @@ limits: { idleTimeout: $IDLE_TIMEOUT, maxConnections: $(( IDLE_CONNECTIONS + 200
 YAML
 } >"$WORK/affinity.yaml"
 # shellcheck disable=SC2086
-spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" java $JAVA_OPTS -jar "$JAR" "$WORK/affinity.yaml"
+NMT_OPTS=""; [[ "${BREAKDOWN:-0}" == 1 ]] && NMT_OPTS="-XX:NativeMemoryTracking=summary"
+# shellcheck disable=SC2086
+spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" java $JAVA_OPTS $NMT_OPTS -jar "$JAR" "$WORK/affinity.yaml"
 PID_AFF=$LAST_PID
 
 IDLE_SECONDS=$(python3 -c "import re,sys; m=re.fullmatch(r'PT(\d+)S', sys.argv[1]); print(m.group(1) if m else 120)" "$IDLE_TIMEOUT")
@@ -165,6 +171,16 @@ idle_footprint() { # name pid port cookie connections
   # Half-way through the hold: every connection open and idle.
   sleep $(( HOLD / 2 ))
   rss=$(status_of "$pid" VmRSS); threads=$(status_of "$pid" Threads)
+  if [[ "$name" == affinity && "${BREAKDOWN:-0}" == 1 ]]; then
+    { jcmd "$pid" VM.native_memory summary; jcmd "$pid" GC.heap_info
+      echo "threads by name:"; for t in /proc/"$pid"/task/*/comm; do sed -E 's/[-#]?[0-9]+$//' "$t"; done | sort | uniq -c | sort -rn
+      # What is garbage waiting for a collection (direct buffers are freed only when their object is collected).
+      jcmd "$pid" GC.run >/dev/null; sleep 1
+      echo "- after a full GC: RSS $(status_of "$pid" VmRSS) kB"; jcmd "$pid" VM.native_memory summary | grep -E "Total|Java Heap|Other"
+    } >"$WORK/breakdown.txt" 2>&1 || true
+    KEEP_WORK=1  # the breakdown stays in WORK
+    grep -E "^-|^ +(committed|reserved)|Total|def new|tenured|eden|from|to |threads by|^ +[0-9]+ " "$WORK/breakdown.txt" | grep -v "^ *$" | head -80 >&2 || true
+  fi
   local ok=ok
   wait "$tool" || ok="FAILED ($(tr '\n' ' ' <"$WORK/idle-$name.txt"))"
   echo "$name $n $rss $threads $ok" >>"$WORK/idle.txt"
