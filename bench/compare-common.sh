@@ -181,6 +181,39 @@ EOF
   log "nginx backends on ${BACKENDS[*]}"
 }
 
+# HAProxy as every comparison runs it: one thread, cookie insert (SRV) over the three backends ($B1..$B3)
+# with health checks every 5 s, pinned to PROXY_CPU; config in $WORK/haproxy.cfg, pid in LAST_PID.
+start_haproxy() { # port [maxconn (4096)] [idle seconds (60)] [bind options] [one more global line]
+  local port="$1" maxconn="${2:-4096}" idle="${3:-60}" bind_options="${4:-}" global_line="${5:-}"
+  HAPROXY_BIN="$(command -v haproxy)"
+  cat >"$WORK/haproxy.cfg" <<CFG
+global
+  nbthread 1
+  maxconn $maxconn
+  $global_line
+defaults
+  mode http
+  timeout connect 2s
+  timeout client ${idle}s
+  timeout http-keep-alive ${idle}s
+  timeout server 60s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:$port $bind_options
+  maxconn $maxconn
+  default_backend be
+backend be
+  balance roundrobin
+  cookie SRV insert indirect nocache
+  option httpchk GET /
+  server t1 127.0.0.1:$B1 cookie t1 check inter 5s
+  server t2 127.0.0.1:$B2 cookie t2 check inter 5s
+  server t3 127.0.0.1:$B3 cookie t3 check inter 5s
+CFG
+  "$HAPROXY_BIN" -c -q -f "$WORK/haproxy.cfg" || die "haproxy rejected its config"
+  spawn "$WORK/haproxy.out" "${ON_PROXY_CPU[@]}" "$HAPROXY_BIN" -db -f "$WORK/haproxy.cfg"
+}
+
 # Requests each backend has served so far (nginx stub_status; the status request itself included).
 # The balancer's YAML below its listener: one key, the three nginx backends ($B1..$B3) in one group
 # with fixed-expiry duration stickiness. Fixed expiry: wrk and h2load replay one cookie and never take a

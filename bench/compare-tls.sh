@@ -143,31 +143,7 @@ YAML
   KEYS+=("$key")
 done
 
-HAPROXY_BIN="$(command -v haproxy)"
-cat >"$WORK/haproxy.cfg" <<CFG
-global
-  nbthread 1
-  maxconn 4096
-  stats socket $WORK/haproxy.sock mode 600 level admin
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-frontend fe
-  bind 127.0.0.1:$P_HAP ssl crt $WORK/haproxy.pem alpn h2,http/1.1 ssl-min-ver TLSv1.3
-  default_backend be
-backend be
-  balance roundrobin
-  cookie SRV insert indirect nocache
-  option httpchk GET /
-  server t1 127.0.0.1:$B1 cookie t1 check inter 5s
-  server t2 127.0.0.1:$B2 cookie t2 check inter 5s
-  server t3 127.0.0.1:$B3 cookie t3 check inter 5s
-CFG
-"$HAPROXY_BIN" -c -q -f "$WORK/haproxy.cfg" || die "haproxy rejected its config"
-spawn "$WORK/haproxy.out" "${ON_PROXY_CPU[@]}" "$HAPROXY_BIN" -db -f "$WORK/haproxy.cfg"
+start_haproxy "$P_HAP" 4096 60 "ssl crt $WORK/haproxy.pem alpn h2,http/1.1 ssl-min-ver TLSv1.3" "stats socket $WORK/haproxy.sock mode 600 level admin"
 PID_OF[haproxy]=$LAST_PID
 PORT[haproxy]=$P_HAP
 KEYS+=(haproxy)

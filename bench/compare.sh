@@ -280,30 +280,7 @@ spawn "$WORK/servlet.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -cp "$BENCH_JAR" dev.
   "$P_SERVLET" "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$B3"
 PID_OF[servlet]=$LAST_PID
 # d. HAProxy, cookie insert stickiness, one thread.
-HAPROXY_BIN="$(command -v haproxy)"
-cat >"$WORK/haproxy.cfg" <<CFG
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-frontend fe
-  bind 127.0.0.1:$P_HAP
-  default_backend be
-backend be
-  balance roundrobin
-  cookie SRV insert indirect nocache
-  option httpchk GET /
-  server t1 127.0.0.1:$B1 cookie t1 check inter 5s
-  server t2 127.0.0.1:$B2 cookie t2 check inter 5s
-  server t3 127.0.0.1:$B3 cookie t3 check inter 5s
-CFG
-"$HAPROXY_BIN" -c -q -f "$WORK/haproxy.cfg" || die "haproxy rejected its config"
-spawn "$WORK/haproxy.out" "${ON_PROXY_CPU[@]}" "$HAPROXY_BIN" -db -f "$WORK/haproxy.cfg"
+start_haproxy "$P_HAP"
 PID_OF[haproxy]=$LAST_PID
 
 wait_http "http://127.0.0.1:$P_AFF/affinity/status.json" 60 "${PID_OF[affinity]}" || { tail -40 "$WORK/affinity.out" >&2; die "the Affinity balancer did not start"; }

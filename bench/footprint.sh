@@ -80,32 +80,7 @@ spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" java $JAVA_OPTS $NMT_OPTS -jar "
 PID_AFF=$LAST_PID
 
 IDLE_SECONDS=$(python3 -c "import re,sys; m=re.fullmatch(r'PT(\d+)S', sys.argv[1]); print(m.group(1) if m else 120)" "$IDLE_TIMEOUT")
-HAPROXY_BIN="$(command -v haproxy)"
-cat >"$WORK/haproxy.cfg" <<CFG
-global
-  nbthread 1
-  maxconn $HAP_MAXCONN
-defaults
-  mode http
-  timeout connect 2s
-  timeout client ${IDLE_SECONDS}s
-  timeout http-keep-alive ${IDLE_SECONDS}s
-  timeout server 60s
-  option http-keep-alive
-frontend fe
-  bind 127.0.0.1:$P_HAP
-  maxconn $HAP_MAXCONN
-  default_backend be
-backend be
-  balance roundrobin
-  cookie SRV insert indirect nocache
-  option httpchk GET /
-  server t1 127.0.0.1:$B1 cookie t1 check inter 5s
-  server t2 127.0.0.1:$B2 cookie t2 check inter 5s
-  server t3 127.0.0.1:$B3 cookie t3 check inter 5s
-CFG
-"$HAPROXY_BIN" -c -q -f "$WORK/haproxy.cfg" || die "haproxy rejected its config"
-spawn "$WORK/haproxy.out" "${ON_PROXY_CPU[@]}" "$HAPROXY_BIN" -db -f "$WORK/haproxy.cfg"
+start_haproxy "$P_HAP" "$HAP_MAXCONN" "$IDLE_SECONDS"
 PID_HAP=$LAST_PID
 
 wait_http "http://127.0.0.1:$P_AFF/affinity/status.json" 60 "$PID_AFF" || { tail -40 "$WORK/affinity.out" >&2; die "the balancer did not start"; }
