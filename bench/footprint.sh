@@ -152,6 +152,11 @@ idle_footprint() { # name pid port cookie connections
       # What is garbage waiting for a collection (direct buffers are freed only when their object is collected).
       jcmd "$pid" GC.run >/dev/null; sleep 1
       echo "- after a full GC: RSS $(status_of "$pid" VmRSS) kB"; jcmd "$pid" VM.native_memory summary | grep -E "Total|Java Heap|Other"
+      # NIO's direct buffers (most of "Other"): JFR's statistics event, every 5 s in the default settings.
+      jcmd "$pid" JFR.start name=footprint filename="$WORK/footprint.jfr" >/dev/null; sleep 6
+      jcmd "$pid" JFR.stop name=footprint >/dev/null
+      echo "- direct buffers (JFR jdk.DirectBufferStatistics, last):"
+      jfr print --events jdk.DirectBufferStatistics "$WORK/footprint.jfr" | grep -E "^ +(count|totalCapacity|memoryUsed|maxCapacity)" | tail -4
     } >"$WORK/breakdown.txt" 2>&1 || true
     KEEP_WORK=1  # the breakdown stays in WORK
     grep -E "^-|^ +(committed|reserved)|Total|def new|tenured|eden|from|to |threads by|^ +[0-9]+ " "$WORK/breakdown.txt" | grep -v "^ *$" | head -80 >&2 || true
