@@ -149,6 +149,8 @@ idle_footprint() { # name pid port cookie connections
   if [[ "$name" == affinity && "${BREAKDOWN:-0}" == 1 ]]; then
     { jcmd "$pid" VM.native_memory summary; jcmd "$pid" GC.heap_info
       echo "threads by name:"; for t in /proc/"$pid"/task/*/comm; do sed -E 's/[-#]?[0-9]+$//' "$t"; done | sort | uniq -c | sort -rn
+      echo "- the balancer's connections to the backends (peer, count):"
+      ss -tnpH state established 2>/dev/null | grep "pid=$pid," | awk '{print $4}' | grep -E ":(${B1}|${B2}|${B3})$" | sort | uniq -c
       # What is garbage waiting for a collection (direct buffers are freed only when their object is collected).
       jcmd "$pid" GC.run >/dev/null; sleep 1
       echo "- after a full GC: RSS $(status_of "$pid" VmRSS) kB"; jcmd "$pid" VM.native_memory summary | grep -E "Total|Java Heap|Other"
