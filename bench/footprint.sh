@@ -157,6 +157,9 @@ idle_footprint() { # name pid port cookie connections
       # NIO's direct buffers (most of "Other"): JFR's statistics event, every 5 s in the default settings.
       jcmd "$pid" JFR.start name=footprint filename="$WORK/footprint.jfr" >/dev/null; sleep 6
       jcmd "$pid" JFR.stop name=footprint >/dev/null
+      echo "- the largest classes by live instances' bytes, and the connection and buffer classes:"
+      jcmd "$pid" GC.class_histogram >"$WORK/histogram.txt"
+      sed -n '1,25p' "$WORK/histogram.txt"; grep -E "Connection|EndPoint|ByteBuffer|Pool" "$WORK/histogram.txt" | head -30
       echo "- direct buffers (JFR jdk.DirectBufferStatistics, last):"
       jfr print --events jdk.DirectBufferStatistics "$WORK/footprint.jfr" | grep -E "^ +(count|totalCapacity|memoryUsed|maxCapacity)" | tail -4
     } >"$WORK/breakdown.txt" 2>&1 || true
