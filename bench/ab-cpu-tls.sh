@@ -15,11 +15,12 @@
 #   TOGETHER [1]  (1: A and B loaded over the same seconds; 0: one after the other, in turns)
 #   H2_CLIENTS [50] H2_STREAMS [10] (h2load -c, -m)   CONNECTIONS [50] (wrk -c, mode ka)
 #   PROXY_CPU [0] LOAD_CPU [1]   JAVA_OPTS [-Xms256m -Xmx256m -XX:+UseParallelGC]
+#   JAVA_OPTS_A, JAVA_OPTS_B [JAVA_OPTS]  (one side's JVM flags, as in bench/ab-cpu.sh)
 #   EXTRA_A, EXTRA_B []  (YAML appended to A's or B's file, @WORK@ standing for the run's directory)
 # Needs wrk, h2load, nginx, openssl, curl, python3. Everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
 if [[ $# -ne 2 ]]; then
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 JAR_A=$(realpath "$1") JAR_B=$(realpath "$2")
@@ -37,85 +38,21 @@ for mode in $MODES; do
   [[ "$mode" == h2 || "$mode" == ka ]] || { echo "ab-cpu-tls: MODES takes h2 and ka, got $mode" >&2; exit 2; }
 done
 
-WORK=$(mktemp -d /tmp/affinity-ab-tls.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
-  [[ -f "$WORK/nginx/nginx.pid" ]] && kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
-  for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-read -r BACKEND PORT_A PORT_B <<<"$(python3 -c '
-import socket
-s=[socket.socket() for _ in range(3)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')"
-
-openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=bench.test" \
-  -addext "subjectAltName=DNS:bench.test,IP:127.0.0.1" -keyout "$WORK/site.key" -out "$WORK/site.crt" 2>"$WORK/openssl.out"
-
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon on;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND backlog=4096; location / { return 200 "hello from nginx\n"; } }
-}
-EOF
-taskset -c "$LOAD_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
-
-wait_https() {
-  for _ in $(seq 1 150); do curl -sk -o /dev/null --max-time 1 "$1" && return 0; sleep 0.2; done
-  echo "ab-cpu-tls: $1 did not answer" >&2; exit 1
-}
-
-start_balancer() { # name jar port
-  cat >"$WORK/$1.yaml" <<YAML
-listen:
+AB_NAME=ab-cpu-tls AB_SCHEME=https AB_NGINX_CONNECTIONS=4096 AB_NGINX_LISTEN_OPTIONS=backlog=4096
+AB_LISTEN='listen:
   host: 127.0.0.1
-  port: $3
+  port: @PORT@
   http2: true
   tls:
-    certificates: [ { cert: $WORK/site.crt, key: $WORK/site.key } ]
-    protocols: [ TLSv1.3 ]
-keys:
-  - { id: bench1, secret: "YWZmaW5pdHktbG9hZC1iZW5jaC1maXhlZC1rZXktMDE=" }
-targetGroups:
-  - name: bench
-    # Fixed expiry: the load tools replay one cookie, so every request is the same sticky hit.
-    stickiness: { type: duration, duration: PT1H, sliding: false }
-    healthCheck: { path: /, interval: PT5S, timeout: PT2S }
-    targets:
-      - { id: t1, uri: "http://127.0.0.1:$BACKEND" }
-admin: { path: /affinity }
-YAML
-  local extra="EXTRA_$1"
-  printf '%s\n' "${!extra//@WORK@/$WORK}" >>"$WORK/$1.yaml"
-  # shellcheck disable=SC2086
-  taskset -c "$PROXY_CPU" java $JAVA_OPTS -jar "$2" "$WORK/$1.yaml" >"$WORK/$1.out" 2>&1 </dev/null &
-  PIDS+=("$!")
-  eval "PID_$1=$!"
-  wait_https "https://127.0.0.1:$3/"
+    certificates: [ { cert: @WORK@/site.crt, key: @WORK@/site.key } ]
+    protocols: [ TLSv1.3 ]'
+make_certificate() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=bench.test" \
+    -addext "subjectAltName=DNS:bench.test,IP:127.0.0.1" -keyout "$WORK/site.key" -out "$WORK/site.crt" 2>"$WORK/openssl.out"
 }
-start_balancer A "$JAR_A" "$PORT_A"
-start_balancer B "$JAR_B" "$PORT_B"
-
-cookie_of() { # port
-  curl -sk -D - -o /dev/null "https://127.0.0.1:$1/" | awk -F'[ ;]' 'tolower($1) == "set-cookie:" && $2 ~ /^AFFINITY=/ {print $2; exit}'
-}
-COOKIE_A=$(cookie_of "$PORT_A") COOKIE_B=$(cookie_of "$PORT_B")
-[[ -n "$COOKIE_A" && -n "$COOKIE_B" ]] || { echo "ab-cpu-tls: no AFFINITY cookie" >&2; exit 1; }
-
-# shellcheck source=cpu-common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/cpu-common.sh"
-cpu_ticks() { proc_cpu_ticks "$1"; }
+AB_BEFORE_START=make_certificate
+# shellcheck source=ab-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ab-common.sh"
 TICK="$CPU_TICKS_PER_SECOND"
 
 load_run() { # mode port cookie duration out -> writes "requests failed" to out
@@ -141,20 +78,20 @@ load_run() { # mode port cookie duration out -> writes "requests failed" to out
 measure_both() { # mode round -> prints "cpuA rpsA cpuB rpsB errorsA errorsB"
   local mode=$1 seconds=${DURATION%s} a0 b0 a1 b1
   if [[ "$TOGETHER" == 1 ]]; then
-    a0=$(cpu_ticks "$PID_A"); b0=$(cpu_ticks "$PID_B")
+    a0=$(proc_cpu_ticks "$PID_A"); b0=$(proc_cpu_ticks "$PID_B")
     load_run "$mode" "$PORT_A" "$COOKIE_A" "$DURATION" "$WORK/n-A" & local w1=$!
     load_run "$mode" "$PORT_B" "$COOKIE_B" "$DURATION" "$WORK/n-B" & local w2=$!
     wait "$w1" "$w2"
-    a1=$(cpu_ticks "$PID_A"); b1=$(cpu_ticks "$PID_B")
+    a1=$(proc_cpu_ticks "$PID_A"); b1=$(proc_cpu_ticks "$PID_B")
   else
     local first=A
     (( $2 % 2 == 0 )) && first=B
     for jar in $first $([[ $first == A ]] && echo B || echo A); do
       local pid port cookie t0
       pid=$(eval echo "\$PID_$jar"); port=$(eval echo "\$PORT_$jar"); cookie=$(eval echo "\$COOKIE_$jar")
-      t0=$(cpu_ticks "$pid")
+      t0=$(proc_cpu_ticks "$pid")
       load_run "$mode" "$port" "$cookie" "$DURATION" "$WORK/n-$jar"
-      eval "${jar,,}0=$t0; ${jar,,}1=$(cpu_ticks "$pid")"
+      eval "${jar,,}0=$t0; ${jar,,}1=$(proc_cpu_ticks "$pid")"
     done
   fi
   python3 - "$WORK" "$a1" "$a0" "$b1" "$b0" "$TICK" "$seconds" <<'PY'

@@ -22,7 +22,7 @@
 # (or kernel.perf_event_paranoid <= 1). Everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
 if [[ $# -ne 2 ]]; then
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 JAR_A=$(realpath "$1") JAR_B=$(realpath "$2")
@@ -30,82 +30,14 @@ EXTRA_A=${EXTRA_A:-} EXTRA_B=${EXTRA_B:-}
 ROUNDS=${ROUNDS:-10} DURATION=${DURATION:-8s} WARMUP=${WARMUP:-20s} CONNECTIONS=${CONNECTIONS:-50}
 PROXY_CPU=${PROXY_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 JAVA_OPTS=${JAVA_OPTS:--Xms256m -Xmx256m -XX:+UseParallelGC}
-JAVA_OPTS_A=${JAVA_OPTS_A:-$JAVA_OPTS} JAVA_OPTS_B=${JAVA_OPTS_B:-$JAVA_OPTS}
 export PATH="$PATH:/usr/sbin:/sbin"
 for tool in wrk nginx perf curl python3 java taskset; do
   command -v "$tool" >/dev/null || { echo "ab-cpu: $tool is needed" >&2; exit 1; }
 done
 
-WORK=$(mktemp -d /tmp/affinity-ab.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill "$p" 2>/dev/null || true; done
-  [[ -f "$WORK/nginx/nginx.pid" ]] && kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
-  for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-read -r BACKEND PORT_A PORT_B <<<"$(python3 -c '
-import socket
-s=[socket.socket() for _ in range(3)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')"
-
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon on;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND; location / { return 200 "hello from nginx\n"; } }
-}
-EOF
-taskset -c "$LOAD_CPU" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
-
-wait_http() {
-  for _ in $(seq 1 150); do curl -s -o /dev/null --max-time 1 "$1" && return 0; sleep 0.2; done
-  echo "ab-cpu: $1 did not answer" >&2; exit 1
-}
-
-start_balancer() { # name jar port
-  cat >"$WORK/$1.yaml" <<YAML
-listen: { host: 127.0.0.1, port: $3 }
-keys:
-  - { id: bench1, secret: "YWZmaW5pdHktbG9hZC1iZW5jaC1maXhlZC1rZXktMDE=" }
-targetGroups:
-  - name: bench
-    # Fixed expiry: wrk replays one cookie, so every request is the same sticky hit (see compare.sh).
-    stickiness: { type: duration, duration: PT1H, sliding: false }
-    healthCheck: { path: /, interval: PT5S, timeout: PT2S }
-    targets:
-      - { id: t1, uri: "http://127.0.0.1:$BACKEND" }
-admin: { path: /affinity }
-YAML
-  local extra="EXTRA_$1"
-  printf '%s\n' "${!extra//@WORK@/$WORK}" >>"$WORK/$1.yaml"
-  local opts="JAVA_OPTS_$1"
-  # shellcheck disable=SC2086
-  taskset -c "$PROXY_CPU" java ${!opts} -jar "$2" "$WORK/$1.yaml" >"$WORK/$1.out" 2>&1 </dev/null &
-  PIDS+=("$!")
-  eval "PID_$1=$!"
-  wait_http "http://127.0.0.1:$3/"
-}
-start_balancer A "$JAR_A" "$PORT_A"
-start_balancer B "$JAR_B" "$PORT_B"
-
-cookie_of() { # port
-  curl -s -D - -o /dev/null "http://127.0.0.1:$1/" | awk -F'[ ;]' 'tolower($1) == "set-cookie:" && $2 ~ /^AFFINITY=/ {print $2; exit}'
-}
-COOKIE_A=$(cookie_of "$PORT_A") COOKIE_B=$(cookie_of "$PORT_B")
-[[ -n "$COOKIE_A" && -n "$COOKIE_B" ]] || { echo "ab-cpu: no AFFINITY cookie" >&2; exit 1; }
-
-# shellcheck source=cpu-common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/cpu-common.sh"
+AB_NAME=ab-cpu AB_SCHEME=http AB_LISTEN='listen: { host: 127.0.0.1, port: @PORT@ }'
+# shellcheck source=ab-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ab-common.sh"
 wrk_run() { # port cookie duration -> requests
   taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"$3" -H "Cookie: $2" "http://127.0.0.1:$1/" | awk '/requests in/ {print $1}'
 }
