@@ -24,6 +24,8 @@
 #                  connections are held the script prints where its memory is: jcmd VM.native_memory
 #                  summary and GC.heap_info, the thread names by count, and the same after a full GC;
 #                  WORK, with breakdown.txt, is kept)
+#   HEAP_DUMP [0]  (1, with BREAKDOWN=1: also a dump of the live heap, WORK/heap.hprof, for finding
+#                  what keeps objects reachable)
 # Needs wrk, nginx, haproxy, curl, python3, java 17 (installed from Debian when missing). Everything
 # listens on 127.0.0.1 and stops by itself (the run is bounded by MAX_SECONDS [900]); figures on a
 # shared machine are noisy: report the load average with them (printed at the end).
@@ -162,6 +164,9 @@ idle_footprint() { # name pid port cookie connections
       sed -n '1,25p' "$WORK/histogram.txt"; grep -E "Connection|EndPoint|ByteBuffer|Pool" "$WORK/histogram.txt" | head -30
       echo "- direct buffers (JFR jdk.DirectBufferStatistics, last):"
       jfr print --events jdk.DirectBufferStatistics "$WORK/footprint.jfr" | grep -E "^ +(count|totalCapacity|memoryUsed|maxCapacity)" | tail -4
+      if [[ "${HEAP_DUMP:-0}" == 1 ]]; then
+        jcmd "$pid" GC.heap_dump "$WORK/heap.hprof" >/dev/null && echo "- heap dump of the live objects: $WORK/heap.hprof"
+      fi
     } >"$WORK/breakdown.txt" 2>&1 || true
     KEEP_WORK=1  # the breakdown stays in WORK
     grep -E "^-|^ +(committed|reserved)|Total|def new|tenured|eden|from|to |threads by|^ +[0-9]+ " "$WORK/breakdown.txt" | grep -v "^ *$" | head -80 >&2 || true

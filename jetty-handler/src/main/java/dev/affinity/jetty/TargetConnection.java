@@ -91,7 +91,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
 
   final URI origin;
   private final TargetConnections pool;
-  private final HttpParser parser = new HttpParser(this);
+  private final HttpParser parser = new DetachedFieldsParser(this);
   private final ByteBuffer readBuffer = BufferUtil.allocateDirect(BUFFER_SIZE);
   private final HttpFields.Mutable headers = HttpFields.build();
   private final AtomicReference<Relay> relay = new AtomicReference<>();
@@ -451,6 +451,23 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   @Override
   public String toConnectionString() {
     return "TargetConnection[" + origin + ", " + getEndPoint().getLocalSocketAddress() + "]";
+  }
+
+  /**
+   * A parser whose header fields refer to nothing. Jetty's own are an inner class of the parser:
+   * copied onto the client's response they would keep this connection reachable (its parser, its
+   * buffer) for as long as the client's connection keeps its last response's headers, which is until
+   * its next request (see {@link Upstream#detached}).
+   */
+  static final class DetachedFieldsParser extends HttpParser {
+    DetachedFieldsParser(ResponseHandler handler) {
+      super(handler);
+    }
+
+    @Override
+    public HttpField newHttpField(HttpHeader header, String name, String value) {
+      return new HttpField(header, name, value);
+    }
   }
 
   /** The target side of the balancer, on the server connector's selector but not its connection. */
