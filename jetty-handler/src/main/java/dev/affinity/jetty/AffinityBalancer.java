@@ -16,7 +16,6 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -797,12 +796,12 @@ public class AffinityBalancer extends ProxyHandler {
       // Connecting blocks (up to the connect timeout), so it is never done on the selector thread.
       Duration groupConnectTimeout = attempt.group().connectTimeout();
       int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, (groupConnectTimeout != null ? groupConnectTimeout : connectTimeout).toMillis());
-      Executor executor = getServer().getThreadPool();
+      Connector connector = clientToProxyRequest.getConnectionMetaData().getConnector();
       connecting.incrementAndGet();
-      executor.execute(() -> {
+      connector.getExecutor().execute(() -> {
         TargetConnection opened;
         try {
-          opened = connections.open(origin, connectTimeoutMillis, selector, getServer().getScheduler(), executor);
+          opened = connections.open(origin, connectTimeoutMillis, selector, connector);
         } catch (IOException | RuntimeException e) {
           connecting.decrementAndGet();
           failed(e, false, false);

@@ -20,8 +20,11 @@ import org.eclipse.jetty.http.HttpHeaderValue;
 import org.eclipse.jetty.http.HttpParser;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.ByteBufferPool;
 import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.io.RetainableByteBuffer;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
+import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
@@ -92,7 +95,13 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   final URI origin;
   private final TargetConnections pool;
   private final HttpParser parser = new DetachedFieldsParser(this);
-  private final ByteBuffer readBuffer = BufferUtil.allocateDirect(BUFFER_SIZE);
+  private final ByteBufferPool buffers;
+  // The pooled buffer the answer is read into, held only from a read until its bytes are parsed and
+  // written to the client: an idle or waiting connection holds none, and a closed one gives it back
+  // at once (not when a collection finds it). Touched only by the thread running process() or the
+  // client write's callback, which take turns.
+  private RetainableByteBuffer networkBuffer;
+  private ByteBuffer readBuffer = BufferUtil.EMPTY_BUFFER;
   private final HttpFields.Mutable headers = HttpFields.build();
   private final AtomicReference<Relay> relay = new AtomicReference<>();
   private final AtomicInteger writeState = new AtomicInteger();
@@ -122,27 +131,29 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   private ByteBuffer overflow;
   private long receivedBytes;
 
-  private TargetConnection(TargetEndPoint endPoint, Executor executor, URI origin, TargetConnections pool) {
+  private TargetConnection(TargetEndPoint endPoint, Executor executor, ByteBufferPool buffers, URI origin, TargetConnections pool) {
     super(endPoint, executor);
+    this.buffers = buffers;
     this.origin = origin;
     this.pool = pool;
   }
 
   /**
    * Connects (blocking, so not on a selector thread) and registers the connection with
-   * {@code selector}, whose thread then does all its I/O.
+   * {@code selector}, a selector of {@code connector}, whose thread then does all its I/O; the
+   * connector's scheduler times it, its buffer pool lends it a buffer to read into.
    */
-  static TargetConnection open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Scheduler scheduler,
-      Executor executor, TargetConnections pool) throws IOException {
+  static TargetConnection open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Connector connector,
+      TargetConnections pool) throws IOException {
     SocketChannel channel = SocketChannel.open();
     try {
       channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
       channel.socket().connect(new InetSocketAddress(origin.getHost(), origin.getPort()), connectTimeoutMillis);
       channel.configureBlocking(false);
       SelectionKey key = JettyInternals.register(channel, selector);
-      TargetEndPoint endPoint = new TargetEndPoint(channel, selector, key, scheduler);
+      TargetEndPoint endPoint = new TargetEndPoint(channel, selector, key, connector.getScheduler());
       key.attach(endPoint);
-      TargetConnection connection = new TargetConnection(endPoint, executor, origin, pool);
+      TargetConnection connection = new TargetConnection(endPoint, connector.getExecutor(), connector.getByteBufferPool(), origin, pool);
       endPoint.setConnection(connection);
       endPoint.onOpen();
       connection.onOpen();
@@ -213,19 +224,22 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
         continue;
       }
       if (!readBuffer.hasRemaining()) {
+        // Nothing points into the buffer now (pending content went out above): it can be refilled.
         int n;
         try {
-          BufferUtil.clear(readBuffer);
-          n = getEndPoint().fill(readBuffer);
+          n = fill();
         } catch (IOException e) {
+          releaseBuffer();
           fail(e);
           return;
         }
         if (n == 0) {
+          releaseBuffer();
           tryFillInterested(fillable);
           return;
         }
         if (n < 0) {
+          releaseBuffer();
           parser.atEOF();
           parser.parseNext(BufferUtil.EMPTY_BUFFER);
           if (failure == null && !complete) {
@@ -241,6 +255,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
       }
       parser.parseNext(readBuffer);
       if (failure != null) {
+        releaseBuffer();
         fail(failure);
         return;
       }
@@ -253,17 +268,36 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
 
   // A read with no exchange: the target closed the idle connection, or sent what nobody asked for.
   private void idleRead() {
+    int n = -1;
     try {
-      BufferUtil.clear(readBuffer);
-      int n = getEndPoint().fill(readBuffer);
-      if (n == 0) {
-        tryFillInterested(fillable);
-        return;
-      }
+      n = fill();
     } catch (IOException ignored) {
       // Closed below, like any idle connection the target gave up on.
     }
+    releaseBuffer();
+    if (n == 0) {
+      tryFillInterested(fillable);
+      return;
+    }
     close();
+  }
+
+  /** Reads into the emptied buffer, borrowing one from the pool first when none is held. */
+  private int fill() throws IOException {
+    if (networkBuffer == null) {
+      networkBuffer = buffers.acquire(BUFFER_SIZE, true);
+      readBuffer = networkBuffer.getByteBuffer();
+    }
+    BufferUtil.clear(readBuffer);
+    return getEndPoint().fill(readBuffer);
+  }
+
+  private void releaseBuffer() {
+    if (networkBuffer != null) {
+      readBuffer = BufferUtil.EMPTY_BUFFER;
+      networkBuffer.release();
+      networkBuffer = null;
+    }
   }
 
   /** Writes to the client; returns whether the write completed at once (the caller carries on). */
@@ -297,6 +331,8 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
 
   private void onLastWritten() {
     writeState.set(NOT_WRITING);
+    // Before the connection can go back to the pool and another thread read into it.
+    releaseBuffer();
     Relay done = relay.getAndSet(null);
     if (done == null) {
       return;
@@ -321,6 +357,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
 
   private void onClientWriteFailed(Throwable x) {
     writeState.set(NOT_WRITING);
+    releaseBuffer();
     Relay done = relay.getAndSet(null);
     close();
     if (done != null) {

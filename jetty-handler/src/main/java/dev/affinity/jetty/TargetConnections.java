@@ -10,10 +10,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
-import java.util.concurrent.Executor;
 import java.util.function.LongSupplier;
 import org.eclipse.jetty.io.ManagedSelector;
-import org.eclipse.jetty.util.thread.Scheduler;
+import org.eclipse.jetty.server.Connector;
 
 /**
  * The idle kept-alive connections to each target, most recently used first.
@@ -66,11 +65,10 @@ final class TargetConnections implements Closeable {
 
   /**
    * Connects to {@code origin} (blocking: never on a selector thread) and registers the connection
-   * with {@code selector}.
+   * with {@code selector}, one of {@code connector}'s.
    */
-  TargetConnection open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Scheduler scheduler, Executor executor)
-      throws IOException {
-    TargetConnection connection = TargetConnection.open(origin, connectTimeoutMillis, selector, scheduler, executor, this);
+  TargetConnection open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Connector connector) throws IOException {
+    TargetConnection connection = TargetConnection.open(origin, connectTimeoutMillis, selector, connector, this);
     open.add(connection);
     if (closed) {
       connection.close();

@@ -85,7 +85,7 @@ class TargetConnectionsTest {
   /** What the balancer does: an idle connection, or a new one. */
   private TargetConnection take(URI to) throws IOException {
     TargetConnection idle = pool.acquire(to);
-    return idle != null ? idle : pool.open(to, CONNECT_TIMEOUT, selector, server.getScheduler(), jetty.getThreadPool());
+    return idle != null ? idle : pool.open(to, CONNECT_TIMEOUT, selector, server);
   }
 
   private void advance(long nanos) {
@@ -210,7 +210,7 @@ class TargetConnectionsTest {
     assertThat(busy.isOpen()).isFalse();
     assertThat(pool.idleCount()).isZero();
     assertThat(pool.openCount()).isZero();
-    TargetConnection late = TargetConnection.open(origin, CONNECT_TIMEOUT, selector, server.getScheduler(), jetty.getThreadPool(), pool);
+    TargetConnection late = TargetConnection.open(origin, CONNECT_TIMEOUT, selector, server, pool);
     pool.release(late);
     assertThat(late.isOpen()).as("released after close: closed, not pooled").isFalse();
     assertThat(pool.idleCount()).isZero();
