@@ -30,6 +30,8 @@
 #   FIXED_RATE [1]  (then latency at a fixed rate: Affinity and HAProxy at FIXED_FRACTION [50] % of
 #                   HAProxy's median req/s, FIXED_REPS [3] runs each of FIXED_DURATION [DURATION] after
 #                   FIXED_WARMUP [3s], with bench's FixedRateLoad on CONNECTIONS connections; 0 skips it)
+#   FLOOR [1]       (also measure dev.affinity.bench.MinimalRelay: the least a Java process does to relay a
+#                   sticky hit, no HTTP parser, nothing added; the JVM's floor beside HAProxy; 0 skips it)
 # Every row also gives the proxy process's CPU time per request (utime + stime of all its threads,
 # JIT and GC included, over each run: bench/cpu-common.sh), and the CPU ratio Affinity / HAProxy.
 set -euo pipefail
@@ -58,6 +60,7 @@ ONE_BACKEND="${ONE_BACKEND:-1}"
 BUILD_MAX_SECONDS="${BUILD_MAX_SECONDS:-900}"
 COOKIE_ROWS="${COOKIE_ROWS:-1}"
 FIXED_RATE="${FIXED_RATE:-1}"
+FLOOR="${FLOOR:-1}"
 FIXED_FRACTION="${FIXED_FRACTION:-50}"
 FIXED_DURATION="${FIXED_DURATION:-$DURATION}"
 FIXED_WARMUP="${FIXED_WARMUP:-3s}"
@@ -115,7 +118,7 @@ START_SECONDS=$SECONDS
 WORK="$(mktemp -d /tmp/affinity-compare.XXXXXX)"
 chmod 755 "$WORK"
 
-read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 P_SERVLET P_AFF_SLIDING <<<"$(free_ports 9)"
+read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 P_SERVLET P_AFF_SLIDING P_FLOOR <<<"$(free_ports 10)"
 BACKENDS=("$B1" "$B2" "$B3")
 
 # ---------------------------------------------------------------------------------------------
@@ -144,7 +147,8 @@ declare -A URL COOKIE CHECK PID_OF PROC
 KEYS=()
 # Per run: RUN_RPS[key,round], RUN_P99[key,round], RUN_CPU[key,round] (CPU µs per request of the
 # proxy process over the run); totals of errors per key.
-declare -A RUN_RPS RUN_P99 RUN_CPU ERRS STICKY
+# RUN_SYS[key,round]: of RUN_CPU, the part spent in the kernel; RUN_USR: the rest (the proxy's own code).
+declare -A RUN_RPS RUN_P99 RUN_CPU RUN_SYS RUN_USR ERRS STICKY
 STICKY_FAILS=0
 
 # Affinity's own counters, from /affinity/status.json ("t1=123 t2=4 ..."), of the balancer on port $1 (default P_AFF).
@@ -181,17 +185,19 @@ record_verdict() { # key verdict
 
 # One measured wrk run of <key> in round <r>, with its stickiness checks.
 measure_run() { # key round
-  local key="$1" r="$2" before after aff_before="" aff_after parsed rps p99 total e pid="" ticks0=0 ticks1=0
+  local key="$1" r="$2" before after aff_before="" aff_after parsed rps p99 total e pid="" ticks0=0 ticks1=0 sys0=0 sys1=0
   before="$(backend_counts)"
   [[ "$key" == affinity ]] && aff_before="$(affinity_requests)"
   [[ "$key" == affinity_sliding ]] && aff_before="$(affinity_requests "$P_AFF_SLIDING")"
   [[ -n "${PROC[$key]:-}" ]] && pid="${PID_OF[${PROC[$key]}]}"
-  [[ -n "$pid" ]] && ticks0="$(proc_cpu_ticks "$pid")"
+  [[ -n "$pid" ]] && { ticks0="$(proc_cpu_ticks "$pid")"; sys0="$(proc_sys_ticks "$pid")"; }
   run_wrk "$WORK/$key-$r.txt" "$DURATION" "${URL[$key]}" "${COOKIE[$key]}"
-  [[ -n "$pid" ]] && ticks1="$(proc_cpu_ticks "$pid")"
+  [[ -n "$pid" ]] && { ticks1="$(proc_cpu_ticks "$pid")"; sys1="$(proc_sys_ticks "$pid")"; }
   parsed="$(parse_wrk <"$WORK/$key-$r.txt")"
   read -r rps p99 total e <<<"$parsed"
   RUN_CPU[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( ticks1 - ticks0 )) "$total" || echo n/a)"
+  RUN_SYS[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( sys1 - sys0 )) "$total" || echo n/a)"
+  RUN_USR[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( ticks1 - ticks0 - sys1 + sys0 )) "$total" || echo n/a)"
   after="$(backend_counts)"
   case "${CHECK[$key]}" in
     sticky) record_verdict "$key" "$(backend_verdict 1 "$total" "$before" "$after")" ;;
@@ -279,6 +285,12 @@ fi
 spawn "$WORK/servlet.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -cp "$BENCH_JAR" dev.affinity.bench.BalancerServletProxy \
   "$P_SERVLET" "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$B3"
 PID_OF[servlet]=$LAST_PID
+# c'. The JVM's floor: a relay with no HTTP parser that forwards by the AFFINITY cookie's hash.
+if [[ "$FLOOR" == 1 ]]; then
+  spawn "$WORK/floor.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -cp "$BENCH_JAR" dev.affinity.bench.MinimalRelay \
+    "$P_FLOOR" "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$B3"
+  PID_OF[floor]=$LAST_PID
+fi
 # d. HAProxy, cookie insert stickiness, one thread.
 start_haproxy "$P_HAP"
 PID_OF[haproxy]=$LAST_PID
@@ -293,6 +305,9 @@ if [[ "$ONE_BACKEND" == 1 ]]; then
 fi
 wait_http "http://127.0.0.1:$P_SERVLET/" 60 "${PID_OF[servlet]}" || { tail -40 "$WORK/servlet.out" >&2; die "BalancerServletProxy did not start"; }
 wait_http "http://127.0.0.1:$P_HAP/" 10 "${PID_OF[haproxy]}" || { cat "$WORK/haproxy.out" >&2; die "haproxy did not start"; }
+if [[ "$FLOOR" == 1 ]]; then
+  wait_http "http://127.0.0.1:$P_FLOOR/" 30 "${PID_OF[floor]}" || { tail -40 "$WORK/floor.out" >&2; die "MinimalRelay did not start"; }
+fi
 
 # The cookies each sticky client sends, and a check that they stick before any load.
 AFF_COOKIE="$(sticky_cookie "http://127.0.0.1:$P_AFF/" AFFINITY)"
@@ -315,6 +330,8 @@ add_proxy jetty "http://127.0.0.1:$P_JETTY/" "" spread
 [[ "$ONE_BACKEND" == 1 ]] && add_proxy jetty1 "http://127.0.0.1:$P_JETTY1/" "" none
 add_proxy servlet "http://127.0.0.1:$P_SERVLET/" "$SERVLET_COOKIE" sticky
 add_proxy haproxy "http://127.0.0.1:$P_HAP/" "$HAP_COOKIE" sticky
+# The floor relay is sent Affinity's cookie: it picks a backend by the value's hash, so it sticks too.
+[[ "$FLOOR" == 1 ]] && add_proxy floor "http://127.0.0.1:$P_FLOOR/" "$AFF_COOKIE" sticky
 
 # Issue 23's cookie-issuing cases. A stale sliding cookie: the first cookie of the sliding balancer,
 # replayed once its refresh granularity (36 s for PT1H) has passed, so every answer carries a refreshed
@@ -482,6 +499,7 @@ label() {
     jetty1) echo "Jetty 12 ProxyHandler.Reverse, every request to one backend (the pinned load shape)" ;;
     servlet) echo "Jetty 12 ee10 BalancerServlet (stickySessions=true, JSESSIONID=….t2 sent)" ;;
     haproxy) echo "HAProxy $(haproxy -v 2>/dev/null | awk 'NR==1 {print $3}') (cookie insert, nbthread 1)" ;;
+    floor) echo "MinimalRelay: the JVM's floor (one selector thread, no HTTP parser, cookie hash, nothing added)" ;;
   esac
 }
 stick_note() {
@@ -532,13 +550,13 @@ report() {
   echo
   echo "Command: \`$COMMAND\`"
   echo
-  echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), $JAVA_VERSION, load average at the end $(cut -d' ' -f1-3 /proc/loadavg); $PIN_NOTE. All proxies run at once on 127.0.0.1 (idle while another is measured) in front of the same three nginx backends (one worker each, fixed 200 body, access log off). JVM flags: Affinity \`${AFFINITY_JAVA_OPTS:-none}\` (\`none\` is plain \`java -jar affinity-balancer.jar\`; the launcher's own defaults apply either way), the Jetty peers \`${JAVA_OPTS:-none}\`${JIT_OPTS:+; all three also \`$JIT_OPTS\` (JIT compiler threads at nice -10: when code is compiled, not what it compiles to)}; Affinity's server pool at the launcher's default (8 threads per CPU, 32 to 200), the Jetty peers' at 200 threads; the same upstream \`HttpClient\` buffer and connection limits. Load: \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` (with the sticky cookie where there is one). Each Java proxy warmed up in rounds of $WARMUP until two agreed within $WARMUP_TOLERANCE % (at most $WARMUP_ROUNDS); then $REPS rounds, each measuring every proxy once in a shifting order. Table: median of the $REPS runs (min–max); ratios: median of the per-round ratios (min–max). CPU µs/request: the proxy process's CPU time (utime + stime from \`/proc/PID/stat\`, every thread, JIT and GC included) over each wrk run, divided by the requests wrk completed."
+  echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), $JAVA_VERSION, load average at the end $(cut -d' ' -f1-3 /proc/loadavg); $PIN_NOTE. All proxies run at once on 127.0.0.1 (idle while another is measured) in front of the same three nginx backends (one worker each, fixed 200 body, access log off). JVM flags: Affinity \`${AFFINITY_JAVA_OPTS:-none}\` (\`none\` is plain \`java -jar affinity-balancer.jar\`; the launcher's own defaults apply either way), the Jetty peers \`${JAVA_OPTS:-none}\`${JIT_OPTS:+; all three also \`$JIT_OPTS\` (JIT compiler threads at nice -10: when code is compiled, not what it compiles to)}; Affinity's server pool at the launcher's default (8 threads per CPU, 32 to 200), the Jetty peers' at 200 threads; the same upstream \`HttpClient\` buffer and connection limits. Load: \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` (with the sticky cookie where there is one). Each Java proxy warmed up in rounds of $WARMUP until two agreed within $WARMUP_TOLERANCE % (at most $WARMUP_ROUNDS); then $REPS rounds, each measuring every proxy once in a shifting order. Table: median of the $REPS runs (min–max); ratios: median of the per-round ratios (min–max). CPU µs/request: the proxy process's CPU time (utime + stime from \`/proc/PID/stat\`, every thread, JIT and GC included) over each wrk run, divided by the requests wrk completed; of which in the kernel: stime alone (system calls, and on loopback the TCP work of the receiving side), the rest is the proxy's own code."
   if [[ -n "$SHORT" ]]; then echo; echo "$SHORT"; fi
   if [[ -n "$NOTE" ]]; then echo; echo "$NOTE"; fi
   echo
-  echo "| proxy | req/s median (min–max) | p99 ms median | CPU µs/request median (min–max) | errors | stickiness held |"
-  echo "| --- | ---: | ---: | ---: | ---: | --- |"
-  local k rps min max p99 cpu
+  echo "| proxy | req/s median (min–max) | p99 ms median | CPU µs/request median (min–max) | of which in the kernel | errors | stickiness held |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+  local k rps min max p99 cpu sys
   for k in "${KEYS[@]}"; do
     rps="$(runs_of "$k" RUN_RPS | median)"
     min="$(runs_of "$k" RUN_RPS | sort -g | head -1)"
@@ -546,10 +564,12 @@ report() {
     p99="$(runs_of "$k" RUN_P99 | median)"
     if [[ -n "${PROC[$k]}" ]]; then
       cpu="$(printf '%.1f (%.1f–%.1f)' "$(runs_of "$k" RUN_CPU | median)" "$(runs_of "$k" RUN_CPU | sort -g | head -1)" "$(runs_of "$k" RUN_CPU | sort -g | tail -1)")"
+      sys="$(printf '%.1f' "$(runs_of "$k" RUN_SYS | median)")"
     else
       cpu="-"
+      sys="-"
     fi
-    printf '| %s | %.0f (%.0f–%.0f) | %.2f | %s | %s | %s |\n' "$(label "$k")" "$rps" "$min" "$max" "$p99" "$cpu" "${ERRS[$k]:-0}" "$(stick_note "$k")"
+    printf '| %s | %.0f (%.0f–%.0f) | %.2f | %s | %s | %s | %s |\n' "$(label "$k")" "$rps" "$min" "$max" "$p99" "$cpu" "$sys" "${ERRS[$k]:-0}" "$(stick_note "$k")"
   done
   echo
   echo "| ratio (req/s, per round) | median | min–max | goal |"
@@ -557,6 +577,10 @@ report() {
   echo "| Affinity / plain Jetty ProxyHandler | **${R_JETTY}×** | ${R_JETTY_MIN}–${R_JETTY_MAX} | ≥ 1.5×: $(goal "$R_JETTY" 1.5) |"
   echo "| Affinity / Jetty BalancerServlet (sticky) | **${R_SERVLET}×** | ${R_SERVLET_MIN}–${R_SERVLET_MAX} | ≥ 1.5×: $(goal "$R_SERVLET" 1.5) |"
   echo "| Affinity / HAProxy | **${R_HAP}×** | ${R_HAP_MIN}–${R_HAP_MAX} | ≥ 0.8×: $(goal "$R_HAP" 0.8) |"
+  if [[ "$FLOOR" == 1 ]]; then
+    read -r a b c <<<"$(ratio_stats floor haproxy)"
+    echo "| MinimalRelay (the JVM's floor) / HAProxy | ${a}× | ${b}–${c} | (what any Java relay starts from) |"
+  fi
   if [[ "$ONE_BACKEND" == 1 ]]; then
     read -r a b c <<<"$(ratio_stats affinity jetty1)"
     echo "| Affinity / plain Jetty on one backend | ${a}× | ${b}–${c} | (same load shape) |"
@@ -579,6 +603,18 @@ report() {
     echo "| Affinity sliding, stale cookie / HAProxy | **${a}×** | ${b}–${c} | ≤ 1.25×: $(goal_at_most "$a" 1.25) |"
     read -r a b c <<<"$(ratio_stats affinity_new haproxy_new RUN_CPU)"
     echo "| Affinity new clients / HAProxy new clients | ${a}× | ${b}–${c} | |"
+  fi
+  read -r a b c <<<"$(ratio_stats affinity haproxy RUN_SYS)"
+  echo "| Affinity / HAProxy, in the kernel only | ${a}× | ${b}–${c} | |"
+  read -r a b c <<<"$(ratio_stats affinity haproxy RUN_USR)"
+  echo "| Affinity / HAProxy, outside the kernel only | ${a}× | ${b}–${c} | |"
+  if [[ "$FLOOR" == 1 ]]; then
+    read -r a b c <<<"$(ratio_stats floor haproxy RUN_CPU)"
+    echo "| MinimalRelay (the JVM's floor) / HAProxy | ${a}× | ${b}–${c} | (what any Java relay starts from) |"
+    read -r a b c <<<"$(ratio_stats floor haproxy RUN_USR)"
+    echo "| MinimalRelay / HAProxy, outside the kernel only | ${a}× | ${b}–${c} | |"
+    read -r a b c <<<"$(ratio_stats affinity floor RUN_CPU)"
+    echo "| Affinity / MinimalRelay | ${a}× | ${b}–${c} | (what Jetty and the balancer add) |"
   fi
   read -r a b c <<<"$(ratio_stats affinity jetty RUN_CPU)"
   echo "| Affinity / plain Jetty ProxyHandler | ${a}× | ${b}–${c} | |"

@@ -17,6 +17,15 @@ proc_cpu_ticks() { # pid
   awk '{ print $12 + $13 }' <<<"$stat"
 }
 
+# CPU ticks the process PID has spent in the kernel so far (stime alone): system calls, and on
+# loopback the TCP work of the receiving side too. CPU in the process's own code is the rest.
+proc_sys_ticks() { # pid
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo 0; return 1; }
+  stat="${stat##*) }"
+  awk '{ print $13 }' <<<"$stat"
+}
+
 # Microseconds of CPU per request: ticks used over requests completed (two decimals; n/a without requests).
 cpu_us_per_request() { # ticks requests
   awk -v t="$1" -v n="$2" -v hz="$CPU_TICKS_PER_SECOND" 'BEGIN { if (n > 0) printf "%.2f\n", t / hz / n * 1e6; else print "n/a" }'

@@ -1,0 +1,244 @@
+package dev.affinity.bench;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * Not a proxy anyone should run: the least a Java process can do to relay a sticky hit, to price the
+ * JVM's floor beside HAProxy ({@code bench/floor.sh}). One thread, one selector, one buffer per client;
+ * a bodyless request head is read whole, its {@code AFFINITY} cookie (if any) picks the backend by
+ * hash, the head goes to that backend on the client's own kept-alive connection unchanged, and the
+ * answer (its length from {@code Content-Length}) is copied back as it comes. No HTTP parser beyond
+ * finding the end of a head, no headers added, no cryptography, no timeouts, no health checks, no
+ * metrics: everything the balancer does beyond the same two reads and two writes is left out, so that
+ * what remains is the JVM's and the JDK's NIO cost per request. The same system calls as the balancer
+ * and HAProxy make: a read and a write on each side.
+ *
+ * <pre>java -cp benchmarks.jar dev.affinity.bench.MinimalRelay PORT BACKEND_URI...</pre>
+ */
+public final class MinimalRelay {
+  private static final byte[] COOKIE = "\r\ncookie:".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] AFFINITY = "AFFINITY=".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] CONTENT_LENGTH = "\r\ncontent-length:".getBytes(StandardCharsets.US_ASCII);
+
+  private final Selector selector;
+  private final List<InetSocketAddress> backends;
+  private int next;
+
+  private MinimalRelay(Selector selector, List<InetSocketAddress> backends) {
+    this.selector = selector;
+    this.backends = backends;
+  }
+
+  public static void main(String[] args) throws IOException {
+    if (args.length < 2) {
+      System.err.println("usage: MinimalRelay PORT BACKEND_URI...");
+      System.exit(2);
+    }
+    List<InetSocketAddress> backends = new ArrayList<>();
+    for (int i = 1; i < args.length; i++) {
+      URI uri = URI.create(args[i]);
+      backends.add(new InetSocketAddress(uri.getHost(), uri.getPort()));
+    }
+    Selector selector = Selector.open();
+    ServerSocketChannel server = ServerSocketChannel.open();
+    server.bind(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 1024);
+    server.configureBlocking(false);
+    server.register(selector, SelectionKey.OP_ACCEPT);
+    System.out.println("MinimalRelay on 127.0.0.1:" + server.socket().getLocalPort() + " -> " + backends);
+    new MinimalRelay(selector, backends).run();
+  }
+
+  private void run() throws IOException {
+    while (true) {
+      selector.select();
+      Iterator<SelectionKey> keys = selector.selectedKeys().iterator();
+      while (keys.hasNext()) {
+        SelectionKey key = keys.next();
+        keys.remove();
+        Object attachment = key.attachment();
+        try {
+          if (attachment == null) {
+            accept((ServerSocketChannel) key.channel());
+          } else if (attachment instanceof Pair pair) {
+            if (key.channel() == pair.client) {
+              pair.clientReadable();
+            } else {
+              pair.backendReadable();
+            }
+          }
+        } catch (IOException e) {
+          if (attachment instanceof Pair pair) {
+            pair.close();
+          }
+        }
+      }
+    }
+  }
+
+  private void accept(ServerSocketChannel server) throws IOException {
+    SocketChannel client;
+    while ((client = server.accept()) != null) {
+      client.configureBlocking(false);
+      client.setOption(StandardSocketOptions.TCP_NODELAY, true);
+      Pair pair = new Pair(client);
+      client.register(selector, SelectionKey.OP_READ, pair);
+    }
+  }
+
+  /** A client connection and the backend connection its requests go to. */
+  private final class Pair {
+    final SocketChannel client;
+    SocketChannel backend;
+    int backendIndex = -1;
+    final ByteBuffer buffer = ByteBuffer.allocateDirect(32 * 1024);
+    /** Answer bytes still to come from the backend; {@code -1} while a head is awaited. */
+    long answerLeft = -1;
+
+    Pair(SocketChannel client) {
+      this.client = client;
+    }
+
+    void clientReadable() throws IOException {
+      if (client.read(buffer) < 0) {
+        close();
+        return;
+      }
+      int end = endOfHead(buffer, 0, buffer.position());
+      if (end < 0) {
+        return;
+      }
+      int wanted = pick(buffer, end);
+      if (backend == null || wanted != backendIndex) {
+        if (backend != null) {
+          backend.close();
+        }
+        backend = SocketChannel.open(backends.get(wanted));
+        backend.configureBlocking(false);
+        backend.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        backend.register(selector, SelectionKey.OP_READ, this);
+        backendIndex = wanted;
+      }
+      buffer.flip();
+      while (buffer.hasRemaining()) {
+        backend.write(buffer);
+      }
+      buffer.clear();
+      answerLeft = -1;
+    }
+
+    void backendReadable() throws IOException {
+      int start = buffer.position();
+      if (backend.read(buffer) < 0) {
+        close();
+        return;
+      }
+      if (answerLeft < 0) {
+        int end = endOfHead(buffer, 0, buffer.position());
+        if (end < 0) {
+          return;
+        }
+        answerLeft = end + contentLength(buffer, end);
+        start = 0;
+      }
+      answerLeft -= buffer.position() - start;
+      buffer.flip();
+      while (buffer.hasRemaining()) {
+        client.write(buffer);
+      }
+      buffer.clear();
+      if (answerLeft <= 0) {
+        answerLeft = -1;
+      }
+    }
+
+    /** The backend by the AFFINITY cookie's hash, else the next in turn. */
+    int pick(ByteBuffer head, int end) {
+      int cookie = indexOf(head, COOKIE, 0, end, true);
+      if (cookie >= 0) {
+        int value = indexOf(head, AFFINITY, cookie, end, false);
+        if (value >= 0) {
+          int hash = 0;
+          for (int i = value + AFFINITY.length; i < end; i++) {
+            byte b = head.get(i);
+            if (b == ';' || b == '\r') {
+              break;
+            }
+            hash = 31 * hash + b;
+          }
+          return Math.floorMod(hash, backends.size());
+        }
+      }
+      next = (next + 1) % backends.size();
+      return next;
+    }
+
+    void close() {
+      try {
+        client.close();
+        if (backend != null) {
+          backend.close();
+        }
+      } catch (IOException ignored) {
+        // closing: nothing to tell anyone
+      }
+    }
+  }
+
+  /** The index just past the head's blank line in {@code [from, to)}, or {@code -1}. */
+  static int endOfHead(ByteBuffer b, int from, int to) {
+    for (int i = from; i + 3 < to; i++) {
+      if (b.get(i) == '\r' && b.get(i + 1) == '\n' && b.get(i + 2) == '\r' && b.get(i + 3) == '\n') {
+        return i + 4;
+      }
+    }
+    return -1;
+  }
+
+  /** The Content-Length of the head ending at {@code end}; a head without one is refused. */
+  static long contentLength(ByteBuffer head, int end) {
+    int at = indexOf(head, CONTENT_LENGTH, 0, end, true);
+    if (at < 0) {
+      throw new IllegalStateException("MinimalRelay needs a Content-Length on every answer");
+    }
+    long n = 0;
+    for (int i = at + CONTENT_LENGTH.length; i < end; i++) {
+      byte b = head.get(i);
+      if (b >= '0' && b <= '9') {
+        n = n * 10 + (b - '0');
+      } else if (b != ' ') {
+        break;
+      }
+    }
+    return n;
+  }
+
+  /** Where {@code needle} starts in {@code [from, to)} (ASCII case ignored when asked), or {@code -1}. */
+  static int indexOf(ByteBuffer b, byte[] needle, int from, int to, boolean ignoreCase) {
+    outer:
+    for (int i = from; i + needle.length <= to; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        byte c = b.get(i + j);
+        if (ignoreCase && c >= 'A' && c <= 'Z') {
+          c += 'a' - 'A';
+        }
+        if (c != needle[j]) {
+          continue outer;
+        }
+      }
+      return i;
+    }
+    return -1;
+  }
+}
