@@ -279,7 +279,10 @@ public final class Attempt {
       RouteDecision next = router.failover(decision, cookies, secure);
       if (next != null) {
         forwarder.failovers.increment();
-        return Next.retry(new Attempt(forwarder, router, cookies, secure, replayable, next, number + 1, failovers + 1, resent, rule, null));
+        // The resend a stale kept-alive connection earns is the new target's own: that A's connection
+        // went stale says nothing about B's. Carried over, a request whose first target was killed
+        // (stale connection, resend refused) got a 502 when B's pooled connection was stale too.
+        return Next.retry(new Attempt(forwarder, router, cookies, secure, replayable, next, number + 1, failovers + 1, false, rule, null));
       }
     }
     return refused ? noTarget() : badGateway();

@@ -145,6 +145,26 @@ class AttemptTest {
   }
 
   @Test
+  void aRequestMovedOnGetsItsOwnResendOnTheNextTargetsStaleConnection() {
+    start(duration(), "a", "b");
+    Attempt first = forwarder.begin(pinnedTo("a"), false, "GET", true);
+    Attempt resentToA = first.failed(Failure.closedBeforeAnswer(true), false).attempt();
+    // a was killed: the resend on a new connection is refused, and the request moves to b.
+    Attempt onB = resentToA.failed(Failure.refused("Connection refused"), false).attempt();
+    assertThat(onB.target().id()).isEqualTo("b");
+
+    // b's kept-alive connection closed while idle: b has not failed, so once more to b.
+    Next next = onB.failed(Failure.closedBeforeAnswer(true), false);
+    assertThat(next.action()).isEqualTo(Next.Action.RETRY);
+    assertThat(next.attempt().target().id()).isEqualTo("b");
+    assertThat(forwarder.resends()).isEqualTo(2);
+    assertThat(forwarder.badGatewayResponses()).isZero();
+    // A second close on b's new connection is b's fault: no failovers left, 502.
+    Next last = next.attempt().failed(Failure.closedBeforeAnswer(true), false);
+    assertThat(last.status()).isEqualTo(502);
+  }
+
+  @Test
   void aFreshConnectionClosedBeforeTheAnswerMovesAReplayableRequestToAnotherTarget() {
     start(duration(), "a", "b");
     Attempt first = forwarder.begin(pinnedTo("a"), false, "HEAD", true);

@@ -19,7 +19,6 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -101,6 +100,7 @@ public final class Backends implements AutoCloseable {
     final boolean http2;
     private volatile boolean killing;
     private Server server;
+    private CrashableConnector connector;
     private int port;
 
     Backend(String id) {
@@ -117,9 +117,9 @@ public final class Backends implements AutoCloseable {
       server = new Server(new QueuedThreadPool(16, 2));
       HttpConfiguration config = new HttpConfiguration();
       config.setRequestHeaderSize(Limits.DEFAULT_MAX_REQUEST_HEADER_BYTES);
-      ServerConnector connector = http2
-          ? new ServerConnector(server, 1, 1, new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config))
-          : new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+      connector = http2
+          ? new CrashableConnector(server, new HttpConnectionFactory(config), new HTTP2CServerConnectionFactory(config))
+          : new CrashableConnector(server, new HttpConnectionFactory(config));
       connector.setHost("127.0.0.1");
       connector.setPort(wantedPort);
       connector.setReuseAddress(true);
@@ -187,7 +187,7 @@ public final class Backends implements AutoCloseable {
     /** Stops like a crashed process: every connection drops, in-flight requests get no answer. */
     void kill() throws Exception {
       killing = true;
-      server.stop();
+      connector.crash();
     }
 
     void restart() throws Exception {

@@ -24,7 +24,6 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.IteratingCallback;
@@ -97,6 +96,7 @@ final class WebSocketBackends implements AutoCloseable {
     private volatile String lastUpgradePathQuery;
     private final SslContextFactory.Server tls;
     private Server server;
+    private CrashableConnector connector;
     private int port;
 
     Backend(String id) {
@@ -117,14 +117,13 @@ final class WebSocketBackends implements AutoCloseable {
       server = new Server(new QueuedThreadPool(16, 2));
       HttpConfiguration config = new HttpConfiguration();
       config.setRequestHeaderSize(Limits.DEFAULT_MAX_REQUEST_HEADER_BYTES);
-      ServerConnector connector;
       if (tls == null) {
-        connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(config));
+        connector = new CrashableConnector(server, new HttpConnectionFactory(config));
       } else {
         config.addCustomizer(new SecureRequestCustomizer(false));
         ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory("h2", "http/1.1");
         alpn.setDefaultProtocol("http/1.1");
-        connector = new ServerConnector(server, 1, 1, new SslConnectionFactory(tls, alpn.getProtocol()), alpn,
+        connector = new CrashableConnector(server, new SslConnectionFactory(tls, alpn.getProtocol()), alpn,
             new HTTP2ServerConnectionFactory(config), new HttpConnectionFactory(config));
       }
       connector.setHost("127.0.0.1");
@@ -183,7 +182,7 @@ final class WebSocketBackends implements AutoCloseable {
     }
 
     void kill() throws Exception {
-      server.stop();
+      connector.crash();
     }
 
     void stop() throws Exception {
