@@ -118,7 +118,7 @@ START_SECONDS=$SECONDS
 WORK="$(mktemp -d /tmp/affinity-compare.XXXXXX)"
 chmod 755 "$WORK"
 
-read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 P_SERVLET P_AFF_SLIDING P_FLOOR <<<"$(free_ports 10)"
+read -r B1 B2 B3 P_AFF P_JETTY P_HAP P_JETTY1 P_SERVLET P_AFF_SLIDING P_FLOOR P_FLOOR_POLICY <<<"$(free_ports 11)"
 BACKENDS=("$B1" "$B2" "$B3")
 
 # ---------------------------------------------------------------------------------------------
@@ -290,6 +290,11 @@ if [[ "$FLOOR" == 1 ]]; then
   spawn "$WORK/floor.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -cp "$BENCH_JAR" dev.affinity.bench.MinimalRelay \
     "$P_FLOOR" "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$B3"
   PID_OF[floor]=$LAST_PID
+  # The same with core's exchange on every request (route the real cookie, answered, finished).
+  spawn "$WORK/floor_policy.out" "${ON_PROXY_CPU[@]}" "${JVM[@]}" -cp "$BENCH_JAR" dev.affinity.bench.MinimalRelay \
+    "$P_FLOOR_POLICY" "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$B3" \
+    --policy "$(affinity_bench_yaml | awk -F'"' '/secret:/ {print $2; exit}')"
+  PID_OF[floor_policy]=$LAST_PID
 fi
 # d. HAProxy, cookie insert stickiness, one thread.
 start_haproxy "$P_HAP"
@@ -307,6 +312,7 @@ wait_http "http://127.0.0.1:$P_SERVLET/" 60 "${PID_OF[servlet]}" || { tail -40 "
 wait_http "http://127.0.0.1:$P_HAP/" 10 "${PID_OF[haproxy]}" || { cat "$WORK/haproxy.out" >&2; die "haproxy did not start"; }
 if [[ "$FLOOR" == 1 ]]; then
   wait_http "http://127.0.0.1:$P_FLOOR/" 30 "${PID_OF[floor]}" || { tail -40 "$WORK/floor.out" >&2; die "MinimalRelay did not start"; }
+  wait_http "http://127.0.0.1:$P_FLOOR_POLICY/" 30 "${PID_OF[floor_policy]}" || { tail -40 "$WORK/floor_policy.out" >&2; die "MinimalRelay --policy did not start"; }
 fi
 
 # The cookies each sticky client sends, and a check that they stick before any load.
@@ -332,6 +338,7 @@ add_proxy servlet "http://127.0.0.1:$P_SERVLET/" "$SERVLET_COOKIE" sticky
 add_proxy haproxy "http://127.0.0.1:$P_HAP/" "$HAP_COOKIE" sticky
 # The floor relay is sent Affinity's cookie: it picks a backend by the value's hash, so it sticks too.
 [[ "$FLOOR" == 1 ]] && add_proxy floor "http://127.0.0.1:$P_FLOOR/" "$AFF_COOKIE" sticky
+[[ "$FLOOR" == 1 ]] && add_proxy floor_policy "http://127.0.0.1:$P_FLOOR_POLICY/" "$AFF_COOKIE" sticky
 
 # Issue 23's cookie-issuing cases. A stale sliding cookie: the first cookie of the sliding balancer,
 # replayed once its refresh granularity (36 s for PT1H) has passed, so every answer carries a refreshed
@@ -500,6 +507,7 @@ label() {
     servlet) echo "Jetty 12 ee10 BalancerServlet (stickySessions=true, JSESSIONID=….t2 sent)" ;;
     haproxy) echo "HAProxy $(haproxy -v 2>/dev/null | awk 'NR==1 {print $3}') (cookie insert, nbthread 1)" ;;
     floor) echo "MinimalRelay: the JVM's floor (one selector thread, no HTTP parser, cookie hash, nothing added)" ;;
+    floor_policy) echo "MinimalRelay --policy: the floor plus core's exchange (the cookie opened and routed, answered, finished)" ;;
   esac
 }
 stick_note() {
@@ -580,6 +588,8 @@ report() {
   if [[ "$FLOOR" == 1 ]]; then
     read -r a b c <<<"$(ratio_stats floor haproxy)"
     echo "| MinimalRelay (the JVM's floor) / HAProxy | ${a}× | ${b}–${c} | (what any Java relay starts from) |"
+    read -r a b c <<<"$(ratio_stats floor_policy haproxy)"
+    echo "| MinimalRelay --policy (floor + core's exchange) / HAProxy | ${a}× | ${b}–${c} | (the balancer without Jetty) |"
   fi
   if [[ "$ONE_BACKEND" == 1 ]]; then
     read -r a b c <<<"$(ratio_stats affinity jetty1)"
@@ -613,6 +623,10 @@ report() {
     echo "| MinimalRelay (the JVM's floor) / HAProxy | ${a}× | ${b}–${c} | (what any Java relay starts from) |"
     read -r a b c <<<"$(ratio_stats floor haproxy RUN_USR)"
     echo "| MinimalRelay / HAProxy, outside the kernel only | ${a}× | ${b}–${c} | |"
+    read -r a b c <<<"$(ratio_stats floor_policy haproxy RUN_CPU)"
+    echo "| MinimalRelay --policy (floor + core's exchange) / HAProxy | ${a}× | ${b}–${c} | (the balancer without Jetty) |"
+    read -r a b c <<<"$(ratio_stats affinity floor_policy RUN_CPU)"
+    echo "| Affinity / MinimalRelay --policy | ${a}× | ${b}–${c} | (what Jetty and the adapter add) |"
     read -r a b c <<<"$(ratio_stats affinity floor RUN_CPU)"
     echo "| Affinity / MinimalRelay | ${a}× | ${b}–${c} | (what Jetty and the balancer add) |"
   fi

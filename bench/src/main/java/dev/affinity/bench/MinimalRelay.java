@@ -1,5 +1,15 @@
 package dev.affinity.bench;
 
+import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.Forwarder;
+import dev.affinity.balancer.Router;
+import dev.affinity.balancer.StickinessPolicy;
+import dev.affinity.balancer.TargetGroup;
+import dev.affinity.cookie.AffinityCookieCodec;
+import dev.affinity.cookie.AffinityCookies;
+import dev.affinity.cookie.CookiePolicy;
+import dev.affinity.cookie.Expiry;
+import dev.affinity.cookie.Keyring;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -10,7 +20,10 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Iterator;
 import java.util.List;
 
@@ -25,7 +38,15 @@ import java.util.List;
  * what remains is the JVM's and the JDK's NIO cost per request. The same system calls as the balancer
  * and HAProxy make: a read and a write on each side.
  *
- * <pre>java -cp benchmarks.jar dev.affinity.bench.MinimalRelay PORT BACKEND_URI...</pre>
+ * <p>With {@code --policy SECRET}, the same relay also runs core's exchange for every request, as the
+ * balancer's adapters drive it: {@link Forwarder#begin} routes the client's {@code AFFINITY} cookie
+ * (opened with key {@code bench1} = {@code SECRET}, base64, in a group {@code bench} of targets
+ * {@code t1..tN} with fixed-expiry duration stickiness, as {@code compare.sh}'s balancer), then
+ * {@link Attempt#answered} and {@link Attempt#finished}: the floor plus the balancer's policy, without
+ * Jetty. Only the sticky hit is served right there (the cookies a new client would be given are not
+ * written).
+ *
+ * <pre>java -cp benchmarks.jar dev.affinity.bench.MinimalRelay PORT BACKEND_URI... [--policy SECRET]</pre>
  */
 public final class MinimalRelay {
   private static final byte[] COOKIE = "\r\ncookie:".getBytes(StandardCharsets.US_ASCII);
@@ -34,30 +55,55 @@ public final class MinimalRelay {
 
   private final Selector selector;
   private final List<InetSocketAddress> backends;
+  /** Core's exchange, or {@code null} for the bare relay. */
+  private final Forwarder forwarder;
   private int next;
 
-  private MinimalRelay(Selector selector, List<InetSocketAddress> backends) {
+  private MinimalRelay(Selector selector, List<InetSocketAddress> backends, Forwarder forwarder) {
     this.selector = selector;
     this.backends = backends;
+    this.forwarder = forwarder;
+  }
+
+  /** Core's router for {@code compare.sh}'s balancer: key bench1, group bench, t1..tN, PT1H fixed expiry. */
+  private static Forwarder policy(String secret, List<URI> targets) {
+    AffinityCookies cookies = AffinityCookies.of(
+        AffinityCookieCodec.builder().keyring(Keyring.builder().addKey("bench1", Base64.getDecoder().decode(secret)).build())
+            .clock(Clock.systemUTC()).build(),
+        CookiePolicy.defaults());
+    TargetGroup.Builder group = TargetGroup.builder("bench").stickiness(StickinessPolicy.duration(Expiry.fixed(Duration.ofHours(1))));
+    for (int i = 0; i < targets.size(); i++) {
+      group.target("t" + (i + 1), targets.get(i), 1);
+    }
+    Router router = Router.builder(cookies).group(group.build()).build();
+    return new Forwarder(() -> router);
   }
 
   public static void main(String[] args) throws IOException {
     if (args.length < 2) {
-      System.err.println("usage: MinimalRelay PORT BACKEND_URI...");
+      System.err.println("usage: MinimalRelay PORT BACKEND_URI... [--policy SECRET]");
       System.exit(2);
     }
     List<InetSocketAddress> backends = new ArrayList<>();
+    List<URI> uris = new ArrayList<>();
+    String secret = null;
     for (int i = 1; i < args.length; i++) {
+      if (args[i].equals("--policy") && i + 1 < args.length) {
+        secret = args[++i];
+        continue;
+      }
       URI uri = URI.create(args[i]);
+      uris.add(uri);
       backends.add(new InetSocketAddress(uri.getHost(), uri.getPort()));
     }
+    Forwarder forwarder = secret == null ? null : policy(secret, uris);
     Selector selector = Selector.open();
     ServerSocketChannel server = ServerSocketChannel.open();
     server.bind(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 1024);
     server.configureBlocking(false);
     server.register(selector, SelectionKey.OP_ACCEPT);
     System.out.println("MinimalRelay on 127.0.0.1:" + server.socket().getLocalPort() + " -> " + backends);
-    new MinimalRelay(selector, backends).run();
+    new MinimalRelay(selector, backends, forwarder).run();
   }
 
   private void run() throws IOException {
@@ -105,6 +151,8 @@ public final class MinimalRelay {
     final ByteBuffer buffer = ByteBuffer.allocateDirect(32 * 1024);
     /** Answer bytes still to come from the backend; {@code -1} while a head is awaited. */
     long answerLeft = -1;
+    /** Core's attempt for the request in flight (with {@code --policy}). */
+    Attempt attempt;
 
     Pair(SocketChannel client) {
       this.client = client;
@@ -119,7 +167,18 @@ public final class MinimalRelay {
       if (end < 0) {
         return;
       }
-      int wanted = pick(buffer, end);
+      int wanted;
+      if (forwarder != null) {
+        String affinity = cookieValue(buffer, end);
+        attempt = forwarder.begin(name -> "AFFINITY".equals(name) ? affinity : null, false, "GET", true);
+        if (attempt.target() == null) {
+          close();
+          return;
+        }
+        wanted = Integer.parseInt(attempt.target().id().substring(1)) - 1;
+      } else {
+        wanted = pick(buffer, end);
+      }
       if (backend == null || wanted != backendIndex) {
         if (backend != null) {
           backend.close();
@@ -151,6 +210,9 @@ public final class MinimalRelay {
         }
         answerLeft = end + contentLength(buffer, end);
         start = 0;
+        if (attempt != null) {
+          attempt.answered(status(buffer), Attempt.AnswerCookies.NONE);
+        }
       }
       answerLeft -= buffer.position() - start;
       buffer.flip();
@@ -160,7 +222,28 @@ public final class MinimalRelay {
       buffer.clear();
       if (answerLeft <= 0) {
         answerLeft = -1;
+        if (attempt != null) {
+          attempt.finished();
+          attempt = null;
+        }
       }
+    }
+
+    /** The AFFINITY cookie's value in the head ending at {@code end}, or {@code null}. */
+    String cookieValue(ByteBuffer head, int end) {
+      int cookie = indexOf(head, COOKIE, 0, end, true);
+      int value = cookie < 0 ? -1 : indexOf(head, AFFINITY, cookie, end, false);
+      if (value < 0) {
+        return null;
+      }
+      int from = value + AFFINITY.length;
+      int to = from;
+      while (to < end && head.get(to) != ';' && head.get(to) != '\r') {
+        to++;
+      }
+      byte[] bytes = new byte[to - from];
+      head.get(from, bytes);
+      return new String(bytes, StandardCharsets.US_ASCII);
     }
 
     /** The backend by the AFFINITY cookie's hash, else the next in turn. */
@@ -185,6 +268,10 @@ public final class MinimalRelay {
     }
 
     void close() {
+      if (attempt != null) {
+        attempt.finished();
+        attempt = null;
+      }
       try {
         client.close();
         if (backend != null) {
@@ -204,6 +291,11 @@ public final class MinimalRelay {
       }
     }
     return -1;
+  }
+
+  /** The status code of an answer head ("HTTP/1.1 200 ..."). */
+  static int status(ByteBuffer head) {
+    return (head.get(9) - '0') * 100 + (head.get(10) - '0') * 10 + (head.get(11) - '0');
   }
 
   /** The Content-Length of the head ending at {@code end}; a head without one is refused. */
