@@ -54,13 +54,16 @@ public final class MinimalRelay {
   private static final byte[] CONTENT_LENGTH = "\r\ncontent-length:".getBytes(StandardCharsets.US_ASCII);
 
   private final Selector selector;
+  private final ServerSocketChannel server;
   private final List<InetSocketAddress> backends;
+  private volatile boolean running = true;
   /** Core's exchange, or {@code null} for the bare relay. */
   private final Forwarder forwarder;
   private int next;
 
-  private MinimalRelay(Selector selector, List<InetSocketAddress> backends, Forwarder forwarder) {
+  private MinimalRelay(Selector selector, ServerSocketChannel server, List<InetSocketAddress> backends, Forwarder forwarder) {
     this.selector = selector;
+    this.server = server;
     this.backends = backends;
     this.forwarder = forwarder;
   }
@@ -84,7 +87,6 @@ public final class MinimalRelay {
       System.err.println("usage: MinimalRelay PORT BACKEND_URI... [--policy SECRET]");
       System.exit(2);
     }
-    List<InetSocketAddress> backends = new ArrayList<>();
     List<URI> uris = new ArrayList<>();
     String secret = null;
     for (int i = 1; i < args.length; i++) {
@@ -92,22 +94,51 @@ public final class MinimalRelay {
         secret = args[++i];
         continue;
       }
-      URI uri = URI.create(args[i]);
-      uris.add(uri);
-      backends.add(new InetSocketAddress(uri.getHost(), uri.getPort()));
+      uris.add(URI.create(args[i]));
     }
-    Forwarder forwarder = secret == null ? null : policy(secret, uris);
-    Selector selector = Selector.open();
-    ServerSocketChannel server = ServerSocketChannel.open();
-    server.bind(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 1024);
-    server.configureBlocking(false);
-    server.register(selector, SelectionKey.OP_ACCEPT);
-    System.out.println("MinimalRelay on 127.0.0.1:" + server.socket().getLocalPort() + " -> " + backends);
-    new MinimalRelay(selector, backends, forwarder).run();
+    MinimalRelay relay = open(Integer.parseInt(args[0]), uris, secret);
+    System.out.println("MinimalRelay on 127.0.0.1:" + relay.port() + " -> " + relay.backends);
+    relay.run();
   }
 
-  private void run() throws IOException {
-    while (true) {
+  /** A relay listening on 127.0.0.1:{@code port} (0: any free port), not yet running; {@code secret} may be null. */
+  static MinimalRelay open(int port, List<URI> targets, String secret) throws IOException {
+    List<InetSocketAddress> backends = new ArrayList<>();
+    for (URI uri : targets) {
+      backends.add(new InetSocketAddress(uri.getHost(), uri.getPort()));
+    }
+    Selector selector = Selector.open();
+    ServerSocketChannel server = ServerSocketChannel.open();
+    server.bind(new InetSocketAddress("127.0.0.1", port), 1024);
+    server.configureBlocking(false);
+    server.register(selector, SelectionKey.OP_ACCEPT);
+    return new MinimalRelay(selector, server, backends, secret == null ? null : policy(secret, targets));
+  }
+
+  int port() {
+    return server.socket().getLocalPort();
+  }
+
+  /** Stops {@link #run()} and closes the listener (connections in flight are dropped). */
+  void stop() {
+    running = false;
+    selector.wakeup();
+  }
+
+  /** Relays on the calling thread until {@link #stop()}. */
+  void run() throws IOException {
+    try {
+      loop();
+    } finally {
+      for (SelectionKey key : selector.keys()) {
+        key.channel().close();
+      }
+      selector.close();
+    }
+  }
+
+  private void loop() throws IOException {
+    while (running) {
       selector.select();
       Iterator<SelectionKey> keys = selector.selectedKeys().iterator();
       while (keys.hasNext()) {
