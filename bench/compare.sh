@@ -464,6 +464,18 @@ q = [a / b for a, b in zip(v[0::2], v[1::2]) if a is not None and b]
 print(f"{statistics.median(q):.2f} {min(q):.2f} {max(q):.2f}" if q else "n/a n/a n/a")
 PY
 }
+# One row of a ratio table, "| label | median× | min–max | note |", from ratio_stats a b array; with a
+# goal (">= 0.8" or "<= 1.25") the median is in bold and the note is the goal and whether it is met.
+ratio_row() { # label a b [array (RUN_RPS)] [note] [goal]
+  local m lo hi med="" note="${5:-}"
+  read -r m lo hi <<<"$(ratio_stats "$2" "$3" "${4:-RUN_RPS}")"
+  med="${m}×"
+  case "${6:-}" in
+    ">= "*) med="**${m}×**"; note="≥ ${6#>= }×: $(goal "$m" "${6#>= }")" ;;
+    "<= "*) med="**${m}×**"; note="≤ ${6#<= }×: $(goal_at_most "$m" "${6#<= }")" ;;
+  esac
+  echo "| $1 | $med | ${lo}–${hi} |${note:+ $note} |"
+}
 goal() { # value goal -> met / NOT met (value >= goal)
   python3 -c "import sys; print('met' if float(sys.argv[1]) >= float(sys.argv[2]) else 'NOT met')" "$1" "$2" 2>/dev/null || echo "n/a"
 }
@@ -586,54 +598,36 @@ report() {
   echo "| Affinity / Jetty BalancerServlet (sticky) | **${R_SERVLET}×** | ${R_SERVLET_MIN}–${R_SERVLET_MAX} | ≥ 1.5×: $(goal "$R_SERVLET" 1.5) |"
   echo "| Affinity / HAProxy | **${R_HAP}×** | ${R_HAP_MIN}–${R_HAP_MAX} | ≥ 0.8×: $(goal "$R_HAP" 0.8) |"
   if [[ "$FLOOR" == 1 ]]; then
-    read -r a b c <<<"$(ratio_stats floor haproxy)"
-    echo "| MinimalRelay (the JVM's floor) / HAProxy | ${a}× | ${b}–${c} | (what any Java relay starts from) |"
-    read -r a b c <<<"$(ratio_stats floor_policy haproxy)"
-    echo "| MinimalRelay --policy (floor + core's exchange) / HAProxy | ${a}× | ${b}–${c} | (the balancer without Jetty) |"
+    ratio_row "MinimalRelay (the JVM's floor) / HAProxy" floor haproxy RUN_RPS "(what any Java relay starts from)"
+    ratio_row "MinimalRelay --policy (floor + core's exchange) / HAProxy" floor_policy haproxy RUN_RPS "(the balancer without Jetty)"
   fi
   if [[ "$ONE_BACKEND" == 1 ]]; then
-    read -r a b c <<<"$(ratio_stats affinity jetty1)"
-    echo "| Affinity / plain Jetty on one backend | ${a}× | ${b}–${c} | (same load shape) |"
+    ratio_row "Affinity / plain Jetty on one backend" affinity jetty1 RUN_RPS "(same load shape)"
   fi
   if [[ "$COOKIE_ROWS" == 1 ]]; then
-    read -r a b c <<<"$(ratio_stats affinity_sliding affinity)"
-    echo "| Affinity sliding, stale cookie / Affinity fixed expiry | ${a}× | ${b}–${c} | (what refreshing costs) |"
-    read -r a b c <<<"$(ratio_stats affinity_sliding haproxy)"
-    echo "| Affinity sliding, stale cookie / HAProxy | **${a}×** | ${b}–${c} | ≥ 0.8×: $(goal "$a" 0.8) |"
-    read -r a b c <<<"$(ratio_stats affinity_new haproxy_new)"
-    echo "| Affinity new clients / HAProxy new clients | **${a}×** | ${b}–${c} | ≥ 0.7×: $(goal "$a" 0.7) |"
+    ratio_row "Affinity sliding, stale cookie / Affinity fixed expiry" affinity_sliding affinity RUN_RPS "(what refreshing costs)"
+    ratio_row "Affinity sliding, stale cookie / HAProxy" affinity_sliding haproxy RUN_RPS "" ">= 0.8"
+    ratio_row "Affinity new clients / HAProxy new clients" affinity_new haproxy_new RUN_RPS "" ">= 0.7"
   fi
   echo
   echo "| ratio (CPU µs per request, per round) | median | min–max | goal |"
   echo "| --- | ---: | ---: | --- |"
-  read -r a b c <<<"$(ratio_stats affinity haproxy RUN_CPU)"
-  echo "| Affinity / HAProxy | **${a}×** | ${b}–${c} | ≤ 1.25×: $(goal_at_most "$a" 1.25) |"
+  ratio_row "Affinity / HAProxy" affinity haproxy RUN_CPU "" "<= 1.25"
   if [[ "$COOKIE_ROWS" == 1 ]]; then
-    read -r a b c <<<"$(ratio_stats affinity_sliding haproxy RUN_CPU)"
-    echo "| Affinity sliding, stale cookie / HAProxy | **${a}×** | ${b}–${c} | ≤ 1.25×: $(goal_at_most "$a" 1.25) |"
-    read -r a b c <<<"$(ratio_stats affinity_new haproxy_new RUN_CPU)"
-    echo "| Affinity new clients / HAProxy new clients | ${a}× | ${b}–${c} | |"
+    ratio_row "Affinity sliding, stale cookie / HAProxy" affinity_sliding haproxy RUN_CPU "" "<= 1.25"
+    ratio_row "Affinity new clients / HAProxy new clients" affinity_new haproxy_new RUN_CPU
   fi
-  read -r a b c <<<"$(ratio_stats affinity haproxy RUN_SYS)"
-  echo "| Affinity / HAProxy, in the kernel only | ${a}× | ${b}–${c} | |"
-  read -r a b c <<<"$(ratio_stats affinity haproxy RUN_USR)"
-  echo "| Affinity / HAProxy, outside the kernel only | ${a}× | ${b}–${c} | |"
+  ratio_row "Affinity / HAProxy, in the kernel only" affinity haproxy RUN_SYS
+  ratio_row "Affinity / HAProxy, outside the kernel only" affinity haproxy RUN_USR
   if [[ "$FLOOR" == 1 ]]; then
-    read -r a b c <<<"$(ratio_stats floor haproxy RUN_CPU)"
-    echo "| MinimalRelay (the JVM's floor) / HAProxy | ${a}× | ${b}–${c} | (what any Java relay starts from) |"
-    read -r a b c <<<"$(ratio_stats floor haproxy RUN_USR)"
-    echo "| MinimalRelay / HAProxy, outside the kernel only | ${a}× | ${b}–${c} | |"
-    read -r a b c <<<"$(ratio_stats floor_policy haproxy RUN_CPU)"
-    echo "| MinimalRelay --policy (floor + core's exchange) / HAProxy | ${a}× | ${b}–${c} | (the balancer without Jetty) |"
-    read -r a b c <<<"$(ratio_stats affinity floor_policy RUN_CPU)"
-    echo "| Affinity / MinimalRelay --policy | ${a}× | ${b}–${c} | (what Jetty and the adapter add) |"
-    read -r a b c <<<"$(ratio_stats affinity floor RUN_CPU)"
-    echo "| Affinity / MinimalRelay | ${a}× | ${b}–${c} | (what Jetty and the balancer add) |"
+    ratio_row "MinimalRelay (the JVM's floor) / HAProxy" floor haproxy RUN_CPU "(what any Java relay starts from)"
+    ratio_row "MinimalRelay / HAProxy, outside the kernel only" floor haproxy RUN_USR
+    ratio_row "MinimalRelay --policy (floor + core's exchange) / HAProxy" floor_policy haproxy RUN_CPU "(the balancer without Jetty)"
+    ratio_row "Affinity / MinimalRelay --policy" affinity floor_policy RUN_CPU "(what Jetty and the adapter add)"
+    ratio_row "Affinity / MinimalRelay" affinity floor RUN_CPU "(what Jetty and the balancer add)"
   fi
-  read -r a b c <<<"$(ratio_stats affinity jetty RUN_CPU)"
-  echo "| Affinity / plain Jetty ProxyHandler | ${a}× | ${b}–${c} | |"
-  read -r a b c <<<"$(ratio_stats affinity servlet RUN_CPU)"
-  echo "| Affinity / Jetty BalancerServlet | ${a}× | ${b}–${c} | |"
+  ratio_row "Affinity / plain Jetty ProxyHandler" affinity jetty RUN_CPU
+  ratio_row "Affinity / Jetty BalancerServlet" affinity servlet RUN_CPU
   if [[ "$FIXED_RATE" == 1 ]]; then
     echo
     echo "Latency at a fixed rate: $FIXED_RPS requests/s ($FIXED_FRACTION % of HAProxy's median $(printf '%.0f' "$HAP_MAX") req/s above) on $CONNECTIONS kept-alive connections, sticky cookie sent, from \`dev.affinity.bench.FixedRateLoad\` (bench): each request is due at a fixed time and its latency counts from then, not from when it could be sent (no coordinated omission). $FIXED_REPS runs per proxy of $FIXED_DURATION after $FIXED_WARMUP unmeasured, alternating which goes first; median (min–max) over the runs. CPU µs/request here: over the whole run, warm-up included."
