@@ -428,7 +428,10 @@ class GracefulShutdownTest extends BalancerTestBase {
     }
 
     private void loop(int port) {
-      boolean closesSeenHere = false;
+      // Whether this client's last connection was ended by the drain (Connection: close on an answer, or
+      // closed while idle before the next request was read): its next connection may then be one the
+      // listener accepted as it closed.
+      boolean drainedHere = false;
       try {
         Http1Connection c;
         try {
@@ -443,10 +446,10 @@ class GracefulShutdownTest extends BalancerTestBase {
             c.send("/fast");
             answer = c.read();
           } catch (Http1Connection.NoAnswerException e) {
-            if (!c.reused && closesSeenHere) {
-              // Reconnected after Connection: close in the moment the listener was closing: Jetty had
-              // accepted the connection, and the drain closed it with no request read (the request was
-              // never accepted). The client's resend meets the closed listener.
+            if (!c.reused && drainedHere) {
+              // Reconnected after the drain ended the last connection, in the moment the listener was
+              // closing: Jetty had accepted the connection, and the drain closed it with no request read
+              // (the request was never accepted). The client's resend meets the closed listener.
               refused.incrementAndGet();
               reconnects.add(Thread.currentThread().getName() + " new connection closed unread while the listener closed");
               return;
@@ -456,13 +459,14 @@ class GracefulShutdownTest extends BalancerTestBase {
               return;
             }
             unreadResent.incrementAndGet();
+            drainedHere = true;
             c = reconnect(c, port, "closed before an answer");
             if (c == null) {
               return;
             }
             continue;
           } catch (IOException e) {
-            if (!c.reused && closesSeenHere) {
+            if (!c.reused && drainedHere) {
               // The same race, seen as a reset: the connection accepted as the listener closed is gone unread.
               refused.incrementAndGet();
               reconnects.add(Thread.currentThread().getName() + " new connection reset unread while the listener closed");
@@ -477,7 +481,7 @@ class GracefulShutdownTest extends BalancerTestBase {
             answered.incrementAndGet();
           }
           if (answer.closes()) {
-            closesSeenHere = true;
+            drainedHere = true;
             closesSeen.incrementAndGet();
             c = reconnect(c, port, "Connection: close");
             if (c == null) {
