@@ -262,37 +262,24 @@ public final class MinimalRelay {
 
     /** The AFFINITY cookie's value in the head ending at {@code end}, or {@code null}. */
     String cookieValue(ByteBuffer head, int end) {
-      int cookie = indexOf(head, COOKIE, 0, end, true);
-      int value = cookie < 0 ? -1 : indexOf(head, AFFINITY, cookie, end, false);
-      if (value < 0) {
+      int from = valueStart(head, end);
+      if (from < 0) {
         return null;
       }
-      int from = value + AFFINITY.length;
-      int to = from;
-      while (to < end && head.get(to) != ';' && head.get(to) != '\r') {
-        to++;
-      }
-      byte[] bytes = new byte[to - from];
+      byte[] bytes = new byte[valueEnd(head, from, end) - from];
       head.get(from, bytes);
       return new String(bytes, StandardCharsets.US_ASCII);
     }
 
     /** The backend by the AFFINITY cookie's hash, else the next in turn. */
     int pick(ByteBuffer head, int end) {
-      int cookie = indexOf(head, COOKIE, 0, end, true);
-      if (cookie >= 0) {
-        int value = indexOf(head, AFFINITY, cookie, end, false);
-        if (value >= 0) {
-          int hash = 0;
-          for (int i = value + AFFINITY.length; i < end; i++) {
-            byte b = head.get(i);
-            if (b == ';' || b == '\r') {
-              break;
-            }
-            hash = 31 * hash + b;
-          }
-          return Math.floorMod(hash, backends.size());
+      int from = valueStart(head, end);
+      if (from >= 0) {
+        int hash = 0;
+        for (int i = from, to = valueEnd(head, from, end); i < to; i++) {
+          hash = 31 * hash + head.get(i);
         }
+        return Math.floorMod(hash, backends.size());
       }
       next = (next + 1) % backends.size();
       return next;
@@ -312,6 +299,22 @@ public final class MinimalRelay {
         // closing: nothing to tell anyone
       }
     }
+  }
+
+  /** Where the AFFINITY cookie's value starts in the head ending at {@code end}, or {@code -1}. */
+  static int valueStart(ByteBuffer head, int end) {
+    int cookie = indexOf(head, COOKIE, 0, end, true);
+    int value = cookie < 0 ? -1 : indexOf(head, AFFINITY, cookie, end, false);
+    return value < 0 ? -1 : value + AFFINITY.length;
+  }
+
+  /** Where the cookie value starting at {@code from} ends: its {@code ;}, the line's end, or {@code end}. */
+  static int valueEnd(ByteBuffer head, int from, int end) {
+    int to = from;
+    while (to < end && head.get(to) != ';' && head.get(to) != '\r') {
+      to++;
+    }
+    return to;
   }
 
   /** The index just past the head's blank line in {@code [from, to)}, or {@code -1}. */
