@@ -185,19 +185,19 @@ record_verdict() { # key verdict
 
 # One measured wrk run of <key> in round <r>, with its stickiness checks.
 measure_run() { # key round
-  local key="$1" r="$2" before after aff_before="" aff_after parsed rps p99 total e pid="" ticks0=0 ticks1=0 sys0=0 sys1=0
+  local key="$1" r="$2" before after aff_before="" aff_after parsed rps p99 total e pid="" user0=0 sys0=0 user1=0 sys1=0
   before="$(backend_counts)"
   [[ "$key" == affinity ]] && aff_before="$(affinity_requests)"
   [[ "$key" == affinity_sliding ]] && aff_before="$(affinity_requests "$P_AFF_SLIDING")"
   [[ -n "${PROC[$key]:-}" ]] && pid="${PID_OF[${PROC[$key]}]}"
-  [[ -n "$pid" ]] && { ticks0="$(proc_cpu_ticks "$pid")"; sys0="$(proc_sys_ticks "$pid")"; }
+  [[ -n "$pid" ]] && read -r user0 sys0 <<<"$(proc_ticks "$pid")"
   run_wrk "$WORK/$key-$r.txt" "$DURATION" "${URL[$key]}" "${COOKIE[$key]}"
-  [[ -n "$pid" ]] && { ticks1="$(proc_cpu_ticks "$pid")"; sys1="$(proc_sys_ticks "$pid")"; }
+  [[ -n "$pid" ]] && read -r user1 sys1 <<<"$(proc_ticks "$pid")"
   parsed="$(parse_wrk <"$WORK/$key-$r.txt")"
   read -r rps p99 total e <<<"$parsed"
-  RUN_CPU[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( ticks1 - ticks0 )) "$total" || echo n/a)"
+  RUN_CPU[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( user1 - user0 + sys1 - sys0 )) "$total" || echo n/a)"
   RUN_SYS[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( sys1 - sys0 )) "$total" || echo n/a)"
-  RUN_USR[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( ticks1 - ticks0 - sys1 + sys0 )) "$total" || echo n/a)"
+  RUN_USR[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( user1 - user0 )) "$total" || echo n/a)"
   after="$(backend_counts)"
   case "${CHECK[$key]}" in
     sticky) record_verdict "$key" "$(backend_verdict 1 "$total" "$before" "$after")" ;;

@@ -7,23 +7,23 @@
 
 CPU_TICKS_PER_SECOND="$(getconf CLK_TCK)"
 
-# CPU ticks (user + system) the process PID has used so far. Field 2 (the command) may hold spaces:
-# count the fields from after its closing parenthesis.
-proc_cpu_ticks() { # pid
+# CPU ticks the process PID has used so far, as "user system" (utime, stime: the kernel's share is
+# system calls and, on loopback, the TCP work of the receiving side too). Field 2 (the command) may
+# hold spaces: count the fields from after its closing parenthesis.
+proc_ticks() { # pid
   local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo 0; return 1; }
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo "0 0"; return 1; }
   stat="${stat##*) }"
   # After "pid (comm) ", utime and stime are the 12th and 13th fields.
-  awk '{ print $12 + $13 }' <<<"$stat"
+  awk '{ print $12, $13 }' <<<"$stat"
 }
 
-# CPU ticks the process PID has spent in the kernel so far (stime alone): system calls, and on
-# loopback the TCP work of the receiving side too. CPU in the process's own code is the rest.
-proc_sys_ticks() { # pid
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo 0; return 1; }
-  stat="${stat##*) }"
-  awk '{ print $13 }' <<<"$stat"
+# CPU ticks (user + system) the process PID has used so far.
+proc_cpu_ticks() { # pid
+  local ticks rc=0
+  ticks="$(proc_ticks "$1")" || rc=1
+  awk '{ print $1 + $2 }' <<<"$ticks"
+  return $rc
 }
 
 # Microseconds of CPU per request: ticks used over requests completed (two decimals; n/a without requests).
