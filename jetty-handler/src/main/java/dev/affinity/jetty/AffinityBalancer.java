@@ -583,6 +583,11 @@ public class AffinityBalancer extends ProxyHandler {
           "CONNECT is not supported: this is a reverse proxy.\n", null);
       return true;
     }
+    DirectHttp1.HandOver handedOver = DirectHttp1.takeHandOver(clientToProxyRequest);
+    if (handedOver != null) {
+      carryOn(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, handedOver);
+      return true;
+    }
     ClientOrigin relayed = relayedOrigin(clientToProxyRequest);
     ExchangeNote note = ExchangeNote.start(clientToProxyRequest, relayed);
     Attempt.Next tooLarge = forwarder.refuseLength(clientToProxyRequest.getLength());
@@ -624,6 +629,25 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   /**
+   * Carries on an exchange the direct front end decided (and maybe tried) but cannot finish: the
+   * decision's or the retry rule's answer, or the current attempt sent from here (through
+   * {@code HttpClient} when the direct relay cannot carry it). The request is a bodyless HTTP/1.1 one.
+   */
+  private void carryOn(Request clientToProxyRequest, Response proxyToClientResponse, Callback proxyToClientCallback,
+      DirectHttp1.HandOver handedOver) {
+    ExchangeNote note = ExchangeNote.resume(clientToProxyRequest, handedOver.note());
+    Attempt attempt = handedOver.attempt();
+    if (handedOver.answer() != null) {
+      if (handedOver.ruleHeaders()) {
+        RuleHeaders.apply(attempt, proxyToClientResponse);
+      }
+      answer(clientToProxyRequest, proxyToClientResponse, proxyToClientCallback, handedOver.answer());
+      return;
+    }
+    forward(new Exchange(clientToProxyRequest, true, proxyToClientResponse, proxyToClientCallback, note, attempt), handedOver.sameTarget());
+  }
+
+  /**
    * Whether the request carries no body: a length of 0, or an HTTP/1 request with neither a length
    * nor chunked encoding (an HTTP/2 request of unknown length may still carry one).
    */
@@ -650,8 +674,8 @@ public class AffinityBalancer extends ProxyHandler {
     if (directRelay && isDirectlyRelayable(attempt)) {
       ManagedSelector selector = selectorFor(exchange.clientToProxyRequest);
       if (selector != null) {
-        TargetConnection kept = sameTarget ? null : connections.acquire(attempt.target().uri());
-        if (kept != null || connecting.get() < maxConnecting) {
+        TargetConnection kept = sameTarget ? null : keptConnection(attempt);
+        if (kept != null || mayConnect()) {
           new DirectRelay(exchange, attempt, selector).send(kept);
           return;
         }
@@ -766,6 +790,50 @@ public class AffinityBalancer extends ProxyHandler {
     }
   }
 
+  /**
+   * Sends a request head on the direct relay: on {@code kept}, or on a new connection when it is
+   * {@code null} (connected on a pool thread: connecting blocks up to the connect timeout).
+   */
+  void sendDirect(Attempt attempt, HttpHead requestHead, boolean headRequest, ManagedSelector selector, Connector connector,
+      TargetConnection kept, TargetConnection.Relay relay) {
+    URI origin = attempt.target().uri();
+    Duration groupTimeout = attempt.group().upstreamTimeout();
+    long silenceLimitMillis = (groupTimeout != null ? groupTimeout : upstreamTimeout).toMillis();
+    if (kept != null) {
+      kept.send(requestHead, headRequest, silenceLimitMillis, relay);
+      return;
+    }
+    Duration groupConnectTimeout = attempt.group().connectTimeout();
+    int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, (groupConnectTimeout != null ? groupConnectTimeout : connectTimeout).toMillis());
+    connecting.incrementAndGet();
+    connector.getExecutor().execute(() -> {
+      TargetConnection opened;
+      try {
+        opened = connections.open(origin, connectTimeoutMillis, selector, connector);
+      } catch (IOException | RuntimeException e) {
+        connecting.decrementAndGet();
+        relay.failed(e, false, false);
+        return;
+      }
+      connecting.decrementAndGet();
+      opened.send(requestHead, headRequest, silenceLimitMillis, relay);
+    });
+  }
+
+  Forwarder forwarder() {
+    return forwarder;
+  }
+
+  /** A kept-alive connection to the attempt's target from the direct relay's pool, or {@code null}. */
+  TargetConnection keptConnection(Attempt attempt) {
+    return connections.acquire(attempt.target().uri());
+  }
+
+  /** Whether the direct relay may open another connection now (a quarter of the server's threads may be connecting). */
+  boolean mayConnect() {
+    return connecting.get() < maxConnecting;
+  }
+
   /** One attempt on the direct path. */
   private final class DirectRelay implements TargetConnection.Relay {
     private final Exchange exchange;
@@ -781,40 +849,17 @@ public class AffinityBalancer extends ProxyHandler {
     /** Sends on {@code kept}, or on a new connection when it is {@code null}. */
     void send(TargetConnection kept) {
       Request clientToProxyRequest = exchange.clientToProxyRequest;
-      RequestHead requestHead = new RequestHead(clientToProxyRequest.getMethod(), exchange.pathQuery,
-          RequestHead.sizeOf(clientToProxyRequest.getHeaders()));
+      HttpHead requestHead = new HttpHead(clientToProxyRequest.getMethod(), exchange.pathQuery,
+          HttpHead.sizeOf(clientToProxyRequest.getHeaders()));
       Upstream.toTarget(clientToProxyRequest, exchange.relayed, exchange.note.trace, attempt, getViaHost(), false, requestHead);
       requestHead.end();
-      URI origin = attempt.target().uri();
-      Duration groupTimeout = attempt.group().upstreamTimeout();
-      long silenceLimitMillis = (groupTimeout != null ? groupTimeout : upstreamTimeout).toMillis();
-      boolean head = HttpMethod.HEAD.is(clientToProxyRequest.getMethod());
-      if (kept != null) {
-        kept.send(requestHead, head, silenceLimitMillis, this);
-        return;
-      }
-      // Connecting blocks (up to the connect timeout), so it is never done on the selector thread.
-      Duration groupConnectTimeout = attempt.group().connectTimeout();
-      int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, (groupConnectTimeout != null ? groupConnectTimeout : connectTimeout).toMillis());
-      Connector connector = clientToProxyRequest.getConnectionMetaData().getConnector();
-      connecting.incrementAndGet();
-      connector.getExecutor().execute(() -> {
-        TargetConnection opened;
-        try {
-          opened = connections.open(origin, connectTimeoutMillis, selector, connector);
-        } catch (IOException | RuntimeException e) {
-          connecting.decrementAndGet();
-          failed(e, false, false);
-          return;
-        }
-        connecting.decrementAndGet();
-        opened.send(requestHead, head, silenceLimitMillis, this);
-      });
+      sendDirect(attempt, requestHead, HttpMethod.HEAD.is(clientToProxyRequest.getMethod()), selector,
+          clientToProxyRequest.getConnectionMetaData().getConnector(), kept, this);
     }
 
     @Override
-    public Response proxyToClientResponse() {
-      return exchange.proxyToClientResponse;
+    public void proxyToClient(boolean last, java.nio.ByteBuffer content, Callback callback) {
+      exchange.proxyToClientResponse.write(last, content, callback);
     }
 
     @Override
@@ -849,15 +894,23 @@ public class AffinityBalancer extends ProxyHandler {
 
   /** The target's status and end-to-end headers on the client's response, then the affinity cookies (both paths). */
   private static void copyTargetResponse(Exchange exchange, Attempt attempt, int status, HttpFields targetHeaders) {
-    exchange.note.answered(status);
     Response proxyToClientResponse = exchange.proxyToClientResponse;
     proxyToClientResponse.setStatus(status);
-    Upstream.toClient(targetHeaders, proxyToClientResponse.getHeaders());
+    answerHeaders(exchange.note, attempt, status, targetHeaders, proxyToClientResponse.getHeaders());
+  }
+
+  /**
+   * The client's answer headers for the target's answer, on every path and front end: the target's
+   * end-to-end headers, then the affinity cookies, then the rule's header changes.
+   */
+  static void answerHeaders(ExchangeNote note, Attempt attempt, int status, HttpFields targetHeaders, HttpFields.Mutable clientHeaders) {
+    note.answered(status);
+    Upstream.toClient(targetHeaders, clientHeaders);
     if (LOG.isDebugEnabled()) {
-      LOG.debug("{} S2P {} from {}", requestId(exchange.clientToProxyRequest), status, attempt.target().id());
+      LOG.debug("{} S2P {} from {}", note.trace.requestId(), status, attempt.target().id());
     }
-    JettyCookies.addPins(proxyToClientResponse, attempt, attempt.answered(status, JettyCookies.answerCookies(attempt, targetHeaders)));
-    RuleHeaders.apply(attempt, proxyToClientResponse);
+    JettyCookies.addPins(clientHeaders, attempt, attempt.answered(status, JettyCookies.answerCookies(attempt, targetHeaders)));
+    RuleHeaders.apply(attempt, clientHeaders);
   }
 
   /** One attempt through Jetty's {@code HttpClient}: what {@code ProxyHandler.handle} does, with the balancer's header policy. */

@@ -87,6 +87,8 @@ public final class AffinityServer {
   private final Limits limits;
   private final LongAdder requestHeadTimeouts = new LongAdder();
   private final Drain drain;
+  /** The system property that turns the direct front end off ({@code false}); see {@link Builder#directHttp1}. */
+  public static final String DIRECT_HTTP1_PROPERTY = "affinity.directHttp1";
   private final Scheduler shutdownTimer;
   private volatile GracefulShutdown shutdown;
   private volatile GracefulShutdown.Outcome shutdownOutcome;
@@ -169,6 +171,12 @@ public final class AffinityServer {
           // The TLS was the proxy's: a PROXY v2 SSL TLV makes the request https.
           plain = new HttpConfiguration(http);
           plain.addCustomizer(new ProxiedTls());
+        }
+        if (b.directHttp1 && !listener.proxyProtocol() && listener.redirectToHttps().isEmpty()) {
+          // First, so that it is the connector's default: it hands whatever it does not serve to the next one.
+          String adminPath = b.adminPath;
+          factories.add(new DirectHttp1(plain, balancer, b.observers,
+              path -> path.equals(adminPath) || path.startsWith(adminPath + "/"), this::isDraining));
         }
         factories.add(http1(plain, b.requestHeadTimer));
         if (listener.http2()) {
@@ -291,6 +299,10 @@ public final class AffinityServer {
       return new ConnectionFactory[] {http1};
     }
     return new ConnectionFactory[] {http1, limitHttp2(new HTTP2CServerConnectionFactory(http), Limits.DEFAULT_H2_MAX_CONCURRENT_STREAMS)};
+  }
+
+  private boolean isDraining() {
+    return drain != null && drain.isDraining();
   }
 
   /** HTTP/1.1 with the request head timeout of {@link Limits#requestHeaderTimeout()}. */
@@ -527,6 +539,7 @@ public final class AffinityServer {
     private Scheduler historyScheduler;
     private boolean reusePort;
     private boolean acceptAtStart = true;
+    private boolean directHttp1 = !"false".equals(System.getProperty(DIRECT_HTTP1_PROPERTY));
 
     private Builder(Router router, CodecCounters codecCounters) {
       this.router = requireNonNull(router, "router");
@@ -742,6 +755,18 @@ public final class AffinityServer {
      */
     public Builder acceptAtStart(boolean acceptAtStart) {
       this.acceptAtStart = acceptAtStart;
+      return this;
+    }
+
+    /**
+     * Whether cleartext HTTP/1.1 listeners (without the PROXY protocol or an HTTPS redirect) read the plain
+     * request (a bodyless {@code GET} or {@code HEAD} for a plain HTTP/1.1 target) with the balancer's own
+     * front end instead of Jetty's server (see {@code DirectHttp1} and jetty-handler/README.md). The same
+     * policy, headers, records and answers either way; it costs less CPU per request. Default {@code true},
+     * or the system property {@value #DIRECT_HTTP1_PROPERTY} ({@code false} to measure without it).
+     */
+    public Builder directHttp1(boolean directHttp1) {
+      this.directHttp1 = directHttp1;
       return this;
     }
 

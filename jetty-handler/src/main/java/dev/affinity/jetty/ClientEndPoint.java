@@ -36,10 +36,15 @@ final class ClientEndPoint extends SocketChannelEndPoint {
   /** The exchange records' shared part for this connection (HTTP/1 only; see {@link ConnectionNote#of}). */
   volatile ConnectionNote note;
   private volatile SelectionKey key;
+  /** The selector whose thread does this connection's I/O: the direct front end's target connections use it too. */
+  final ManagedSelector selector;
+  /** A request the direct front end handed to Jetty's server with its exchange under way, until the balancer takes it. */
+  volatile DirectHttp1.HandOver handOver;
 
   ClientEndPoint(SocketChannel channel, ManagedSelector selector, SelectionKey key, Scheduler scheduler) {
     super(channel, selector, key, scheduler);
     this.key = key;
+    this.selector = selector;
   }
 
   @Override

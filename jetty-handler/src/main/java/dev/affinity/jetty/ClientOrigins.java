@@ -35,6 +35,15 @@ final class ClientOrigins {
         name -> request.getHeaders().getValuesList(name));
   }
 
+  /** {@link #relayed(Request, TrustedProxies)} of a request read without Jetty's server ({@link DirectHttp1}). */
+  static ClientOrigin relayed(InetAddress peer, boolean secure, org.eclipse.jetty.http.HttpFields headers, int serverPort,
+      TrustedProxies proxies) {
+    if (proxies.isEmpty() || !proxies.trusts(peer)) {
+      return null;
+    }
+    return proxies.resolve(peer, secure, headers.get(HttpHeader.HOST), serverPort, headers::getValuesList);
+  }
+
   /** The connection's peer address, or {@code null} for a non-IP connection (a Unix socket). */
   static InetAddress peer(Request request) {
     return address(request.getConnectionMetaData().getRemoteSocketAddress());

@@ -18,8 +18,12 @@ final class ConnectionNote {
   volatile ExchangeNote current;
 
   private ConnectionNote(ConnectionMetaData connection) {
-    this.peer = address(connection.getRemoteSocketAddress());
-    this.local = address(connection.getLocalSocketAddress());
+    this(connection.getRemoteSocketAddress(), connection.getLocalSocketAddress());
+  }
+
+  ConnectionNote(SocketAddress peer, SocketAddress local) {
+    this.peer = address(peer);
+    this.local = address(local);
   }
 
   static ConnectionNote of(ConnectionMetaData connection) {

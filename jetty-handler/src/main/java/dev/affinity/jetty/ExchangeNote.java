@@ -34,10 +34,33 @@ final class ExchangeNote {
    * {@link ConnectionNote}: a request's own attributes would cost a map per request.
    */
   static ExchangeNote start(Request clientToProxyRequest, ClientOrigin relayed) {
-    org.eclipse.jetty.http.HttpFields headers = clientToProxyRequest.getHeaders();
-    RequestTrace trace = RequestTrace.of(headers.get(RequestTrace.TRACEPARENT_HEADER), headers.get(RequestTrace.REQUEST_ID_HEADER),
-        relayed != null);
-    ExchangeNote note = new ExchangeNote(clientToProxyRequest, trace, relayed);
+    return register(new ExchangeNote(clientToProxyRequest, trace(clientToProxyRequest.getHeaders(), relayed), relayed));
+  }
+
+  /** The note of a request the direct front end reads ({@link DirectHttp1}): no Jetty request, it keeps the note itself. */
+  static ExchangeNote direct(org.eclipse.jetty.http.HttpFields headers, ClientOrigin relayed) {
+    return new ExchangeNote(null, trace(headers, relayed), relayed);
+  }
+
+  /**
+   * The note of the request the direct front end handed to Jetty's server with its exchange under way
+   * ({@link DirectHttp1}): the same trace (a target may have seen it already), the same current attempt.
+   */
+  static ExchangeNote resume(Request clientToProxyRequest, ExchangeNote direct) {
+    ExchangeNote note = new ExchangeNote(clientToProxyRequest, direct.trace, direct.relayed);
+    note.attempt = direct.attempt;
+    note.sentNanos = direct.sentNanos;
+    note.answerNanos = direct.answerNanos;
+    note.targetStatus = direct.targetStatus;
+    return register(note);
+  }
+
+  private static RequestTrace trace(org.eclipse.jetty.http.HttpFields headers, ClientOrigin relayed) {
+    return RequestTrace.of(headers.get(RequestTrace.TRACEPARENT_HEADER), headers.get(RequestTrace.REQUEST_ID_HEADER), relayed != null);
+  }
+
+  private static ExchangeNote register(ExchangeNote note) {
+    Request clientToProxyRequest = note.request;
     if (isHttp2(clientToProxyRequest)) {
       clientToProxyRequest.setAttribute(ATTRIBUTE, note);
     } else {

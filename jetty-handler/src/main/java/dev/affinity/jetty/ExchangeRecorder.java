@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.server.Request;
@@ -38,8 +39,12 @@ final class ExchangeRecorder implements RequestLog {
 
   @Override
   public void log(Request request, Response response) {
-    ExchangeRecord record = record(request, response, NanoTime.now());
-    for (ExchangeObserver observer : observers) {
+    tell(observers, record(request, response, NanoTime.now()));
+  }
+
+  static void tell(List<ExchangeObserver> observers, ExchangeRecord record) {
+    for (int i = 0, n = observers.size(); i < n; i++) {
+      ExchangeObserver observer = observers.get(i);
       try {
         observer.exchangeCompleted(record);
       } catch (RuntimeException e) {
@@ -51,7 +56,22 @@ final class ExchangeRecorder implements RequestLog {
   static ExchangeRecord record(Request request, Response response, long endNanos) {
     ExchangeNote note = ExchangeNote.take(request);
     ConnectionNote connection = ConnectionNote.of(request.getConnectionMetaData());
-    long begin = request.getBeginNanoTime();
+    EndPoint.SslSessionData tls = (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
+    return record(note, request.getBeginNanoTime(), endNanos, Request.getTimeStamp(request), connection, request.getMethod(),
+        request.getHttpURI().getPathQuery(), request.getConnectionMetaData().getProtocol(), request.getHeaders(), request.getHttpURI(),
+        response.getStatus(), Request.getContentBytesRead(request), Response.getContentBytesWritten(response), tls);
+  }
+
+  /**
+   * The record of one exchange, from what every front end knows of it (Jetty's server, {@link DirectHttp1}).
+   *
+   * @param note what the balancer learnt while forwarding it; {@code null} for a request it did not forward
+   * @param uri for the {@code :authority} of a request with no {@code Host} header (HTTP/2); may be {@code null}
+   */
+  static ExchangeRecord record(ExchangeNote note, long beginNanos, long endNanos, long timeStampMillis, ConnectionNote connection,
+      String method, String pathQuery, String protocol, HttpFields headers, org.eclipse.jetty.http.HttpURI uri, int status,
+      long bytesRead, long bytesWritten, EndPoint.SslSessionData tls) {
+    long begin = beginNanos;
     Attempt attempt = note == null ? null : note.attempt();
     RouteDecision decision = attempt == null ? null : attempt.decision();
     long sent = note == null ? 0 : note.sentNanos();
@@ -70,11 +90,10 @@ final class ExchangeRecorder implements RequestLog {
     } else {
       requestNanos = NanoTime.elapsed(begin, endNanos);
     }
-    EndPoint.SslSessionData tls = (EndPoint.SslSessionData) request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE);
     String userAgent = null;
     String referer = null;
     String hostHeader = null;
-    for (HttpField field : request.getHeaders()) {
+    for (HttpField field : headers) {
       HttpHeader header = field.getHeader();
       if (header == HttpHeader.USER_AGENT) {
         userAgent = field.getValue();
@@ -85,14 +104,14 @@ final class ExchangeRecorder implements RequestLog {
       }
     }
     return new ExchangeRecord(
-        Instant.ofEpochMilli(Request.getTimeStamp(request)),
+        Instant.ofEpochMilli(timeStampMillis),
         note != null && note.relayed != null ? note.relayed.address().getHostAddress() : connection.peer,
         connection.local,
-        request.getMethod(),
-        request.getHttpURI().getPathQuery(),
-        request.getConnectionMetaData().getProtocol(),
+        method,
+        pathQuery,
+        protocol,
         // HTTP/1 has a Host header; HTTP/2 its :authority (HttpURI builds that string on each call, so only then).
-        hostHeader != null ? hostHeader : request.getHttpURI().getAuthority(),
+        hostHeader != null || uri == null ? hostHeader : uri.getAuthority(),
         userAgent,
         referer,
         decision == null || decision.group() == null ? null : decision.group().name(),
@@ -101,10 +120,10 @@ final class ExchangeRecorder implements RequestLog {
         decision == null ? null : decision.previousTargetId(),
         decision == null || decision.cookieRejection() == null ? null : decision.cookieRejection().name().toLowerCase(Locale.ROOT),
         sent == 0 || attempt == null ? 0 : attempt.number(),
-        response.getStatus(),
+        status,
         note == null ? -1 : note.targetStatus(),
-        Request.getContentBytesRead(request),
-        Response.getContentBytesWritten(response),
+        bytesRead,
+        bytesWritten,
         requestNanos,
         targetNanos,
         responseNanos,
@@ -114,5 +133,6 @@ final class ExchangeRecorder implements RequestLog {
         note == null ? null : note.trace.traceparent(),
         attempt == null || attempt.rule() == null ? null : attempt.rule().name());
   }
+
 
 }

@@ -109,11 +109,17 @@ final class JettyCookies implements ClientRequest, RuleRequest {
    * returned, and for header persistence the sealed token in its header.
    */
   static void addPins(Response response, Attempt attempt, List<SetCookie> setCookies) {
-    addAll(response, setCookies);
+    addPins(response.getHeaders(), attempt, setCookies);
+  }
+
+  static void addPins(HttpFields.Mutable headers, Attempt attempt, List<SetCookie> setCookies) {
+    for (int i = 0, n = setCookies.size(); i < n; i++) {
+      headers.add(setCookieField(setCookies.get(i)));
+    }
     RouteDecision decision = attempt.decision();
     String header = decision.sessionHeaderName();
     if (header != null) {
-      response.getHeaders().put(header, decision.sessionHeaderValue());
+      headers.put(header, decision.sessionHeaderValue());
     }
   }
 

@@ -86,7 +86,7 @@ final class JettyInternals {
     while (connection instanceof SslConnection ssl) {
       connection = ssl.getSslEndPoint().getConnection();
     }
-    if (connection instanceof NegotiatingServerConnection) {
+    if (connection instanceof NegotiatingServerConnection || DirectHttp1.isIdle(connection)) {
       return true;
     }
     return connection instanceof HttpConnection http && http.getHttpChannel().getRequest() == null && http.isRequestBufferEmpty();

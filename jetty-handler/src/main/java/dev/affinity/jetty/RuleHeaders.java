@@ -11,6 +11,10 @@ final class RuleHeaders {
   private RuleHeaders() {}
 
   static void apply(Attempt attempt, Response response) {
+    apply(attempt, response.getHeaders());
+  }
+
+  static void apply(Attempt attempt, org.eclipse.jetty.http.HttpFields.Mutable headers) {
     Rule rule = attempt.rule();
     if (rule == null) {
       return;
@@ -20,11 +24,11 @@ final class RuleHeaders {
       return;
     }
     for (String name : changes.remove()) {
-      response.getHeaders().remove(name);
+      headers.remove(name);
     }
     for (Map.Entry<String, String> add : changes.add().entrySet()) {
       // Replaces the target's own value: the rule is the operator's word on this header.
-      response.getHeaders().put(add.getKey(), add.getValue());
+      headers.put(add.getKey(), add.getValue());
     }
   }
 }

@@ -25,7 +25,6 @@ import org.eclipse.jetty.io.ManagedSelector;
 import org.eclipse.jetty.io.RetainableByteBuffer;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.server.Connector;
-import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.Invocable;
@@ -65,7 +64,8 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
 
   /** Where one exchange's answer goes, and who hears how it ended. Called once for the end. */
   interface Relay {
-    Response proxyToClientResponse();
+    /** Writes a piece of the answer's body to the client (after {@link #onHeaders}), as {@code Response.write} does. */
+    void proxyToClient(boolean last, ByteBuffer content, Callback callback);
 
     /** The target's status and headers are in; nothing has gone to the client yet. */
     void onHeaders(int status, HttpFields headers) throws IOException;
@@ -172,7 +172,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
    * Sends a bodyless request (request line and headers in one write) and relays the answer. Returns
    * at once; {@code relay} hears the end.
    */
-  void send(RequestHead head, boolean headRequest, long silenceLimitMillis, Relay relay) {
+  void send(HttpHead head, boolean headRequest, long silenceLimitMillis, Relay relay) {
     this.headRequest = headRequest;
     this.receivedBytes = 0;
     this.reusable = false;
@@ -303,7 +303,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   /** Writes to the client; returns whether the write completed at once (the caller carries on). */
   private boolean writeToClient(Relay current, boolean last, ByteBuffer content, Callback callback) {
     writeState.set(WRITING);
-    current.proxyToClientResponse().write(last, content, callback);
+    current.proxyToClient(last, content, callback);
     // The callback ran already if the state moved to WRITTEN_AT_ONCE; otherwise it runs process() later.
     if (writeState.compareAndSet(WRITING, WRITE_PENDING)) {
       return false;
@@ -326,7 +326,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     // Not through writeToClient: once the last write is done the connection may already be carrying
     // the next exchange, whose write state this thread must not touch.
     writeState.set(WRITE_PENDING);
-    current.proxyToClientResponse().write(true, content, lastWritten);
+    current.proxyToClient(true, content, lastWritten);
   }
 
   private void onLastWritten() {

@@ -103,9 +103,93 @@ final class Upstream {
    */
   static void toTarget(Request clientToProxyRequest, ClientOrigin relayed, RequestTrace trace, Attempt attempt, String viaHost,
       boolean webSocket, HeaderSink sink) {
-    HttpFields clientHeaders = clientToProxyRequest.getHeaders();
+    toTarget(ClientHead.of(clientToProxyRequest), relayed, trace, attempt, viaHost, webSocket, sink);
+  }
+
+  /**
+   * What {@link #toTarget} reads of a client's request: its headers and what its connection says. Jetty's
+   * {@code Request} is one ({@link #of}); the direct front end's request is another ({@link DirectHttp1}),
+   * so both get the one header policy.
+   */
+  interface ClientHead {
+    HttpFields headers();
+
+    /** The peer's address as text (the socket's, or the PROXY header's source). */
+    String remoteAddr();
+
+    String localAddr();
+
+    /** {@code HTTP/1.1}, {@code HTTP/2.0}... */
+    String protocol();
+
+    boolean isSecure();
+
+    boolean isHttp2();
+
+    /** The request URI's authority (HTTP/2's {@code :authority}); {@code null} when it has none. */
+    String authority();
+
+    /** The request URI's scheme; {@code null} when it has none. */
+    String scheme();
+
+    /** The {@link ForwardedClientCert} value of the client's TLS certificate, or {@code null}. */
+    String forwardedClientCert();
+
+    static ClientHead of(Request request) {
+      return new ClientHead() {
+        @Override
+        public HttpFields headers() {
+          return request.getHeaders();
+        }
+
+        @Override
+        public String remoteAddr() {
+          return Request.getRemoteAddr(request);
+        }
+
+        @Override
+        public String localAddr() {
+          return Request.getLocalAddr(request);
+        }
+
+        @Override
+        public String protocol() {
+          return request.getConnectionMetaData().getProtocol();
+        }
+
+        @Override
+        public boolean isSecure() {
+          return request.isSecure();
+        }
+
+        @Override
+        public boolean isHttp2() {
+          return Upstream.isHttp2(request);
+        }
+
+        @Override
+        public String authority() {
+          return request.getHttpURI().getAuthority();
+        }
+
+        @Override
+        public String scheme() {
+          return request.getHttpURI().getScheme();
+        }
+
+        @Override
+        public String forwardedClientCert() {
+          return Upstream.forwardedClientCert(request);
+        }
+      };
+    }
+  }
+
+  static void toTarget(ClientHead clientToProxyRequest, ClientOrigin relayed, RequestTrace trace, Attempt attempt, String viaHost,
+      boolean webSocket, HeaderSink sink) {
+    HttpFields clientHeaders = clientToProxyRequest.headers();
     Set<String> connectionListed = connectionListed(clientHeaders);
-    String remote = Request.getRemoteAddr(clientToProxyRequest);
+    String remote = clientToProxyRequest.remoteAddr();
     String clientHost = null;
     StringBuilder via = null;
     StringBuilder forwarded = null;
@@ -153,10 +237,10 @@ final class Upstream {
         }
       }
     }
-    if (clientHost == null && isHttp2(clientToProxyRequest)) {
+    if (clientHost == null && clientToProxyRequest.isHttp2()) {
       // HTTP/2 carries the host in :authority, not in a Host header; a proxy to HTTP/1.1 makes it the
       // Host (RFC 9113 section 8.3.1), so that a target sees the same Host whichever way the client came.
-      String authority = clientToProxyRequest.getHttpURI().getAuthority();
+      String authority = clientToProxyRequest.authority();
       if (authority != null && !authority.isEmpty()) {
         clientHost = authority;
         sink.add(new HttpField(HttpHeader.HOST, authority));
@@ -175,13 +259,13 @@ final class Upstream {
     sink.add(new HttpField(RequestTrace.TRACEPARENT_HEADER, trace.traceparent()));
     // The same Via and Forwarded values as Jetty's ProxyHandler, without its per-request String.format
     // and stream joins (4 % of a core in a profile).
-    String protocol = clientToProxyRequest.getConnectionMetaData().getProtocol();
+    String protocol = clientToProxyRequest.protocol();
     String version = protocol.regionMatches(true, 0, "HTTP/", 0, 5) ? protocol.substring(5) : protocol;
     sink.add(new HttpField(HttpHeader.VIA, joined(via, version + " " + viaHost)));
-    String scheme = clientToProxyRequest.getHttpURI().getScheme();
+    String scheme = clientToProxyRequest.scheme();
     String proto = clientToProxyRequest.isSecure() ? "https" : "http";
     sink.add(new HttpField(HttpHeader.FORWARDED, joined(forwarded,
-        forwardedElement(Request.getLocalAddr(clientToProxyRequest), remote, clientHost, scheme != null ? scheme : proto))));
+        forwardedElement(clientToProxyRequest.localAddr(), remote, clientHost, scheme != null ? scheme : proto))));
     sink.add(new HttpField(HttpHeader.X_FORWARDED_FOR, joined(forwardedFor, remote)));
     sink.add(new HttpField(HttpHeader.X_FORWARDED_PROTO, keepChain ? relayed.scheme() : proto));
     String host = keepChain ? relayed.host() : clientHost;
@@ -189,7 +273,7 @@ final class Upstream {
       sink.add(new HttpField(HttpHeader.X_FORWARDED_HOST, host));
     }
     if (!ForwardedClientCert.keepsClientHeader(keepChain)) {
-      String clientCert = forwardedClientCert(clientToProxyRequest);
+      String clientCert = clientToProxyRequest.forwardedClientCert();
       if (clientCert != null) {
         sink.add(new HttpField(ForwardedClientCert.HEADER, clientCert));
       }

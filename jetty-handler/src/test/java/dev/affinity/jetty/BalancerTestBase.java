@@ -61,7 +61,11 @@ public abstract class BalancerTestBase {
   /** Samples the balancer's traffic history when the test says so; {@code null}: the server's own scheduler. */
   ManualScheduler historyScheduler;
 
+  /** Whether the balancers {@code start} builds read plain requests with their own front end ({@link DirectHttp1}, the default). */
+  boolean directHttp1 = true;
+
   AffinityServer.Builder observed(AffinityServer.Builder builder) {
+    builder.directHttp1(directHttp1);
     observers.forEach(builder::observe);
     if (historyScheduler != null) {
       builder.historyScheduler(historyScheduler);

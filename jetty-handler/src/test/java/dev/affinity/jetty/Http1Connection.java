@@ -39,8 +39,17 @@ public final class Http1Connection implements Closeable {
     out.flush();
   }
 
+  /** The next answer to a HEAD request: its head only, whatever length it announces. */
+  public Answer readHead() throws IOException {
+    return read(true);
+  }
+
   /** The next answer; {@link NoAnswerException} when the connection closed before its first byte. */
   public Answer read() throws IOException {
+    return read(false);
+  }
+
+  private Answer read(boolean headOnly) throws IOException {
     String statusLine = line(true);
     int status = Integer.parseInt(statusLine.split(" ")[1]);
     Map<String, String> headers = new LinkedHashMap<>();
@@ -49,6 +58,10 @@ public final class Http1Connection implements Closeable {
       headers.merge(header.substring(0, colon).trim().toLowerCase(Locale.ROOT), header.substring(colon + 1).trim(), (x, y) -> x + ", " + y);
     }
     ByteArrayOutputStream body = new ByteArrayOutputStream();
+    if (headOnly || status == 204 || status == 304) {
+      reused = true;
+      return new Answer(status, headers, "");
+    }
     if ("chunked".equalsIgnoreCase(headers.get("transfer-encoding"))) {
       for (int size; (size = Integer.parseInt(line(false).split(";")[0].trim(), 16)) > 0; ) {
         body.write(in.readNBytes(size));

@@ -4,11 +4,11 @@ import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 
 /**
- * A request line and headers serialized once, straight into bytes, for the direct relay: no
- * intermediate header collection, and the same bytes go out again if the request has to be sent on
- * a new connection.
+ * A request or answer head serialized once, straight into bytes, for the direct relay and the direct
+ * front end: no intermediate header collection, and the same bytes go out again if a request has to
+ * be sent on a new connection.
  */
-final class RequestHead implements Upstream.HeaderSink {
+final class HttpHead implements Upstream.HeaderSink {
   /** Room for what the balancer adds to a client's headers: Via, Forwarded, X-Forwarded-*, the trace headers. */
   static final int BALANCER_HEADER_BYTES = 384;
 
@@ -16,16 +16,34 @@ final class RequestHead implements Upstream.HeaderSink {
   private int length;
 
   /**
+   * A request head.
+   *
    * @param clientHeaderBytes about how many bytes of headers the client sent: the buffer is sized
    *     for them and the balancer's own, so that a small request does not carry a kilobyte and a large
    *     one (a browser's cookies) is not copied while it grows
    */
-  RequestHead(String method, String pathQuery, int clientHeaderBytes) {
+  HttpHead(String method, String pathQuery, int clientHeaderBytes) {
     bytes = new byte[method.length() + pathQuery.length() + 13 + clientHeaderBytes + BALANCER_HEADER_BYTES];
     ascii(method);
     ascii(" ");
     ascii(pathQuery);
     ascii(" HTTP/1.1\r\n");
+  }
+
+  private HttpHead(int capacity) {
+    bytes = new byte[capacity];
+  }
+
+  /** An HTTP/1.1 answer head: the status line with its reason phrase, as Jetty's generator writes it. */
+  static HttpHead answer(int status, int headerBytes) {
+    String reason = org.eclipse.jetty.http.HttpStatus.getMessage(status);
+    HttpHead head = new HttpHead(headerBytes + reason.length() + 64);
+    head.ascii("HTTP/1.1 ");
+    head.ascii(Integer.toString(status));
+    head.ascii(" ");
+    head.value(reason);
+    head.ascii("\r\n");
+    return head;
   }
 
   /** The bytes {@code headers} take as {@code name: value\r\n} lines. */
@@ -39,7 +57,7 @@ final class RequestHead implements Upstream.HeaderSink {
     return size;
   }
 
-  RequestHead header(HttpField field) {
+  HttpHead header(HttpField field) {
     return header(field.getName(), field.getValue());
   }
 
@@ -49,7 +67,7 @@ final class RequestHead implements Upstream.HeaderSink {
     header(field);
   }
 
-  RequestHead header(String name, String value) {
+  HttpHead header(String name, String value) {
     ascii(name);
     ascii(": ");
     value(value);
@@ -58,7 +76,7 @@ final class RequestHead implements Upstream.HeaderSink {
   }
 
   /** Ends the head with the empty line. */
-  RequestHead end() {
+  HttpHead end() {
     ascii("\r\n");
     return this;
   }

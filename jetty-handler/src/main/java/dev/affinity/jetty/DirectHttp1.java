@@ -1,0 +1,743 @@
+package dev.affinity.jetty;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.affinity.balancer.Attempt;
+import dev.affinity.balancer.ClientOrigin;
+import dev.affinity.balancer.ClientRequest;
+import dev.affinity.balancer.Forwarder;
+import dev.affinity.observe.ExchangeObserver;
+import dev.affinity.rules.RuleRequest;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
+import org.eclipse.jetty.http.CookieCache;
+import org.eclipse.jetty.http.HttpCookie;
+import org.eclipse.jetty.http.HttpException;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpHeaderValue;
+import org.eclipse.jetty.http.HttpMethod;
+import org.eclipse.jetty.http.HttpParser;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.RetainableByteBuffer;
+import org.eclipse.jetty.server.AbstractConnectionFactory;
+import org.eclipse.jetty.server.AbstractConnector;
+import org.eclipse.jetty.server.ConnectionFactory;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.HostPort;
+import org.eclipse.jetty.util.NanoTime;
+import org.eclipse.jetty.util.thread.Invocable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The balancer's own HTTP/1.1 front end for the request nearly all of a balancer's traffic is: a
+ * kept-alive {@code GET} or {@code HEAD} without a body, relayed to a plain HTTP/1.1 target on the
+ * direct relay. Jetty's server reads such a request through its whole machinery (its connection,
+ * channel state, request and response objects, generator and their callbacks) for a proxy that needs
+ * none of it; that machinery was about a fifth of the balancer's CPU per request (bench/
+ * profile-attribution.py), the gap between it and HAProxy.
+ *
+ * <p>A connection of this factory reads the request head itself with Jetty's {@link HttpParser} (the
+ * listener's compliance and header-size limit), decides with core's {@link Forwarder} and the
+ * balancer's one header policy ({@link Upstream}), sends on the direct relay ({@link TargetConnection})
+ * and writes the target's answer head and body to the client itself. Anything else is Jetty's: a head
+ * that is not whole in one read, bad, pipelined or not plainly a bodyless {@code GET}/{@code HEAD}
+ * (a body, {@code Upgrade}, {@code Expect}, HTTP/1.0, HTTP/2's preface, a path Jetty's URI rules must
+ * judge, the admin paths), and any decision the direct relay cannot carry out (a rule's answer, a 503,
+ * a target over TLS or HTTP/2, a 502 after the retries). The connection then hands itself, and the
+ * bytes it read, to Jetty's HTTP/1.1 connection for good ({@link Connection.UpgradeFrom}, as Jetty's
+ * own PROXY-protocol and protocol-detecting factories do), with the decision already taken
+ * ({@link HandOver}): Jetty's server parses the same bytes again and the balancer carries on the
+ * same exchange there, so a request is decided, counted and logged once whichever side serves it.
+ *
+ * <p>Only {@link AffinityServer} installs it, on cleartext listeners without the PROXY protocol or an
+ * HTTPS redirect, in front of {@link RequestHeadTimeout}'s HTTP/1.1 factory.
+ */
+final class DirectHttp1 extends AbstractConnectionFactory {
+  static final String PROTOCOL = "affinity-direct-http/1.1";
+  private static final Logger LOG = LoggerFactory.getLogger(DirectHttp1.class);
+  private static final byte[] CRLF = {'\r', '\n'};
+  private static final byte[] LAST_CHUNK = "0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+
+  /** A request handed to Jetty's server with its exchange under way: what the balancer carries on with. */
+  record HandOver(String method, String pathQuery, ExchangeNote note, Attempt attempt, Attempt.Next answer, boolean ruleHeaders,
+      boolean sameTarget) {}
+
+  private final HttpConfiguration http;
+  private final AffinityBalancer balancer;
+  private final List<ExchangeObserver> observers;
+  private final Predicate<String> servedElsewhere;
+  private final BooleanSupplier draining;
+
+  /**
+   * @param servedElsewhere paths that other handlers of the server answer (the admin endpoints)
+   * @param draining whether the server is draining: Jetty's server then answers, with {@code Connection: close}
+   */
+  DirectHttp1(HttpConfiguration http, AffinityBalancer balancer, List<ExchangeObserver> observers, Predicate<String> servedElsewhere,
+      BooleanSupplier draining) {
+    super(PROTOCOL);
+    this.http = requireNonNull(http, "http");
+    this.balancer = requireNonNull(balancer, "balancer");
+    this.observers = List.copyOf(observers);
+    this.servedElsewhere = requireNonNull(servedElsewhere, "servedElsewhere");
+    this.draining = requireNonNull(draining, "draining");
+    if (http.getSendServerVersion() || http.getSendXPoweredBy() || !http.getCustomizers().isEmpty()) {
+      // Jetty's server would add or change what this front end does not: refused rather than answered differently.
+      throw new IllegalArgumentException("the direct front end writes answers without Server, X-Powered-By or customizers");
+    }
+  }
+
+  @Override
+  public Connection newConnection(Connector connector, EndPoint endPoint) {
+    return configure(new Client(connector, endPoint), connector, endPoint);
+  }
+
+  /**
+   * The request the direct front end handed over on this request's connection, if this is it (the
+   * first request Jetty's server reads there, the same method and path); {@code null} otherwise.
+   */
+  static HandOver takeHandOver(org.eclipse.jetty.server.Request request) {
+    if (!(request.getConnectionMetaData().getConnection().getEndPoint() instanceof ClientEndPoint endPoint)) {
+      return null;
+    }
+    HandOver handOver = endPoint.handOver;
+    if (handOver == null) {
+      return null;
+    }
+    endPoint.handOver = null;
+    if (!handOver.method().equals(request.getMethod()) || !handOver.pathQuery().equals(request.getHttpURI().getPathQuery())) {
+      return null;
+    }
+    return handOver;
+  }
+
+  /** Whether {@code connection} is this front end's and waits for a request (for {@link Drain}). */
+  static boolean isIdle(Connection connection) {
+    return connection instanceof Client client && !client.exchanging;
+  }
+
+  /**
+   * One client connection. Everything runs on the selector thread that reads the client (the target
+   * connection shares it), except connecting to a target, done on a pool thread by the balancer.
+   */
+  private final class Client extends AbstractConnection implements Connection.UpgradeFrom, HttpParser.RequestHandler,
+      TargetConnection.Relay, Upstream.ClientHead, ClientRequest, RuleRequest {
+    private final Connector connector;
+    private final HttpParser parser;
+    private final CookieCache cookieCache;
+    private final ConnectionNote connectionNote;
+    private final String remoteAddr;
+    private final String localAddr;
+    private final InetAddress peer;
+    private final HttpFields.Mutable headers = HttpFields.build();
+    private final HttpFields.Mutable answerHeaders = HttpFields.build();
+    private RetainableByteBuffer buffer;
+
+    // One request, reset by read().
+    private String method;
+    private String pathQuery;
+    private HttpVersion version;
+    private boolean complete;
+    private boolean bad;
+    private boolean plain;
+    private int hosts;
+    private String host;
+    private boolean closeAfter;
+    private List<HttpCookie> cookies;
+    private long beginNanos;
+    private long timeStampMillis;
+
+    // One exchange.
+    volatile boolean exchanging;
+    private ExchangeNote note;
+    private ClientOrigin relayed;
+    private Attempt attempt;
+    private int status;
+    private HttpHead head;
+    private boolean chunked;
+    private boolean bodyless;
+    private boolean committed;
+    private long bodyBytes;
+
+    Client(Connector connector, EndPoint endPoint) {
+      super(endPoint, connector.getExecutor());
+      this.connector = connector;
+      this.parser = new HttpParser(this, http.getRequestHeaderSize(), http.getHttpCompliance());
+      parser.setHeaderCacheSize(http.getHeaderCacheSize());
+      this.cookieCache = new CookieCache(http.getRequestCookieCompliance());
+      this.connectionNote = new ConnectionNote(endPoint.getRemoteSocketAddress(), endPoint.getLocalSocketAddress());
+      SocketAddress remote = endPoint.getRemoteSocketAddress();
+      this.peer = remote instanceof InetSocketAddress inet ? inet.getAddress() : null;
+      this.remoteAddr = hostAddress(remote);
+      this.localAddr = hostAddress(endPoint.getLocalSocketAddress());
+    }
+
+    // Nothing here blocks (a connect to a target is done on a pool thread): run by the selector's thread.
+    private final Callback fillable = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onFillable, this::onFillInterestedFailed);
+
+    @Override
+    public void onOpen() {
+      super.onOpen();
+      fillInterested(fillable);
+    }
+
+    @Override
+    public void onFillable() {
+      if (buffer == null) {
+        buffer = connector.getByteBufferPool().acquire(http.getInputBufferSize(), false);
+      }
+      ByteBuffer bytes = buffer.getByteBuffer();
+      int filled;
+      try {
+        filled = getEndPoint().fill(bytes);
+      } catch (java.io.IOException e) {
+        release();
+        getEndPoint().close(e);
+        return;
+      }
+      if (filled == 0) {
+        release();
+        fillInterested(fillable);
+        return;
+      }
+      if (filled < 0) {
+        release();
+        getEndPoint().close();
+        return;
+      }
+      read(bytes);
+    }
+
+    /** Reads one request out of {@code bytes} (the whole of what came) and serves it, or hands over. */
+    private void read(ByteBuffer bytes) {
+      beginNanos = NanoTime.now();
+      timeStampMillis = System.currentTimeMillis();
+      headers.clear();
+      method = null;
+      pathQuery = null;
+      version = null;
+      complete = false;
+      bad = false;
+      plain = true;
+      hosts = 0;
+      host = null;
+      closeAfter = false;
+      cookies = null;
+      parser.reset();
+      // A view: the parser clears what it was given when a head is bad, and a hand-over passes on every byte read.
+      ByteBuffer parsed = bytes.duplicate();
+      parser.parseNext(parsed);
+      if (!complete || bad || parsed.hasRemaining() || !plain || hosts != 1 || !isDirectPath(pathQuery)
+          || servedElsewhere.test(rawPath()) || draining.getAsBoolean() || isShutdown() || !balancer.isDirectRelay()) {
+        handOver(null);
+        return;
+      }
+      exchanging = true;
+      // The buffer is kept until the exchange is over: a hand-over gives Jetty's server the very bytes read.
+      relayed = ClientOrigins.relayed(peer, false, headers, serverPort(), balancer.getTrustedProxies());
+      note = ExchangeNote.direct(headers, relayed);
+      boolean secure = relayed != null && relayed.isSecure();
+      Attempt decided = balancer.forwarder().begin(this, this, connector.getName(), secure, Forwarder.isReplayable(method, true));
+      note.decided(decided);
+      if (decided.target() == null) {
+        handOver(new HandOver(method, pathQuery, note, decided, decided.unavailable(), true, false));
+        return;
+      }
+      if (decided.movedClient() && LOG.isDebugEnabled()) {
+        LOG.debug("{} re-pinned from {} to {}", note.trace.requestId(), decided.decision().previousTargetId(), decided.decision().target().id());
+      }
+      send(decided, false);
+    }
+
+    /** Sends the attempt on the direct relay, or hands the exchange to Jetty's server when it cannot carry it. */
+    private void send(Attempt current, boolean sameTarget) {
+      attempt = current;
+      ClientEndPoint endPoint = getEndPoint() instanceof ClientEndPoint c ? c : null;
+      if (endPoint == null || !AffinityBalancer.isDirectlyRelayable(current)) {
+        handOver(new HandOver(method, pathQuery, note, current, null, false, sameTarget));
+        return;
+      }
+      TargetConnection kept = sameTarget ? null : balancer.keptConnection(current);
+      if (kept == null && !balancer.mayConnect()) {
+        handOver(new HandOver(method, pathQuery, note, current, null, false, sameTarget));
+        return;
+      }
+      note.sending(current);
+      HttpHead requestHead = new HttpHead(method, pathQuery, HttpHead.sizeOf(headers));
+      Upstream.toTarget(this, relayed, note.trace, current, balancer.getViaHost(), false, requestHead);
+      requestHead.end();
+      balancer.sendDirect(current, requestHead, HttpMethod.HEAD.is(method), endPoint.selector, connector, kept, this);
+    }
+
+    /**
+     * Gives the connection to Jetty's HTTP/1.1 connection with every byte read of the request, so that
+     * Jetty's server reads it as if it had from the start; with {@code decided}, the balancer carries on
+     * that exchange instead of deciding again. Only before anything was written to the client.
+     */
+    private void handOver(HandOver decided) {
+      if (decided != null && getEndPoint() instanceof ClientEndPoint endPoint) {
+        endPoint.handOver = decided;
+      }
+      exchanging = false;
+      ConnectionFactory next = http1();
+      getEndPoint().upgrade(next.newConnection(connector, getEndPoint()));
+    }
+
+    private ConnectionFactory http1() {
+      return connector.getConnectionFactory(HttpVersion.HTTP_1_1.asString());
+    }
+
+    @Override
+    public ByteBuffer onUpgradeFrom() {
+      if (buffer == null) {
+        return null;
+      }
+      ByteBuffer bytes = buffer.getByteBuffer();
+      ByteBuffer copy = ByteBuffer.allocate(bytes.limit());
+      copy.put(bytes.duplicate().position(0)).flip();
+      release();
+      return copy;
+    }
+
+    private void release() {
+      if (buffer != null) {
+        buffer.release();
+        buffer = null;
+      }
+    }
+
+    private boolean isShutdown() {
+      return connector instanceof AbstractConnector c && c.isShutdown();
+    }
+
+    /** The port the client asked for (Jetty's {@code Request.getServerPort} for an HTTP/1.1 request with a Host). */
+    private int serverPort() {
+      try {
+        int port = new HostPort(host).getPort();
+        return port > 0 ? port : 80;
+      } catch (RuntimeException e) {
+        return 80;
+      }
+    }
+
+    // The target's answer, through TargetConnection.
+
+    @Override
+    public void onHeaders(int targetStatus, HttpFields targetHeaders) {
+      status = targetStatus;
+      answerHeaders.clear();
+      if (http.getSendDateHeader()) {
+        answerHeaders.add(connector.getServer().getDateField());
+      }
+      AffinityBalancer.answerHeaders(note, attempt, targetStatus, targetHeaders, answerHeaders);
+      bodyless = HttpMethod.HEAD.is(method) || targetStatus == HttpStatus.NO_CONTENT_204 || targetStatus == HttpStatus.NOT_MODIFIED_304
+          || (targetStatus >= 100 && targetStatus < 200);
+    }
+
+    @Override
+    public void proxyToClient(boolean last, ByteBuffer content, Callback callback) {
+      int length = content == null ? 0 : content.remaining();
+      bodyBytes += length;
+      ByteBuffer headBytes = null;
+      if (!committed) {
+        committed = true;
+        headBytes = answerHead(last, length);
+      }
+      ByteBuffer body = content == null ? BufferUtil.EMPTY_BUFFER : content;
+      if (!chunked) {
+        if (headBytes == null) {
+          getEndPoint().write(callback, body);
+        } else {
+          getEndPoint().write(callback, headBytes, body);
+        }
+        return;
+      }
+      ByteBuffer size = length == 0 ? BufferUtil.EMPTY_BUFFER
+          : ByteBuffer.wrap((Integer.toHexString(length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      ByteBuffer end = length == 0 ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap(CRLF);
+      ByteBuffer lastChunk = last ? ByteBuffer.wrap(LAST_CHUNK) : BufferUtil.EMPTY_BUFFER;
+      if (headBytes == null) {
+        getEndPoint().write(callback, size, body, end, lastChunk);
+      } else {
+        getEndPoint().write(callback, headBytes, size, body, end, lastChunk);
+      }
+    }
+
+    /**
+     * The answer head, framed and ordered as Jetty's generator writes it: the fields in order, then the
+     * framing (the target's {@code Content-Length}; without one, the length of a body that came whole
+     * in its first write, else chunked), then {@code Connection: close} when the connection ends.
+     */
+    private ByteBuffer answerHead(boolean last, int length) {
+      HttpField lengthField = answerHeaders.getField(HttpHeader.CONTENT_LENGTH);
+      chunked = false;
+      String contentLength = null;
+      closeAfter |= isShutdown();
+      if (lengthField != null) {
+        contentLength = lengthField.getValue();
+      } else if (status == HttpStatus.NOT_MODIFIED_304 && last) {
+        // Jetty's server says how long the body it had was (none) on a 304, and only there among answers without one.
+        contentLength = Integer.toString(length);
+      } else if (!bodyless) {
+        if (last) {
+          contentLength = Integer.toString(length);
+        } else {
+          // A connection that ends with this answer ends its body too: no chunks needed (nor sent by Jetty's server).
+          chunked = !closeAfter;
+        }
+      }
+      HttpHead answer = HttpHead.answer(status, HttpHead.sizeOf(answerHeaders) + 48);
+      for (int i = 0, n = answerHeaders.size(); i < n; i++) {
+        HttpField field = answerHeaders.getField(i);
+        if (field.getHeader() != HttpHeader.CONTENT_LENGTH) {
+          answer.header(field);
+        }
+      }
+      if (contentLength != null) {
+        answer.header(HttpHeader.CONTENT_LENGTH.asString(), contentLength);
+      }
+      if (chunked) {
+        answer.header(HttpHeader.TRANSFER_ENCODING.asString(), HttpHeaderValue.CHUNKED.asString());
+      }
+      if (closeAfter) {
+        answer.header(HttpHeader.CONNECTION.asString(), HttpHeaderValue.CLOSE.asString());
+      }
+      answer.end();
+      return ByteBuffer.wrap(answer.bytes(), 0, answer.length());
+    }
+
+    @Override
+    public void succeeded() {
+      attempt.finished();
+      completed(status);
+      if (closeAfter) {
+        getEndPoint().close();
+        return;
+      }
+      fillInterested(fillable);
+    }
+
+    @Override
+    public void failed(Throwable failure, boolean reused, boolean answerReceived) {
+      Attempt failedAttempt = attempt;
+      Attempt.Failure classified = Upstream.classify(failure, reused, answerReceived);
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("{} S2P failure from {} ({}): {}", note.trace.requestId(), failedAttempt.target().id(), classified, failure.toString());
+      }
+      Attempt.Next next = failedAttempt.failed(classified, committed);
+      switch (next.action()) {
+        case RETRY -> {
+          Attempt retry = next.attempt();
+          boolean sameTarget = retry.target() == failedAttempt.target();
+          if (!sameTarget && LOG.isDebugEnabled()) {
+            LOG.debug("{} re-pinned from {} to {}", note.trace.requestId(), retry.decision().previousTargetId(), retry.decision().target().id());
+          }
+          send(retry, sameTarget);
+        }
+        case ANSWER -> handOver(new HandOver(method, pathQuery, note, failedAttempt, next, false, false));
+        default -> {
+          // The answer was on its way: it is cut, as Jetty's server cuts a response it cannot finish.
+          completed(status);
+          getEndPoint().close(failure);
+        }
+      }
+    }
+
+    @Override
+    public void clientFailed(Throwable failure) {
+      attempt.finished();
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("{} P2C write failed: {}", note.trace.requestId(), failure.toString());
+      }
+      completed(status);
+      getEndPoint().close(failure);
+    }
+
+    /** The exchange is over: its record, then the connection's state for the next request. */
+    private void completed(int answered) {
+      if (!observers.isEmpty()) {
+        ExchangeRecorder.tell(observers, ExchangeRecorder.record(note, beginNanos, NanoTime.now(), timeStampMillis, connectionNote, method,
+            pathQuery, HttpVersion.HTTP_1_1.asString(), headers, null, answered, 0, bodyBytes, null));
+      }
+      exchanging = false;
+      release();
+      note = null;
+      attempt = null;
+      relayed = null;
+      committed = false;
+      chunked = false;
+      bodyBytes = 0;
+      status = 0;
+    }
+
+    @Override
+    public boolean onIdleExpired(TimeoutException timeout) {
+      // While the target answers, its own silence limit times the exchange, not the client's idleness.
+      return !exchanging;
+    }
+
+    @Override
+    public void onClose(Throwable cause) {
+      super.onClose(cause);
+      if (!exchanging) {
+        // During an exchange its end gives the buffer back (the target side hears of the close when it writes).
+        release();
+      }
+    }
+
+    // The request, read by HttpParser.
+
+    @Override
+    public void startRequest(String requestMethod, String uri, HttpVersion requestVersion) {
+      method = requestMethod;
+      pathQuery = uri;
+      version = requestVersion;
+      plain &= requestVersion == HttpVersion.HTTP_1_1 && (HttpMethod.GET.is(requestMethod) || HttpMethod.HEAD.is(requestMethod));
+    }
+
+    @Override
+    public void parsedHeader(HttpField field) {
+      headers.add(field);
+      HttpHeader header = field.getHeader();
+      if (header == null) {
+        return;
+      }
+      switch (header) {
+        case HOST -> {
+          hosts++;
+          host = field.getValue();
+        }
+        case CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE, EXPECT, HTTP2_SETTINGS -> plain = false;
+        case CONNECTION -> {
+          for (String token : field.getValues()) {
+            if ("close".equalsIgnoreCase(token.trim())) {
+              closeAfter = true;
+            }
+          }
+        }
+        default -> { }
+      }
+    }
+
+    @Override
+    public boolean headerComplete() {
+      return false;
+    }
+
+    @Override
+    public boolean content(ByteBuffer item) {
+      plain = false;
+      return true;
+    }
+
+    @Override
+    public boolean contentComplete() {
+      return false;
+    }
+
+    @Override
+    public boolean messageComplete() {
+      complete = true;
+      return true;
+    }
+
+    @Override
+    public void earlyEOF() {
+      bad = true;
+    }
+
+    @Override
+    public void badMessage(HttpException failure) {
+      bad = true;
+    }
+
+    // The request as core's policy and Upstream's header rules read it.
+
+    @Override
+    public HttpFields headers() {
+      return headers;
+    }
+
+    @Override
+    public String remoteAddr() {
+      return remoteAddr;
+    }
+
+    @Override
+    public String localAddr() {
+      return localAddr;
+    }
+
+    @Override
+    public String protocol() {
+      return HttpVersion.HTTP_1_1.asString();
+    }
+
+    @Override
+    public boolean isSecure() {
+      return false;
+    }
+
+    @Override
+    public boolean isHttp2() {
+      return false;
+    }
+
+    @Override
+    public String authority() {
+      return host;
+    }
+
+    @Override
+    public String scheme() {
+      return "http";
+    }
+
+    @Override
+    public String forwardedClientCert() {
+      return null;
+    }
+
+    @Override
+    public String value(String name) {
+      List<HttpCookie> parsed = cookies;
+      if (parsed == null) {
+        try {
+          parsed = cookieCache.getCookies(headers);
+        } catch (RuntimeException e) {
+          // As JettyCookies: a cookie header that cannot be parsed is no cookies, never a 500.
+          parsed = List.of();
+        }
+        cookies = parsed;
+      }
+      for (int i = 0, n = parsed.size(); i < n; i++) {
+        HttpCookie cookie = parsed.get(i);
+        if (cookie.getName().equals(name)) {
+          return cookie.getValue();
+        }
+      }
+      return null;
+    }
+
+    @Override
+    public String header(String name) {
+      return headers.get(name);
+    }
+
+    @Override
+    public String host() {
+      return relayed != null && relayed.host() != null ? relayed.host() : host;
+    }
+
+    @Override
+    public String method() {
+      return method;
+    }
+
+    @Override
+    public String rawPath() {
+      int query = pathQuery.indexOf('?');
+      return query < 0 ? pathQuery : pathQuery.substring(0, query);
+    }
+
+    @Override
+    public String rawQuery() {
+      int query = pathQuery.indexOf('?');
+      return query < 0 ? null : pathQuery.substring(query + 1);
+    }
+
+    @Override
+    public List<String> headers(String name) {
+      return headers.getValuesList(name);
+    }
+
+    @Override
+    public InetAddress sourceAddress() {
+      return relayed != null ? relayed.address() : peer;
+    }
+
+    @Override
+    public String toConnectionString() {
+      return "DirectHttp1[" + (exchanging ? method + " " + pathQuery : "idle") + "]";
+    }
+  }
+
+  /**
+   * Whether the request target is one the direct front end passes on as it came: origin-form, with
+   * nothing Jetty's URI rules would have to judge (a percent-encoding or dot segment in the path, path
+   * parameters, a backslash, a fragment) and nothing {@link AffinityBalancer#uriSafe} would re-encode.
+   * Anything else goes through Jetty's server, which decides, as it always did.
+   */
+  static boolean isDirectPath(String pathQuery) {
+    if (pathQuery == null || pathQuery.isEmpty() || pathQuery.charAt(0) != '/') {
+      return false;
+    }
+    int n = pathQuery.length();
+    boolean inQuery = false;
+    int segmentStart = 1;
+    for (int i = 0; i < n; i++) {
+      char c = pathQuery.charAt(i);
+      if (!inQuery) {
+        if (c == '?') {
+          if (isDotSegment(pathQuery, segmentStart, i)) {
+            return false;
+          }
+          inQuery = true;
+          continue;
+        }
+        if (c == '/') {
+          // An empty segment ("//") or a dot segment is for Jetty's URI compliance to judge.
+          if (i > 0 && (i == segmentStart || isDotSegment(pathQuery, segmentStart, i))) {
+            return false;
+          }
+          segmentStart = i + 1;
+          continue;
+        }
+        boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.!~*'():@&=+$,".indexOf(c) >= 0;
+        if (!ok) {
+          return false;
+        }
+        continue;
+      }
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.!~*'();:@&=+$,/?".indexOf(c) >= 0
+          || (c == '%' && i + 2 < n && isHex(pathQuery.charAt(i + 1)) && isHex(pathQuery.charAt(i + 2)));
+      if (!ok) {
+        return false;
+      }
+    }
+    return inQuery || !isDotSegment(pathQuery, segmentStart, n);
+  }
+
+  private static boolean isDotSegment(String s, int from, int to) {
+    int length = to - from;
+    return (length == 1 && s.charAt(from) == '.') || (length == 2 && s.charAt(from) == '.' && s.charAt(from + 1) == '.');
+  }
+
+  private static boolean isHex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  }
+
+  /** As Jetty's {@code Request.getRemoteAddr} and {@code getLocalAddr} write an address. */
+  private static String hostAddress(SocketAddress socket) {
+    if (socket instanceof InetSocketAddress inet) {
+      return org.eclipse.jetty.server.Request.getHostName(inet);
+    }
+    return socket == null ? null : socket.toString();
+  }
+}

@@ -1,0 +1,135 @@
+package dev.affinity.jetty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The balancer's own HTTP/1.1 front end ({@link DirectHttp1}) over real sockets: what it serves
+ * itself, what it hands to Jetty's server, and that a client cannot tell which did.
+ */
+class DirectHttp1Test extends BalancerTestBase {
+
+  @AfterEach
+  void stop() throws Exception {
+    if (http != null) {
+      http.stop();
+    }
+    if (balancer != null) {
+      balancer.stop();
+    }
+    if (backends != null) {
+      backends.close();
+    }
+  }
+
+  private DirectHttp1 frontEnd() {
+    return balancer.server().getConnectors()[0].getConnectionFactory(DirectHttp1.class);
+  }
+
+  private static void write(Http1Connection c, String text) throws IOException {
+    c.out.write(text.getBytes(StandardCharsets.ISO_8859_1));
+    c.out.flush();
+  }
+
+  @Test
+  void aHeadPastTheHeaderLimitIsHandedToJettysServerWhichAnswers431() throws Exception {
+    startDuration("a");
+    try (Http1Connection c = new Http1Connection(balancer.port())) {
+      c.send("/small", "X-Pad: " + "x".repeat(1500) + "\r\n");
+      assertThat(c.read().status()).isEqualTo(200);
+      c.send("/big", "X-Pad: " + "x".repeat(40_000) + "\r\n");
+      assertThat(c.read().status()).isEqualTo(431);
+    }
+  }
+
+  @Test
+  void aWholeHeadPastASmallHeaderLimitIsAnswered431() throws Exception {
+    backends = Backends.start("a");
+    balancer = AffinityServer.builder(rawRouter(java.util.Map.of("a", backends.uri("a"))), counters).clock(clock)
+        .limits(Limits.builder().maxRequestHeaderBytes(2048).build()).build().start();
+    try (Http1Connection c = new Http1Connection(balancer.port())) {
+      c.send("/small", "X-Pad: " + "x".repeat(1500) + "\r\n");
+      assertThat(c.read().status()).isEqualTo(200);
+      c.send("/big", "X-Pad: " + "x".repeat(3000) + "\r\n");
+      assertThat(c.read().status()).isEqualTo(431);
+    }
+  }
+
+  /** A target that answers each path its own way: lengths, chunks, no body, a close-delimited body. */
+  private static void scripted(RawTargets.Peer peer, String head) throws IOException {
+    String[] line = RawTargets.requestLine(head).split(" ");
+    String path = line[1];
+    String common = "X-Target: t\r\nCache-Control: max-age=5\r\nKeep-Alive: timeout=5\r\nConnection: keep-alive, X-Hop\r\nX-Hop: gone\r\n"
+        + "Date: Mon, 01 Jan 2001 00:00:00 GMT\r\nSet-Cookie: app=1; Path=/\r\n";
+    switch (path) {
+      case "/length" -> peer.send("HTTP/1.1 200 OK\r\n" + common + "Content-Length: 5\r\n\r\n" + (line[0].equals("HEAD") ? "" : "hello"));
+      case "/chunked" -> {
+        peer.send("HTTP/1.1 200 OK\r\n" + common + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+        peer.send("6\r\n world\r\n0\r\n\r\n");
+      }
+      case "/chunked-at-once" -> peer.send("HTTP/1.1 201 Created\r\n" + common + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+      case "/no-content" -> peer.send("HTTP/1.1 204 No Content\r\n" + common + "\r\n");
+      case "/not-modified" -> peer.send("HTTP/1.1 304 Not Modified\r\n" + common + "ETag: \"x\"\r\n\r\n");
+      case "/until-close" -> {
+        peer.send("HTTP/1.1 200 OK\r\nX-Target: t\r\nConnection: close\r\n\r\nuntil ");
+        peer.send("the end");
+        throw new java.io.EOFException("closing as the answer says");
+      }
+      default -> peer.send("HTTP/1.1 404 Not Found\r\n" + common + "Content-Length: 0\r\n\r\n");
+    }
+  }
+
+  /** Every request of the parity test, its answer's status line, headers in order (Date's value aside) and body. */
+  private java.util.List<String> exchanges(boolean direct) throws Exception {
+    RawTargets.RawTarget t = target("t", RawTargets.eachRequest(DirectHttp1Test::scripted));
+    directHttp1 = direct;
+    balancer = observed(AffinityServer.builder(rawRouter(java.util.Map.of("t", t.uri())), counters).clock(clock)).build();
+    balancer.start();
+    java.util.List<String> seen = new java.util.ArrayList<>();
+    String pin = null;
+    for (String request : java.util.List.of("GET /length", "HEAD /length", "GET /chunked", "GET /chunked-at-once", "GET /no-content",
+        "GET /not-modified", "GET /missing", "GET /until-close", "GET /length?a=b&c=%41")) {
+      try (java.net.Socket socket = new java.net.Socket("127.0.0.1", balancer.port())) {
+        socket.setSoTimeout(10_000);
+        String cookie = pin == null ? "" : "Cookie: " + pin + "\r\n";
+        socket.getOutputStream().write((request + " HTTP/1.1\r\nHost: example.com\r\n" + cookie + "Connection: close\r\n\r\n")
+            .getBytes(StandardCharsets.ISO_8859_1));
+        String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        String normalized = answer.replaceAll("Date: [^\r\n]*", "Date: *").replaceAll("Expires=[^;]*;", "Expires=*;");
+        seen.add(request + "\n" + normalized);
+        if (pin == null) {
+          java.util.regex.Matcher m = java.util.regex.Pattern.compile("Set-Cookie: (AFFINITY=[^;]*)").matcher(answer);
+          assertThat(m.find()).as("a new client's answer pins it: %s", answer).isTrue();
+          pin = m.group(1);
+        }
+      }
+    }
+    // The same again on one kept-alive connection (chunks where the length is not known up front).
+    try (Http1Connection c = new Http1Connection(balancer.port())) {
+      for (String request : java.util.List.of("GET /length", "HEAD /length", "GET /chunked", "GET /chunked-at-once", "GET /no-content",
+          "GET /not-modified", "GET /missing", "GET /length?a=b&c=%41")) {
+        write(c, request + " HTTP/1.1\r\nHost: example.com\r\nCookie: " + pin + "\r\n\r\n");
+        Http1Connection.Answer answer = request.startsWith("HEAD") ? c.readHead() : c.read();
+        java.util.Map<String, String> headers = new java.util.TreeMap<>(answer.headers());
+        headers.remove("date");
+        seen.add(request + " kept alive\n" + answer.status() + " " + headers + "\n" + answer.body());
+      }
+    }
+    balancer.stop();
+    balancer = null;
+    return seen;
+  }
+
+  @Test
+  void aClientCannotTellTheFrontEndFromJettysServer() throws Exception {
+    java.util.List<String> jettys = exchanges(false);
+    java.util.List<String> direct = exchanges(true);
+    for (int i = 0; i < jettys.size(); i++) {
+      assertThat(direct.get(i).replaceAll("AFFINITY=[^;]*", "AFFINITY=*")).isEqualTo(jettys.get(i).replaceAll("AFFINITY=[^;]*", "AFFINITY=*"));
+    }
+  }
+}
