@@ -50,7 +50,9 @@ import org.junit.jupiter.api.BeforeAll;
  * The balancer's whole request path in-process: raw HTTP/1.1 requests with a fuzzed method, request
  * target (origin or absolute form, admin paths, paths naming a stray port), query, headers (Host, Cookie
  * with real tokens, the admin header, forwarding headers, anything) and body go through a Jetty
- * {@link LocalConnector} into {@link AffinityServer}'s handlers (admin, WebSocket, balancer). The only
+ * {@link LocalConnector} into {@link AffinityServer}'s handlers (admin, WebSocket, balancer), and again over
+ * a socket to its public listener, through the balancer's own front end first (which serves a plain GET
+ * or HEAD itself and hands anything else to Jetty's server). The only
  * target is a real Jetty backend on an ephemeral loopback port; a {@link ServerSocket} on another
  * loopback port is the stray. Oracles, for every request:
  * <ul>
@@ -183,7 +185,7 @@ class AdminEndpointsFuzzTest {
       // Only the backend may be contacted; Jazzer's SSRF detector reports anything else as a finding.
       // (Set here, not in @BeforeAll: Jazzer accepts it once the fuzz test runs.)
       try {
-        onlyBackend = BugDetectors.allowNetworkConnections((host, port) -> port == backendPort);
+        onlyBackend = BugDetectors.allowNetworkConnections((host, port) -> port == backendPort || port == balancer.port());
       } catch (IllegalStateException hooksOff) {
         // Run with -Djazzer.hooks=false: no SSRF detector; the stray port still counts connections.
         onlyBackend = () -> { };
@@ -240,6 +242,31 @@ class AdminEndpointsFuzzTest {
       }
     }
     check(raw, method, path, adminHeader, response, echoed);
+    // The same request over the public listener's socket, where the balancer's own front end reads it first
+    // (DirectHttp1: it serves a plain GET or HEAD itself and hands anything else to Jetty's server).
+    String overSocket;
+    try {
+      overSocket = overSocket(raw);
+    } finally {
+      if (t1.isDraining()) {
+        t1.undrain();
+      }
+    }
+    check(raw, method, path, adminHeader, overSocket, echoed);
+  }
+
+  /** The answer to {@code raw} on a connection of its own to the public listener (which {@code Connection: close} ends). */
+  private static String overSocket(String raw) throws java.io.IOException {
+    try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), balancer.port())) {
+      socket.setSoTimeout(5_000);
+      socket.getOutputStream().write(raw.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      socket.getOutputStream().flush();
+      try {
+        return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+      } catch (java.net.SocketTimeoutException e) {
+        return null;
+      }
+    }
   }
 
   private static void check(String raw, String method, String path, boolean adminHeader, String response, List<String> echoed) {
