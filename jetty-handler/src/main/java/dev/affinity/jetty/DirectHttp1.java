@@ -19,13 +19,11 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 import org.eclipse.jetty.http.CookieCache;
 import org.eclipse.jetty.http.HttpCookie;
-import org.eclipse.jetty.http.HttpException;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpHeaderValue;
 import org.eclipse.jetty.http.HttpMethod;
-import org.eclipse.jetty.http.HttpParser;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.AbstractConnection;
@@ -53,8 +51,9 @@ import org.slf4j.LoggerFactory;
  * none of it; that machinery was about a fifth of the balancer's CPU per request (bench/
  * profile-attribution.py), the gap between it and HAProxy.
  *
- * <p>A connection of this factory reads the request head itself with Jetty's {@link HttpParser} (the
- * listener's compliance and header-size limit), decides with core's {@link Forwarder} and the
+ * <p>A connection of this factory reads the request head itself, strictly ({@link StrictRequestHead}:
+ * whatever it does not take as it is goes to Jetty's parser, with the listener's compliance rules and
+ * error answers), within the listener's header-size limit, decides with core's {@link Forwarder} and the
  * balancer's one header policy ({@link Upstream}), sends on the direct relay ({@link TargetConnection})
  * and writes the target's answer head and body to the client itself. Anything else is Jetty's: a head
  * that is not whole in one read, bad, pipelined or not plainly a bodyless {@code GET}/{@code HEAD}
@@ -136,10 +135,9 @@ final class DirectHttp1 extends AbstractConnectionFactory {
    * One client connection. Everything runs on the selector thread that reads the client (the target
    * connection shares it), except connecting to a target, done on a pool thread by the balancer.
    */
-  private final class Client extends AbstractConnection implements Connection.UpgradeFrom, HttpParser.RequestHandler,
+  private final class Client extends AbstractConnection implements Connection.UpgradeFrom, StrictRequestHead.Sink,
       TargetConnection.Relay, Upstream.ClientHead, ClientRequest, RuleRequest {
     private final Connector connector;
-    private final HttpParser parser;
     private final CookieCache cookieCache;
     private final ConnectionNote connectionNote;
     private final String remoteAddr;
@@ -152,9 +150,6 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     // One request, reset by read().
     private String method;
     private String pathQuery;
-    private HttpVersion version;
-    private boolean complete;
-    private boolean bad;
     private boolean plain;
     private int hosts;
     private String host;
@@ -178,8 +173,6 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     Client(Connector connector, EndPoint endPoint) {
       super(endPoint, connector.getExecutor());
       this.connector = connector;
-      this.parser = new HttpParser(this, http.getRequestHeaderSize(), http.getHttpCompliance());
-      parser.setHeaderCacheSize(http.getHeaderCacheSize());
       this.cookieCache = new CookieCache(http.getRequestCookieCompliance());
       this.connectionNote = new ConnectionNote(endPoint.getRemoteSocketAddress(), endPoint.getLocalSocketAddress());
       SocketAddress remote = endPoint.getRemoteSocketAddress();
@@ -231,19 +224,15 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       headers.clear();
       method = null;
       pathQuery = null;
-      version = null;
-      complete = false;
-      bad = false;
       plain = true;
       hosts = 0;
       host = null;
       closeAfter = false;
       cookies = null;
-      parser.reset();
-      // A view: the parser clears what it was given when a head is bad, and a hand-over passes on every byte read.
-      ByteBuffer parsed = bytes.duplicate();
-      parser.parseNext(parsed);
-      if (!complete || bad || parsed.hasRemaining() || !plain || hosts != 1 || !isDirectPath(pathQuery)
+      int end = StrictRequestHead.read(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.arrayOffset() + bytes.limit(),
+          http.getRequestHeaderSize(), this);
+      // Nothing after the head: a pipelined request, or a body, is for Jetty's server.
+      if (end != bytes.arrayOffset() + bytes.limit() || !plain || hosts != 1 || host.isEmpty() || !isDirectPath(pathQuery)
           || servedElsewhere.test(rawPath()) || draining.getAsBoolean() || isShutdown() || !balancer.isDirectRelay()) {
         handOver(null);
         return;
@@ -501,18 +490,16 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       }
     }
 
-    // The request, read by HttpParser.
+    // The request, read by StrictRequestHead.
 
     @Override
-    public void startRequest(String requestMethod, String uri, HttpVersion requestVersion) {
+    public void requestLine(String requestMethod, String target) {
       method = requestMethod;
-      pathQuery = uri;
-      version = requestVersion;
-      plain &= requestVersion == HttpVersion.HTTP_1_1 && (HttpMethod.GET.is(requestMethod) || HttpMethod.HEAD.is(requestMethod));
+      pathQuery = target;
     }
 
     @Override
-    public void parsedHeader(HttpField field) {
+    public void field(HttpField field) {
       headers.add(field);
       HttpHeader header = field.getHeader();
       if (header == null) {
@@ -533,38 +520,6 @@ final class DirectHttp1 extends AbstractConnectionFactory {
         }
         default -> { }
       }
-    }
-
-    @Override
-    public boolean headerComplete() {
-      return false;
-    }
-
-    @Override
-    public boolean content(ByteBuffer item) {
-      plain = false;
-      return true;
-    }
-
-    @Override
-    public boolean contentComplete() {
-      return false;
-    }
-
-    @Override
-    public boolean messageComplete() {
-      complete = true;
-      return true;
-    }
-
-    @Override
-    public void earlyEOF() {
-      bad = true;
-    }
-
-    @Override
-    public void badMessage(HttpException failure) {
-      bad = true;
     }
 
     // The request as core's policy and Upstream's header rules read it.

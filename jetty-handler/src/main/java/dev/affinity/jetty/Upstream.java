@@ -352,6 +352,10 @@ final class Upstream {
    * connections, 74 MB of their read buffers (bench/footprint.sh).
    */
   static HttpField detached(HttpField field) {
+    // The direct relay's fields are plain ones: no class lookup for them.
+    if (field.getClass() == HttpField.class) {
+      return field;
+    }
     return REFERS_TO_ITS_MAKER.get(field.getClass()) ? new HttpField(field.getHeader(), field.getName(), field.getValue()) : field;
   }
 

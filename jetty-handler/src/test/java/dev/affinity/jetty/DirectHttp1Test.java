@@ -108,6 +108,17 @@ class DirectHttp1Test extends BalancerTestBase {
         }
       }
     }
+    // Header names in any case, values with spaces around them, a header the client's Connection names: the
+    // target gets the same head from either front end.
+    try (Http1Connection c = new Http1Connection(balancer.port())) {
+      write(c, "GET /length?q=1 HTTP/1.1\r\nhost: example.com:80\r\nuser-agent:  curl/8 \r\nX-Mixed-CASE:\tv\r\n"
+          + "cookie: " + pin + "\r\nconnection: keep-alive, x-drop\r\nX-Drop: 1\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n");
+      Http1Connection.Answer answer = c.read();
+      seen.add("mixed case: " + answer.status());
+    }
+    for (String targetSaw : t.heads) {
+      seen.add(targetSaw.replaceAll("(?i)(x-request-id|traceparent): [^\r\n]*", "$1: *"));
+    }
     // The same again on one kept-alive connection (chunks where the length is not known up front).
     try (Http1Connection c = new Http1Connection(balancer.port())) {
       for (String request : java.util.List.of("GET /length", "HEAD /length", "GET /chunked", "GET /chunked-at-once", "GET /no-content",

@@ -1,0 +1,199 @@
+package dev.affinity.jetty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.eclipse.jetty.http.HttpCompliance;
+import org.eclipse.jetty.http.HttpException;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpParser;
+import org.eclipse.jetty.http.HttpVersion;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link StrictRequestHead} against Jetty's own parser, with the listener's settings (RFC 9110
+ * compliance, no field cache): whatever head the strict reader takes, Jetty's parser reads the same
+ * way (method, target, every field's name and value in order, where the head ends). The heads are
+ * generated from a fixed seed out of the pieces that make parsers disagree: bare LF and CR, obsolete
+ * folds, whitespace around names and colons, controls and non-ASCII bytes, case, framing headers.
+ */
+class StrictRequestHeadTest {
+  private static final int MAX = 2048;
+
+  /** What one parser made of a head. */
+  record Read(String method, String target, List<String> fields, int end) {}
+
+  static Read strict(byte[] bytes) {
+    List<String> fields = new ArrayList<>();
+    String[] line = new String[2];
+    int end = StrictRequestHead.read(bytes, 0, bytes.length, MAX, new StrictRequestHead.Sink() {
+      @Override
+      public void requestLine(String method, String target) {
+        line[0] = method;
+        line[1] = target;
+      }
+
+      @Override
+      public void field(HttpField field) {
+        fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+      }
+    });
+    return end < 0 ? null : new Read(line[0], line[1], fields, end);
+  }
+
+  static Read jettys(byte[] bytes) {
+    List<String> fields = new ArrayList<>();
+    String[] line = new String[2];
+    boolean[] state = new boolean[3]; // complete, bad, HTTP/1.1
+    HttpParser parser = new HttpParser(new HttpParser.RequestHandler() {
+      @Override
+      public void startRequest(String method, String uri, HttpVersion version) {
+        line[0] = method;
+        line[1] = uri;
+        state[2] = version == HttpVersion.HTTP_1_1;
+      }
+
+      @Override
+      public void parsedHeader(HttpField field) {
+        fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+      }
+
+      @Override
+      public boolean headerComplete() {
+        return false;
+      }
+
+      @Override
+      public boolean content(ByteBuffer item) {
+        return false;
+      }
+
+      @Override
+      public boolean contentComplete() {
+        return false;
+      }
+
+      @Override
+      public boolean messageComplete() {
+        state[0] = true;
+        return true;
+      }
+
+      @Override
+      public void earlyEOF() {
+        state[1] = true;
+      }
+
+      @Override
+      public void badMessage(HttpException failure) {
+        state[1] = true;
+      }
+    }, MAX, HttpCompliance.RFC9110);
+    parser.setHeaderCacheSize(0);
+    ByteBuffer buffer = ByteBuffer.wrap(bytes);
+    parser.parseNext(buffer);
+    return state[0] && !state[1] && state[2] ? new Read(line[0], line[1], fields, buffer.position()) : null;
+  }
+
+  @Test
+  void aPlainHeadIsReadAsJettyReadsIt() {
+    byte[] head = ("GET /a/b?c=d HTTP/1.1\r\nhost: example.com:8080\r\nCookie:  AFFINITY=x; b=c \t\r\nX-Custom: v\r\n"
+        + "Accept:\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+    Read strict = strict(head);
+    assertThat(strict).isNotNull().isEqualTo(jettys(head));
+    assertThat(strict.fields()).containsExactly("Host: example.com:8080 (Host)", "Cookie: AFFINITY=x; b=c (Cookie)",
+        "X-Custom: v (null)", "Accept:  (Accept)");
+  }
+
+  @Test
+  void whatItDoesNotTakeAsItIsIsLeftToJetty() {
+    for (String head : List.of(
+        "GET / HTTP/1.1\nHost: x\r\n\r\n", // bare LF
+        "GET / HTTP/1.1\r\nHost: x\r\n X-Folded: y\r\n\r\n", // obsolete fold
+        "GET / HTTP/1.1\r\nHost : x\r\n\r\n", // space before the colon
+        "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", // two spaces
+        "GET / HTTP/1.0\r\nHost: x\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\u0001y\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: caf\u00e9\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\n", // not whole
+        "GET / HTTP/1.1\r\n\r\n", // no Host
+        "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        "GET / HTTP/1.1\r\nX-Pad: " + "x".repeat(MAX) + "\r\n\r\n")) {
+      assertThat(strict(head.getBytes(StandardCharsets.ISO_8859_1))).as(head).isNull();
+    }
+  }
+
+  @Test
+  void whateverItTakesJettyReadsTheSameWay() {
+    Random random = new Random(20261203);
+    String[] methods = {"GET", "HEAD", "get", "POST", "GET ", "G\u00e9T", ""};
+    String[] separators = {" ", " ", " ", "  ", "\t", ""};
+    String[] targets = {"/", "/a/b?x=1&y=%41", "*", "http://h/x", "/a b", "/caf\u00e9", "/x\u0000", "//x", "/%2e%2e/y", "/?"};
+    String[] versions = {"HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "http/1.1", "HTTP/1.1 ", "HTTP/2.0", "HTTP/1.10"};
+    String[] eols = {"\r\n", "\r\n", "\r\n", "\r\n", "\n", "\r", "\r\r\n"};
+    String[] names = {"Host", "host", "HOST", "Cookie", "X-Custom", "x-custom", "Content-Length", "Transfer-Encoding", "Connection",
+        "X Bad", "", "Host ", "User-Agent", "X-Forwarded-For", "Referer", "Upgrade", "E\u00e9", "X_Under", "Accept-Encoding"};
+    String[] colons = {": ", ": ", ":", " : ", ":\t", ":  ", "::"};
+    String[] values = {"x", "example.com", "AFFINITY=abc; x=y", "", " ", "a\tb", "trailing  ", "\t", "close", "keep-alive, close",
+        "v\u0001", "caf\u00e9", "x\u007f", "0", "chunked", "a\rb", "a\nb"};
+    int taken = 0;
+    for (int i = 0; i < 40_000; i++) {
+      // Each piece is the plain one most of the time, so that most heads differ from a plain head in a thing or two.
+      StringBuilder head = new StringBuilder();
+      head.append(plain(random) ? (random.nextBoolean() ? "GET" : "HEAD") : pick(random, methods))
+          .append(plain(random) ? " " : pick(random, separators))
+          .append(plain(random) ? "/a/b?x=1" : pick(random, targets));
+      if (random.nextInt(20) == 0) {
+        head.append((char) random.nextInt(256));
+      }
+      head.append(plain(random) ? " " : pick(random, separators)).append(plain(random) ? "HTTP/1.1" : pick(random, versions))
+          .append(plain(random) ? "\r\n" : pick(random, eols));
+      int fields = random.nextInt(6);
+      int hostAt = plain(random) ? random.nextInt(fields + 1) : -1;
+      for (int f = 0; f <= fields; f++) {
+        if (f == hostAt) {
+          head.append(plain(random) ? "Host" : pick(random, names)).append(plain(random) ? ": " : pick(random, colons))
+              .append(plain(random) ? "example.com:8080" : pick(random, values)).append(plain(random) ? "\r\n" : pick(random, eols));
+        }
+        if (f == fields) {
+          break;
+        }
+        if (random.nextInt(40) == 0) {
+          head.append(" folded").append(pick(random, eols));
+        }
+        head.append(plain(random) ? "X-Custom" : pick(random, names)).append(plain(random) ? ": " : pick(random, colons))
+            .append(pick(random, values));
+        if (random.nextInt(30) == 0) {
+          head.append((char) random.nextInt(256));
+        }
+        head.append(plain(random) ? "\r\n" : pick(random, eols));
+      }
+      head.append(plain(random) ? "\r\n" : pick(random, eols));
+      if (random.nextInt(10) == 0) {
+        head.append("GET / HTTP/1.1\r\n");
+      }
+      byte[] bytes = head.toString().getBytes(StandardCharsets.ISO_8859_1);
+      Read strict = strict(bytes);
+      if (strict != null) {
+        taken++;
+        assertThat(jettys(bytes)).as("Jetty's reading of %s", head.toString().replace("\r", "\\r").replace("\n", "\\n"))
+            .isEqualTo(strict);
+      }
+    }
+    // The seed makes enough heads the strict reader takes for the comparison to mean something.
+    assertThat(taken).isGreaterThan(1_000);
+  }
+
+  private static boolean plain(Random random) {
+    return random.nextInt(10) != 0;
+  }
+
+  private static String pick(Random random, String[] choices) {
+    return choices[random.nextInt(choices.length)];
+  }
+}
