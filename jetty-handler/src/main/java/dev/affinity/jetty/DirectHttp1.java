@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  * none of it; that machinery was about a fifth of the balancer's CPU per request (bench/
  * profile-attribution.py), the gap between it and HAProxy.
  *
- * <p>A connection of this factory reads the request head itself, strictly ({@link StrictRequestHead}:
+ * <p>A connection of this factory reads the request head itself, strictly ({@link StrictHead#request}:
  * whatever it does not take as it is goes to Jetty's parser, with the listener's compliance rules and
  * error answers), within the listener's header-size limit, decides with core's {@link Forwarder} and the
  * balancer's one header policy ({@link Upstream}), sends on the direct relay ({@link TargetConnection})
@@ -135,7 +135,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
    * One client connection. Everything runs on the selector thread that reads the client (the target
    * connection shares it), except connecting to a target, done on a pool thread by the balancer.
    */
-  private final class Client extends AbstractConnection implements Connection.UpgradeFrom, StrictRequestHead.Sink,
+  private final class Client extends AbstractConnection implements Connection.UpgradeFrom, StrictHead.Sink,
       TargetConnection.Relay, Upstream.ClientHead, ClientRequest, RuleRequest {
     private final Connector connector;
     private final CookieCache cookieCache;
@@ -229,7 +229,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       host = null;
       closeAfter = false;
       cookies = null;
-      int end = StrictRequestHead.read(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.arrayOffset() + bytes.limit(),
+      int end = StrictHead.request(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.arrayOffset() + bytes.limit(),
           http.getRequestHeaderSize(), this);
       // Nothing after the head: a pipelined request, or a body, is for Jetty's server.
       if (end != bytes.arrayOffset() + bytes.limit() || !plain || hosts != 1 || host.isEmpty() || !isDirectPath(pathQuery)
@@ -490,7 +490,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       }
     }
 
-    // The request, read by StrictRequestHead.
+    // The request, read by StrictHead.
 
     @Override
     public void requestLine(String requestMethod, String target) {

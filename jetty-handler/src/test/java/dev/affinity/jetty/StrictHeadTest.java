@@ -15,13 +15,14 @@ import org.eclipse.jetty.http.HttpVersion;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link StrictRequestHead} against Jetty's own parser, with the listener's settings (RFC 9110
- * compliance, no field cache): whatever head the strict reader takes, Jetty's parser reads the same
- * way (method, target, every field's name and value in order, where the head ends). The heads are
+ * {@link StrictHead} against Jetty's own parser: a request head with the listener's settings (RFC 9110
+ * compliance, no field cache), an answer head as the direct relay's parser has it. Whatever head the
+ * strict reader takes, Jetty's parser reads the same way (method and target, or status; every field's
+ * name and value in order; where the head ends). The heads are
  * generated from a fixed seed out of the pieces that make parsers disagree: bare LF and CR, obsolete
  * folds, whitespace around names and colons, controls and non-ASCII bytes, case, framing headers.
  */
-class StrictRequestHeadTest {
+class StrictHeadTest {
   private static final int MAX = 2048;
 
   /** What one parser made of a head. */
@@ -30,7 +31,7 @@ class StrictRequestHeadTest {
   static Read strict(byte[] bytes) {
     List<String> fields = new ArrayList<>();
     String[] line = new String[2];
-    int end = StrictRequestHead.read(bytes, 0, bytes.length, MAX, new StrictRequestHead.Sink() {
+    int end = StrictHead.request(bytes, 0, bytes.length, MAX, new StrictHead.Sink() {
       @Override
       public void requestLine(String method, String target) {
         line[0] = method;
@@ -195,5 +196,135 @@ class StrictRequestHeadTest {
 
   private static String pick(Random random, String[] choices) {
     return choices[random.nextInt(choices.length)];
+  }
+
+  /** What one parser made of an answer head. */
+  record Answer(int status, List<String> fields, int end) {}
+
+  static Answer strictAnswer(byte[] bytes) {
+    List<String> fields = new ArrayList<>();
+    int[] status = {0};
+    int end = StrictHead.answer(bytes, 0, bytes.length, MAX, new StrictHead.Sink() {
+      @Override
+      public void statusLine(int answerStatus) {
+        status[0] = answerStatus;
+      }
+
+      @Override
+      public void field(HttpField field) {
+        fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+      }
+    });
+    return end < 0 ? null : new Answer(status[0], fields, end);
+  }
+
+  static Answer jettysAnswer(byte[] bytes) {
+    List<String> fields = new ArrayList<>();
+    int[] status = {0};
+    boolean[] state = new boolean[3]; // head complete, bad, HTTP/1.1
+    HttpParser parser = new TargetConnection.DetachedFieldsParser(new HttpParser.ResponseHandler() {
+      @Override
+      public void startResponse(HttpVersion version, int answerStatus, String reason) {
+        status[0] = answerStatus;
+        state[2] = version == HttpVersion.HTTP_1_1;
+      }
+
+      @Override
+      public void parsedHeader(HttpField field) {
+        fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+      }
+
+      @Override
+      public boolean headerComplete() {
+        state[0] = true;
+        return true;
+      }
+
+      @Override
+      public boolean content(ByteBuffer item) {
+        return false;
+      }
+
+      @Override
+      public boolean contentComplete() {
+        return false;
+      }
+
+      @Override
+      public boolean messageComplete() {
+        return true;
+      }
+
+      @Override
+      public void earlyEOF() {
+        state[1] = true;
+      }
+
+      @Override
+      public void badMessage(HttpException failure) {
+        state[1] = true;
+      }
+    });
+    ByteBuffer buffer = ByteBuffer.wrap(bytes);
+    parser.parseNext(buffer);
+    return state[0] && !state[1] && state[2] ? new Answer(status[0], fields, buffer.position()) : null;
+  }
+
+  @Test
+  void aPlainAnswerHeadIsReadAsJettyReadsIt() {
+    byte[] head = ("HTTP/1.1 200 OK\r\nserver: nginx\r\nContent-Length: 5\r\nX-Backend:  t1 \r\nSet-Cookie: a=b; Path=/\r\n\r\nhello")
+        .getBytes(StandardCharsets.ISO_8859_1);
+    Answer strict = strictAnswer(head);
+    assertThat(strict).isNotNull().isEqualTo(jettysAnswer(head));
+    assertThat(strict.fields()).containsExactly("Server: nginx (Server)", "Content-Length: 5 (Content-Length)", "X-Backend: t1 (null)",
+        "Set-Cookie: a=b; Path=/ (Set-Cookie)");
+    for (String other : List.of("HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n",
+        "HTTP/1.1 200\r\n\r\n", "HTTP/1.1 200 OK\nContent-Length: 0\n\n")) {
+      assertThat(strictAnswer(other.getBytes(StandardCharsets.ISO_8859_1))).as(other).isNull();
+    }
+  }
+
+  @Test
+  void whateverAnswerItTakesJettyReadsTheSameWay() {
+    Random random = new Random(20261204);
+    String[] versions = {"HTTP/1.1", "HTTP/1.0", "http/1.1", "HTTP/1.1 ", "HTTP/2"};
+    String[] statuses = {"200", "204", "304", "404", "503", "100", "101", "199", "600", "20", "2000", "abc", "099"};
+    String[] reasons = {" OK", " Not Found", " ", "", " \u00e9", " A\u0001", "  Two  Spaces", " Tab\tOK"};
+    String[] eols = {"\r\n", "\r\n", "\n", "\r", "\r\r\n"};
+    String[] names = {"Content-Length", "content-length", "Transfer-Encoding", "Connection", "Set-Cookie", "X-Custom", "Server",
+        "Date", "X Bad", "", "Host", "Keep-Alive", "E\u00e9"};
+    String[] colons = {": ", ":", " : ", ":\t", "::"};
+    String[] values = {"5", "0", "12345678901234567890", "-1", "+5", "5, 5", " 7 ", "chunked", "close", "a=b; Path=/", "", "v\u0001",
+        "caf\u00e9", "x\u007f", "gzip, chunked"};
+    int taken = 0;
+    for (int i = 0; i < 40_000; i++) {
+      StringBuilder head = new StringBuilder();
+      head.append(plain(random) ? "HTTP/1.1" : pick(random, versions)).append(' ')
+          .append(plain(random) ? "200" : pick(random, statuses)).append(plain(random) ? " OK" : pick(random, reasons))
+          .append(plain(random) ? "\r\n" : pick(random, eols));
+      int fields = random.nextInt(6);
+      for (int f = 0; f < fields; f++) {
+        if (random.nextInt(40) == 0) {
+          head.append(" folded").append(pick(random, eols));
+        }
+        head.append(plain(random) ? "X-Custom" : pick(random, names)).append(plain(random) ? ": " : pick(random, colons))
+            .append(pick(random, values));
+        if (random.nextInt(30) == 0) {
+          head.append((char) random.nextInt(256));
+        }
+        head.append(plain(random) ? "\r\n" : pick(random, eols));
+      }
+      head.append(plain(random) ? "\r\n" : pick(random, eols)).append("body");
+      byte[] bytes = head.toString().getBytes(StandardCharsets.ISO_8859_1);
+      Answer strict = strictAnswer(bytes);
+      if (strict != null) {
+        taken++;
+        assertThat(jettysAnswer(bytes)).as("Jetty's reading of %s", head.toString().replace("\r", "\\r").replace("\n", "\\n"))
+            .isEqualTo(strict);
+      }
+    }
+    assertThat(taken).isGreaterThan(1_000);
   }
 }

@@ -7,26 +7,40 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.util.HostPort;
 
 /**
- * Reads the one kind of request head the direct front end serves ({@link DirectHttp1}): a {@code GET}
- * or {@code HEAD} request line in origin or any form without spaces, {@code HTTP/1.1}, and header
- * lines with exactly one {@code Host} and no {@code Content-Length} or {@code Transfer-Encoding}
- * (no body), every line ending in CRLF, all of it inside the bytes given. It is strict on purpose and
- * never repairs: a bare LF, an obsolete line fold, whitespace before a colon or in the request line,
- * a control character or a byte above 0x7E in a value, or a head past the size limit is not read at
- * all (-1), and Jetty's server, whose parser has the listener's compliance rules and error answers,
- * reads those bytes instead. What it does read, it reads as Jetty's parser does (differential fuzz
- * test: {@code StrictRequestHeadFuzzTest}): values without surrounding spaces or tabs, known header
- * names in their registered spelling, others as sent.
+ * Reads the two kinds of head the balancer reads itself on its hot path, strictly, and nothing else:
+ *
+ * <ul>
+ *   <li>{@link #request}: what the direct front end serves ({@link DirectHttp1}): a {@code GET} or
+ *       {@code HEAD} request line with a target without spaces, {@code HTTP/1.1}, header lines with
+ *       exactly one {@code Host} and no {@code Content-Length} or {@code Transfer-Encoding} (no body);
+ *   <li>{@link #answer}: a target's answer the direct relay reads by its length ({@link TargetConnection}):
+ *       {@code HTTP/1.1}, a final status (200 to 599), at most one {@code Content-Length} of plain digits,
+ *       no {@code Transfer-Encoding}.
+ * </ul>
+ *
+ * <p>Every line ends in CRLF, all of it inside the bytes given. It is strict on purpose and never
+ * repairs: a bare LF, an obsolete line fold, whitespace before a colon or in the first line, a control
+ * character or a byte above 0x7E in a value, or a head past the size limit is not read at all (-1),
+ * and Jetty's {@code HttpParser}, with its compliance rules and error answers, reads those bytes
+ * instead. What it does read, it reads as Jetty's parser does (a differential test holds it to that:
+ * {@code StrictHeadTest}): values without surrounding spaces or tabs, known header names in their
+ * registered spelling, others as sent.
  *
  * <p>Jetty's parser looks each line up in a trie of known fields; this hashes the name while it scans
  * it (a table of Jetty's {@link HttpHeader} names, ASCII case folded), which costs a few instructions.
  */
-final class StrictRequestHead {
-  private StrictRequestHead() {}
+final class StrictHead {
+  private StrictHead() {}
 
   /** Where a head goes as it is read. */
   interface Sink {
-    void requestLine(String method, String target);
+    /** A request's first line (for {@link #request}). */
+    default void requestLine(String method, String target) {
+    }
+
+    /** An answer's status (for {@link #answer}). */
+    default void statusLine(int status) {
+    }
 
     void field(HttpField field);
   }
@@ -65,13 +79,15 @@ final class StrictRequestHead {
     }
   }
 
+  private static final byte[] ANSWER_VERSION = "HTTP/1.1 ".getBytes(StandardCharsets.US_ASCII);
+
   /**
-   * Reads one head from {@code bytes[from, to)}.
+   * Reads one request head from {@code bytes[from, to)}.
    *
    * @return the index just after the head's empty line, or -1 when those bytes are not one whole head
    *     this reader takes (what {@code sink} heard of it then means nothing)
    */
-  static int read(byte[] bytes, int from, int to, int maxHeadBytes, Sink sink) {
+  static int request(byte[] bytes, int from, int to, int maxHeadBytes, Sink sink) {
     int limit = Math.min(to, from + maxHeadBytes);
     int p;
     String method;
@@ -92,15 +108,61 @@ final class StrictRequestHead {
       return -1;
     }
     sink.requestLine(method, new String(bytes, targetStart, p - targetStart, StandardCharsets.ISO_8859_1));
-    p += VERSION.length;
+    return fields(bytes, p + VERSION.length, limit, true, sink);
+  }
+
+  /**
+   * Reads one answer head from {@code bytes[from, to)}.
+   *
+   * @return as {@link #request}
+   */
+  static int answer(byte[] bytes, int from, int to, int maxHeadBytes, Sink sink) {
+    int limit = Math.min(to, from + maxHeadBytes);
+    if (!startsWith(bytes, from, limit, ANSWER_VERSION) || from + ANSWER_VERSION.length + 4 > limit) {
+      return -1;
+    }
+    int p = from + ANSWER_VERSION.length;
+    int status = 0;
+    for (int i = 0; i < 3; i++, p++) {
+      if (bytes[p] < '0' || bytes[p] > '9') {
+        return -1;
+      }
+      status = status * 10 + bytes[p] - '0';
+    }
+    // Interim answers and a switch of protocols are Jetty's parser's (and TargetConnection's) to handle.
+    if (status < 200 || status > 599 || bytes[p] != ' ') {
+      return -1;
+    }
+    p++;
+    // The reason phrase: printable, spaces and tabs; nobody reads it.
+    while (p < limit && bytes[p] != '\r') {
+      byte b = bytes[p];
+      if ((b < 0x20 && b != '\t') || b >= 0x7F || b < 0) {
+        return -1;
+      }
+      p++;
+    }
+    if (p + 1 >= limit || bytes[p + 1] != '\n') {
+      return -1;
+    }
+    sink.statusLine(status);
+    return fields(bytes, p + 2, limit, false, sink);
+  }
+
+  /** The field lines from {@code p} and the empty line after them. */
+  private static int fields(byte[] bytes, int p, int limit, boolean request, Sink sink) {
     int hosts = 0;
+    int lengths = 0;
     while (true) {
       if (p + 1 >= limit) {
         return -1;
       }
       if (bytes[p] == '\r') {
+        if (bytes[p + 1] != '\n') {
+          return -1;
+        }
         // HTTP/1.1 has exactly one Host (RFC 9112 section 3.2); Jetty answers 400 to none or more.
-        return bytes[p + 1] == '\n' && hosts == 1 ? p + 2 : -1;
+        return !request || hosts == 1 ? p + 2 : -1;
       }
       int nameStart = p;
       int hash = 0;
@@ -132,11 +194,18 @@ final class StrictRequestHead {
       }
       p += 2;
       HttpHeader header = known(bytes, nameStart, nameEnd - nameStart, hash);
+      if (header == HttpHeader.TRANSFER_ENCODING || header == HttpHeader.HOST && !request) {
+        // Framing only Jetty's parser reads (chunks), or what an answer has no business carrying.
+        return -1;
+      }
+      if (header == HttpHeader.CONTENT_LENGTH) {
+        // A request with a body is Jetty's server's; an answer's length is read here when it is plain digits, once.
+        if (request || ++lengths > 1 || valueEnd == valueStart || valueEnd - valueStart > 18 || !digits(bytes, valueStart, valueEnd)) {
+          return -1;
+        }
+      }
       if (header == HttpHeader.HOST) {
         hosts++;
-      } else if (header == HttpHeader.CONTENT_LENGTH || header == HttpHeader.TRANSFER_ENCODING) {
-        // A body, or what Jetty's parser checks of its framing: Jetty's server reads those.
-        return -1;
       }
       String name = header != null ? header.asString() : new String(bytes, nameStart, nameEnd - nameStart, StandardCharsets.ISO_8859_1);
       String value = new String(bytes, valueStart, valueEnd - valueStart, StandardCharsets.ISO_8859_1);
@@ -153,6 +222,15 @@ final class StrictRequestHead {
       }
       sink.field(field);
     }
+  }
+
+  private static boolean digits(byte[] bytes, int from, int to) {
+    for (int i = from; i < to; i++) {
+      if (bytes[i] < '0' || bytes[i] > '9') {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static HttpHeader known(byte[] bytes, int start, int length, int hash) {
