@@ -83,6 +83,8 @@ final class DirectHttp1 extends AbstractConnectionFactory {
   private final List<ExchangeObserver> observers;
   private final Predicate<String> servedElsewhere;
   private final BooleanSupplier draining;
+  private final java.util.concurrent.atomic.LongAdder served = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder handedOver = new java.util.concurrent.atomic.LongAdder();
 
   /**
    * @param servedElsewhere paths that other handlers of the server answer (the admin endpoints)
@@ -124,6 +126,16 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       return null;
     }
     return handOver;
+  }
+
+  /** Requests this front end served to the end itself. */
+  long served() {
+    return served.sum();
+  }
+
+  /** Connections handed to Jetty's server (each with the request that did not fit, decided or not). */
+  long handedOver() {
+    return handedOver.sum();
   }
 
   /** Whether {@code connection} is this front end's and waits for a request (for {@link Drain}). */
@@ -284,6 +296,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
         endPoint.handOver = decided;
       }
       exchanging = false;
+      handedOver.increment();
       ConnectionFactory next = http1();
       getEndPoint().upgrade(next.newConnection(connector, getEndPoint()));
     }
@@ -460,6 +473,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
 
     /** The exchange is over: its record, then the connection's state for the next request. */
     private void completed(int answered) {
+      served.increment();
       if (!observers.isEmpty()) {
         ExchangeRecorder.tell(observers, ExchangeRecorder.record(note, beginNanos, NanoTime.now(), timeStampMillis, connectionNote, method,
             pathQuery, HttpVersion.HTTP_1_1.asString(), headers, null, answered, 0, bodyBytes, null));

@@ -133,20 +133,13 @@ final class StrictHead {
     if (status < 200 || status > 599 || bytes[p] != ' ') {
       return -1;
     }
-    p++;
-    // The reason phrase: printable, spaces and tabs; nobody reads it.
-    while (p < limit && bytes[p] != '\r') {
-      byte b = bytes[p];
-      if ((b < 0x20 && b != '\t') || b >= 0x7F || b < 0) {
-        return -1;
-      }
-      p++;
-    }
-    if (p + 1 >= limit || bytes[p + 1] != '\n') {
+    // The reason phrase: nobody reads it.
+    int lineEnd = textUntilCrlf(bytes, p + 1, limit);
+    if (lineEnd < 0) {
       return -1;
     }
     sink.statusLine(status);
-    return fields(bytes, p + 2, limit, false, sink);
+    return fields(bytes, lineEnd + 2, limit, false, sink);
   }
 
   /** The field lines from {@code p} and the empty line after them. */
@@ -178,14 +171,8 @@ final class StrictHead {
         p++;
       }
       int valueStart = p;
-      while (p < limit && bytes[p] != '\r') {
-        byte b = bytes[p];
-        if ((b < 0x20 && b != '\t') || b >= 0x7F || b < 0) {
-          return -1;
-        }
-        p++;
-      }
-      if (p + 1 >= limit || bytes[p + 1] != '\n') {
+      p = textUntilCrlf(bytes, p, limit);
+      if (p < 0) {
         return -1;
       }
       int valueEnd = p;
@@ -222,6 +209,21 @@ final class StrictHead {
       }
       sink.field(field);
     }
+  }
+
+  /**
+   * Where the CRLF that ends a line of text from {@code p} is: the index of its CR, or -1 when a byte
+   * before it is a control other than a tab or beyond 0x7E, or there is no CRLF before {@code limit}.
+   */
+  private static int textUntilCrlf(byte[] bytes, int p, int limit) {
+    while (p < limit && bytes[p] != '\r') {
+      byte b = bytes[p];
+      if ((b < 0x20 && b != '\t') || b >= 0x7F || b < 0) {
+        return -1;
+      }
+      p++;
+    }
+    return p + 1 < limit && bytes[p + 1] == '\n' ? p : -1;
   }
 
   private static boolean digits(byte[] bytes, int from, int to) {

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -12,19 +11,6 @@ import org.junit.jupiter.api.Test;
  * itself, what it hands to Jetty's server, and that a client cannot tell which did.
  */
 class DirectHttp1Test extends BalancerTestBase {
-
-  @AfterEach
-  void stop() throws Exception {
-    if (http != null) {
-      http.stop();
-    }
-    if (balancer != null) {
-      balancer.stop();
-    }
-    if (backends != null) {
-      backends.close();
-    }
-  }
 
   private DirectHttp1 frontEnd() {
     return balancer.server().getConnectors()[0].getConnectionFactory(DirectHttp1.class);
@@ -130,6 +116,11 @@ class DirectHttp1Test extends BalancerTestBase {
         seen.add(request + " kept alive\n" + answer.status() + " " + headers + "\n" + answer.body());
       }
     }
+    if (direct) {
+      // Every one of them was the front end's own: the comparison is not Jetty's server against itself.
+      assertThat(frontEnd().served()).isEqualTo(18);
+      assertThat(frontEnd().handedOver()).isZero();
+    }
     balancer.stop();
     balancer = null;
     return seen;
@@ -142,5 +133,47 @@ class DirectHttp1Test extends BalancerTestBase {
     for (int i = 0; i < jettys.size(); i++) {
       assertThat(direct.get(i).replaceAll("AFFINITY=[^;]*", "AFFINITY=*")).isEqualTo(jettys.get(i).replaceAll("AFFINITY=[^;]*", "AFFINITY=*"));
     }
+  }
+
+  @Test
+  void whatItDoesNotServeGoesToJettysServerWhichAnswersIt() throws Exception {
+    startDuration("a");
+    try (Http1Connection c = new Http1Connection(balancer.port())) {
+      // A body.
+      write(c, "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+      assertThat(c.read().status()).isEqualTo(200);
+      assertThat(backends.get("a").lastBodyBytes).isEqualTo(3);
+      // The connection stays Jetty's: a plain GET on it is Jetty's server's too.
+      c.send("/after");
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+    try (Http1Connection c = new Http1Connection(balancer.port())) {
+      // Two pipelined requests in one write.
+      write(c, "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertThat(c.read().body()).isEqualTo("a");
+      assertThat(c.read().body()).isEqualTo("a");
+    }
+    try (Http1Connection c = new Http1Connection(balancer.port())) {
+      // A head that comes in two writes.
+      write(c, "GET /slow HTTP/1.1\r\nHo");
+      Thread.sleep(50);
+      write(c, "st: x\r\n\r\n");
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+    try (Http1Connection c = new Http1Connection(balancer.port())) {
+      // Not a request Jetty's server takes either: its 400, not ours.
+      write(c, "GET / HTTP/1.1\r\nHost: x\r\n X-Folded: y\r\n\r\n");
+      assertThat(c.read().status()).isEqualTo(400);
+    }
+    assertThat(frontEnd().handedOver()).isEqualTo(4);
+    assertThat(frontEnd().served()).isZero();
+    try (Http1Connection c = new Http1Connection(balancer.port())) {
+      c.send("/plain");
+      assertThat(c.read().status()).isEqualTo(200);
+      c.send("/plain-again");
+      assertThat(c.read().status()).isEqualTo(200);
+    }
+    assertThat(frontEnd().served()).isEqualTo(2);
+    assertThat(backends.get("a").requests.get()).isEqualTo(7);
   }
 }

@@ -46,58 +46,77 @@ class StrictHeadTest {
     return end < 0 ? null : new Read(line[0], line[1], fields, end);
   }
 
+  /** What Jetty's parser says of a head, whichever kind: its first line, its fields, whether it read it whole and well. */
+  static final class JettysReading implements HttpParser.RequestHandler, HttpParser.ResponseHandler {
+    final List<String> fields = new ArrayList<>();
+    String method;
+    String target;
+    int status;
+    boolean http11;
+    boolean headComplete;
+    boolean complete;
+    boolean bad;
+
+    @Override
+    public void startRequest(String requestMethod, String uri, HttpVersion version) {
+      method = requestMethod;
+      target = uri;
+      http11 = version == HttpVersion.HTTP_1_1;
+    }
+
+    @Override
+    public void startResponse(HttpVersion version, int answerStatus, String reason) {
+      status = answerStatus;
+      http11 = version == HttpVersion.HTTP_1_1;
+    }
+
+    @Override
+    public void parsedHeader(HttpField field) {
+      fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+    }
+
+    @Override
+    public boolean headerComplete() {
+      headComplete = true;
+      // An answer is compared up to the end of its head; a request runs on to its (empty) end.
+      return method == null;
+    }
+
+    @Override
+    public boolean content(ByteBuffer item) {
+      return false;
+    }
+
+    @Override
+    public boolean contentComplete() {
+      return false;
+    }
+
+    @Override
+    public boolean messageComplete() {
+      complete = true;
+      return true;
+    }
+
+    @Override
+    public void earlyEOF() {
+      bad = true;
+    }
+
+    @Override
+    public void badMessage(HttpException failure) {
+      bad = true;
+    }
+  }
+
   static Read jettys(byte[] bytes) {
-    List<String> fields = new ArrayList<>();
-    String[] line = new String[2];
-    boolean[] state = new boolean[3]; // complete, bad, HTTP/1.1
-    HttpParser parser = new HttpParser(new HttpParser.RequestHandler() {
-      @Override
-      public void startRequest(String method, String uri, HttpVersion version) {
-        line[0] = method;
-        line[1] = uri;
-        state[2] = version == HttpVersion.HTTP_1_1;
-      }
-
-      @Override
-      public void parsedHeader(HttpField field) {
-        fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
-      }
-
-      @Override
-      public boolean headerComplete() {
-        return false;
-      }
-
-      @Override
-      public boolean content(ByteBuffer item) {
-        return false;
-      }
-
-      @Override
-      public boolean contentComplete() {
-        return false;
-      }
-
-      @Override
-      public boolean messageComplete() {
-        state[0] = true;
-        return true;
-      }
-
-      @Override
-      public void earlyEOF() {
-        state[1] = true;
-      }
-
-      @Override
-      public void badMessage(HttpException failure) {
-        state[1] = true;
-      }
-    }, MAX, HttpCompliance.RFC9110);
+    JettysReading reading = new JettysReading();
+    HttpParser parser = new HttpParser((HttpParser.RequestHandler) reading, MAX, HttpCompliance.RFC9110);
     parser.setHeaderCacheSize(0);
     ByteBuffer buffer = ByteBuffer.wrap(bytes);
     parser.parseNext(buffer);
-    return state[0] && !state[1] && state[2] ? new Read(line[0], line[1], fields, buffer.position()) : null;
+    return reading.complete && !reading.bad && reading.http11 ? new Read(reading.method, reading.target, reading.fields, buffer.position())
+        : null;
   }
 
   @Test
@@ -219,55 +238,11 @@ class StrictHeadTest {
   }
 
   static Answer jettysAnswer(byte[] bytes) {
-    List<String> fields = new ArrayList<>();
-    int[] status = {0};
-    boolean[] state = new boolean[3]; // head complete, bad, HTTP/1.1
-    HttpParser parser = new TargetConnection.DetachedFieldsParser(new HttpParser.ResponseHandler() {
-      @Override
-      public void startResponse(HttpVersion version, int answerStatus, String reason) {
-        status[0] = answerStatus;
-        state[2] = version == HttpVersion.HTTP_1_1;
-      }
-
-      @Override
-      public void parsedHeader(HttpField field) {
-        fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
-      }
-
-      @Override
-      public boolean headerComplete() {
-        state[0] = true;
-        return true;
-      }
-
-      @Override
-      public boolean content(ByteBuffer item) {
-        return false;
-      }
-
-      @Override
-      public boolean contentComplete() {
-        return false;
-      }
-
-      @Override
-      public boolean messageComplete() {
-        return true;
-      }
-
-      @Override
-      public void earlyEOF() {
-        state[1] = true;
-      }
-
-      @Override
-      public void badMessage(HttpException failure) {
-        state[1] = true;
-      }
-    });
+    JettysReading reading = new JettysReading();
+    HttpParser parser = new TargetConnection.DetachedFieldsParser(reading);
     ByteBuffer buffer = ByteBuffer.wrap(bytes);
     parser.parseNext(buffer);
-    return state[0] && !state[1] && state[2] ? new Answer(status[0], fields, buffer.position()) : null;
+    return reading.headComplete && !reading.bad && reading.http11 ? new Answer(reading.status, reading.fields, buffer.position()) : null;
   }
 
   @Test
