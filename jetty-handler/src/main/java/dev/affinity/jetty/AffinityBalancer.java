@@ -1295,11 +1295,10 @@ public class AffinityBalancer extends ProxyHandler {
     for (int i = 0; i < pathQuery.length(); i++) {
       char c = pathQuery.charAt(i);
       boolean inQuery = query >= 0 && i > query;
-      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-          || "-_.!~*'();:@&=+$,/".indexOf(c) >= 0
+      boolean ok = isUriPlain(c)
           || (i == query)
           || (inQuery && (c == '?' || c == '[' || c == ']'))
-          || (c == '%' && i + 2 < pathQuery.length() && isHex(pathQuery.charAt(i + 1)) && isHex(pathQuery.charAt(i + 2)));
+          || isPercentEncoded(pathQuery, i);
       if (ok) {
         if (out != null) {
           out.append(c);
@@ -1317,6 +1316,16 @@ public class AffinityBalancer extends ProxyHandler {
       i = end - 1;
     }
     return out == null ? pathQuery : out.toString();
+  }
+
+  /** A letter, a digit, or one of the marks a URI path and query carry as they are: {@code -_.!~*'();:@&=+$,/}. */
+  static boolean isUriPlain(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.!~*'();:@&=+$,/".indexOf(c) >= 0;
+  }
+
+  /** Whether {@code s} has a percent-encoded octet ({@code %} and two hex digits) at {@code i}. */
+  static boolean isPercentEncoded(String s, int i) {
+    return s.charAt(i) == '%' && i + 2 < s.length() && isHex(s.charAt(i + 1)) && isHex(s.charAt(i + 2));
   }
 
   private static boolean isHex(char c) {

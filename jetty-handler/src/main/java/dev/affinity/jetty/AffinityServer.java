@@ -175,8 +175,9 @@ public final class AffinityServer {
         if (b.directHttp1 && !listener.proxyProtocol() && listener.redirectToHttps().isEmpty()) {
           // First, so that it is the connector's default: it hands whatever it does not serve to the next one.
           String adminPath = b.adminPath;
+          String underAdmin = adminPath + "/";
           factories.add(new DirectHttp1(plain, balancer, b.observers,
-              path -> path.equals(adminPath) || path.startsWith(adminPath + "/"), this::isDraining));
+              path -> path.equals(adminPath) || path.startsWith(underAdmin), this::isDraining));
         }
         factories.add(http1(plain, b.requestHeadTimer));
         if (listener.http2()) {

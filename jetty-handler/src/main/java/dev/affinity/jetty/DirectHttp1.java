@@ -163,7 +163,6 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     private String method;
     private String pathQuery;
     private boolean plain;
-    private int hosts;
     private String host;
     private boolean closeAfter;
     private List<HttpCookie> cookies;
@@ -176,7 +175,6 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     private ClientOrigin relayed;
     private Attempt attempt;
     private int status;
-    private HttpHead head;
     private boolean chunked;
     private boolean bodyless;
     private boolean committed;
@@ -237,14 +235,13 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       method = null;
       pathQuery = null;
       plain = true;
-      hosts = 0;
       host = null;
       closeAfter = false;
       cookies = null;
       int end = StrictHead.request(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.arrayOffset() + bytes.limit(),
           http.getRequestHeaderSize(), this);
       // Nothing after the head: a pipelined request, or a body, is for Jetty's server.
-      if (end != bytes.arrayOffset() + bytes.limit() || !plain || hosts != 1 || host.isEmpty() || !isDirectPath(pathQuery)
+      if (end != bytes.arrayOffset() + bytes.limit() || !plain || host.isEmpty() || !isDirectPath(pathQuery)
           || servedElsewhere.test(rawPath()) || draining.getAsBoolean() || isShutdown() || !balancer.isDirectRelay()) {
         handOver(null);
         return;
@@ -260,10 +257,16 @@ final class DirectHttp1 extends AbstractConnectionFactory {
         handOver(new HandOver(method, pathQuery, note, decided, decided.unavailable(), true, false));
         return;
       }
-      if (decided.movedClient() && LOG.isDebugEnabled()) {
-        LOG.debug("{} re-pinned from {} to {}", note.trace.requestId(), decided.decision().previousTargetId(), decided.decision().target().id());
+      if (decided.movedClient()) {
+        rePinned(decided);
       }
       send(decided, false);
+    }
+
+    private void rePinned(Attempt moved) {
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("{} re-pinned from {} to {}", note.trace.requestId(), moved.decision().previousTargetId(), moved.decision().target().id());
+      }
     }
 
     /** Sends the attempt on the direct relay, or hands the exchange to Jetty's server when it cannot carry it. */
@@ -447,8 +450,8 @@ final class DirectHttp1 extends AbstractConnectionFactory {
         case RETRY -> {
           Attempt retry = next.attempt();
           boolean sameTarget = retry.target() == failedAttempt.target();
-          if (!sameTarget && LOG.isDebugEnabled()) {
-            LOG.debug("{} re-pinned from {} to {}", note.trace.requestId(), retry.decision().previousTargetId(), retry.decision().target().id());
+          if (!sameTarget) {
+            rePinned(retry);
           }
           send(retry, sameTarget);
         }
@@ -520,11 +523,9 @@ final class DirectHttp1 extends AbstractConnectionFactory {
         return;
       }
       switch (header) {
-        case HOST -> {
-          hosts++;
-          host = field.getValue();
-        }
-        case CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE, EXPECT, HTTP2_SETTINGS -> plain = false;
+        // StrictHead.request took exactly one Host and no Content-Length or Transfer-Encoding.
+        case HOST -> host = field.getValue();
+        case UPGRADE, EXPECT, HTTP2_SETTINGS -> plain = false;
         case CONNECTION -> {
           for (String token : field.getValues()) {
             if ("close".equalsIgnoreCase(token.trim())) {
@@ -595,13 +596,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
         }
         cookies = parsed;
       }
-      for (int i = 0, n = parsed.size(); i < n; i++) {
-        HttpCookie cookie = parsed.get(i);
-        if (cookie.getName().equals(name)) {
-          return cookie.getValue();
-        }
-      }
-      return null;
+      return JettyCookies.value(parsed, name);
     }
 
     @Override
@@ -678,15 +673,13 @@ final class DirectHttp1 extends AbstractConnectionFactory {
           segmentStart = i + 1;
           continue;
         }
-        boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.!~*'():@&=+$,".indexOf(c) >= 0;
-        if (!ok) {
+        // In the path, no ';' either (path parameters are for Jetty's URI rules); '/' was seen above.
+        if (c == ';' || !AffinityBalancer.isUriPlain(c)) {
           return false;
         }
         continue;
       }
-      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.!~*'();:@&=+$,/?".indexOf(c) >= 0
-          || (c == '%' && i + 2 < n && isHex(pathQuery.charAt(i + 1)) && isHex(pathQuery.charAt(i + 2)));
-      if (!ok) {
+      if (!AffinityBalancer.isUriPlain(c) && c != '?' && !AffinityBalancer.isPercentEncoded(pathQuery, i)) {
         return false;
       }
     }
@@ -696,10 +689,6 @@ final class DirectHttp1 extends AbstractConnectionFactory {
   private static boolean isDotSegment(String s, int from, int to) {
     int length = to - from;
     return (length == 1 && s.charAt(from) == '.') || (length == 2 && s.charAt(from) == '.' && s.charAt(from + 1) == '.');
-  }
-
-  private static boolean isHex(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   }
 
   /** As Jetty's {@code Request.getRemoteAddr} and {@code getLocalAddr} write an address. */

@@ -71,7 +71,6 @@ final class ExchangeRecorder implements RequestLog {
   static ExchangeRecord record(ExchangeNote note, long beginNanos, long endNanos, long timeStampMillis, ConnectionNote connection,
       String method, String pathQuery, String protocol, HttpFields headers, org.eclipse.jetty.http.HttpURI uri, int status,
       long bytesRead, long bytesWritten, EndPoint.SslSessionData tls) {
-    long begin = beginNanos;
     Attempt attempt = note == null ? null : note.attempt();
     RouteDecision decision = attempt == null ? null : attempt.decision();
     long sent = note == null ? 0 : note.sentNanos();
@@ -80,7 +79,7 @@ final class ExchangeRecorder implements RequestLog {
     long targetNanos = -1;
     long responseNanos = -1;
     if (sent != 0) {
-      requestNanos = NanoTime.elapsed(begin, sent);
+      requestNanos = NanoTime.elapsed(beginNanos, sent);
       if (answer != 0) {
         targetNanos = NanoTime.elapsed(sent, answer);
         responseNanos = NanoTime.elapsed(answer, endNanos);
@@ -88,7 +87,7 @@ final class ExchangeRecorder implements RequestLog {
         targetNanos = NanoTime.elapsed(sent, endNanos);
       }
     } else {
-      requestNanos = NanoTime.elapsed(begin, endNanos);
+      requestNanos = NanoTime.elapsed(beginNanos, endNanos);
     }
     String userAgent = null;
     String referer = null;

@@ -125,6 +125,11 @@ final class JettyCookies implements ClientRequest, RuleRequest {
 
   @Override
   public String value(String name) {
+    return value(cookies, name);
+  }
+
+  /** The value of the first cookie called {@code name}, or {@code null}. */
+  static String value(List<HttpCookie> cookies, String name) {
     // A handful of cookies per request: a scan beats building a map.
     for (int i = 0, n = cookies.size(); i < n; i++) {
       HttpCookie cookie = cookies.get(i);
