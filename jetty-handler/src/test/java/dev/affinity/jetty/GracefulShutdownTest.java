@@ -114,7 +114,7 @@ class GracefulShutdownTest extends BalancerTestBase {
     System.out.println("graceful stop under load, reconnects: " + load.reconnects);
     // Each client ended on a refused connection, having been told Connection: close on an answer, or (when
     // Jetty had begun that answer before the listener closed) seen its connection closed right after it.
-    assertThat(load.refused.get()).as("clients that met the closed listener").isEqualTo(10);
+    assertThat(load.refused.get()).as("clients that met the closed listener (errors: %s)", load.errors).isEqualTo(10);
     assertThat(load.closesSeen.get()).as("clients told Connection: close").isPositive();
     assertThat(stopped).isNotDone();
 
