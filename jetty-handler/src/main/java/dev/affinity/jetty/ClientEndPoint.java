@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
+import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.io.ManagedSelector;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.util.thread.Scheduler;
@@ -61,6 +62,29 @@ final class ClientEndPoint extends SocketChannelEndPoint {
       needsFillInterest();
     }
     return filled;
+  }
+
+  @Override
+  public boolean flush(ByteBuffer... buffers) throws IOException {
+    return buffers.length == 1 ? flushOne(this, buffers[0]) : super.flush(buffers);
+  }
+
+  /**
+   * Writes one buffer with the channel's single-buffer write: Jetty's endpoint always takes the
+   * gathering one, whose JDK path looks up a thread's I/O vector and copies each heap buffer into a
+   * temporary direct one, for the one buffer a head (or a head and a small body) goes out in.
+   */
+  static boolean flushOne(SocketChannelEndPoint endPoint, ByteBuffer buffer) throws IOException {
+    int flushed;
+    try {
+      flushed = ((SocketChannel) endPoint.getChannel()).write(buffer);
+    } catch (IOException e) {
+      throw new EofException(e);
+    }
+    if (flushed > 0) {
+      endPoint.notIdle();
+    }
+    return !buffer.hasRemaining();
   }
 
   @Override

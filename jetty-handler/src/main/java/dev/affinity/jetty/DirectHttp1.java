@@ -72,6 +72,8 @@ final class DirectHttp1 extends AbstractConnectionFactory {
   static final String PROTOCOL = "affinity-direct-http/1.1";
   private static final Logger LOG = LoggerFactory.getLogger(DirectHttp1.class);
   private static final byte[] CRLF = {'\r', '\n'};
+  /** A body up to this long goes out in the answer head's buffer (a copy this short costs less than a second buffer's write). */
+  private static final int BODY_BYTES_WITH_HEAD = 4096;
   private static final byte[] LAST_CHUNK = "0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
   /** A request handed to Jetty's server with its exchange under way: what the balancer carries on with. */
@@ -178,6 +180,25 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     private boolean chunked;
     private boolean bodyless;
     private boolean committed;
+    // The answer head's buffer while its write is under way, and the relay's callback for that write.
+    private RetainableByteBuffer headBuffer;
+    private Callback afterHead;
+    private final Callback headWritten = new Callback() {
+      @Override
+      public void succeeded() {
+        headWriteDone().succeeded();
+      }
+
+      @Override
+      public void failed(Throwable x) {
+        headWriteDone().failed(x);
+      }
+
+      @Override
+      public InvocationType getInvocationType() {
+        return InvocationType.NON_BLOCKING;
+      }
+    };
     private long bodyBytes;
 
     Client(Connector connector, EndPoint endPoint) {
@@ -359,29 +380,57 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     public void proxyToClient(boolean last, ByteBuffer content, Callback callback) {
       int length = content == null ? 0 : content.remaining();
       bodyBytes += length;
-      ByteBuffer headBytes = null;
-      if (!committed) {
-        committed = true;
-        headBytes = answerHead(last, length);
-      }
       ByteBuffer body = content == null ? BufferUtil.EMPTY_BUFFER : content;
-      if (!chunked) {
-        if (headBytes == null) {
-          getEndPoint().write(callback, body);
+      if (committed) {
+        if (chunked) {
+          getEndPoint().write(callback, chunkSize(length), body, chunkEnd(length), lastChunk(last));
         } else {
-          getEndPoint().write(callback, headBytes, body);
+          getEndPoint().write(callback, body);
         }
         return;
       }
-      ByteBuffer size = length == 0 ? BufferUtil.EMPTY_BUFFER
-          : ByteBuffer.wrap((Integer.toHexString(length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
-      ByteBuffer end = length == 0 ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap(CRLF);
-      ByteBuffer lastChunk = last ? ByteBuffer.wrap(LAST_CHUNK) : BufferUtil.EMPTY_BUFFER;
-      if (headBytes == null) {
-        getEndPoint().write(callback, size, body, end, lastChunk);
-      } else {
-        getEndPoint().write(callback, headBytes, size, body, end, lastChunk);
+      committed = true;
+      HttpHead head = answerHead(last, length);
+      // The head, and a small body after it, in one pooled direct buffer: one write, no copy by the JDK.
+      boolean together = !chunked && length <= BODY_BYTES_WITH_HEAD;
+      headBuffer = connector.getByteBufferPool().acquire(head.length() + (together ? length : 0), true);
+      ByteBuffer out = headBuffer.getByteBuffer();
+      out.clear();
+      out.put(head.bytes(), 0, head.length());
+      if (together) {
+        out.put(body);
       }
+      out.flip();
+      afterHead = callback;
+      if (together) {
+        getEndPoint().write(headWritten, out);
+      } else if (!chunked) {
+        getEndPoint().write(headWritten, out, body);
+      } else {
+        getEndPoint().write(headWritten, out, chunkSize(length), body, chunkEnd(length), lastChunk(last));
+      }
+    }
+
+    private static ByteBuffer chunkSize(int length) {
+      return length == 0 ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap((Integer.toHexString(length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static ByteBuffer chunkEnd(int length) {
+      return length == 0 ? BufferUtil.EMPTY_BUFFER : ByteBuffer.wrap(CRLF);
+    }
+
+    private static ByteBuffer lastChunk(boolean last) {
+      return last ? ByteBuffer.wrap(LAST_CHUNK) : BufferUtil.EMPTY_BUFFER;
+    }
+
+    /** The callback of the write that took the head: the endpoint has let go of the buffer then. */
+    private Callback headWriteDone() {
+      RetainableByteBuffer written = headBuffer;
+      headBuffer = null;
+      written.release();
+      Callback next = afterHead;
+      afterHead = null;
+      return next;
     }
 
     /**
@@ -389,7 +438,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
      * framing (the target's {@code Content-Length}; without one, the length of a body that came whole
      * in its first write, else chunked), then {@code Connection: close} when the connection ends.
      */
-    private ByteBuffer answerHead(boolean last, int length) {
+    private HttpHead answerHead(boolean last, int length) {
       HttpField lengthField = answerHeaders.getField(HttpHeader.CONTENT_LENGTH);
       chunked = false;
       String contentLength = null;
@@ -423,8 +472,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       if (closeAfter) {
         answer.header(HttpHeader.CONNECTION.asString(), HttpHeaderValue.CLOSE.asString());
       }
-      answer.end();
-      return ByteBuffer.wrap(answer.bytes(), 0, answer.length());
+      return answer.end();
     }
 
     @Override

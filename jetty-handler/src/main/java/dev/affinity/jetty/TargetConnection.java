@@ -115,7 +115,11 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   private final Callback contentWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onContentWritten, this::onClientWriteFailed);
   private final Callback lastWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onLastWritten, this::onClientWriteFailed);
   private final Callback fillable = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onFillable, this::onFillInterestedFailed);
-  private final Callback requestWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onExchangePartDone, this::onRequestWriteFailed);
+  private final Callback requestWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onRequestWritten, this::onRequestWriteFailed);
+  // The request head's bytes in a pooled direct buffer while they are written (a heap buffer is copied
+  // into one of the JDK's temporary direct buffers on every write); given back when the write is done,
+  // never before: until then the endpoint may still read from it.
+  private RetainableByteBuffer requestBuffer;
   // The exchange's two parts, the request's write and the answer's relay, not yet done. The last one
   // done gives the connection back: an answer can be relayed in full on another thread before the
   // request's write has returned, and a new exchange on it then failed with WritePendingException
@@ -193,7 +197,8 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     getEndPoint().setIdleTimeout(silenceLimitMillis);
     this.relay.set(relay);
     partsLeft.set(2);
-    getEndPoint().write(requestWritten, ByteBuffer.wrap(head.bytes(), 0, head.length()));
+    requestBuffer = buffers.acquire(head.length(), true);
+    getEndPoint().write(requestWritten, head.copyInto(requestBuffer.getByteBuffer()));
     // The idle connection may still be listening (see onExchangePartDone): then that read takes the answer.
     tryFillInterested(fillable);
   }
@@ -386,8 +391,20 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     }
   }
 
+  private void onRequestWritten() {
+    releaseRequestBuffer();
+    onExchangePartDone();
+  }
+
   private void onRequestWriteFailed(Throwable x) {
+    releaseRequestBuffer();
     fail(x);
+  }
+
+  private void releaseRequestBuffer() {
+    RetainableByteBuffer written = requestBuffer;
+    requestBuffer = null;
+    written.release();
   }
 
   private void fail(Throwable x) {
@@ -594,6 +611,11 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   private static final class TargetEndPoint extends SocketChannelEndPoint {
     TargetEndPoint(SocketChannel channel, ManagedSelector selector, SelectionKey key, Scheduler scheduler) {
       super(channel, selector, key, scheduler);
+    }
+
+    @Override
+    public boolean flush(ByteBuffer... buffers) throws IOException {
+      return buffers.length == 1 ? ClientEndPoint.flushOne(this, buffers[0]) : super.flush(buffers);
     }
 
     @Override
