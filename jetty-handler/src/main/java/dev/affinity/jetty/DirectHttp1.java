@@ -19,6 +19,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 import org.eclipse.jetty.http.CookieCache;
 import org.eclipse.jetty.http.HttpCookie;
+import org.eclipse.jetty.http.HostPortHttpField;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -166,6 +167,8 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     private String pathQuery;
     private boolean plain;
     private String host;
+    /** The Host field's host and port as Jetty's parser reads them (StrictHead made it so); null for an empty Host. */
+    private HostPort hostPort;
     private boolean closeAfter;
     private List<HttpCookie> cookies;
     private long beginNanos;
@@ -180,6 +183,13 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     private boolean chunked;
     private boolean bodyless;
     private boolean committed;
+    private final StrictHead.Lines requestLines = new StrictHead.Lines();
+    // This connection's last Via and Forwarded elements, and what they were made of.
+    private String via;
+    private String viaFor;
+    private String forwarded;
+    private String forwardedHost;
+    private String forwardedProto;
     // The answer head's buffer while its write is under way, and the relay's callback for that write.
     private RetainableByteBuffer headBuffer;
     private Callback afterHead;
@@ -257,10 +267,11 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       pathQuery = null;
       plain = true;
       host = null;
+      hostPort = null;
       closeAfter = false;
       cookies = null;
       int end = StrictHead.request(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.arrayOffset() + bytes.limit(),
-          http.getRequestHeaderSize(), this);
+          http.getRequestHeaderSize(), this, requestLines);
       // Nothing after the head: a pipelined request, or a body, is for Jetty's server.
       if (end != bytes.arrayOffset() + bytes.limit() || !plain || host.isEmpty() || !isDirectPath(pathQuery)
           || servedElsewhere.test(rawPath()) || draining.getAsBoolean() || isShutdown() || !balancer.isDirectRelay()) {
@@ -354,12 +365,8 @@ final class DirectHttp1 extends AbstractConnectionFactory {
 
     /** The port the client asked for (Jetty's {@code Request.getServerPort} for an HTTP/1.1 request with a Host). */
     private int serverPort() {
-      try {
-        int port = new HostPort(host).getPort();
-        return port > 0 ? port : 80;
-      } catch (RuntimeException e) {
-        return 80;
-      }
+      int port = hostPort == null ? 0 : hostPort.getPort();
+      return port > 0 ? port : 80;
     }
 
     // The target's answer, through TargetConnection.
@@ -572,7 +579,10 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       }
       switch (header) {
         // StrictHead.request took exactly one Host and no Content-Length or Transfer-Encoding.
-        case HOST -> host = field.getValue();
+        case HOST -> {
+          host = field.getValue();
+          hostPort = field instanceof HostPortHttpField read ? read.getHostPort() : null;
+        }
         case UPGRADE, EXPECT, HTTP2_SETTINGS -> plain = false;
         case CONNECTION -> {
           for (String token : field.getValues()) {
@@ -605,6 +615,25 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     @Override
     public String protocol() {
       return HttpVersion.HTTP_1_1.asString();
+    }
+
+    @Override
+    public String via(String viaHost) {
+      if (!viaHost.equals(viaFor)) {
+        via = Upstream.via(protocol(), viaHost);
+        viaFor = viaHost;
+      }
+      return via;
+    }
+
+    @Override
+    public String forwardedElement(String host, String proto) {
+      if (forwarded == null || !java.util.Objects.equals(host, forwardedHost) || !proto.equals(forwardedProto)) {
+        forwarded = Upstream.forwardedElement(localAddr, remoteAddr, host, proto);
+        forwardedHost = host;
+        forwardedProto = proto;
+      }
+      return forwarded;
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.affinity.jetty;
 import java.nio.ByteBuffer;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
 
 /**
  * A request or answer head serialized once, straight into bytes, for the direct relay and the direct
@@ -59,6 +60,17 @@ final class HttpHead implements Upstream.HeaderSink {
   }
 
   HttpHead header(HttpField field) {
+    HttpHeader header = field.getHeader();
+    if (header != null && field.getName() == header.asString()) {
+      // A known name in its registered spelling: Jetty keeps its bytes with the colon and space.
+      byte[] name = header.getBytesColonSpace();
+      ensure(name.length);
+      System.arraycopy(name, 0, bytes, length, name.length);
+      length += name.length;
+      value(field.getValue());
+      ascii("\r\n");
+      return this;
+    }
     return header(field.getName(), field.getValue());
   }
 

@@ -1,6 +1,7 @@
 package dev.affinity.jetty;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import org.eclipse.jetty.http.HostPortHttpField;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
@@ -88,6 +89,11 @@ final class StrictHead {
    *     this reader takes (what {@code sink} heard of it then means nothing)
    */
   static int request(byte[] bytes, int from, int to, int maxHeadBytes, Sink sink) {
+    return request(bytes, from, to, maxHeadBytes, sink, null);
+  }
+
+  /** As {@link #request(byte[], int, int, int, Sink)}, taking the fields of lines that {@code seen} read before as they were. */
+  static int request(byte[] bytes, int from, int to, int maxHeadBytes, Sink sink, Lines seen) {
     int limit = Math.min(to, from + maxHeadBytes);
     int p;
     String method;
@@ -108,7 +114,7 @@ final class StrictHead {
       return -1;
     }
     sink.requestLine(method, new String(bytes, targetStart, p - targetStart, StandardCharsets.ISO_8859_1));
-    return fields(bytes, p + VERSION.length, limit, true, sink);
+    return fields(bytes, p + VERSION.length, limit, true, sink, seen);
   }
 
   /**
@@ -117,6 +123,11 @@ final class StrictHead {
    * @return as {@link #request}
    */
   static int answer(byte[] bytes, int from, int to, int maxHeadBytes, Sink sink) {
+    return answer(bytes, from, to, maxHeadBytes, sink, null);
+  }
+
+  /** As {@link #answer(byte[], int, int, int, Sink)}, taking the fields of lines that {@code seen} read before as they were. */
+  static int answer(byte[] bytes, int from, int to, int maxHeadBytes, Sink sink, Lines seen) {
     int limit = Math.min(to, from + maxHeadBytes);
     if (!startsWith(bytes, from, limit, ANSWER_VERSION) || from + ANSWER_VERSION.length + 4 > limit) {
       return -1;
@@ -139,14 +150,14 @@ final class StrictHead {
       return -1;
     }
     sink.statusLine(status);
-    return fields(bytes, lineEnd + 2, limit, false, sink);
+    return fields(bytes, lineEnd + 2, limit, false, sink, seen);
   }
 
   /** The field lines from {@code p} and the empty line after them. */
-  private static int fields(byte[] bytes, int p, int limit, boolean request, Sink sink) {
+  private static int fields(byte[] bytes, int p, int limit, boolean request, Sink sink, Lines seen) {
     int hosts = 0;
     int lengths = 0;
-    while (true) {
+    for (int index = 0; ; index++) {
       if (p + 1 >= limit) {
         return -1;
       }
@@ -157,6 +168,20 @@ final class StrictHead {
         // HTTP/1.1 has exactly one Host (RFC 9112 section 3.2); Jetty answers 400 to none or more.
         return !request || hosts == 1 ? p + 2 : -1;
       }
+      HttpField again = seen == null ? null : seen.field(index, bytes, p, limit);
+      if (again != null) {
+        // The very bytes of a line read before (and taken then): the same field, without reading it again.
+        HttpHeader header = again.getHeader();
+        if (header == HttpHeader.HOST) {
+          hosts++;
+        } else if (header == HttpHeader.CONTENT_LENGTH && ++lengths > 1) {
+          return -1;
+        }
+        p += seen.length(index) + 2;
+        sink.field(again);
+        continue;
+      }
+      int lineStart = p;
       int nameStart = p;
       int hash = 0;
       while (p < limit && bytes[p] >= 0 && TCHAR[bytes[p]]) {
@@ -207,6 +232,9 @@ final class StrictHead {
       } else {
         field = new HttpField(header, name, value);
       }
+      if (seen != null) {
+        seen.remember(index, bytes, lineStart, p - 2, field);
+      }
       sink.field(field);
     }
   }
@@ -255,6 +283,65 @@ final class StrictHead {
       }
     }
     return true;
+  }
+
+  /**
+   * The field lines of the last head read on one connection, with the fields read from them. A client
+   * on a kept-alive connection sends most lines of every request again byte for byte (Host, User-Agent,
+   * Accept, its cookie), and a target most lines of every answer: a line that equals the one at the same
+   * place last time is taken as the same field, without scanning, hashing or new strings (Jetty's parser
+   * keeps a cache of fields per connection for the same reason). Lines are compared whole, CRLF
+   * included, so a line taken again is exactly one that was read and taken before. Used by one thread
+   * at a time, as the connection's reads are.
+   */
+  static final class Lines {
+    /** Lines beyond these, or longer, are read every time: a connection keeps a small, bounded copy. */
+    private static final int MAX_LINES = 24;
+    private static final int MAX_LINE_BYTES = 512;
+
+    private final byte[][] lines = new byte[MAX_LINES][];
+    private final HttpField[] fields = new HttpField[MAX_LINES];
+
+    /** The field of the line at {@code p} if it is the very line read as the {@code index}th last time, else {@code null}. */
+    HttpField field(int index, byte[] bytes, int p, int limit) {
+      if (index >= MAX_LINES) {
+        return null;
+      }
+      byte[] line = lines[index];
+      if (line == null) {
+        return null;
+      }
+      int end = p + line.length;
+      if (end + 1 >= limit || bytes[end] != '\r' || bytes[end + 1] != '\n'
+          || !Arrays.equals(line, 0, line.length, bytes, p, end)) {
+        return null;
+      }
+      return fields[index];
+    }
+
+    /** How long the {@code index}th line is, without its CRLF (after {@link #field} found it). */
+    int length(int index) {
+      return lines[index].length;
+    }
+
+    /** Remembers the line {@code bytes[p, end)} (without its CRLF), read and taken as {@code field}. */
+    void remember(int index, byte[] bytes, int p, int end, HttpField field) {
+      if (index >= MAX_LINES) {
+        return;
+      }
+      if (end - p > MAX_LINE_BYTES) {
+        lines[index] = null;
+        fields[index] = null;
+        return;
+      }
+      byte[] line = lines[index];
+      if (line == null || line.length != end - p) {
+        line = new byte[end - p];
+        lines[index] = line;
+      }
+      System.arraycopy(bytes, p, line, 0, end - p);
+      fields[index] = field;
+    }
   }
 
   private static boolean startsWith(byte[] bytes, int at, int limit, byte[] prefix) {

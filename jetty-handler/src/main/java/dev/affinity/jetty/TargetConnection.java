@@ -110,6 +110,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   private RetainableByteBuffer networkBuffer;
   private ByteBuffer readBuffer = BufferUtil.EMPTY_BUFFER;
   private final HttpFields.Mutable headers = HttpFields.build();
+  private final StrictHead.Lines answerLines = new StrictHead.Lines();
   private final AtomicReference<Relay> relay = new AtomicReference<>();
   private final AtomicInteger writeState = new AtomicInteger();
   private final Callback contentWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onContentWritten, this::onClientWriteFailed);
@@ -450,7 +451,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     byte[] headBytes = HEAD_BYTES.get();
     readBuffer.get(readBuffer.position(), headBytes, 0, available);
     strictLength = -1;
-    int end = StrictHead.answer(headBytes, 0, available, STRICT_HEAD_BYTES, this);
+    int end = StrictHead.answer(headBytes, 0, available, STRICT_HEAD_BYTES, this, answerLines);
     boolean bodyless = headRequest || status == 204 || status == 304;
     if (end < 0 || (!bodyless && strictLength < 0)) {
       headers.clear();

@@ -29,6 +29,10 @@ class StrictHeadTest {
   record Read(String method, String target, List<String> fields, int end) {}
 
   static Read strict(byte[] bytes) {
+    return strict(bytes, null);
+  }
+
+  static Read strict(byte[] bytes, StrictHead.Lines seen) {
     List<String> fields = new ArrayList<>();
     String[] line = new String[2];
     int end = StrictHead.request(bytes, 0, bytes.length, MAX, new StrictHead.Sink() {
@@ -42,7 +46,7 @@ class StrictHeadTest {
       public void field(HttpField field) {
         fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
       }
-    });
+    }, seen);
     return end < 0 ? null : new Read(line[0], line[1], fields, end);
   }
 
@@ -149,6 +153,25 @@ class StrictHeadTest {
   }
 
   @Test
+  void aLineTakenAgainIsHeldToTheRulesOfTheHeadItIsIn() {
+    StrictHead.Lines requests = new StrictHead.Lines();
+    byte[] first = "GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+    assertThat(strict(first, requests)).isEqualTo(strict(first));
+    // The same Host line twice: each taken again, but two hosts are one too many.
+    assertThat(strict("GET / HTTP/1.1\r\nHost: x\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1), requests)).isNull();
+    // A line that only begins like the one seen is read anew.
+    byte[] longer = "GET / HTTP/1.1\r\nHost: x\r\nX-A: bc\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+    assertThat(strict(longer, requests)).isEqualTo(strict(longer)).isNotNull();
+    assertThat(strict("GET / HTTP/1.1\r\nHost: x\r\nX-A: b\n\r\n".getBytes(StandardCharsets.ISO_8859_1), requests)).isNull();
+
+    StrictHead.Lines answers = new StrictHead.Lines();
+    byte[] answer = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+    assertThat(strictAnswer(answer, answers)).isEqualTo(strictAnswer(answer)).isNotNull();
+    assertThat(strictAnswer("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"
+        .getBytes(StandardCharsets.ISO_8859_1), answers)).isNull();
+  }
+
+  @Test
   void whateverItTakesJettyReadsTheSameWay() {
     Random random = new Random(20261203);
     String[] methods = {"GET", "HEAD", "get", "POST", "GET ", "G\u00e9T", ""};
@@ -162,6 +185,7 @@ class StrictHeadTest {
     String[] values = {"x", "example.com", "AFFINITY=abc; x=y", "", " ", "a\tb", "trailing  ", "\t", "close", "keep-alive, close",
         "v\u0001", "caf\u00e9", "x\u007f", "0", "chunked", "a\rb", "a\nb"};
     int taken = 0;
+    StrictHead.Lines seen = new StrictHead.Lines();
     for (int i = 0; i < 40_000; i++) {
       // Each piece is the plain one most of the time, so that most heads differ from a plain head in a thing or two.
       StringBuilder head = new StringBuilder();
@@ -197,22 +221,27 @@ class StrictHeadTest {
       if (random.nextInt(10) == 0) {
         head.append("GET / HTTP/1.1\r\n");
       }
-      taken += agree(head, StrictHeadTest::strict, StrictHeadTest::jettys);
+      taken += agree(head, StrictHeadTest::strict, StrictHeadTest::jettys, seen);
     }
     // The seed makes enough heads the strict reader takes for the comparison to mean something.
     assertThat(taken).isGreaterThan(1_000);
   }
 
-  /** 1 when the strict reader takes {@code head} (and Jetty's parser then reads it the same way), else 0. */
-  private static <T> int agree(CharSequence head, java.util.function.Function<byte[], T> strict,
-      java.util.function.Function<byte[], T> jettys) {
+  /**
+   * 1 when the strict reader takes {@code head} (and Jetty's parser then reads it the same way), else 0.
+   * The strict reader reads it twice: on its own, and with {@code seen}, the lines of the heads before
+   * it (as on a kept-alive connection, where some lines are taken again as they were): both the same.
+   */
+  private static <T> int agree(CharSequence head, java.util.function.BiFunction<byte[], StrictHead.Lines, T> strict,
+      java.util.function.Function<byte[], T> jettys, StrictHead.Lines seen) {
     byte[] bytes = head.toString().getBytes(StandardCharsets.ISO_8859_1);
-    T taken = strict.apply(bytes);
+    String shown = head.toString().replace("\r", "\\r").replace("\n", "\\n");
+    T taken = strict.apply(bytes, null);
+    assertThat(strict.apply(bytes, seen)).as("the reading of %s after the heads before it", shown).isEqualTo(taken);
     if (taken == null) {
       return 0;
     }
-    assertThat(jettys.apply(bytes)).as("Jetty's reading of %s", head.toString().replace("\r", "\\r").replace("\n", "\\n"))
-        .isEqualTo(taken);
+    assertThat(jettys.apply(bytes)).as("Jetty's reading of %s", shown).isEqualTo(taken);
     return 1;
   }
 
@@ -228,6 +257,10 @@ class StrictHeadTest {
   record Answer(int status, List<String> fields, int end) {}
 
   static Answer strictAnswer(byte[] bytes) {
+    return strictAnswer(bytes, null);
+  }
+
+  static Answer strictAnswer(byte[] bytes, StrictHead.Lines seen) {
     List<String> fields = new ArrayList<>();
     int[] status = {0};
     int end = StrictHead.answer(bytes, 0, bytes.length, MAX, new StrictHead.Sink() {
@@ -240,7 +273,7 @@ class StrictHeadTest {
       public void field(HttpField field) {
         fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
       }
-    });
+    }, seen);
     return end < 0 ? null : new Answer(status[0], fields, end);
   }
 
@@ -281,6 +314,7 @@ class StrictHeadTest {
     String[] values = {"5", "0", "12345678901234567890", "-1", "+5", "5, 5", " 7 ", "chunked", "close", "a=b; Path=/", "", "v\u0001",
         "caf\u00e9", "x\u007f", "gzip, chunked"};
     int taken = 0;
+    StrictHead.Lines seen = new StrictHead.Lines();
     for (int i = 0; i < 40_000; i++) {
       StringBuilder head = new StringBuilder();
       head.append(plain(random) ? "HTTP/1.1" : pick(random, versions)).append(' ')
@@ -299,7 +333,7 @@ class StrictHeadTest {
         head.append(plain(random) ? "\r\n" : pick(random, eols));
       }
       head.append(plain(random) ? "\r\n" : pick(random, eols)).append("body");
-      taken += agree(head, StrictHeadTest::strictAnswer, StrictHeadTest::jettysAnswer);
+      taken += agree(head, StrictHeadTest::strictAnswer, StrictHeadTest::jettysAnswer, seen);
     }
     assertThat(taken).isGreaterThan(1_000);
   }
