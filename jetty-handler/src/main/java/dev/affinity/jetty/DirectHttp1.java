@@ -234,7 +234,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     @Override
     public void onFillable() {
       if (buffer == null) {
-        buffer = connector.getByteBufferPool().acquire(http.getInputBufferSize(), false);
+        buffer = connector.getByteBufferPool().acquire(http.getInputBufferSize(), true);
       }
       ByteBuffer bytes = buffer.getByteBuffer();
       int filled;
@@ -270,10 +270,13 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       hostPort = null;
       closeAfter = false;
       cookies = null;
-      int end = StrictHead.request(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.arrayOffset() + bytes.limit(),
-          http.getRequestHeaderSize(), this, requestLines);
+      int available = bytes.remaining();
+      int maxHeadBytes = http.getRequestHeaderSize();
+      // More than a head may be: not one this front end serves (and Jetty's server answers 431 to a head too large).
+      int end = available > maxHeadBytes ? -1
+          : StrictHead.request(StrictHead.copied(bytes, available), 0, available, maxHeadBytes, this, requestLines);
       // Nothing after the head: a pipelined request, or a body, is for Jetty's server.
-      if (end != bytes.arrayOffset() + bytes.limit() || !plain || host.isEmpty() || !isDirectPath(pathQuery)
+      if (end != available || !plain || host.isEmpty() || !isDirectPath(pathQuery)
           || servedElsewhere.test(rawPath()) || draining.getAsBoolean() || isShutdown() || !balancer.isDirectRelay()) {
         handOver(null);
         return;

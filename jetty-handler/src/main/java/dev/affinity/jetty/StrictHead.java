@@ -1,5 +1,6 @@
 package dev.affinity.jetty;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import org.eclipse.jetty.http.HostPortHttpField;
@@ -78,6 +79,23 @@ final class StrictHead {
       }
       KNOWN[slot] = header;
     }
+  }
+
+  // Heads arrive in direct buffers (the socket reads into them without a copy by the JDK) and are read
+  // here from an array: per thread, the selector threads that read them, rather than per connection.
+  private static final ThreadLocal<byte[][]> HEAD_BYTES = ThreadLocal.withInitial(() -> new byte[][] {new byte[8 * 1024]});
+
+  /**
+   * The {@code length} bytes from {@code buffer}'s position (which stays) in this thread's array for
+   * heads, valid until the thread reads its next head.
+   */
+  static byte[] copied(ByteBuffer buffer, int length) {
+    byte[][] holder = HEAD_BYTES.get();
+    if (holder[0].length < length) {
+      holder[0] = new byte[length];
+    }
+    buffer.get(buffer.position(), holder[0], 0, length);
+    return holder[0];
   }
 
   private static final byte[] ANSWER_VERSION = "HTTP/1.1 ".getBytes(StandardCharsets.US_ASCII);
