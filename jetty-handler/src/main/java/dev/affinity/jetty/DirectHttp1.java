@@ -184,36 +184,19 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     private boolean bodyless;
     private boolean committed;
     private final StrictHead.Lines requestLines = new StrictHead.Lines();
+    private final HeadWrite headWrite;
     // This connection's last Via and Forwarded elements, and what they were made of.
     private String via;
     private String viaFor;
     private String forwarded;
     private String forwardedHost;
     private String forwardedProto;
-    // The answer head's buffer while its write is under way, and the relay's callback for that write.
-    private RetainableByteBuffer headBuffer;
-    private Callback afterHead;
-    private final Callback headWritten = new Callback() {
-      @Override
-      public void succeeded() {
-        headWriteDone().succeeded();
-      }
-
-      @Override
-      public void failed(Throwable x) {
-        headWriteDone().failed(x);
-      }
-
-      @Override
-      public InvocationType getInvocationType() {
-        return InvocationType.NON_BLOCKING;
-      }
-    };
     private long bodyBytes;
 
     Client(Connector connector, EndPoint endPoint) {
       super(endPoint, connector.getExecutor());
       this.connector = connector;
+      this.headWrite = new HeadWrite(endPoint, connector.getByteBufferPool());
       this.cookieCache = new CookieCache(http.getRequestCookieCompliance());
       this.connectionNote = new ConnectionNote(endPoint.getRemoteSocketAddress(), endPoint.getLocalSocketAddress());
       SocketAddress remote = endPoint.getRemoteSocketAddress();
@@ -401,23 +384,20 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       }
       committed = true;
       HttpHead head = answerHead(last, length);
-      // The head, and a small body after it, in one pooled direct buffer: one write, no copy by the JDK.
+      // The head, and a small body after it, in one direct buffer: one write, no copy by the JDK.
       boolean together = !chunked && length <= BODY_BYTES_WITH_HEAD;
-      headBuffer = connector.getByteBufferPool().acquire(head.length() + (together ? length : 0), true);
-      ByteBuffer out = headBuffer.getByteBuffer();
-      out.clear();
+      ByteBuffer out = headWrite.buffer(head.length() + (together ? length : 0));
       out.put(head.bytes(), 0, head.length());
       if (together) {
         out.put(body);
       }
       out.flip();
-      afterHead = callback;
       if (together) {
-        getEndPoint().write(headWritten, out);
+        headWrite.write(callback, out);
       } else if (!chunked) {
-        getEndPoint().write(headWritten, out, body);
+        headWrite.write(callback, out, body);
       } else {
-        getEndPoint().write(headWritten, out, chunkSize(length), body, chunkEnd(length), lastChunk(last));
+        headWrite.write(callback, out, chunkSize(length), body, chunkEnd(length), lastChunk(last));
       }
     }
 
@@ -431,16 +411,6 @@ final class DirectHttp1 extends AbstractConnectionFactory {
 
     private static ByteBuffer lastChunk(boolean last) {
       return last ? ByteBuffer.wrap(LAST_CHUNK) : BufferUtil.EMPTY_BUFFER;
-    }
-
-    /** The callback of the write that took the head: the endpoint has let go of the buffer then. */
-    private Callback headWriteDone() {
-      RetainableByteBuffer written = headBuffer;
-      headBuffer = null;
-      written.release();
-      Callback next = afterHead;
-      afterHead = null;
-      return next;
     }
 
     /**

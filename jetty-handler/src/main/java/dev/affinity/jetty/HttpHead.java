@@ -1,6 +1,5 @@
 package dev.affinity.jetty;
 
-import java.nio.ByteBuffer;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
@@ -92,13 +91,6 @@ final class HttpHead implements Upstream.HeaderSink {
   HttpHead end() {
     ascii("\r\n");
     return this;
-  }
-
-  /** The head, ready to write, in {@code buffer} (cleared first; at least {@link #length()} bytes of room). */
-  ByteBuffer copyInto(ByteBuffer buffer) {
-    buffer.clear();
-    buffer.put(bytes, 0, length).flip();
-    return buffer;
   }
 
   byte[] bytes() {

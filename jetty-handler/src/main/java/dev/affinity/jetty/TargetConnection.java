@@ -111,11 +111,8 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   private final Callback contentWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onContentWritten, this::onClientWriteFailed);
   private final Callback lastWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onLastWritten, this::onClientWriteFailed);
   private final Callback fillable = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onFillable, this::onFillInterestedFailed);
-  private final Callback requestWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onRequestWritten, this::onRequestWriteFailed);
-  // The request head's bytes in a pooled direct buffer while they are written (a heap buffer is copied
-  // into one of the JDK's temporary direct buffers on every write); given back when the write is done,
-  // never before: until then the endpoint may still read from it.
-  private RetainableByteBuffer requestBuffer;
+  private final Callback requestWritten = Callback.from(Invocable.InvocationType.NON_BLOCKING, this::onExchangePartDone, this::onRequestWriteFailed);
+  private final HeadWrite headWrite;
   // The exchange's two parts, the request's write and the answer's relay, not yet done. The last one
   // done gives the connection back: an answer can be relayed in full on another thread before the
   // request's write has returned, and a new exchange on it then failed with WritePendingException
@@ -147,6 +144,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   private TargetConnection(TargetEndPoint endPoint, Executor executor, ByteBufferPool buffers, URI origin, TargetConnections pool) {
     super(endPoint, executor);
     this.buffers = buffers;
+    this.headWrite = new HeadWrite(endPoint, buffers);
     this.origin = origin;
     this.pool = pool;
   }
@@ -193,8 +191,9 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     getEndPoint().setIdleTimeout(silenceLimitMillis);
     this.relay.set(relay);
     partsLeft.set(2);
-    requestBuffer = buffers.acquire(head.length(), true);
-    getEndPoint().write(requestWritten, head.copyInto(requestBuffer.getByteBuffer()));
+    ByteBuffer out = headWrite.buffer(head.length());
+    out.put(head.bytes(), 0, head.length()).flip();
+    headWrite.write(requestWritten, out);
     // The idle connection may still be listening (see onExchangePartDone): then that read takes the answer.
     tryFillInterested(fillable);
   }
@@ -387,20 +386,8 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     }
   }
 
-  private void onRequestWritten() {
-    releaseRequestBuffer();
-    onExchangePartDone();
-  }
-
   private void onRequestWriteFailed(Throwable x) {
-    releaseRequestBuffer();
     fail(x);
-  }
-
-  private void releaseRequestBuffer() {
-    RetainableByteBuffer written = requestBuffer;
-    requestBuffer = null;
-    written.release();
   }
 
   private void fail(Throwable x) {
