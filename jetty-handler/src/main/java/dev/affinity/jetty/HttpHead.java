@@ -59,6 +59,15 @@ final class HttpHead implements Upstream.HeaderSink {
   }
 
   HttpHead header(HttpField field) {
+    if (field instanceof StrictHead.ReadField read && read.line() != null) {
+      byte[] line = read.line();
+      ensure(line.length + 2);
+      System.arraycopy(line, 0, bytes, length, line.length);
+      length += line.length;
+      bytes[length++] = '\r';
+      bytes[length++] = '\n';
+      return this;
+    }
     HttpHeader header = field.getHeader();
     if (header != null && field.getName() == header.asString()) {
       // A known name in its registered spelling: Jetty keeps its bytes with the colon and space.
@@ -102,12 +111,12 @@ final class HttpHead implements Upstream.HeaderSink {
   }
 
   /** Names, methods and the (already percent-encoded) path are ASCII: written as they are. */
+  @SuppressWarnings("deprecation") // String.getBytes(int, int, byte[], int): each char's low byte, which is what an ASCII one is
   private void ascii(String s) {
     int n = s.length();
     ensure(n);
-    for (int i = 0; i < n; i++) {
-      bytes[length++] = (byte) s.charAt(i);
-    }
+    s.getBytes(0, n, bytes, length);
+    length += n;
   }
 
   /** A value as Jetty's own generator writes one: controls as spaces, beyond Latin-1 as '?'. */

@@ -239,6 +239,7 @@ final class StrictHead {
       }
       String name = header != null ? header.asString() : new String(bytes, nameStart, nameEnd - nameStart, StandardCharsets.ISO_8859_1);
       String value = new String(bytes, valueStart, valueEnd - valueStart, StandardCharsets.ISO_8859_1);
+      byte[] line = seen == null ? null : seen.copy(bytes, lineStart, p - 2);
       HttpField field;
       if (header == HttpHeader.HOST && !value.isEmpty()) {
         // As Jetty's parser makes it, which answers 400 to a Host that is no host and port.
@@ -248,10 +249,14 @@ final class StrictHead {
           return -1;
         }
       } else {
-        field = new HttpField(header, name, value);
+        // The line as it came is the field as a head writes it when it has the name's registered
+        // spelling, one space after the colon and nothing after the value (its bytes are printable here).
+        boolean asWritten = line != null && valueStart == nameEnd + 2 && bytes[nameEnd + 1] == ' ' && valueEnd == p - 2
+            && (header == null || sameBytes(name, bytes, nameStart));
+        field = new ReadField(header, name, value, asWritten ? line : null);
       }
-      if (seen != null) {
-        seen.remember(index, bytes, lineStart, p - 2, field);
+      if (line != null) {
+        seen.remember(index, line, field);
       }
       sink.field(field);
     }
@@ -289,6 +294,33 @@ final class StrictHead {
       }
     }
     return null;
+  }
+
+  private static boolean sameBytes(String name, byte[] bytes, int start) {
+    for (int i = 0; i < name.length(); i++) {
+      if (name.charAt(i) != bytes[start + i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * A field this reader read, with the bytes of its line when they are exactly what {@link HttpHead}
+   * writes for it: a head passes the field on by copying them.
+   */
+  static final class ReadField extends HttpField {
+    private final byte[] line;
+
+    ReadField(HttpHeader header, String name, String value, byte[] line) {
+      super(header, name, value);
+      this.line = line;
+    }
+
+    /** {@code name: value} as it came, without the CRLF, or {@code null} when it came otherwise. */
+    byte[] line() {
+      return line;
+    }
   }
 
   private static boolean equalsIgnoringCase(String name, byte[] bytes, int start) {
@@ -342,23 +374,17 @@ final class StrictHead {
       return lines[index].length;
     }
 
-    /** Remembers the line {@code bytes[p, end)} (without its CRLF), read and taken as {@code field}. */
-    void remember(int index, byte[] bytes, int p, int end, HttpField field) {
-      if (index >= MAX_LINES) {
-        return;
-      }
-      if (end - p > MAX_LINE_BYTES) {
-        lines[index] = null;
-        fields[index] = null;
-        return;
-      }
-      byte[] line = lines[index];
-      if (line == null || line.length != end - p) {
-        line = new byte[end - p];
+    /** A copy of the line {@code bytes[p, end)} (without its CRLF) to {@link #remember}, or {@code null} for a line too long. */
+    byte[] copy(byte[] bytes, int p, int end) {
+      return end - p > MAX_LINE_BYTES ? null : Arrays.copyOfRange(bytes, p, end);
+    }
+
+    /** Remembers {@code line} (from {@link #copy}; never changed after), read and taken as {@code field}, as the {@code index}th. */
+    void remember(int index, byte[] line, HttpField field) {
+      if (index < MAX_LINES) {
         lines[index] = line;
+        fields[index] = field;
       }
-      System.arraycopy(bytes, p, line, 0, end - p);
-      fields[index] = field;
     }
   }
 

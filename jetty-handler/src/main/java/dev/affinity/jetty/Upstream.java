@@ -375,8 +375,8 @@ final class Upstream {
    * connections, 74 MB of their read buffers (bench/footprint.sh).
    */
   static HttpField detached(HttpField field) {
-    // The direct relay's fields are plain ones: no class lookup for them.
-    if (field.getClass() == HttpField.class) {
+    // The direct relay's fields are plain ones or StrictHead's (which refer to nothing else): no class lookup for them.
+    if (field.getClass() == HttpField.class || field.getClass() == StrictHead.ReadField.class) {
       return field;
     }
     return REFERS_TO_ITS_MAKER.get(field.getClass()) ? new HttpField(field.getHeader(), field.getName(), field.getValue()) : field;

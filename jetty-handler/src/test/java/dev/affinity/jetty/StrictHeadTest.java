@@ -45,9 +45,17 @@ class StrictHeadTest {
       @Override
       public void field(HttpField field) {
         fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+        writtenAlike(field);
       }
     }, seen);
     return end < 0 ? null : new Read(line[0], line[1], fields, end);
+  }
+
+  /** A field a head writes from the line it came in is written as from its name and value. */
+  private static void writtenAlike(HttpField field) {
+    HttpHead fromLine = HttpHead.answer(200, 64).header(field);
+    HttpHead fromText = HttpHead.answer(200, 64).header(field.getName(), field.getValue());
+    assertThat(fromLine.toString()).isEqualTo(fromText.toString());
   }
 
   /** What Jetty's parser says of a head, whichever kind: its first line, its fields, whether it read it whole and well. */
@@ -272,6 +280,7 @@ class StrictHeadTest {
       @Override
       public void field(HttpField field) {
         fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+        writtenAlike(field);
       }
     }, seen);
     return end < 0 ? null : new Answer(status[0], fields, end);
