@@ -30,7 +30,6 @@ import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.AbstractConnection;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
-import org.eclipse.jetty.io.RetainableByteBuffer;
 import org.eclipse.jetty.server.AbstractConnectionFactory;
 import org.eclipse.jetty.server.AbstractConnector;
 import org.eclipse.jetty.server.ConnectionFactory;
@@ -73,6 +72,21 @@ final class DirectHttp1 extends AbstractConnectionFactory {
   static final String PROTOCOL = "affinity-direct-http/1.1";
   private static final Logger LOG = LoggerFactory.getLogger(DirectHttp1.class);
   private static final byte[] CRLF = {'\r', '\n'};
+  // Requests are read into the reading thread's direct buffer (the selector threads'), and what came is
+  // copied out, a few hundred bytes: nothing is borrowed from the pool per request, the JDK does not read
+  // through a temporary direct buffer of its own, and an idle connection holds no buffer.
+  private static final ThreadLocal<ByteBuffer[]> READ_BUFFER = ThreadLocal.withInitial(() -> new ByteBuffer[1]);
+
+  /** This thread's read buffer, empty (in flush mode, as a fill wants it), with room for {@code capacity} bytes. */
+  private static ByteBuffer readBuffer(int capacity) {
+    ByteBuffer[] holder = READ_BUFFER.get();
+    if (holder[0] == null || holder[0].capacity() < capacity) {
+      holder[0] = ByteBuffer.allocateDirect(capacity);
+    }
+    BufferUtil.clear(holder[0]);
+    return holder[0];
+  }
+
   /** A body up to this long goes out in the answer head's buffer (a copy this short costs less than a second buffer's write). */
   private static final int BODY_BYTES_WITH_HEAD = 4096;
   private static final byte[] LAST_CHUNK = "0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -160,7 +174,8 @@ final class DirectHttp1 extends AbstractConnectionFactory {
     private final InetAddress peer;
     private final HttpFields.Mutable headers = HttpFields.build();
     private final HttpFields.Mutable answerHeaders = HttpFields.build();
-    private RetainableByteBuffer buffer;
+    /** The bytes read of the request under way: Jetty's server gets them if the exchange is handed over. */
+    private byte[] request;
 
     // One request, reset by read().
     private String method;
@@ -216,33 +231,29 @@ final class DirectHttp1 extends AbstractConnectionFactory {
 
     @Override
     public void onFillable() {
-      if (buffer == null) {
-        buffer = connector.getByteBufferPool().acquire(http.getInputBufferSize(), true);
-      }
-      ByteBuffer bytes = buffer.getByteBuffer();
+      ByteBuffer bytes = readBuffer(http.getInputBufferSize());
       int filled;
       try {
         filled = getEndPoint().fill(bytes);
       } catch (java.io.IOException e) {
-        release();
         getEndPoint().close(e);
         return;
       }
       if (filled == 0) {
-        release();
         fillInterested(fillable);
         return;
       }
       if (filled < 0) {
-        release();
         getEndPoint().close();
         return;
       }
-      read(bytes);
+      request = new byte[bytes.remaining()];
+      bytes.get(request);
+      read(request);
     }
 
     /** Reads one request out of {@code bytes} (the whole of what came) and serves it, or hands over. */
-    private void read(ByteBuffer bytes) {
+    private void read(byte[] bytes) {
       beginNanos = NanoTime.now();
       timeStampMillis = System.currentTimeMillis();
       headers.clear();
@@ -253,11 +264,8 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       hostPort = null;
       closeAfter = false;
       cookies = null;
-      int available = bytes.remaining();
-      int maxHeadBytes = http.getRequestHeaderSize();
-      // More than a head may be: not one this front end serves (and Jetty's server answers 431 to a head too large).
-      int end = available > maxHeadBytes ? -1
-          : StrictHead.request(StrictHead.copied(bytes, available), 0, available, maxHeadBytes, this, requestLines);
+      int available = bytes.length;
+      int end = StrictHead.request(bytes, 0, available, http.getRequestHeaderSize(), this, requestLines);
       // Nothing after the head: a pipelined request, or a body, is for Jetty's server.
       if (end != available || !plain || host.isEmpty() || !isDirectPath(pathQuery)
           || servedElsewhere.test(rawPath()) || draining.getAsBoolean() || isShutdown() || !balancer.isDirectRelay()) {
@@ -265,7 +273,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
         return;
       }
       exchanging = true;
-      // The buffer is kept until the exchange is over: a hand-over gives Jetty's server the very bytes read.
+      // The bytes are kept until the exchange is over: a hand-over gives Jetty's server the very bytes read.
       relayed = ClientOrigins.relayed(peer, false, headers, serverPort(), balancer.getTrustedProxies());
       note = ExchangeNote.direct(headers, relayed);
       boolean secure = relayed != null && relayed.isSecure();
@@ -328,21 +336,9 @@ final class DirectHttp1 extends AbstractConnectionFactory {
 
     @Override
     public ByteBuffer onUpgradeFrom() {
-      if (buffer == null) {
-        return null;
-      }
-      ByteBuffer bytes = buffer.getByteBuffer();
-      ByteBuffer copy = ByteBuffer.allocate(bytes.limit());
-      copy.put(bytes.duplicate().position(0)).flip();
-      release();
-      return copy;
-    }
-
-    private void release() {
-      if (buffer != null) {
-        buffer.release();
-        buffer = null;
-      }
+      byte[] read = request;
+      request = null;
+      return read == null ? null : ByteBuffer.wrap(read);
     }
 
     private boolean isShutdown() {
@@ -510,7 +506,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
             pathQuery, HttpVersion.HTTP_1_1.asString(), headers, null, answered, 0, bodyBytes, null));
       }
       exchanging = false;
-      release();
+      request = null;
       note = null;
       attempt = null;
       relayed = null;
@@ -526,14 +522,6 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       return !exchanging;
     }
 
-    @Override
-    public void onClose(Throwable cause) {
-      super.onClose(cause);
-      if (!exchanging) {
-        // During an exchange its end gives the buffer back (the target side hears of the close when it writes).
-        release();
-      }
-    }
 
     // The request, read by StrictHead.
 
