@@ -443,7 +443,12 @@ class GracefulShutdownTest extends BalancerTestBase {
         while (true) {
           Http1Connection.Answer answer;
           try {
-            c.send("/fast");
+            try {
+              c.send("/fast");
+            } catch (IOException e) {
+              // The connection was closed (and reset) before the request went: as closed before an answer.
+              throw new Http1Connection.NoAnswerException("the request could not be sent: " + e);
+            }
             answer = c.read();
           } catch (Http1Connection.NoAnswerException e) {
             if (!c.reused && drainedHere) {
