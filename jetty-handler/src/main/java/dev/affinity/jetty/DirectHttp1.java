@@ -382,8 +382,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       HttpHead head = answerHead(last, length);
       // The head, and a small body after it, in one direct buffer: one write, no copy by the JDK.
       boolean together = !chunked && length <= BODY_BYTES_WITH_HEAD;
-      ByteBuffer out = headWrite.buffer(head.length() + (together ? length : 0));
-      out.put(head.bytes(), 0, head.length());
+      ByteBuffer out = headWrite.buffer(head, together ? length : 0);
       if (together) {
         out.put(body);
       }
@@ -521,7 +520,6 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       // While the target answers, its own silence limit times the exchange, not the client's idleness.
       return !exchanging;
     }
-
 
     // The request, read by StrictHead.
 

@@ -34,14 +34,20 @@ final class HeadWrite implements Callback {
     this.pool = pool;
   }
 
-  /** A cleared buffer with room for {@code size} bytes, to fill, flip and pass to {@link #write}. */
-  ByteBuffer buffer(int size) {
-    ByteBuffer own = THREAD_BUFFER.get();
-    if (size <= own.capacity()) {
-      return own.clear();
+  /**
+   * A buffer holding {@code head}, with room for {@code more} bytes after it: to fill, flip and pass
+   * to {@link #write}.
+   */
+  ByteBuffer buffer(HttpHead head, int more) {
+    int size = head.length() + more;
+    ByteBuffer out = THREAD_BUFFER.get();
+    if (size <= out.capacity()) {
+      out.clear();
+    } else {
+      pooled = pool.acquire(size, true);
+      out = pooled.getByteBuffer().clear();
     }
-    pooled = pool.acquire(size, true);
-    return pooled.getByteBuffer().clear();
+    return out.put(head.bytes(), 0, head.length());
   }
 
   /** Writes {@code filled} (from {@link #buffer}, flipped) and then {@code more}; {@code done} hears the end. */

@@ -1,6 +1,5 @@
 package dev.affinity.jetty;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import org.eclipse.jetty.http.HostPortHttpField;
@@ -79,23 +78,6 @@ final class StrictHead {
       }
       KNOWN[slot] = header;
     }
-  }
-
-  // Heads arrive in direct buffers (the socket reads into them without a copy by the JDK) and are read
-  // here from an array: per thread, the selector threads that read them, rather than per connection.
-  private static final ThreadLocal<byte[][]> HEAD_BYTES = ThreadLocal.withInitial(() -> new byte[][] {new byte[8 * 1024]});
-
-  /**
-   * The {@code length} bytes from {@code buffer}'s position (which stays) in this thread's array for
-   * heads, valid until the thread reads its next head.
-   */
-  static byte[] copied(ByteBuffer buffer, int length) {
-    byte[][] holder = HEAD_BYTES.get();
-    if (holder[0].length < length) {
-      holder[0] = new byte[length];
-    }
-    buffer.get(buffer.position(), holder[0], 0, length);
-    return holder[0];
   }
 
   private static final byte[] ANSWER_VERSION = "HTTP/1.1 ".getBytes(StandardCharsets.US_ASCII);
@@ -186,77 +168,72 @@ final class StrictHead {
         // HTTP/1.1 has exactly one Host (RFC 9112 section 3.2); Jetty answers 400 to none or more.
         return !request || hosts == 1 ? p + 2 : -1;
       }
-      HttpField again = seen == null ? null : seen.field(index, bytes, p, limit);
-      if (again != null) {
+      HttpField field = seen == null ? null : seen.field(index, bytes, p, limit);
+      if (field != null) {
         // The very bytes of a line read before (and taken then): the same field, without reading it again.
-        HttpHeader header = again.getHeader();
-        if (header == HttpHeader.HOST) {
-          hosts++;
-        } else if (header == HttpHeader.CONTENT_LENGTH && ++lengths > 1) {
-          return -1;
-        }
         p += seen.length(index) + 2;
-        sink.field(again);
-        continue;
-      }
-      int lineStart = p;
-      int nameStart = p;
-      int hash = 0;
-      while (p < limit && bytes[p] >= 0 && TCHAR[bytes[p]]) {
-        hash = 31 * hash + (bytes[p] | 0x20);
-        p++;
-      }
-      if (p == nameStart || p >= limit || bytes[p] != ':') {
-        return -1;
-      }
-      int nameEnd = p++;
-      while (p < limit && (bytes[p] == ' ' || bytes[p] == '\t')) {
-        p++;
-      }
-      int valueStart = p;
-      p = textUntilCrlf(bytes, p, limit);
-      if (p < 0) {
-        return -1;
-      }
-      int valueEnd = p;
-      while (valueEnd > valueStart && (bytes[valueEnd - 1] == ' ' || bytes[valueEnd - 1] == '\t')) {
-        valueEnd--;
-      }
-      p += 2;
-      HttpHeader header = known(bytes, nameStart, nameEnd - nameStart, hash);
-      if (header == HttpHeader.TRANSFER_ENCODING || header == HttpHeader.HOST && !request) {
-        // Framing only Jetty's parser reads (chunks), or what an answer has no business carrying.
-        return -1;
-      }
-      if (header == HttpHeader.CONTENT_LENGTH) {
-        // A request with a body is Jetty's server's; an answer's length is read here when it is plain digits, once.
-        if (request || ++lengths > 1 || valueEnd == valueStart || valueEnd - valueStart > 18 || !digits(bytes, valueStart, valueEnd)) {
+      } else {
+        int nameStart = p;
+        int hash = 0;
+        while (p < limit && bytes[p] >= 0 && TCHAR[bytes[p]]) {
+          hash = 31 * hash + (bytes[p] | 0x20);
+          p++;
+        }
+        if (p == nameStart || p >= limit || bytes[p] != ':') {
           return -1;
         }
+        int nameEnd = p++;
+        while (p < limit && (bytes[p] == ' ' || bytes[p] == '\t')) {
+          p++;
+        }
+        int valueStart = p;
+        p = textUntilCrlf(bytes, p, limit);
+        if (p < 0) {
+          return -1;
+        }
+        int valueEnd = p;
+        while (valueEnd > valueStart && (bytes[valueEnd - 1] == ' ' || bytes[valueEnd - 1] == '\t')) {
+          valueEnd--;
+        }
+        p += 2;
+        HttpHeader header = known(bytes, nameStart, nameEnd - nameStart, hash);
+        if (header == HttpHeader.TRANSFER_ENCODING || header == HttpHeader.HOST && !request) {
+          // Framing only Jetty's parser reads (chunks), or what an answer has no business carrying.
+          return -1;
+        }
+        if (header == HttpHeader.CONTENT_LENGTH) {
+          // A request with a body is Jetty's server's; an answer's length is read here when it is plain digits, once.
+          if (request || valueEnd == valueStart || valueEnd - valueStart > 18 || !digits(bytes, valueStart, valueEnd)) {
+            return -1;
+          }
+        }
+        String name = header != null ? header.asString() : new String(bytes, nameStart, nameEnd - nameStart, StandardCharsets.ISO_8859_1);
+        String value = new String(bytes, valueStart, valueEnd - valueStart, StandardCharsets.ISO_8859_1);
+        byte[] line = seen == null ? null : seen.copy(bytes, nameStart, p - 2);
+        if (header == HttpHeader.HOST && !value.isEmpty()) {
+          // As Jetty's parser makes it, which answers 400 to a Host that is no host and port.
+          try {
+            field = new HostPortHttpField(header, name, new HostPort(value));
+          } catch (RuntimeException badHost) {
+            return -1;
+          }
+        } else {
+          // The line as it came is the field as a head writes it when it has the name's registered
+          // spelling, one space after the colon and nothing after the value (its bytes are printable here).
+          boolean asWritten = line != null && valueStart == nameEnd + 2 && bytes[nameEnd + 1] == ' ' && valueEnd == p - 2
+              && (header == null || sameBytes(name, bytes, nameStart));
+          field = new ReadField(header, name, value, asWritten ? line : null);
+        }
+        if (line != null) {
+          seen.remember(index, line, field);
+        }
       }
+      // The head's own rules, for a line read or taken again alike.
+      HttpHeader header = field.getHeader();
       if (header == HttpHeader.HOST) {
         hosts++;
-      }
-      String name = header != null ? header.asString() : new String(bytes, nameStart, nameEnd - nameStart, StandardCharsets.ISO_8859_1);
-      String value = new String(bytes, valueStart, valueEnd - valueStart, StandardCharsets.ISO_8859_1);
-      byte[] line = seen == null ? null : seen.copy(bytes, lineStart, p - 2);
-      HttpField field;
-      if (header == HttpHeader.HOST && !value.isEmpty()) {
-        // As Jetty's parser makes it, which answers 400 to a Host that is no host and port.
-        try {
-          field = new HostPortHttpField(header, name, new HostPort(value));
-        } catch (RuntimeException badHost) {
-          return -1;
-        }
-      } else {
-        // The line as it came is the field as a head writes it when it has the name's registered
-        // spelling, one space after the colon and nothing after the value (its bytes are printable here).
-        boolean asWritten = line != null && valueStart == nameEnd + 2 && bytes[nameEnd + 1] == ' ' && valueEnd == p - 2
-            && (header == null || sameBytes(name, bytes, nameStart));
-        field = new ReadField(header, name, value, asWritten ? line : null);
-      }
-      if (line != null) {
-        seen.remember(index, line, field);
+      } else if (header == HttpHeader.CONTENT_LENGTH && ++lengths > 1) {
+        return -1;
       }
       sink.field(field);
     }

@@ -48,6 +48,11 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   static final int BUFFER_SIZE = 32 * 1024;
   /** The largest answer head read strictly; a larger one is Jetty's parser's. */
   private static final int STRICT_HEAD_BYTES = 8 * 1024;
+  /**
+   * Where an answer's head is copied to be read strictly (the read buffer is a direct one): per thread,
+   * the selector threads that run the relay, rather than per connection (thousands may be pooled).
+   */
+  private static final ThreadLocal<byte[]> HEAD_BYTES = ThreadLocal.withInitial(() -> new byte[STRICT_HEAD_BYTES]);
 
   /** The target answered with something that is not a usable HTTP/1.1 response. */
   static final class BadResponseException extends IOException {
@@ -190,9 +195,7 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     getEndPoint().setIdleTimeout(silenceLimitMillis);
     this.relay.set(relay);
     partsLeft.set(2);
-    ByteBuffer out = headWrite.buffer(head.length());
-    out.put(head.bytes(), 0, head.length()).flip();
-    headWrite.write(requestWritten, out);
+    headWrite.write(requestWritten, headWrite.buffer(head, 0).flip());
     // The idle connection may still be listening (see onExchangePartDone): then that read takes the answer.
     tryFillInterested(fillable);
   }
@@ -429,7 +432,8 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
    */
   private void readHeadStrictly() {
     int available = Math.min(readBuffer.remaining(), STRICT_HEAD_BYTES);
-    byte[] headBytes = StrictHead.copied(readBuffer, available);
+    byte[] headBytes = HEAD_BYTES.get();
+    readBuffer.get(readBuffer.position(), headBytes, 0, available);
     strictLength = -1;
     int end = StrictHead.answer(headBytes, 0, available, STRICT_HEAD_BYTES, this, answerLines);
     boolean bodyless = headRequest || status == 204 || status == 304;

@@ -26,10 +26,19 @@ class HeadWriteTest {
     assertThat(pool.getLeaks()).as(pool.dumpLeaks()).isEmpty();
   }
 
-  private static ByteBuffer filled(HeadWrite write, String text) {
-    byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
-    ByteBuffer out = write.buffer(bytes.length);
-    return out.put(bytes).flip();
+  /** An answer head with {@code fields} ({@code name, value, ...}). */
+  private static HttpHead head(String... fields) {
+    HttpHead head = HttpHead.answer(200, 64);
+    for (int i = 0; i < fields.length; i += 2) {
+      head.header(fields[i], fields[i + 1]);
+    }
+    return head.end();
+  }
+
+  /** {@code head} and {@code body} after it in {@code write}'s buffer, as the front end fills it. */
+  private static ByteBuffer filled(HeadWrite write, HttpHead head, String body) {
+    byte[] bytes = body.getBytes(StandardCharsets.US_ASCII);
+    return write.buffer(head, bytes.length).put(bytes).flip();
   }
 
   @Test
@@ -38,10 +47,11 @@ class HeadWriteTest {
     HeadWrite write = new HeadWrite(endPoint, pool);
     CompletableFuture<Void> done = new CompletableFuture<>();
 
-    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, "HTTP/1.1 200 OK\r\n\r\nhi"));
+    HttpHead head = head();
+    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, head, "hi"));
 
     assertThat(done).isCompleted();
-    assertThat(endPoint.takeOutputString()).isEqualTo("HTTP/1.1 200 OK\r\n\r\nhi");
+    assertThat(endPoint.takeOutputString()).isEqualTo(head + "hi");
   }
 
   @Test
@@ -50,13 +60,13 @@ class HeadWriteTest {
     ByteArrayEndPoint endPoint = new ByteArrayEndPoint(new byte[0], 10, false);
     HeadWrite write = new HeadWrite(endPoint, pool);
     CompletableFuture<Void> done = new CompletableFuture<>();
-    String head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    HttpHead head = head("Content-Length", "5");
 
-    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, head));
+    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, head, "hello"));
     assertThat(done).isNotDone();
     // Another connection's head on the same thread, in the same thread buffer.
     HeadWrite other = new HeadWrite(new ByteArrayEndPoint(new byte[0], 1024, false), pool);
-    other.write(Callback.NOOP, filled(other, "X".repeat(60)));
+    other.write(Callback.NOOP, filled(other, head("X-Other", "X".repeat(60)), ""));
 
     StringBuilder received = new StringBuilder();
     while (!done.isDone()) {
@@ -64,7 +74,7 @@ class HeadWriteTest {
     }
     received.append(endPoint.takeOutputString());
     done.get(1, TimeUnit.SECONDS);
-    assertThat(received.toString()).isEqualTo(head);
+    assertThat(received.toString()).isEqualTo(head + "hello");
   }
 
   @Test
@@ -73,7 +83,8 @@ class HeadWriteTest {
     HeadWrite write = new HeadWrite(endPoint, pool);
     CompletableFuture<Void> done = new CompletableFuture<>();
 
-    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, "HTTP/1.1 200 OK\r\n\r\n"),
+    HttpHead head = head();
+    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, head, ""),
         ByteBuffer.wrap("5\r\n".getBytes(StandardCharsets.US_ASCII)), ByteBuffer.wrap("hello".getBytes(StandardCharsets.US_ASCII)));
 
     StringBuilder received = new StringBuilder();
@@ -82,7 +93,7 @@ class HeadWriteTest {
     }
     received.append(endPoint.takeOutputString());
     done.get(1, TimeUnit.SECONDS);
-    assertThat(received.toString()).isEqualTo("HTTP/1.1 200 OK\r\n\r\n5\r\nhello");
+    assertThat(received.toString()).isEqualTo(head + "5\r\nhello");
   }
 
   @Test
@@ -90,12 +101,12 @@ class HeadWriteTest {
     ByteArrayEndPoint endPoint = new ByteArrayEndPoint(new byte[0], 64 * 1024, false);
     HeadWrite write = new HeadWrite(endPoint, pool);
     CompletableFuture<Void> done = new CompletableFuture<>();
-    String head = "HTTP/1.1 200 OK\r\nX-Big: " + "b".repeat(40_000) + "\r\n\r\n";
+    HttpHead head = head("X-Big", "b".repeat(40_000));
 
-    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, head));
+    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, head, ""));
 
     done.get(1, TimeUnit.SECONDS);
-    assertThat(endPoint.takeOutputString()).isEqualTo(head);
+    assertThat(endPoint.takeOutputString()).isEqualTo(head.toString());
   }
 
   @Test
@@ -105,7 +116,7 @@ class HeadWriteTest {
     HeadWrite write = new HeadWrite(endPoint, pool);
     CompletableFuture<Void> done = new CompletableFuture<>();
 
-    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, "GET / HTTP/1.1\r\n\r\n"));
+    write.write(Callback.from(() -> done.complete(null), done::completeExceptionally), filled(write, head(), ""));
 
     assertThat(done).isCompletedExceptionally();
   }

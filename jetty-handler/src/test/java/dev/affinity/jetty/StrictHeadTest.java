@@ -44,11 +44,16 @@ class StrictHeadTest {
 
       @Override
       public void field(HttpField field) {
-        fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+        fields.add(described(field));
         writtenAlike(field);
       }
     }, seen);
     return end < 0 ? null : new Read(line[0], line[1], fields, end);
+  }
+
+  /** A field as the comparisons see it: its name, value and known header. */
+  private static String described(HttpField field) {
+    return field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")";
   }
 
   /** A field a head writes from the line it came in is written as from its name and value. */
@@ -84,7 +89,7 @@ class StrictHeadTest {
 
     @Override
     public void parsedHeader(HttpField field) {
-      fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+      fields.add(described(field));
     }
 
     @Override
@@ -279,7 +284,7 @@ class StrictHeadTest {
 
       @Override
       public void field(HttpField field) {
-        fields.add(field.getName() + ": " + field.getValue() + " (" + field.getHeader() + ")");
+        fields.add(described(field));
         writtenAlike(field);
       }
     }, seen);
