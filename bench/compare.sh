@@ -27,9 +27,10 @@
 #   COOKIE_ROWS [1]   (also measure issue 23's cookie-issuing cases: a second Affinity balancer with
 #                   sliding expiry sent a stale cookie, and new clients without a cookie at Affinity and
 #                   at HAProxy; 0 skips them)
-#   FIXED_RATE [1]  (then latency at a fixed rate: Affinity and HAProxy at FIXED_FRACTION [50] % of
-#                   HAProxy's median req/s, FIXED_REPS [3] runs each of FIXED_DURATION [DURATION] after
-#                   FIXED_WARMUP [3s], with bench's FixedRateLoad on CONNECTIONS connections; 0 skips it)
+#   FIXED_RATE [1]  (then latency at a fixed rate: Affinity, HAProxy and with FLOOR MinimalRelay --policy
+#                   at FIXED_FRACTION [50] % of HAProxy's median req/s, FIXED_REPS [3] runs each of
+#                   FIXED_DURATION [DURATION] after FIXED_WARMUP [3s], with bench's FixedRateLoad on
+#                   CONNECTIONS connections; 0 skips it)
 #   FLOOR [1]       (also measure dev.affinity.bench.MinimalRelay: the least a Java process does to relay a
 #                   sticky hit, no HTTP parser, nothing added; the JVM's floor beside HAProxy; 0 skips it)
 # Every row also gives the proxy process's CPU time per request (utime + stime of all its threads,
@@ -151,6 +152,18 @@ KEYS=()
 declare -A RUN_RPS RUN_P99 RUN_CPU RUN_SYS RUN_USR ERRS STICKY
 STICKY_FAILS=0
 
+# GC pauses of the fixed-expiry Affinity balancer (the process behind the keys affinity and affinity_new)
+# during measured runs: gc_lines before a run, then gc_pauses_since <n> <load> after it appends each
+# pause of the run (ms) to $WORK/gc-<load>.txt and the run's seconds to GC_SECONDS[load].
+declare -A GC_SECONDS
+gc_lines() { [[ -f "$AFF_GC_LOG" ]] && wc -l <"$AFF_GC_LOG" || echo 0; }
+gc_pauses_since() { # lines-before load seconds
+  touch "$WORK/gc-$2.txt"
+  [[ -f "$AFF_GC_LOG" ]] && tail -n +"$(( $1 + 1 ))" "$AFF_GC_LOG" \
+    | awk '/ Pause / { v = $NF; if (sub(/ms$/, "", v)) print v }' >>"$WORK/gc-$2.txt"
+  GC_SECONDS[$2]=$(( ${GC_SECONDS[$2]:-0} + $3 ))
+}
+
 # Affinity's own counters, from /affinity/status.json ("t1=123 t2=4 ..."), of the balancer on port $1 (default P_AFF).
 affinity_requests() {
   curl -s --max-time 2 "http://127.0.0.1:${1:-$P_AFF}/affinity/status.json" | python3 -c '
@@ -191,8 +204,10 @@ measure_run() { # key round
   [[ "$key" == affinity_sliding ]] && aff_before="$(affinity_requests "$P_AFF_SLIDING")"
   [[ -n "${PROC[$key]:-}" ]] && pid="${PID_OF[${PROC[$key]}]}"
   [[ -n "$pid" ]] && read -r user0 sys0 <<<"$(proc_ticks "$pid")"
+  local gc0; gc0="$(gc_lines)"
   run_wrk "$WORK/$key-$r.txt" "$DURATION" "${URL[$key]}" "${COOKIE[$key]}"
   [[ -n "$pid" ]] && read -r user1 sys1 <<<"$(proc_ticks "$pid")"
+  [[ "${PROC[$key]:-}" == affinity ]] && gc_pauses_since "$gc0" "$key" "$DURATION_S"
   parsed="$(parse_wrk <"$WORK/$key-$r.txt")"
   read -r rps p99 total e <<<"$parsed"
   RUN_CPU[$key,$r]="$( [[ -n "$pid" ]] && cpu_us_per_request $(( user1 - user0 + sys1 - sys0 )) "$total" || echo n/a)"
@@ -262,7 +277,10 @@ add_proxy direct "http://127.0.0.1:$B1/" "" none ""
 # a. Affinity.
 AFF_YAML="$WORK/balancer.yaml"
 { echo "listen: { host: 127.0.0.1, port: $P_AFF }"; affinity_bench_yaml; } >"$AFF_YAML"
-spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" "${AFF_JVM[@]}" -jar "$AFFINITY_JAR" "$AFF_YAML"
+# Its GC pauses go to a log of their own (one more output; the user's flags stay as they are), so that
+# the pauses during each measured run can be counted (the issue's "GC pause p99 under load").
+AFF_GC_LOG="$WORK/affinity-gc.log"
+spawn "$WORK/affinity.out" "${ON_PROXY_CPU[@]}" "${AFF_JVM[@]}" "-Xlog:gc:file=$AFF_GC_LOG:uptime" -jar "$AFFINITY_JAR" "$AFF_YAML"
 PID_OF[affinity]=$LAST_PID
 # a'. Affinity again, with sliding expiry (the product's default), for the stale-cookie row.
 if [[ "$COOKIE_ROWS" == 1 ]]; then
@@ -390,9 +408,12 @@ fixed_run() { # key round
   local args=(--rate "$FIXED_RPS" --connections "$CONNECTIONS" --duration "$FIXED_DURATION" --warmup "$FIXED_WARMUP")
   [[ -n "${COOKIE[$key]}" ]] && args+=(--header "Cookie: ${COOKIE[$key]}")
   ticks0="$(proc_cpu_ticks "$pid")"
+  local gc0; gc0="$(gc_lines)"
   timeout $(( FIXED_DURATION_S + FIXED_WARMUP_S + 60 )) "${ON_LOAD_CPU[@]}" java -cp "$BENCH_JAR" \
     dev.affinity.bench.FixedRateLoad "${args[@]}" "${URL[$key]}" >"$out" 2>&1 || rc=$?
   ticks1="$(proc_cpu_ticks "$pid")"
+  # Warm-up included, like the CPU figure: the pauses of the whole generator run.
+  [[ "$key" == affinity ]] && gc_pauses_since "$gc0" fixed $(( FIXED_DURATION_S + FIXED_WARMUP_S ))
   line="$(grep -m1 '^FIXED_RATE ' "$out" || true)"
   if [[ -z "$line" ]]; then
     cat "$out" >&2
@@ -413,8 +434,13 @@ if [[ "$FIXED_RATE" == 1 ]]; then
   HAP_MAX="$(runs_of_rps haproxy | median)"
   FIXED_RPS="$(python3 -c 'import sys; print(max(1, round(float(sys.argv[1]) * int(sys.argv[2]) / 100)))' "$HAP_MAX" "$FIXED_FRACTION")"
   log "fixed rate: $FIXED_RPS req/s ($FIXED_FRACTION % of HAProxy's median $HAP_MAX req/s), $FIXED_REPS runs of $FIXED_DURATION after $FIXED_WARMUP per proxy"
+  # With the floor, MinimalRelay --policy runs too: what a Java relay with core's exchange, one selector
+  # thread and nothing of Jetty's does to the tail at the same rate (the JVM's share of the p99).
+  FIXED_KEYS=(affinity haproxy)
+  [[ "$FLOOR" == 1 ]] && FIXED_KEYS+=(floor_policy)
   for r in $(seq 1 "$FIXED_REPS"); do
-    if (( r % 2 )); then order=(affinity haproxy); else order=(haproxy affinity); fi
+    # Each round starts one later in the list, so no proxy always follows the same one.
+    order=("${FIXED_KEYS[@]:$(( (r - 1) % ${#FIXED_KEYS[@]} ))}" "${FIXED_KEYS[@]:0:$(( (r - 1) % ${#FIXED_KEYS[@]} ))}")
     for key in "${order[@]}"; do fixed_run "$key" "$r"; done
   done
 fi
@@ -630,12 +656,12 @@ report() {
   ratio_row "Affinity / Jetty BalancerServlet" affinity servlet RUN_CPU
   if [[ "$FIXED_RATE" == 1 ]]; then
     echo
-    echo "Latency at a fixed rate: $FIXED_RPS requests/s ($FIXED_FRACTION % of HAProxy's median $(printf '%.0f' "$HAP_MAX") req/s above) on $CONNECTIONS kept-alive connections, sticky cookie sent, from \`dev.affinity.bench.FixedRateLoad\` (bench): each request is due at a fixed time and its latency counts from then, not from when it could be sent (no coordinated omission). $FIXED_REPS runs per proxy of $FIXED_DURATION after $FIXED_WARMUP unmeasured, alternating which goes first; median (min–max) over the runs. CPU µs/request here: over the whole run, warm-up included."
+    echo "Latency at a fixed rate: $FIXED_RPS requests/s ($FIXED_FRACTION % of HAProxy's median $(printf '%.0f' "$HAP_MAX") req/s above) on $CONNECTIONS kept-alive connections, sticky cookie sent, from \`dev.affinity.bench.FixedRateLoad\` (bench): each request is due at a fixed time and its latency counts from then, not from when it could be sent (no coordinated omission). $FIXED_REPS runs per proxy of $FIXED_DURATION after $FIXED_WARMUP unmeasured, in an order that shifts each round; median (min–max) over the runs. CPU µs/request here: over the whole run, warm-up included."
     echo
     echo "| proxy at $FIXED_RPS req/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/request | errors | rate held |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     local f held errs r
-    for k in affinity haproxy; do
+    for k in "${FIXED_KEYS[@]}"; do
       held=yes; errs=0
       for r in $(seq 1 "$FIXED_REPS"); do
         [[ "${FIX[$k,$r,held]}" == true ]] || held="NO (see the log)"
@@ -658,13 +684,44 @@ report() {
     echo "| Affinity p99 | **${a} ms** | ${b}–${c} | ≤ 2 ms: $(goal_at_most "$a" 2) |"
     read -r a b c <<<"$(fixed_ratio affinity haproxy p999_us)"
     echo "| p99.9 Affinity / HAProxy (per round) | ${a}× | ${b}–${c} | |"
+    if [[ "$FLOOR" == 1 ]]; then
+      read -r a b c <<<"$(fixed_ratio floor_policy haproxy p99_us)"
+      echo "| p99 MinimalRelay --policy / HAProxy (per round) | ${a}× | ${b}–${c} | (the JVM's share) |"
+      read -r a b c <<<"$(fixed_ratio affinity floor_policy p99_us)"
+      echo "| p99 Affinity / MinimalRelay --policy (per round) | ${a}× | ${b}–${c} | (what Jetty and the adapter add) |"
+    fi
     local lag=0
-    for k in affinity haproxy; do for r in $(seq 1 "$FIXED_REPS"); do
+    for k in "${FIXED_KEYS[@]}"; do for r in $(seq 1 "$FIXED_REPS"); do
       lag="$(python3 -c 'import sys; print(max(float(sys.argv[1]), float(sys.argv[2])))' "$lag" "${FIX[$k,$r,send_lag_p99_us]}")"
     done; done
     echo
     echo "The generator's own scheduling error (a request sent late although its connection was free), p99, worst run: $(printf '%.0f' "$lag") µs."
   fi
+  echo
+  echo "GC pauses of the fixed-expiry Affinity balancer during the measured runs (its JVM flags above, plus \`-Xlog:gc:file=...\` to count them; every pause the log has between the start and the end of each run; at the fixed rate the generator's warm-up is included):"
+  echo
+  echo "| load | pauses | per second | p50 ms | p99 ms | max ms | share of the time |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  local load
+  for load in affinity affinity_new fixed; do
+    [[ -f "$WORK/gc-$load.txt" ]] || continue
+    case "$load" in
+      affinity) printf '| sticky hits, wrk at saturation' ;;
+      affinity_new) printf '| new clients, wrk at saturation' ;;
+      fixed) printf '| sticky hits at the fixed rate (%s req/s)' "$FIXED_RPS" ;;
+    esac
+    python3 - "${GC_SECONDS[$load]}" "$WORK/gc-$load.txt" <<'PY2'
+import sys
+seconds = float(sys.argv[1])
+v = sorted(float(x) for x in open(sys.argv[2]) if x.strip())
+def q(p):
+    return v[min(len(v) - 1, int(p * len(v)))] if v else 0.0
+if v:
+    print(f" | {len(v)} | {len(v) / seconds:.1f} | {q(0.5):.2f} | {q(0.99):.2f} | {v[-1]:.2f} | {sum(v) / 1000 / seconds * 100:.2f} % |")
+else:
+    print(" | 0 | 0 | | | | 0 % |")
+PY2
+  done
   if [[ "$STICKY_FAILS" -gt 0 ]]; then
     echo
     echo "**FAIL: stickiness did not hold in $STICKY_FAILS run(s); these numbers measure a non-sticky path.**"

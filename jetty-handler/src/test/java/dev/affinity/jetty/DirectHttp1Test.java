@@ -20,12 +20,8 @@ class DirectHttp1Test extends BalancerTestBase {
    * Waits until the front end counted {@code n} exchanges as its own: it counts one once its answer's last
    * write is done, which a client can have read a moment before.
    */
-  private void awaitServed(long n) throws InterruptedException {
-    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
-    while (frontEnd().served() < n && System.nanoTime() < deadline) {
-      Thread.sleep(5);
-    }
-    assertThat(frontEnd().served()).isEqualTo(n);
+  private void awaitServed(long n) throws Exception {
+    Eventually.awaitEquals("exchanges the front end served itself", () -> frontEnd().served(), n);
   }
 
   private static void write(Http1Connection c, String text) throws IOException {

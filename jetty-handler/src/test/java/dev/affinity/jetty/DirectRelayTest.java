@@ -915,15 +915,11 @@ class DirectRelayTest extends BalancerTestBase {
   }
 
   private void awaitIdleConnections(TargetPath path, int expected) throws Exception {
-    awaitIdleConnections(path, () -> expected);
+    Eventually.awaitEquals("idle connections to targets on " + path, () -> idleConnections(path), expected);
   }
 
-  private void awaitIdleConnections(TargetPath path, java.util.function.IntSupplier expected) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    while (idleConnections(path) != expected.getAsInt() && System.nanoTime() < deadline) {
-      Thread.sleep(5);
-    }
-    assertThat(idleConnections(path)).as("idle connections to targets on %s", path).isEqualTo(expected.getAsInt());
+  private void awaitIdleConnections(TargetPath path, Eventually.Value<Integer> expected) throws Exception {
+    Eventually.awaitMatch("idle connections to targets on " + path, () -> idleConnections(path), expected);
   }
 
   /** A GET that fails within seconds instead of hanging the build when the relay misbehaves. */

@@ -112,7 +112,7 @@ class EarlyAnswerTest extends BalancerTestBase {
     // The target's reset or close came after a complete answer: no failure, nothing ejected, no 502.
     AffinityBalancer b = balancer.balancer();
     dev.affinity.balancer.Target t = b.router().target("t");
-    awaitInFlightZero(t);
+    Eventually.awaitEquals("exchanges in flight on the target", t::inFlight, 0);
     assertThat(t.failures()).as("failures counted on the target").isZero();
     assertThat(t.isAvailable(clock.instant())).as("the target is still in rotation").isTrue();
     assertThat(b.badGatewayResponses()).isZero();
@@ -122,14 +122,6 @@ class EarlyAnswerTest extends BalancerTestBase {
     } else {
       assertThat(answer.closedAfterAnswer).as("the client's connection was closed after the answer").isTrue();
     }
-  }
-
-  private static void awaitInFlightZero(dev.affinity.balancer.Target t) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (t.inFlight() > 0 && System.nanoTime() < deadline) {
-      Thread.onSpinWait();
-    }
-    assertThat(t.inFlight()).as("the exchange is no longer in flight").isZero();
   }
 
   static byte[] answerBody() {

@@ -3,9 +3,6 @@ package dev.affinity.jetty;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.affinity.balancer.Target;
-import dev.affinity.cookie.AffinityTicket;
-import dev.affinity.cookie.Expiry;
-import dev.affinity.cookie.SetCookie;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -15,7 +12,6 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -237,11 +233,8 @@ class ExchangeLifecycleTest extends BalancerTestBase {
     }
   }
 
-  private void awaitInFlight(int expected) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    while (inFlight() != expected && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertThat(inFlight()).as("requests in flight").isEqualTo(expected);
+  private void awaitInFlight(int expected) throws Exception {
+    Eventually.awaitEquals("requests in flight", this::inFlight, expected);
   }
+
 }

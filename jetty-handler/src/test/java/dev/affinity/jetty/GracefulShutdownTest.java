@@ -9,7 +9,6 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -95,22 +94,22 @@ class GracefulShutdownTest extends BalancerTestBase {
       c.send("/held");
       held.add(c);
     }
-    await(() -> arrivedHeld() == 4);
+    Eventually.await(() -> arrivedHeld() == 4);
     LoadClients load = LoadClients.start(10, port);
-    await(() -> load.answered.get() >= 200);
+    Eventually.await(() -> load.answered.get() >= 200);
 
     stopInBackground();
     // Readiness first, on a new connection: the listener still accepts.
-    await(() -> probe(port, "/affinity/ready").status() == 503);
+    Eventually.await(() -> probe(port, "/affinity/ready").status() == 503);
     assertThat(probe(port, "/affinity/live").status()).isEqualTo(200);
     assertThat(balancer.isReady()).isFalse();
     int before = load.answered.get();
-    await(() -> load.answered.get() >= before + 200);
+    Eventually.await(() -> load.answered.get() >= before + 200);
     assertThat(load.closesSeen.get()).as("no Connection: close during the unready delay").isZero();
 
     timer.advance(Duration.ofSeconds(5));
-    await(() -> Http1Connection.refused(port));
-    await(() -> load.finished.get() == 10);
+    Eventually.await(() -> Http1Connection.refused(port));
+    Eventually.await(() -> load.finished.get() == 10);
     System.out.println("graceful stop under load, reconnects: " + load.reconnects);
     // Each client ended on a refused connection, having been told Connection: close on an answer, or (when
     // Jetty had begun that answer before the listener closed) seen its connection closed right after it.
@@ -186,7 +185,7 @@ class GracefulShutdownTest extends BalancerTestBase {
         }
       }
     });
-    await(() -> arrivedHeld() == 1);
+    Eventually.await(() -> arrivedHeld() == 1);
     CompletableFuture<GoAwayFrame> idleGoAway = new CompletableFuture<>();
     CompletableFuture<Void> idleClosed = new CompletableFuture<>();
     client.connect(new InetSocketAddress("127.0.0.1", balancer.port()), new Session.Listener() {
@@ -255,10 +254,10 @@ class GracefulShutdownTest extends BalancerTestBase {
     int port = balancer.port();
     Http1Connection c = connect(port);
     c.send("/held");
-    await(() -> arrivedHeld() == 1);
+    Eventually.await(() -> arrivedHeld() == 1);
 
     stopInBackground();
-    await(() -> Http1Connection.refused(port));
+    Eventually.await(() -> Http1Connection.refused(port));
     timer.advance(Duration.ofSeconds(9));
     assertThat(stopped).isNotDone();
     timer.advance(Duration.ofSeconds(1));
@@ -309,13 +308,13 @@ class GracefulShutdownTest extends BalancerTestBase {
         .isEqualTo("a");
     Http1Connection c = connect(port);
     c.send("/held");
-    await(() -> a.arrived.get() == 1);
+    Eventually.await(() -> a.arrived.get() == 1);
 
     stopInBackground();
-    await(() -> probe(adminPort, "/affinity/ready", remote).status() == 503);
+    Eventually.await(() -> probe(adminPort, "/affinity/ready", remote).status() == 503);
     assertThat(probe(port, "/affinity/ready", remote).status()).isEqualTo(503);
     timer.advance(Duration.ofSeconds(5));
-    await(() -> Http1Connection.refused(port));
+    Eventually.await(() -> Http1Connection.refused(port));
     assertThat(probe(adminPort, "/affinity/ready", remote).status()).as("the admin port outlives the public listener").isEqualTo(503);
     assertThat(probe(adminPort, "/affinity/live", remote).status()).isEqualTo(200);
     a.release();
@@ -379,18 +378,6 @@ class GracefulShutdownTest extends BalancerTestBase {
   }
 
   /** A condition that may do I/O to find out. */
-  interface Condition {
-    boolean holds() throws Exception;
-  }
-
-  static void await(Condition condition) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (!condition.holds()) {
-      assertThat(System.nanoTime()).as("condition not met in time").isLessThan(deadline);
-      TimeUnit.MILLISECONDS.sleep(10);
-    }
-  }
-
   private static void stopQuietly(org.eclipse.jetty.util.component.LifeCycle lifeCycle) throws IOException {
     try {
       lifeCycle.stop();

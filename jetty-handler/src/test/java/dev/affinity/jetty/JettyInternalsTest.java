@@ -76,15 +76,15 @@ class JettyInternalsTest extends BalancerTestBase {
       startBalancer(TargetPath.DIRECT_RELAY, b -> { }, java.util.Map.of("a", target.uri()));
       org.eclipse.jetty.server.ServerConnector connector = (org.eclipse.jetty.server.ServerConnector) balancer.server().getConnectors()[0];
       try (Http1Connection c = new Http1Connection(balancer.port())) {
-        GracefulShutdownTest.await(() -> connector.getConnectedEndPoints().size() == 1);
+        Eventually.await(() -> connector.getConnectedEndPoints().size() == 1);
         org.eclipse.jetty.io.EndPoint endPoint = connector.getConnectedEndPoints().iterator().next();
         assertThat(JettyInternals.isIdleHttp1(endPoint)).as("connected, nothing sent").isTrue();
         c.send("/held");
-        GracefulShutdownTest.await(() -> target.arrived.get() == 1);
+        Eventually.await(() -> target.arrived.get() == 1);
         assertThat(JettyInternals.isIdleHttp1(endPoint)).as("a request at the target").isFalse();
         target.release();
         assertThat(c.read().status()).isEqualTo(200);
-        GracefulShutdownTest.await(() -> JettyInternals.isIdleHttp1(endPoint));
+        Eventually.await(() -> JettyInternals.isIdleHttp1(endPoint));
       }
     } finally {
       target.stop();

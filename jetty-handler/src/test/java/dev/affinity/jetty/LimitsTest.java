@@ -21,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.StringRequestContent;
@@ -97,22 +96,12 @@ class LimitsTest extends BalancerTestBase {
     return all.toString(StandardCharsets.ISO_8859_1);
   }
 
-  private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      Thread.sleep(5);
-    }
-  }
-
   @Test
   void aRequestHeadTricklingPastTheHeaderTimeoutIsAnswered408AndClosedWhateverItsPace() throws Exception {
     startWith(Limits.builder().requestHeaderTimeout(Duration.ofSeconds(10)).build());
     Socket slow = connect();
     send(slow, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
-    await(() -> headTimer.pending() == 1, "the head's deadline to be armed");
+    Eventually.await("the head's deadline armed", () -> headTimer.pending() == 1);
     // More bytes keep coming (each would restart the idle timeout), but the deadline runs from the first.
     headTimer.advance(Duration.ofSeconds(6));
     send(slow, "a");
@@ -138,7 +127,7 @@ class LimitsTest extends BalancerTestBase {
     headTimer.advance(Duration.ofSeconds(60));
     // A head split over two reads completes in time: the deadline is disarmed.
     send(client, "GET / HTTP/1.1\r\n");
-    await(() -> headTimer.pending() == 1, "the second head's deadline to be armed");
+    Eventually.await("the second head's deadline armed", () -> headTimer.pending() == 1);
     headTimer.advance(Duration.ofSeconds(9));
     send(client, "Host: x\r\n\r\n");
     assertThat(readAnswer(client)).startsWith("HTTP/1.1 200 ");

@@ -24,7 +24,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.http.HttpHeader;
@@ -162,17 +161,6 @@ class NetworkFaultTest extends BalancerTestBase {
     return sum;
   }
 
-  /** Waits for {@code condition} up to {@code limit}; returns the milliseconds it took. */
-  private static long await(String what, Duration limit, BooleanSupplier condition) throws InterruptedException {
-    long start = System.nanoTime();
-    long deadline = start + limit.toNanos();
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as("%s within %s", what, limit).isLessThan(deadline);
-      Thread.sleep(5);
-    }
-    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-  }
-
   private static long millisSince(long startNanos) {
     return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
   }
@@ -222,7 +210,7 @@ class NetworkFaultTest extends BalancerTestBase {
       pinned.add(client);
     }
     // Both targets healthy and seen by a check before the fault.
-    await("both targets checked healthy", Duration.ofSeconds(5),
+    Eventually.await("both targets checked healthy", Duration.ofSeconds(5),
         () -> target("a").isAvailable(clock.instant()) && target("b").isAvailable(clock.instant()));
 
     long partitioned = System.nanoTime();
@@ -236,7 +224,7 @@ class NetworkFaultTest extends BalancerTestBase {
         .method(HttpMethod.POST).headers(h -> h.put(HttpHeader.COOKIE, pinCookie("a")))
         .body(new BytesRequestContent("text/plain", payload)).timeout(10, TimeUnit.SECONDS).send()));
 
-    long ejectedAfter = await("a ejected by its health checks", Duration.ofSeconds(10), () -> !target("a").isAvailable(clock.instant()));
+    long ejectedAfter = Eventually.await("a ejected by its health checks", Duration.ofSeconds(10), () -> !target("a").isAvailable(clock.instant())).toMillis();
     long bound = threshold * (interval.toMillis() + timeout.toMillis());
     System.out.printf("silent partition (%s): ejected after %d ms (bound %d ms)%n", path, ejectedAfter, bound);
     assertThat(ejectedAfter).as("ejected within threshold × (interval + timeout)").isLessThanOrEqualTo(bound + SLACK_MILLIS);
@@ -265,7 +253,7 @@ class NetworkFaultTest extends BalancerTestBase {
     // Heal: what the link held goes on to a (TCP would retransmit it), a passes its checks again.
     links.get("a").heal();
     long healed = System.nanoTime();
-    await("a healthy again", Duration.ofSeconds(10), () -> target("a").isAvailable(clock.instant()));
+    Eventually.await("a healthy again", Duration.ofSeconds(10), () -> target("a").isAvailable(clock.instant()));
     System.out.printf("silent partition (%s): back after %d ms%n", path, millisSince(healed));
     for (UserAgent client : pinned) {
       assertThat(client.get("/cart").getHeaders().get("X-Backend")).as("moved clients stay where they went").isEqualTo("b");

@@ -92,13 +92,10 @@ class TargetConnectionsTest {
     ticker.addAndGet(nanos);
   }
 
-  private void awaitAccepted(int n) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    while (accepted.size() < n && System.nanoTime() < deadline) {
-      Thread.sleep(2);
-    }
-    assertThat(accepted).hasSize(n);
+  private void awaitAccepted(int n) throws Exception {
+    Eventually.awaitEquals("connections the target accepted", accepted::size, n);
   }
+
 
   @Test
   void releasedConnectionIsReusedWithinMaxIdle() throws Exception {

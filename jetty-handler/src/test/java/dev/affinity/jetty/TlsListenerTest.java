@@ -623,16 +623,16 @@ class TlsListenerTest extends BalancerTestBase {
     startWith(https(pem(write(siteA, "site", KeyForm.PKCS8)).build()));
     org.eclipse.jetty.server.ServerConnector connector = (org.eclipse.jetty.server.ServerConnector) balancer.server().getConnectors()[0];
     try (java.net.Socket preconnect = new java.net.Socket("127.0.0.1", balancer.port())) {
-      GracefulShutdownTest.await(() -> connector.getConnectedEndPoints().size() == 1);
+      Eventually.await(() -> connector.getConnectedEndPoints().size() == 1);
       assertThat(JettyInternals.isIdleHttp1(connector.getConnectedEndPoints().iterator().next())).isTrue();
     }
-    GracefulShutdownTest.await(() -> connector.getConnectedEndPoints().isEmpty());
+    Eventually.await(() -> connector.getConnectedEndPoints().isEmpty());
     // Over TLS, HTTP/1.1 between two requests is idle too.
     try (HttpsProbe probe = HttpsProbe.connect(balancer.port(), "a.test", trust())) {
       assertThat(probe.get("a.test", "/")).contains("200");
-      GracefulShutdownTest.await(() -> connector.getConnectedEndPoints().size() == 1);
+      Eventually.await(() -> connector.getConnectedEndPoints().size() == 1);
       org.eclipse.jetty.io.EndPoint endPoint = connector.getConnectedEndPoints().iterator().next();
-      GracefulShutdownTest.await(() -> JettyInternals.isIdleHttp1(endPoint));
+      Eventually.await(() -> JettyInternals.isIdleHttp1(endPoint));
     }
   }
 }

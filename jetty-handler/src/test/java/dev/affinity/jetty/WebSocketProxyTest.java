@@ -33,7 +33,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.http.HttpCookieStore;
@@ -193,9 +192,9 @@ class WebSocketProxyTest extends BalancerTestBase {
     for (Endpoint e : clients) {
       assertThat(e.closed.get(WAIT_SECONDS, TimeUnit.SECONDS).getCode()).isEqualTo(CloseStatus.NORMAL);
     }
-    await(() -> balancer.webSocketProxy().openConnections() == 0);
+    Eventually.await(() -> balancer.webSocketProxy().openConnections() == 0);
     for (String id : List.of("a", "b", "c")) {
-      await(() -> router().target(id).openWebSockets() == 0 && router().target(id).inFlight() == 0);
+      Eventually.await(() -> router().target(id).openWebSockets() == 0 && router().target(id).inFlight() == 0);
     }
   }
 
@@ -415,7 +414,7 @@ class WebSocketProxyTest extends BalancerTestBase {
     jar.jar.put("AFFINITY", rewritten);
     assertThat(cookies.read(jar, "AFFINITY")).get().extracting(AffinityTicket::targetId).isEqualTo(now);
     assertThat(router().target(killed).isAvailable(clock.instant())).isFalse();
-    await(() -> router().target(killed).openWebSockets() == 0 && router().target(killed).inFlight() == 0);
+    Eventually.await(() -> router().target(killed).openWebSockets() == 0 && router().target(killed).inFlight() == 0);
   }
 
   @Test
@@ -447,7 +446,7 @@ class WebSocketProxyTest extends BalancerTestBase {
     CloseStatus status = e.closed.get(WAIT_SECONDS, TimeUnit.SECONDS);
     assertThat(status.getCode()).isEqualTo(CloseStatus.SHUTDOWN);
     assertThat(status.getReason()).contains("draining");
-    await(() -> router().target(target).openWebSockets() == 0);
+    Eventually.await(() -> router().target(target).openWebSockets() == 0);
   }
 
   @Test
@@ -488,8 +487,8 @@ class WebSocketProxyTest extends BalancerTestBase {
     // 128 MB offered; what is written is bounded by socket buffers (a few MB), not by the balancer's memory.
     assertThat(last).isLessThan(frames / 4);
     e.resume();
-    await(() -> backend.floodFramesWritten.get() == frames);
-    await(() -> e.messages.size() >= frames);
+    Eventually.await(() -> backend.floodFramesWritten.get() == frames);
+    Eventually.await(() -> e.messages.size() >= frames);
   }
 
   static String randomText(Random random, int length) {
@@ -499,15 +498,6 @@ class WebSocketProxyTest extends BalancerTestBase {
       b.append(alphabet.charAt(random.nextInt(alphabet.length())));
     }
     return b.toString();
-  }
-
-  /** Polls a condition that a connection's far end changes asynchronously (a gauge, a counter). */
-  static void await(BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
-    while (!condition.getAsBoolean()) {
-      assertThat(System.nanoTime()).as("condition not met in time").isLessThan(deadline);
-      TimeUnit.MILLISECONDS.sleep(20);
-    }
   }
 
   /** A client: collects whole messages (text as String, binary as byte[], pongs as "PONG:payload"). */
