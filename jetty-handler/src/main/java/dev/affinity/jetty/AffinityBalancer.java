@@ -65,10 +65,9 @@ import org.slf4j.LoggerFactory;
  * building the upstream request and filtering the answer are {@code final} here: neither path uses them. {@link #setDirectRelay(boolean) setDirectRelay(false)}
  * sends everything through {@code HttpClient}. A target group whose {@linkplain TargetProtocol protocol}
  * is HTTP/2 is always reached through a second {@code HttpClient}, over Jetty's HTTP/2 transport (h2c
- * with prior knowledge to {@code http://} targets, h2 over ALPN to {@code https://} ones). Connecting to a target is the direct path's one
- * blocking step, done on a pool thread; while a quarter of the server's threads are connecting (a
- * target swallowing connects holds each for the connect timeout), new requests that would need a
- * new connection go through {@code HttpClient}, which connects without holding a thread.
+ * with prior knowledge to {@code http://} targets, h2 over ALPN to {@code https://} ones). The direct path connects
+ * to a target without holding a thread ({@link TargetConnection#open}): the handshake is the selector's
+ * to finish, so a target swallowing connects holds nothing but its sockets for the connect timeout.
  *
  * <p>The handler is {@linkplain #getInvocationType() non-blocking}: Jetty runs it on the selector
  * thread that read the request, so the hooks below must not block (a subclass whose hooks do must
@@ -97,11 +96,11 @@ public class AffinityBalancer extends ProxyHandler {
   private final TargetConnections connections;
   private final Map<Connector, ManagedSelector[]> selectors = new ConcurrentHashMap<>();
   private final AtomicInteger nextSelector = new AtomicInteger();
+  /** Connects to targets in progress on the direct relay (see {@link #MAX_CONNECTING}). */
+  private final AtomicInteger connecting = new AtomicInteger();
   private volatile boolean directRelay = true;
   // Connects to targets in progress on pool threads, and how many may be before new requests that
   // would need one go through HttpClient (which connects without holding a thread) instead.
-  private final AtomicInteger connecting = new AtomicInteger();
-  private volatile int maxConnecting = 16;
   private volatile TrustedProxies trustedProxies = TrustedProxies.none();
   // HTTP/2 to the targets of groups that ask for it: made at start, on the HTTP/1 client's threads.
   private volatile HttpClient http2Client;
@@ -175,8 +174,8 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   /**
-   * Non-blocking: nothing in the balancer waits (connecting to a target is done on a pool thread),
-   * so Jetty may call it on the selector thread that read the request.
+   * Non-blocking: nothing in the balancer waits (a connect to a target is started on a pool thread and
+   * finished by a selector), so Jetty may call it on the selector thread that read the request.
    */
   @Override
   public InvocationType getInvocationType() {
@@ -320,10 +319,6 @@ public class AffinityBalancer extends ProxyHandler {
   protected void doStart() throws Exception {
     super.doStart();
     selectors.clear();
-    // A quarter of the server's threads: a target that swallows connects (a dead host behind a
-    // firewall) holds each for the connect timeout, and must not take the threads everyone needs.
-    ThreadPool pool = getServer() == null ? null : getServer().getThreadPool();
-    maxConnecting = pool instanceof ThreadPool.SizedThreadPool sized ? Math.max(2, sized.getMaxThreads() / 4) : 16;
     connections.reopen();
     // Embedded without AffinityServer (which sets them): target TLS files polled on the server's scheduler.
     targetTls.reloadsUnlessSet(getServer().getScheduler(), java.time.Clock.systemUTC());
@@ -792,7 +787,7 @@ public class AffinityBalancer extends ProxyHandler {
 
   /**
    * Sends a request head on the direct relay: on {@code kept}, or on a new connection when it is
-   * {@code null} (connected on a pool thread: connecting blocks up to the connect timeout).
+   * {@code null} (connected without blocking: {@link TargetConnection#open}).
    */
   void sendDirect(Attempt attempt, HttpHead requestHead, boolean headRequest, ManagedSelector selector, Connector connector,
       TargetConnection kept, TargetConnection.Relay relay) {
@@ -806,17 +801,18 @@ public class AffinityBalancer extends ProxyHandler {
     Duration groupConnectTimeout = attempt.group().connectTimeout();
     int connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, (groupConnectTimeout != null ? groupConnectTimeout : connectTimeout).toMillis());
     connecting.incrementAndGet();
-    connector.getExecutor().execute(() -> {
-      TargetConnection opened;
-      try {
-        opened = connections.open(origin, connectTimeoutMillis, selector, connector);
-      } catch (IOException | RuntimeException e) {
+    connections.open(origin, connectTimeoutMillis, selector, connector, new TargetConnection.Opening() {
+      @Override
+      public void opened(TargetConnection connection) {
         connecting.decrementAndGet();
-        relay.failed(e, false, false);
-        return;
+        connection.send(requestHead, headRequest, silenceLimitMillis, relay);
       }
-      connecting.decrementAndGet();
-      opened.send(requestHead, headRequest, silenceLimitMillis, relay);
+
+      @Override
+      public void failed(Throwable failure) {
+        connecting.decrementAndGet();
+        relay.failed(failure, false, false);
+      }
     });
   }
 
@@ -824,14 +820,24 @@ public class AffinityBalancer extends ProxyHandler {
     return forwarder;
   }
 
+  /**
+   * At most this many connects to targets in progress at once on the direct relay. A connect holds no
+   * thread, so this is no longer about the pool: it keeps a flood of new exchanges (an HTTP/2 client
+   * opening and resetting streams, each of which would want its own connection) from opening a target
+   * connection per exchange; past it, exchanges go through {@code HttpClient}, whose per-target
+   * connection limit queues them. A burst of new clients (a load test starting, clients reconnecting
+   * after a restart) stays far below it.
+   */
+  static final int MAX_CONNECTING = 256;
+
+  /** Whether the direct relay may start another connect now ({@link #MAX_CONNECTING}). */
+  boolean mayConnect() {
+    return connecting.get() < MAX_CONNECTING;
+  }
+
   /** A kept-alive connection to the attempt's target from the direct relay's pool, or {@code null}. */
   TargetConnection keptConnection(Attempt attempt) {
     return connections.acquire(attempt.target().uri());
-  }
-
-  /** Whether the direct relay may open another connection now (a quarter of the server's threads may be connecting). */
-  boolean mayConnect() {
-    return connecting.get() < maxConnecting;
   }
 
   /** One attempt on the direct path. */

@@ -162,7 +162,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
 
   /**
    * One client connection. Everything runs on the selector thread that reads the client (the target
-   * connection shares it), except connecting to a target, done on a pool thread by the balancer.
+   * connection shares it), except starting a connect to a target, on a pool thread (resolving its host may block).
    */
   private final class Client extends AbstractConnection implements Connection.UpgradeFrom, StrictHead.Sink,
       TargetConnection.Relay, Upstream.ClientHead, ClientRequest, RuleRequest {
@@ -305,6 +305,7 @@ final class DirectHttp1 extends AbstractConnectionFactory {
       }
       TargetConnection kept = sameTarget ? null : balancer.keptConnection(current);
       if (kept == null && !balancer.mayConnect()) {
+        // A flood of connects in progress (AffinityBalancer.MAX_CONNECTING): Jetty's client queues this one.
         handOver(new HandOver(method, pathQuery, note, current, null, false, sameTarget));
         return;
       }

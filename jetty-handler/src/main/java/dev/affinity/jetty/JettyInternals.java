@@ -1,9 +1,5 @@
 package dev.affinity.jetty;
 
-import java.io.IOException;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.nio.channels.SocketChannel;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.ManagedSelector;
@@ -41,18 +37,6 @@ final class JettyInternals {
     return connector instanceof ServerConnector server
         ? server.getSelectorManager().getBeans(ManagedSelector.class).toArray(new ManagedSelector[0])
         : new ManagedSelector[0];
-  }
-
-  /**
-   * Registers a connected channel with a server connector's selector, with no interest yet (the
-   * selector must not pick the key before it has its endpoint attached).
-   */
-  static SelectionKey register(SocketChannel channel, ManagedSelector selector) throws IOException {
-    Selector nioSelector = selector.getSelector();
-    if (nioSelector == null) {
-      throw new IOException("the server's selector is stopped");
-    }
-    return channel.register(nioSelector, 0);
   }
 
   /** Lets ProxyHandler's interim-response handlers find the client's request and response for an upstream request. */

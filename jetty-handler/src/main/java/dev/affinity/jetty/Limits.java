@@ -19,7 +19,7 @@ public final class Limits {
   /**
    * The pool's size unless set: {@link #defaultThreads(int) eight per CPU the JVM may use, 32 to 200}.
    * Requests never block a thread on a target, so the pool only needs room for the selectors, the
-   * connects in progress and short bursts of dispatch; with Jetty's generic 200 a balancer on one CPU
+   * connects being started and short bursts of dispatch; with Jetty's generic 200 a balancer on one CPU
    * grew to 36-45 threads under 50 busy connections and past 100 in a burst of new ones, all taking
    * turns on that one CPU.
    */
@@ -54,8 +54,8 @@ public final class Limits {
 
   /**
    * The default pool size for {@code cpus} CPUs: 8 per CPU, at least {@value #MIN_DEFAULT_THREADS} (the
-   * selectors, acceptors and reserved threads take some before any request, and up to a quarter may
-   * be connecting to targets at once), at most {@value #MAX_DEFAULT_THREADS} (Jetty's own default).
+   * selectors, acceptors and reserved threads take some before any request, and connects to targets are
+   * started on pool threads), at most {@value #MAX_DEFAULT_THREADS} (Jetty's own default).
    */
   public static int defaultThreads(int cpus) {
     if (cpus < 1) {

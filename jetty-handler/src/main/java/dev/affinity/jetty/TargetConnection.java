@@ -153,29 +153,158 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     this.pool = pool;
   }
 
+  /** Hears how a connect to a target ended: once, with a connection or with the failure. */
+  interface Opening {
+    /** On the selector thread of the connection, which may be used at once. */
+    void opened(TargetConnection connection);
+
+    /** On a pool thread: refused, unreachable, timed out, or the selector stopped. */
+    void failed(Throwable failure);
+  }
+
   /**
-   * Connects (blocking, so not on a selector thread) and registers the connection with
-   * {@code selector}, a selector of {@code connector}, whose thread then does all its I/O; the
-   * connector's scheduler times it, its buffer pool lends it a buffer to read into.
+   * Connects to {@code origin} without holding a thread while the target answers the handshake: the
+   * connect is started on a pool thread of {@code connector} (resolving a host name may block) and
+   * finished by {@code selector}, one of the connector's selectors, whose thread then does all the
+   * connection's I/O; the connector's scheduler bounds the connect by {@code connectTimeoutMillis} and
+   * times the connection, its buffer pool lends it a buffer to read into. Returns at once.
    */
-  static TargetConnection open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Connector connector,
-      TargetConnections pool) throws IOException {
-    SocketChannel channel = SocketChannel.open();
-    try {
-      channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-      channel.socket().connect(new InetSocketAddress(origin.getHost(), origin.getPort()), connectTimeoutMillis);
-      channel.configureBlocking(false);
-      SelectionKey key = JettyInternals.register(channel, selector);
+  static void open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Connector connector, TargetConnections pool,
+      Opening opening) {
+    Connecting connecting = new Connecting(origin, connectTimeoutMillis, selector, connector, pool, opening);
+    connector.getExecutor().execute(connecting::start);
+  }
+
+  /**
+   * One connect in progress: registered for {@code OP_CONNECT} on the selector, which calls
+   * {@link #onSelected} when the handshake is over; then the key gets the connection's endpoint.
+   * Whichever comes first of the handshake, the time limit and the selector's stop ends it.
+   */
+  private static final class Connecting implements ManagedSelector.Selectable, ManagedSelector.SelectorUpdate, java.io.Closeable {
+    private final URI origin;
+    private final int timeoutMillis;
+    private final ManagedSelector selector;
+    private final Connector connector;
+    private final TargetConnections pool;
+    private final Opening opening;
+    private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+    private SocketChannel channel;
+    private boolean connectedAtOnce;
+    private volatile SelectionKey key;
+    private volatile Scheduler.Task timeout;
+
+    Connecting(URI origin, int timeoutMillis, ManagedSelector selector, Connector connector, TargetConnections pool, Opening opening) {
+      this.origin = origin;
+      this.timeoutMillis = timeoutMillis;
+      this.selector = selector;
+      this.connector = connector;
+      this.pool = pool;
+      this.opening = opening;
+    }
+
+    /** On a pool thread: starts the handshake and hands the channel to the selector. */
+    void start() {
+      try {
+        channel = SocketChannel.open();
+        channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        channel.configureBlocking(false);
+        timeout = connector.getScheduler().schedule(this::timedOut, timeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        connectedAtOnce = channel.connect(new InetSocketAddress(origin.getHost(), origin.getPort()));
+        selector.submit(this);
+      } catch (IOException | RuntimeException e) {
+        fail(e);
+      }
+    }
+
+    /** On the selector thread. */
+    @Override
+    public void update(java.nio.channels.Selector nioSelector) {
+      if (ended.get()) {
+        return; // timed out or failed before the selector took it
+      }
+      try {
+        key = channel.register(nioSelector, connectedAtOnce ? 0 : SelectionKey.OP_CONNECT, this);
+        if (connectedAtOnce) {
+          connected();
+        }
+      } catch (IOException | RuntimeException e) {
+        fail(e);
+      }
+    }
+
+    /** On the selector thread: the handshake is over, one way or the other. */
+    @Override
+    public Runnable onSelected() {
+      try {
+        if (channel.finishConnect()) {
+          key.interestOps(0);
+          connected();
+        }
+      } catch (IOException | RuntimeException e) {
+        fail(e);
+      }
+      return null;
+    }
+
+    private void connected() {
+      if (!ended.compareAndSet(false, true)) {
+        return;
+      }
+      Scheduler.Task task = timeout;
+      if (task != null) {
+        task.cancel();
+      }
       TargetEndPoint endPoint = new TargetEndPoint(channel, selector, key, connector.getScheduler());
       key.attach(endPoint);
       TargetConnection connection = new TargetConnection(endPoint, connector.getExecutor(), connector.getByteBufferPool(), origin, pool);
       endPoint.setConnection(connection);
       endPoint.onOpen();
       connection.onOpen();
-      return connection;
-    } catch (IOException | RuntimeException e) {
-      channel.close();
-      throw e;
+      opening.opened(connection);
+    }
+
+    private void timedOut() {
+      fail(new SocketTimeoutException("connect to " + origin + " timed out after " + timeoutMillis + " ms"));
+    }
+
+    private void fail(Throwable failure) {
+      if (!ended.compareAndSet(false, true)) {
+        return;
+      }
+      Scheduler.Task task = timeout;
+      if (task != null) {
+        task.cancel();
+      }
+      if (channel != null) {
+        try {
+          channel.close(); // cancels the key too
+        } catch (IOException ignored) {
+          // closing a channel that never connected
+        }
+      }
+      // Off the selector and the scheduler: what comes next (another attempt, an answer) is the pool's work.
+      connector.getExecutor().execute(() -> opening.failed(failure));
+    }
+
+    /** The selector is stopping (its attachments are closed). */
+    @Override
+    public void close() {
+      fail(new IOException("the selector stopped before " + origin + " answered the connect"));
+    }
+
+    @Override
+    public void updateKey() {
+      // Interest is set once, at registration; the endpoint takes the key over when connected.
+    }
+
+    @Override
+    public void replaceKey(SelectionKey newKey) {
+      key = newKey;
+    }
+
+    @Override
+    public String toString() {
+      return "Connecting[" + origin + "]";
     }
   }
 

@@ -64,17 +64,27 @@ final class TargetConnections implements Closeable {
   }
 
   /**
-   * Connects to {@code origin} (blocking: never on a selector thread) and registers the connection
-   * with {@code selector}, one of {@code connector}'s.
+   * Connects to {@code origin} on {@code selector}, one of {@code connector}'s, without blocking
+   * ({@link TargetConnection#open}); {@code opening} hears the new connection or the failure.
    */
-  TargetConnection open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Connector connector) throws IOException {
-    TargetConnection connection = TargetConnection.open(origin, connectTimeoutMillis, selector, connector, this);
-    open.add(connection);
-    if (closed) {
-      connection.close();
-      throw new IOException("the balancer is stopping");
-    }
-    return connection;
+  void open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Connector connector, TargetConnection.Opening opening) {
+    TargetConnection.open(origin, connectTimeoutMillis, selector, connector, this, new TargetConnection.Opening() {
+      @Override
+      public void opened(TargetConnection connection) {
+        open.add(connection);
+        if (closed) {
+          connection.close();
+          connector.getExecutor().execute(() -> opening.failed(new IOException("the balancer is stopping")));
+          return;
+        }
+        opening.opened(connection);
+      }
+
+      @Override
+      public void failed(Throwable failure) {
+        opening.failed(failure);
+      }
+    });
   }
 
   /** Takes back a connection that finished an exchange cleanly. */

@@ -53,6 +53,43 @@ class DirectHttp1Test extends BalancerTestBase {
     }
   }
 
+  /**
+   * Clients that all arrive at once (a load test starting, clients reconnecting after a restart) each need
+   * a new connection to the target: every one of them is the front end's own. Connecting used to hold a
+   * pool thread, so only a quarter of the pool could connect at once and the rest of the burst went to
+   * Jetty's server for good, each such connection costing a third more for as long as it lived.
+   */
+  @Test
+  void aBurstOfNewClientsIsServedDirectlyWhileTheirConnectsToTheTargetAreUnderway() throws Exception {
+    backends = Backends.start("a");
+    balancer = AffinityServer.builder(rawRouter(java.util.Map.of("a", backends.uri("a"))), counters).clock(clock)
+        .limits(Limits.builder().threads(8).build()).build().start();
+    int clients = 64;
+    java.util.List<Http1Connection> connections = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < clients; i++) {
+        connections.add(new Http1Connection(balancer.port()));
+      }
+      for (Http1Connection c : connections) {
+        c.send("/burst");
+      }
+      for (Http1Connection c : connections) {
+        assertThat(c.read().status()).isEqualTo(200);
+      }
+      // And again on the same connections: still the front end's.
+      for (Http1Connection c : connections) {
+        c.send("/again");
+        assertThat(c.read().status()).isEqualTo(200);
+      }
+    } finally {
+      for (Http1Connection c : connections) {
+        c.close();
+      }
+    }
+    awaitServed(2L * clients);
+    assertThat(frontEnd().handedOver()).as("connections handed to Jetty's server").isZero();
+  }
+
   /** A target that answers each path its own way: lengths, chunks, no body, a close-delimited body. */
   private static void scripted(RawTargets.Peer peer, String head) throws IOException {
     String[] line = RawTargets.requestLine(head).split(" ");

@@ -778,8 +778,8 @@ class DirectRelayTest extends BalancerTestBase {
   }
 
   @Test
-  void connectsThatHangTakeAtMostAQuarterOfTheThreadsAndTheServerStillAnswers() throws Exception {
-    // Direct relay only: its connect limit (beyond it, requests go through HttpClient).
+  void connectsThatHangHoldNoThreadAndTheServerStillAnswers() throws Exception {
+    // Direct relay only: its connects are finished by the selector, no thread waits for a handshake.
     // A listener whose accept queue is full and never drained: the kernel drops further SYNs, so a
     // connect to it hangs until the connect timeout, as to a dead host behind a firewall.
     try (ServerSocket swallower = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

@@ -10,7 +10,9 @@ import java.net.Socket;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.jetty.io.ManagedSelector;
@@ -83,9 +85,30 @@ class TargetConnectionsTest {
   }
 
   /** What the balancer does: an idle connection, or a new one. */
-  private TargetConnection take(URI to) throws IOException {
+  private TargetConnection take(URI to) throws Exception {
     TargetConnection idle = pool.acquire(to);
-    return idle != null ? idle : pool.open(to, CONNECT_TIMEOUT, selector, server);
+    return idle != null ? idle : opened(opening -> pool.open(to, CONNECT_TIMEOUT, selector, server, opening));
+  }
+
+  /** Waits for a connect to end; throws what it failed with. */
+  private static TargetConnection opened(java.util.function.Consumer<TargetConnection.Opening> connect) throws Exception {
+    CompletableFuture<TargetConnection> result = new CompletableFuture<>();
+    connect.accept(new TargetConnection.Opening() {
+      @Override
+      public void opened(TargetConnection connection) {
+        result.complete(connection);
+      }
+
+      @Override
+      public void failed(Throwable failure) {
+        result.completeExceptionally(failure);
+      }
+    });
+    try {
+      return result.get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof Exception cause ? cause : e;
+    }
   }
 
   private void advance(long nanos) {
@@ -207,7 +230,7 @@ class TargetConnectionsTest {
     assertThat(busy.isOpen()).isFalse();
     assertThat(pool.idleCount()).isZero();
     assertThat(pool.openCount()).isZero();
-    TargetConnection late = TargetConnection.open(origin, CONNECT_TIMEOUT, selector, server, pool);
+    TargetConnection late = opened(opening -> TargetConnection.open(origin, CONNECT_TIMEOUT, selector, server, pool, opening));
     pool.release(late);
     assertThat(late.isOpen()).as("released after close: closed, not pooled").isFalse();
     assertThat(pool.idleCount()).isZero();
@@ -226,6 +249,43 @@ class TargetConnectionsTest {
     assertThat(pool.openCount()).isZero();
   }
 
+  /**
+   * A target that takes no more connections (its accept queue full: the kernel drops the handshake) fails
+   * the connect when its time is up, as refused (the retry rule moves the request on), and no thread
+   * waited for it meanwhile: the connect is the selector's to finish.
+   */
+  @Test
+  void aConnectTheTargetNeverAnswersFailsAfterTheConnectTimeoutAsRefused() throws Exception {
+    try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      URI swallowing = URI.create("http://127.0.0.1:" + full.getLocalPort());
+      List<Socket> queued = new java.util.ArrayList<>();
+      try {
+        // Fill the accept queue (nobody accepts): a backlog of 1 holds about two handshakes on Linux.
+        for (int i = 0; i < 8 && queued.size() < 8; i++) {
+          Socket s = new Socket();
+          try {
+            s.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), full.getLocalPort()), 200);
+            queued.add(s);
+          } catch (java.net.SocketTimeoutException e) {
+            s.close();
+            break; // the queue is full: the next handshake goes unanswered
+          }
+        }
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> opened(opening -> pool.open(swallowing, 300, selector, server, opening)))
+            .isInstanceOf(java.net.SocketTimeoutException.class)
+            .hasMessageContaining("timed out after 300 ms")
+            .satisfies(e -> assertThat(Upstream.isConnectFailure(e)).as("classified as refused").isTrue());
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(250), Duration.ofSeconds(5));
+        assertThat(pool.openCount()).isZero();
+      } finally {
+        for (Socket s : queued) {
+          s.close();
+        }
+      }
+    }
+  }
+
   @Test
   void connectionTheTargetClosesWhileIdleLeavesThePoolAtOnce() throws Exception {
     TargetConnection c = take(origin);
@@ -234,10 +294,7 @@ class TargetConnectionsTest {
     assertThat(pool.idleCount()).isEqualTo(1);
     // An idle connection still listens on the selector: the target's FIN is noticed without a request.
     accepted.get(0).close();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-    while ((pool.idleCount() != 0 || pool.openCount() != 0) && System.nanoTime() < deadline) {
-      Thread.sleep(2);
-    }
+    Eventually.await("the closed connection out of the pool", () -> pool.idleCount() == 0 && pool.openCount() == 0);
     assertThat(pool.idleCount()).isZero();
     assertThat(pool.openCount()).isZero();
     assertThat(c.isOpen()).isFalse();
