@@ -283,7 +283,11 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
         }
       }
       // Off the selector and the scheduler: what comes next (another attempt, an answer) is the pool's work.
-      connector.getExecutor().execute(() -> opening.failed(failure));
+      try {
+        connector.getExecutor().execute(() -> opening.failed(failure));
+      } catch (java.util.concurrent.RejectedExecutionException stopping) {
+        opening.failed(failure); // the pool is stopping: the exchange ends here all the same
+      }
     }
 
     /** The selector is stopping (its attachments are closed). */
