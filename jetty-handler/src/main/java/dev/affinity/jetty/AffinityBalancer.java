@@ -99,8 +99,6 @@ public class AffinityBalancer extends ProxyHandler {
   /** Connects to targets in progress on the direct relay (see {@link #MAX_CONNECTING}). */
   private final AtomicInteger connecting = new AtomicInteger();
   private volatile boolean directRelay = true;
-  // Connects to targets in progress on pool threads, and how many may be before new requests that
-  // would need one go through HttpClient (which connects without holding a thread) instead.
   private volatile TrustedProxies trustedProxies = TrustedProxies.none();
   // HTTP/2 to the targets of groups that ask for it: made at start, on the HTTP/1 client's threads.
   private volatile HttpClient http2Client;
@@ -1116,7 +1114,7 @@ public class AffinityBalancer extends ProxyHandler {
   }
 
   /** A streamed request body grew past the limit. */
-  static final class BodyTooLargeException extends java.io.IOException {
+  static final class BodyTooLargeException extends IOException {
     BodyTooLargeException(long limit) {
       super("request body larger than " + limit + " bytes");
     }
