@@ -172,7 +172,11 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   static void open(URI origin, int connectTimeoutMillis, ManagedSelector selector, Connector connector, TargetConnections pool,
       Opening opening) {
     Connecting connecting = new Connecting(origin, connectTimeoutMillis, selector, connector, pool, opening);
-    connector.getExecutor().execute(connecting::start);
+    try {
+      connector.getExecutor().execute(connecting::start);
+    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+      opening.failed(new IOException("the balancer is stopping", stopping));
+    }
   }
 
   /**
