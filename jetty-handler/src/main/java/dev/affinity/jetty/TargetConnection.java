@@ -180,6 +180,18 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
   }
 
   /**
+   * Tells {@code opening} of {@code failure} off the selector and the scheduler: what comes next (another
+   * attempt, an answer) is the pool's work. On the calling thread when the pool is stopping.
+   */
+  static void failOnPool(Connector connector, Opening opening, Throwable failure) {
+    try {
+      connector.getExecutor().execute(() -> opening.failed(failure));
+    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+      opening.failed(failure); // the exchange ends here all the same
+    }
+  }
+
+  /**
    * One connect in progress: registered for {@code OP_CONNECT} on the selector, which calls
    * {@link #onSelected} when the handshake is over; then the key gets the connection's endpoint.
    * Whichever comes first of the handshake, the time limit and the selector's stop ends it.
@@ -251,12 +263,8 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     }
 
     private void connected() {
-      if (!ended.compareAndSet(false, true)) {
+      if (!end()) {
         return;
-      }
-      Scheduler.Task task = timeout;
-      if (task != null) {
-        task.cancel();
       }
       TargetEndPoint endPoint = new TargetEndPoint(channel, selector, key, connector.getScheduler());
       key.attach(endPoint);
@@ -272,12 +280,8 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
     }
 
     private void fail(Throwable failure) {
-      if (!ended.compareAndSet(false, true)) {
+      if (!end()) {
         return;
-      }
-      Scheduler.Task task = timeout;
-      if (task != null) {
-        task.cancel();
       }
       if (channel != null) {
         try {
@@ -286,12 +290,19 @@ final class TargetConnection extends AbstractConnection implements HttpParser.Re
           // closing a channel that never connected
         }
       }
-      // Off the selector and the scheduler: what comes next (another attempt, an answer) is the pool's work.
-      try {
-        connector.getExecutor().execute(() -> opening.failed(failure));
-      } catch (java.util.concurrent.RejectedExecutionException stopping) {
-        opening.failed(failure); // the pool is stopping: the exchange ends here all the same
+      failOnPool(connector, opening, failure);
+    }
+
+    /** Whether this call ends the connect (the first of the handshake, the time limit and a failure); stops the clock. */
+    private boolean end() {
+      if (!ended.compareAndSet(false, true)) {
+        return false;
       }
+      Scheduler.Task task = timeout;
+      if (task != null) {
+        task.cancel();
+      }
+      return true;
     }
 
     /** The selector is stopping (its attachments are closed). */

@@ -74,7 +74,7 @@ final class TargetConnections implements Closeable {
         open.add(connection);
         if (closed) {
           connection.close();
-          connector.getExecutor().execute(() -> opening.failed(new IOException("the balancer is stopping")));
+          TargetConnection.failOnPool(connector, opening, new IOException("the balancer is stopping"));
           return;
         }
         opening.opened(connection);
